@@ -1,0 +1,1 @@
+"""docbus: the command line that ties the node (producers), the processors (consumers) and infra together."""

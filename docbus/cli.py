@@ -1,0 +1,29 @@
+"""The `docbus` command. Each area owns its sub-commands; this module only mounts them."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from infra.cli import broker_app, topics_app
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="docbus: signed document exchange on Kafka")
+app.add_typer(broker_app, name="broker")
+app.add_typer(topics_app, name="topics")
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logging")) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

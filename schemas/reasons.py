@@ -1,0 +1,41 @@
+"""Stable rejection reason codes, used by every component and carried in quarantine records.
+
+The string values are part of the contract: never rename or reuse one; add new codes at the end.
+Documented in docs/REASONS.md.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["Reason"]
+
+
+class Reason(StrEnum):
+    # --- decoding and contract (schemas/) ---
+    MALFORMED = "MALFORMED"  # not decodable: bad marker, truncated, bad Avro
+    UNKNOWN_SCHEMA = "UNKNOWN_SCHEMA"  # schema fingerprint not known to this reader
+    TOO_LARGE = "TOO_LARGE"  # message or field over a documented limit
+    INVALID_FIELD = "INVALID_FIELD"  # a field breaks a contract rule (org code, length, enum...)
+    SECRET_REFUSED = "SECRET_REFUSED"  # secret (mật) documents are excluded from electronic exchange
+    DIGEST_MISMATCH = "DIGEST_MISMATCH"  # payload/attachment bytes do not match their SHA-256
+    # --- signatures and certificates (consumers/trust) ---
+    SIGNATURE_MISSING = "SIGNATURE_MISSING"  # official or organisation signature absent
+    SIGNATURE_INVALID = "SIGNATURE_INVALID"  # signature does not verify over the canonical bytes
+    ALG_NOT_ALLOWED = "ALG_NOT_ALLOWED"  # algorithm unknown, not allowed, or not matching the key
+    UNTRUSTED_CHAIN = "UNTRUSTED_CHAIN"  # chain does not lead to a configured trust anchor
+    CHAIN_TOO_LONG = "CHAIN_TOO_LONG"
+    CERT_EXPIRED = "CERT_EXPIRED"
+    CERT_NOT_YET_VALID = "CERT_NOT_YET_VALID"
+    CERT_REVOKED = "CERT_REVOKED"
+    CERT_USAGE = "CERT_USAGE"  # key usage / extended key usage not for document signing
+    CRL_UNAVAILABLE = "CRL_UNAVAILABLE"  # no CRL, or a stale one (fails closed)
+    ORG_MISMATCH = "ORG_MISMATCH"  # certificate org code is not the sender / official not of that org
+    # --- bus policy (consumers/) ---
+    REPLAY = "REPLAY"  # message id already seen
+    STALE = "STALE"  # created-at outside the freshness window
+    SEQUENCE_GAP = "SEQUENCE_GAP"  # sender sequence or previous-hash continuity broken
+    UNKNOWN_SENDER = "UNKNOWN_SENDER"  # sender org not in the directory, or closed
+    UNKNOWN_RECIPIENT = "UNKNOWN_RECIPIENT"  # a recipient or group not resolvable in the snapshot
+    DIRECTORY_MISMATCH = "DIRECTORY_MISMATCH"  # envelope names a directory snapshot the bus does not have
+    POLICY = "POLICY"  # refused by bus policy (e.g. recall not by original sender)

@@ -1,0 +1,92 @@
+"""The document envelope and the one entry processors call: :func:`parse_envelope`."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
+
+from schemas.canonical import check_digests
+from schemas.codec import AvroModel, decode
+from schemas.document import SecurityLevel
+from schemas.errors import ContractError
+from schemas.fields import MessageId, OrgCode, Sha256, UtcMillis
+from schemas.header import DocumentHeader, Organization, TraceHop
+from schemas.limits import DEFAULT_LIMITS, Limits, check_envelope_limits, check_message_size
+from schemas.orgcode import canonical_org_code, validate_org_code
+from schemas.payload import Payload
+from schemas.reasons import Reason
+from schemas.signature import Signature
+
+__all__ = ["ZERO_HASH", "Envelope", "GroupAddress", "check_not_secret", "parse_envelope"]
+
+ZERO_HASH = bytes(32)  # previous_hash of a sender's first envelope
+_GROUP = re.compile(r"all-[a-z0-9]+(?:-[a-z0-9]+)*|list:[a-z0-9][a-z0-9._-]{0,63}")
+
+
+def _group_address(value: str) -> str:
+    """``all-<kind>`` (all-departments, all-universities...), ``children:<org code>``, ``list:<name>``."""
+    if value.startswith("children:"):
+        validate_org_code(value.removeprefix("children:"))
+    elif _GROUP.fullmatch(value) is None:
+        raise ValueError("group address must be all-<kind>, children:<org code> or list:<name>")
+    return value
+
+
+GroupAddress = Annotated[str, AfterValidator(_group_address)]
+
+
+class Envelope(AvroModel):
+    """A document envelope; with an empty ``signatures`` list it is the unsigned form a signer
+    signs (signatures are outside the signing input, see schemas/canonical.py)."""
+
+    avro_schema = "envelope.v1"
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    message_id: MessageId
+    sender: Organization
+    recipients: list[OrgCode] = Field(default_factory=list)
+    groups: list[GroupAddress] = Field(default_factory=list)
+    document: DocumentHeader
+    trace: list[TraceHop] = Field(default_factory=list)
+    created_at: UtcMillis
+    sequence: int = Field(ge=1, lt=2**63)
+    previous_hash: Sha256
+    directory_snapshot: Sha256
+    payload: Payload
+    attachments: list[Payload] = Field(default_factory=list)
+    signatures: list[Signature] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _addressing(self) -> Envelope:
+        if not self.recipients and not self.groups:
+            raise ValueError("an envelope needs at least one recipient or group")
+        codes = [canonical_org_code(c) for c in self.recipients]
+        if len(set(codes)) != len(codes) or len(set(self.groups)) != len(self.groups):
+            raise ValueError("duplicate recipient or group")  # would deliver twice
+        issuer = canonical_org_code(self.document.document_id.split(",", 1)[0])
+        if issuer != canonical_org_code(self.sender.code):
+            raise ValueError("document_id names another organisation than the sender")
+        return self
+
+
+def check_not_secret(env: Envelope) -> None:
+    """Secret (mật) documents are excluded from electronic exchange (SECRET_REFUSED)."""
+    level = env.document.security_level
+    if level is not SecurityLevel.NORMAL:
+        raise ContractError(Reason.SECRET_REFUSED, f"security level {level.value} is not exchanged")
+
+
+def parse_envelope(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Envelope:
+    """Size check -> decode -> secret/limit checks -> digest checks; raises only ContractError.
+
+    Everything here runs before any cryptography, so an oversized or malformed message costs
+    little. Signatures are verified afterwards by the trust core over
+    ``schemas.canonical.envelope_signing_input(env)``."""
+    check_message_size(raw, limits)
+    env = decode(raw, Envelope)
+    check_not_secret(env)
+    check_envelope_limits(env, limits)
+    check_digests(env)
+    return env

@@ -1,0 +1,75 @@
+"""Hard limits of the contract, checked before any cryptography (docs/ENVELOPE.md, "Limits")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from schemas.errors import ContractError
+from schemas.reasons import Reason
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from schemas.envelope import Envelope
+    from schemas.signature import Signature
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "check_envelope_limits",
+    "check_message_size",
+    "check_signature_limits",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """Ceilings a processor enforces on untrusted input. Field lengths fixed by edXML (subject 500,
+    số 11, ký hiệu 30, org code 35) are part of the models; these are the bus's own choices."""
+
+    max_message_bytes: int = 1024 * 1024  # whole encoded envelope; Kafka's default max is 1 MiB too
+    max_recipients: int = 1000  # main recipients listed by org code
+    max_groups: int = 16  # group addresses (all-*, children:*, list:*)
+    max_places: int = 200  # nơi nhận lines
+    max_trace_hops: int = 32
+    max_attachments: int = 20
+    max_signatures: int = 4  # official + organisation, room for a countersignature
+    max_chain_length: int = 4  # certificates per signature chain (leaf, intermediates, anchor)
+    max_certificate_bytes: int = 16 * 1024
+    max_signature_bytes: int = 1024  # RSA-4096 is 512 bytes; anything larger is not a signature
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def check_message_size(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
+    if len(raw) > limits.max_message_bytes:
+        raise ContractError(Reason.TOO_LARGE, f"message is {len(raw)} bytes > {limits.max_message_bytes}")
+
+
+def _at_most(what: str, count: int, limit: int) -> None:
+    if count > limit:
+        raise ContractError(Reason.TOO_LARGE, f"{count} {what} > {limit}")
+
+
+def check_envelope_limits(env: Envelope, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Count and size limits of a decoded envelope (TOO_LARGE, CHAIN_TOO_LONG)."""
+    _at_most("recipients", len(env.recipients), limits.max_recipients)
+    _at_most("groups", len(env.groups), limits.max_groups)
+    _at_most("places", len(env.document.places), limits.max_places)
+    _at_most("trace hops", len(env.trace), limits.max_trace_hops)
+    _at_most("attachments", len(env.attachments), limits.max_attachments)
+    check_signature_limits(env.signatures, limits)
+
+
+def check_signature_limits(signatures: Sequence[Signature], limits: Limits = DEFAULT_LIMITS) -> None:
+    """Signature block limits, shared by envelopes and receipts (TOO_LARGE, CHAIN_TOO_LONG)."""
+    _at_most("signatures", len(signatures), limits.max_signatures)
+    for sig in signatures:
+        if len(sig.chain) > limits.max_chain_length:
+            detail = f"{sig.role.value} chain has {len(sig.chain)} > {limits.max_chain_length} certificates"
+            raise ContractError(Reason.CHAIN_TOO_LONG, detail)
+        _at_most(f"{sig.role.value} signature bytes", len(sig.value), limits.max_signature_bytes)
+        for cert in sig.chain:
+            _at_most("certificate bytes", len(cert), limits.max_certificate_bytes)

@@ -1,0 +1,65 @@
+"""The status receipt (edXML status package): a signed answer about one envelope."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import ConfigDict, Field, model_validator
+
+from schemas.codec import AvroModel, decode
+from schemas.fields import MessageId, OrgCode, Sha256, UtcMillis
+from schemas.header import DocumentIdText
+from schemas.limits import DEFAULT_LIMITS, Limits, check_message_size, check_signature_limits
+from schemas.signature import Signature
+
+__all__ = ["Receipt", "StatusCode", "parse_receipt"]
+
+
+class StatusCode(StrEnum):
+    ARRIVED = "01"  # received by the recipient's system
+    REJECTED = "02"  # with a reason: invalid, wrong recipient...
+    ACCEPTED = "03"  # registered (tiếp nhận)
+    ASSIGNED = "04"  # phân công
+    PROCESSING = "05"
+    DONE = "06"
+    RECALL_REQUESTED = "13"  # by the sender
+    RECALL_AGREED = "15"  # recall/update agreed
+    RECALL_REFUSED = "16"  # recall/update refused
+
+    @property
+    def needs_reason(self) -> bool:
+        return self in {StatusCode.REJECTED, StatusCode.RECALL_REFUSED}
+
+
+class Receipt(AvroModel):
+    """Signed with the organisation seal over ``schemas.canonical.receipt_signing_input``."""
+
+    avro_schema = "receipt.v1"
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    message_id: MessageId  # the receipt's own id
+    envelope_id: MessageId  # the envelope it answers
+    envelope_hash: Sha256  # envelope_hash() of exactly what was received
+    document_id: DocumentIdText
+    from_org: OrgCode
+    to_org: OrgCode
+    status: StatusCode
+    reason: str = Field(default="", max_length=1000)
+    by_name: str = Field(default="", max_length=100)
+    by_position: str = Field(default="", max_length=250)
+    at: UtcMillis
+    signatures: list[Signature] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _reason_when_refusing(self) -> Receipt:
+        if self.status.needs_reason and not self.reason.strip():
+            raise ValueError(f"status {self.status.value} needs a reason")
+        return self
+
+
+def parse_receipt(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Receipt:
+    """Size check -> decode -> signature limits; raises only ContractError."""
+    check_message_size(raw, limits)
+    receipt = decode(raw, Receipt)
+    check_signature_limits(receipt.signatures, limits)
+    return receipt

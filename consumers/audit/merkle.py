@@ -1,0 +1,200 @@
+"""RFC 9162 (Certificate Transparency v2) Merkle tree: tree hash, inclusion and consistency proofs.
+
+Leaf hash ``SHA-256(0x00 || leaf)``, node hash ``SHA-256(0x01 || left || right)``, the empty tree
+hashes to ``SHA-256("")``. A docbus leaf is a record's 32-byte chain hash (consumers.audit.chain).
+
+The tree keeps every complete aligned subtree hash (level k holds the hashes of runs of 2**k
+leaves), built as leaves arrive: appending is O(1) amortised, and the root at any size or any
+proof is O(log n) lookups, because every subtree the RFC's recursion visits is aligned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+
+from consumers.audit.errors import AuditError
+from schemas.reasons import Reason
+
+__all__ = [
+    "EMPTY_ROOT",
+    "MerkleTree",
+    "leaf_hash",
+    "node_hash",
+    "verify_consistency",
+    "verify_inclusion",
+]
+
+_sha256 = hashlib.sha256
+EMPTY_ROOT = _sha256(b"").digest()
+
+
+def leaf_hash(leaf: bytes) -> bytes:
+    return _sha256(b"\x00" + leaf).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return _sha256(b"\x01" + left + right).digest()
+
+
+def _split(n: int) -> int:
+    """The largest power of two smaller than n (n >= 2)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+class MerkleTree:
+    def __init__(self) -> None:
+        self._levels: list[list[bytes]] = [[]]
+
+    @property
+    def size(self) -> int:
+        return len(self._levels[0])
+
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        """Append leaves (raw leaf data: here, record hashes); hashes them with the 0x00 prefix."""
+        self.extend_hashed([_sha256(b"\x00" + leaf).digest() for leaf in leaves])
+
+    def append(self, leaf: bytes) -> None:
+        self.extend_hashed([leaf_hash(leaf)])
+
+    def extend_hashed(self, hashes: Iterable[bytes]) -> None:
+        """Append leaves whose leaf hashes are already computed."""
+        self._levels[0].extend(hashes)
+        level = 0
+        while len(self._levels[level]) >= 2:
+            below = self._levels[level]
+            if level + 1 == len(self._levels):
+                self._levels.append([])
+            above = self._levels[level + 1]
+            done, want = len(above), len(below) // 2
+            if done == want:
+                break  # no new pair here, so nothing changes above either
+            above.extend(
+                [_sha256(b"\x01" + below[2 * i] + below[2 * i + 1]).digest() for i in range(done, want)]
+            )
+            level += 1
+
+    def leaf_hash_at(self, index: int) -> bytes:
+        return self._levels[0][index]
+
+    def root(self, size: int | None = None) -> bytes:
+        """MTH over the first ``size`` leaves (default: all)."""
+        size = self.size if size is None else size
+        self._check_size(size)
+        return self._hash(0, size) if size else EMPTY_ROOT
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """PATH(index, D[0:size]) of RFC 9162 §2.1.3.1."""
+        size = self.size if size is None else size
+        self._check_size(size)
+        if not 0 <= index < size:
+            raise ValueError(f"leaf {index} is not in a tree of size {size}")
+        path: list[bytes] = []
+        lo, hi, m = 0, size, index
+        while hi - lo > 1:  # walk down, collecting siblings; the RFC lists them bottom-up
+            k = _split(hi - lo)
+            if m < k:
+                path.append(self._hash(lo + k, hi))
+                hi = lo + k
+            else:
+                path.append(self._hash(lo, lo + k))
+                lo, m = lo + k, m - k
+        path.reverse()
+        return path
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        """PROOF(old_size, D[0:new_size]) of RFC 9162 §2.1.4.1; empty when old_size is 0 or equal."""
+        new_size = self.size if new_size is None else new_size
+        self._check_size(new_size)
+        if not 0 <= old_size <= new_size:
+            raise ValueError(f"cannot prove size {old_size} against size {new_size}")
+        if old_size in (0, new_size):
+            return []
+        proof: list[bytes] = []
+        lo, hi, m, complete = 0, new_size, old_size, True
+        while m != hi - lo:
+            k = _split(hi - lo)
+            if m <= k:
+                proof.append(self._hash(lo + k, hi))
+                hi = lo + k
+            else:
+                proof.append(self._hash(lo, lo + k))
+                lo, m, complete = lo + k, m - k, False
+        if not complete:
+            proof.append(self._hash(lo, hi))
+        proof.reverse()
+        return proof
+
+    def _check_size(self, size: int) -> None:
+        if not 0 <= size <= self.size:
+            raise ValueError(f"size {size} is outside the tree (0..{self.size})")
+
+    def _hash(self, lo: int, hi: int) -> bytes:
+        n = hi - lo
+        if n & (n - 1) == 0 and lo % n == 0:  # a complete aligned subtree: stored
+            level = n.bit_length() - 1
+            return self._levels[level][lo >> level]
+        k = _split(n)
+        return node_hash(self._hash(lo, lo + k), self._hash(lo + k, hi))
+
+
+def _fail(detail: str) -> AuditError:
+    return AuditError(Reason.DIGEST_MISMATCH, detail)
+
+
+def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> None:
+    """RFC 9162 §2.1.3.2. ``leaf`` is the leaf hash. Returns nothing or raises AuditError."""
+    if not 0 <= index < size:
+        raise _fail(f"leaf {index} is not in a tree of size {size}")
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            raise _fail("inclusion proof is longer than the tree is deep")
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = node_hash(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0:
+        raise _fail("inclusion proof is shorter than the tree is deep")
+    if r != root:
+        raise _fail(f"leaf {index} does not lead to the root of the tree of size {size}")
+
+
+def verify_consistency(
+    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+) -> None:
+    """RFC 9162 §2.1.4.2, plus the trivial cases (sizes equal, or the old tree empty)."""
+    if not 0 <= old_size <= new_size:
+        raise _fail(f"a tree cannot shrink from size {old_size} to {new_size}")
+    if old_size == new_size or old_size == 0:
+        if proof:
+            raise _fail("a consistency proof for these sizes must be empty")
+        if old_size == new_size and old_root != new_root:
+            raise _fail(f"two different roots for the same size {old_size}")
+        if old_size == 0 and old_root != EMPTY_ROOT:
+            raise _fail("the empty tree has another root")
+        return
+    if not proof:
+        raise _fail("empty consistency proof")
+    path = list(proof)
+    if old_size & (old_size - 1) == 0:
+        path.insert(0, old_root)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            raise _fail("consistency proof is longer than the tree is deep")
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while not fn & 1 and fn:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0 or fr != old_root or sr != new_root:
+        raise _fail(f"size {old_size} and size {new_size} are not consistent")

@@ -1,0 +1,30 @@
+"""Typed limits of the trust core; every number here is a documented policy (docs/TRUST.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+__all__ = ["TrustConfig"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrustConfig:
+    # allowance for clocks of signer and verifier: certificate validity windows are widened by it,
+    # and a signing_time up to this far in the verifier's future is still accepted
+    clock_skew: timedelta = timedelta(minutes=5)
+    # a CA in the chain without a loaded CRL, or whose CRL's next_update has passed (plus this grace),
+    # fails closed with CRL_UNAVAILABLE; require_crl=False only for tests and offline demos
+    require_crl: bool = True
+    crl_grace: timedelta = timedelta(0)
+    # certificates in a chain including the anchor (leaf + issuing CA + root = 3)
+    max_chain_length: int = 4
+    min_rsa_bits: int = 2048
+    # validated chains kept, least recently used dropped first
+    cache_size: int = 4096
+
+    def __post_init__(self) -> None:
+        if self.clock_skew < timedelta(0) or self.crl_grace < timedelta(0):
+            raise ValueError("clock_skew and crl_grace must not be negative")
+        if self.max_chain_length < 1 or self.cache_size < 0:
+            raise ValueError("max_chain_length must be >= 1 and cache_size >= 0")

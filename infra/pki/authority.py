@@ -1,0 +1,290 @@
+"""The ministry PKI on disk: a root CA, an issuing CA, issued certificates, revocations, CRLs.
+
+Layout of a PKI folder (docs/TRUST.md, "PKI folder")::
+
+    ca/root.pem  ca/root.key.pem  ca/issuing.pem  ca/issuing.key.pem
+    issued/<CODE>/org.pem (leaf + issuing CA)  org.key.pem  org.p12
+    issued/<CODE>/officials/<slug>.pem  <slug>.key.pem
+    audit/audit.pem  audit/audit.key.pem
+    crl/root.crl.pem  crl/issuing.crl.pem
+    index.json   (every certificate issued, its kind, code and revocation)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
+
+from infra.pki import profiles
+from infra.pki.crl import build_crl
+from infra.pki.keys import (
+    KeyType,
+    PrivateKey,
+    generate_key,
+    load_private_key,
+    write_pkcs12,
+    write_private_key,
+)
+from infra.pki.keys import write_public as _write_certs
+
+__all__ = ["Authority", "Entry", "Issued"]
+
+_MINISTRY_CODE = "G03"
+_MINISTRY_NAME = "Bộ Giáo dục và Đào tạo"
+
+
+@dataclass
+class Entry:
+    serial: str  # hex
+    kind: str  # org | official | audit
+    code: str
+    name: str
+    position: str | None
+    not_before: str
+    not_after: str
+    path: str  # certificate file, relative to the PKI folder
+    revoked_at: str | None = None
+    revocation_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Issued:
+    cert: x509.Certificate
+    chain: list[x509.Certificate]  # leaf, issuing CA, root
+    key: PrivateKey | None  # None when the caller supplied only a public key (token keys)
+    cert_path: Path
+    key_path: Path | None
+    p12_path: Path | None
+
+
+class Authority:
+    """Issue, revoke and publish. Keys stay encrypted on disk under ``passphrase``."""
+
+    def __init__(self, folder: Path, passphrase: bytes) -> None:
+        self.folder = Path(folder)
+        self.passphrase = passphrase
+        self.root_cert = x509.load_pem_x509_certificate((self.folder / "ca/root.pem").read_bytes())
+        self.issuing_cert = x509.load_pem_x509_certificate((self.folder / "ca/issuing.pem").read_bytes())
+        self.root_key = load_private_key(self.folder / "ca/root.key.pem", passphrase)
+        self.issuing_key = load_private_key(self.folder / "ca/issuing.key.pem", passphrase)
+        state = json.loads((self.folder / "index.json").read_text(encoding="utf-8"))
+        self.crl_number: int = state["crl_number"]
+        self.entries: list[Entry] = [Entry(**e) for e in state["entries"]]
+        self._deferred = 0
+
+    @classmethod
+    def init(
+        cls,
+        folder: Path,
+        passphrase: bytes,
+        *,
+        key_type: KeyType = KeyType.P256,
+        now: datetime | None = None,
+    ) -> Authority:
+        folder = Path(folder)
+        if (folder / "ca/root.pem").exists():
+            raise FileExistsError(f"{folder} already holds a PKI")
+        start = (now or datetime.now(UTC)) - timedelta(hours=1)
+        root_key, issuing_key = generate_key(key_type), generate_key(key_type)
+        root = profiles.build_ca(
+            profiles.subject_name("docbus Root CA", _MINISTRY_CODE, _MINISTRY_NAME),
+            root_key,
+            path_length=1,
+            not_before=start,
+            days=20 * 365,
+        )
+        issuing = profiles.build_ca(
+            profiles.subject_name("docbus Issuing CA 1", _MINISTRY_CODE, _MINISTRY_NAME),
+            issuing_key,
+            path_length=0,
+            not_before=start,
+            days=10 * 365,
+            issuer_cert=root,
+            issuer_key=root_key,
+        )
+        _write_certs(folder / "ca/root.pem", [root])
+        _write_certs(folder / "ca/issuing.pem", [issuing])
+        write_private_key(folder / "ca/root.key.pem", root_key, passphrase)
+        write_private_key(folder / "ca/issuing.key.pem", issuing_key, passphrase)
+        (folder / "index.json").write_text(json.dumps({"crl_number": 0, "entries": []}), encoding="utf-8")
+        authority = cls(folder, passphrase)
+        authority.publish_crl(now=now)
+        return authority
+
+    # --- issuance -----------------------------------------------------------------------------
+
+    def issue_org(self, code: str, name: str, **kw: Any) -> Issued:
+        """The organisation seal certificate of ``code``; also exported as PKCS#12."""
+        subject = profiles.subject_name(name, code, name)
+        return self._issue(
+            "org", code, name, None, subject, profiles.ORGANIZATION, f"issued/{code}/org", **kw
+        )
+
+    def issue_official(self, code: str, name: str, position: str, **kw: Any) -> Issued:
+        """A person who signs for ``code`` (or a sub-unit), in ``position``."""
+        subject = profiles.subject_name(name, code, self._org_name(code), position)
+        base = f"issued/{code}/officials/{_slug(name)}"
+        return self._issue("official", code, name, position, subject, profiles.OFFICIAL, base, **kw)
+
+    def issue_audit(self, code: str = _MINISTRY_CODE, name: str = "docbus audit log", **kw: Any) -> Issued:
+        """The audit log's checkpoint key: its own EKU and policy, never a document signer."""
+        subject = profiles.subject_name(name, code, _MINISTRY_NAME)
+        return self._issue("audit", code, name, None, subject, profiles.AUDIT, "audit/audit", **kw)
+
+    def _issue(
+        self,
+        kind: str,
+        code: str,
+        name: str,
+        position: str | None,
+        subject: x509.Name,
+        profile: profiles.Profile,
+        base: str,
+        *,
+        key_type: KeyType = KeyType.P256,
+        public_key: CertificateIssuerPublicKeyTypes | None = None,
+        not_before: datetime | None = None,
+        days: int = 730,
+        pkcs12: bool | None = None,
+    ) -> Issued:
+        key = None if public_key is not None else generate_key(key_type)
+        pub = public_key if key is None else key.public_key()
+        assert pub is not None
+        start = not_before or datetime.now(UTC) - timedelta(minutes=10)
+        cert = profiles.build_leaf(
+            subject,
+            pub,
+            profile,
+            issuer_cert=self.issuing_cert,
+            issuer_key=self.issuing_key,
+            not_before=start,
+            days=days,
+        )
+        chain = [cert, self.issuing_cert, self.root_cert]
+        cert_path = self.folder / f"{base}.pem"
+        _write_certs(cert_path, chain[:2])
+        key_path = p12_path = None
+        if key is not None:
+            key_path = self.folder / f"{base}.key.pem"
+            write_private_key(key_path, key, self.passphrase)
+            if kind == "org" if pkcs12 is None else pkcs12:
+                p12_path = self.folder / f"{base}.p12"
+                write_pkcs12(p12_path, f"{code} {name}", key, cert, chain[1:], self.passphrase)
+        self.entries.append(
+            Entry(
+                serial=f"{cert.serial_number:x}",
+                kind=kind,
+                code=code,
+                name=name,
+                position=position,
+                not_before=cert.not_valid_before_utc.isoformat(),
+                not_after=cert.not_valid_after_utc.isoformat(),
+                path=str(cert_path.relative_to(self.folder)),
+            )
+        )
+        self._save()
+        return Issued(cert, chain, key, cert_path, key_path, p12_path)
+
+    # --- revocation ---------------------------------------------------------------------------
+
+    def revoke(
+        self,
+        target: str,
+        reason: x509.ReasonFlags = x509.ReasonFlags.unspecified,
+        *,
+        at: datetime | None = None,
+        publish: bool = True,
+    ) -> list[Entry]:
+        """Revoke a certificate by serial (hex), or every live certificate of an org code
+        (seal, officials of that exact code, audit). Publishes a fresh CRL unless told not to."""
+        when = at or datetime.now(UTC)
+        target_serial = target.lower().removeprefix("0x")
+        hits = [
+            e
+            for e in self.entries
+            if e.revoked_at is None and (e.serial == target_serial or e.code == target)
+        ]
+        if not hits:
+            raise KeyError(f"no live certificate with serial or code {target!r}")
+        for e in hits:
+            e.revoked_at, e.revocation_reason = when.isoformat(), reason.value
+        self._save()
+        if publish:
+            self.publish_crl(now=when)
+        return hits
+
+    def publish_crl(self, *, next_update: timedelta = timedelta(days=1), now: datetime | None = None) -> Path:
+        """Write fresh CRLs of both CAs (the root's lists no one unless the issuing CA is revoked)."""
+        when = now or datetime.now(UTC)
+        self.crl_number += 1
+        revoked = [(int(e.serial, 16), e) for e in self.entries if e.revoked_at is not None]
+        issuing_crl = build_crl(
+            self.issuing_cert,
+            self.issuing_key,
+            revoked,
+            number=self.crl_number,
+            now=when,
+            next_update=next_update,
+        )
+        root_crl = build_crl(
+            self.root_cert, self.root_key, [], number=self.crl_number, now=when, next_update=next_update
+        )
+        crl_dir = self.folder / "crl"
+        crl_dir.mkdir(parents=True, exist_ok=True)
+        (crl_dir / "issuing.crl.pem").write_bytes(issuing_crl)
+        (crl_dir / "root.crl.pem").write_bytes(root_crl)
+        self._save(force=True)
+        return crl_dir
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def crls(self) -> list[bytes]:
+        return [(self.folder / "crl" / n).read_bytes() for n in ("root.crl.pem", "issuing.crl.pem")]
+
+    def find(self, code: str, kind: str = "org") -> Entry:
+        for e in reversed(self.entries):
+            if e.code == code and e.kind == kind and e.revoked_at is None:
+                return e
+        raise KeyError(f"no live {kind} certificate for {code!r}")
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Write index.json once at the end (bulk issuance of hundreds of orgs)."""
+        self._deferred += 1
+        try:
+            yield
+        finally:
+            self._deferred -= 1
+            self._save()
+
+    def _org_name(self, code: str) -> str | None:
+        """The seal holder's name for ``code`` or its nearest parent unit (G03.15.02 -> G03.15 -> G03)."""
+        parts = code.split(".")
+        for n in range(len(parts), 0, -1):
+            with contextlib.suppress(KeyError):
+                return self.find(".".join(parts[:n])).name
+        return None
+
+    def _save(self, *, force: bool = False) -> None:
+        if self._deferred and not force:
+            return
+        state = {"crl_number": self.crl_number, "entries": [asdict(e) for e in self.entries]}
+        tmp = self.folder / "index.json.tmp"
+        tmp.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
+        tmp.replace(self.folder / "index.json")
+
+
+def _slug(name: str) -> str:
+    flat = unicodedata.normalize("NFKD", name.replace("Đ", "D").replace("đ", "d"))
+    ascii_name = flat.encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-") or "official"

@@ -1,0 +1,106 @@
+"""PKCS#11 token keys (officials' USB tokens), through python-pkcs11; tested against SoftHSM2.
+
+The token signs RSA PKCS#1 v1.5 / PSS with SHA-256 inside; for ECDSA we hash here and ask for
+raw CKM_ECDSA (every token has it), then turn the token's ``r || s`` into DER, low-S.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pkcs11
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pkcs11 import MGF, Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11.types import SignMixin
+from pkcs11.util.ec import encode_ec_public_key
+
+from consumers.trust.algorithms import raw_to_der
+from producers.keys import SigningError, bind_chain
+from schemas.algorithms import Algorithm
+
+__all__ = ["Pkcs11KeyProvider", "token_public_key"]
+
+logger = logging.getLogger(__name__)
+
+_PSS_PARAMS = (Mechanism.SHA256, MGF.SHA256, 32)
+
+
+def token_public_key(session: Any, label: str) -> Any:
+    """The ``cryptography`` public key of the token key labelled ``label`` (to issue its certificate)."""
+    pub = session.get_key(object_class=ObjectClass.PUBLIC_KEY, label=label)
+    if pub.key_type == KeyType.RSA:
+        n = int.from_bytes(pub[Attribute.MODULUS], "big")
+        e = int.from_bytes(pub[Attribute.PUBLIC_EXPONENT], "big")
+        return rsa.RSAPublicNumbers(e, n).public_key()
+    if pub.key_type == KeyType.EC:
+        return serialization.load_der_public_key(encode_ec_public_key(pub))
+    raise SigningError(f"token key {label!r} is neither RSA nor EC")
+
+
+class Pkcs11KeyProvider:
+    """A private key that never leaves the token. Opens one session; use as a context manager."""
+
+    def __init__(
+        self,
+        module: str | Path,
+        token_label: str,
+        pin: str,
+        key_label: str,
+        chain: Sequence[x509.Certificate | bytes],
+        algorithm: Algorithm | None = None,
+    ) -> None:
+        try:
+            lib = pkcs11.lib(str(module))
+            token = lib.get_token(token_label=token_label)
+            self._session = token.open(user_pin=pin)
+            key = self._session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=key_label)
+            public_key = token_public_key(self._session, key_label)
+        except pkcs11.PKCS11Error as exc:
+            raise SigningError(
+                f"token {token_label!r} key {key_label!r}: {type(exc).__name__} {exc}"
+            ) from None
+        if not isinstance(key, SignMixin):
+            raise SigningError(f"token object {key_label!r} cannot sign")
+        self._key = key
+        self._chain, self._algorithm = bind_chain(chain, public_key, algorithm)
+        if self._algorithm is Algorithm.ED25519:
+            raise SigningError("Ed25519 on tokens is not supported")
+
+    @property
+    def algorithm(self) -> Algorithm:
+        return self._algorithm
+
+    @property
+    def chain(self) -> list[bytes]:
+        return list(self._chain)
+
+    def sign(self, data: bytes) -> bytes:
+        try:
+            if self._algorithm is Algorithm.RSA_PKCS1V15_SHA256:
+                return bytes(self._key.sign(data, mechanism=Mechanism.SHA256_RSA_PKCS))
+            if self._algorithm is Algorithm.RSA_PSS_SHA256:
+                return bytes(
+                    self._key.sign(data, mechanism=Mechanism.SHA256_RSA_PKCS_PSS, mechanism_param=_PSS_PARAMS)
+                )
+            raw = self._key.sign(hashlib.sha256(data).digest(), mechanism=Mechanism.ECDSA)
+            return raw_to_der(bytes(raw))
+        except (pkcs11.PKCS11Error, ValueError) as exc:
+            raise SigningError(f"token refused to sign: {type(exc).__name__} {exc}") from None
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> Pkcs11KeyProvider:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,127 @@
+"""``docbus pki ...``: run the ministry PKI from the command line (docs/TRUST.md).
+
+The folder comes from ``--dir`` or DOCBUS_PKI_DIR, the passphrase from ``--passphrase`` or
+DOCBUS_PKI_PASSPHRASE (never echoed).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from cryptography import x509
+from rich.console import Console
+from rich.table import Table
+
+from infra.pki.authority import Authority
+from infra.pki.keys import KeyType
+
+__all__ = ["pki_app"]
+
+pki_app = typer.Typer(no_args_is_help=True, help="Ministry PKI: CAs, org and official certificates, CRLs.")
+_out = Console(soft_wrap=True)
+
+Folder = Annotated[Path, typer.Option("--dir", envvar="DOCBUS_PKI_DIR", help="PKI folder")]
+Passphrase = Annotated[
+    str, typer.Option("--passphrase", envvar="DOCBUS_PKI_PASSPHRASE", prompt=True, hide_input=True)
+]
+Key = Annotated[KeyType, typer.Option("--key", help="key type of the new certificate")]
+Days = Annotated[int, typer.Option("--days", help="validity in days")]
+
+
+def _open(folder: Path, passphrase: str) -> Authority:
+    try:
+        return Authority(folder, passphrase.encode())
+    except FileNotFoundError:
+        raise typer.BadParameter(f"{folder} holds no PKI; run `docbus pki init` first") from None
+    except (ValueError, TypeError) as exc:
+        raise typer.BadParameter(f"cannot open the CA keys: {exc}") from None
+
+
+@pki_app.command()
+def init(folder: Folder = Path("pki"), passphrase: Passphrase = "", key: Key = KeyType.P256) -> None:
+    """Create the root CA and the issuing CA, and publish the first CRLs."""
+    authority = Authority.init(folder, passphrase.encode(), key_type=key)
+    _out.print(f"root CA    {authority.root_cert.subject.rfc4514_string()}")
+    _out.print(f"issuing CA {authority.issuing_cert.subject.rfc4514_string()}")
+
+
+@pki_app.command("issue-org")
+def issue_org(
+    code: str,
+    name: Annotated[str, typer.Option("--name", help="organisation name")],
+    folder: Folder = Path("pki"),
+    passphrase: Passphrase = "",
+    key: Key = KeyType.P256,
+    days: Days = 730,
+) -> None:
+    """Issue an organisation seal certificate (key file + PKCS#12)."""
+    issued = _open(folder, passphrase).issue_org(code, name, key_type=key, days=days)
+    _out.print(f"{code}: serial {issued.cert.serial_number:x} -> {issued.cert_path}")
+
+
+@pki_app.command("issue-official")
+def issue_official(
+    code: str,
+    name: Annotated[str, typer.Option("--name", help="full name")],
+    position: Annotated[str, typer.Option("--position", help="position (chức vụ)")],
+    folder: Folder = Path("pki"),
+    passphrase: Passphrase = "",
+    key: Key = KeyType.P256,
+    days: Days = 730,
+) -> None:
+    """Issue a person's certificate, bound to the org code (or a sub-unit code)."""
+    issued = _open(folder, passphrase).issue_official(code, name, position, key_type=key, days=days)
+    _out.print(f"{code} {name}: serial {issued.cert.serial_number:x} -> {issued.cert_path}")
+
+
+@pki_app.command("issue-audit")
+def issue_audit(
+    code: Annotated[str, typer.Option("--code", help="org operating the audit log")] = "G03",
+    folder: Folder = Path("pki"),
+    passphrase: Passphrase = "",
+    key: Key = KeyType.P256,
+    days: Days = 730,
+) -> None:
+    """Issue the audit log's checkpoint signing certificate (audit EKU and policy only)."""
+    issued = _open(folder, passphrase).issue_audit(code, key_type=key, days=days)
+    _out.print(f"audit: serial {issued.cert.serial_number:x} -> {issued.cert_path}")
+
+
+@pki_app.command()
+def revoke(
+    target: Annotated[str, typer.Argument(help="serial (hex) or org code")],
+    reason: Annotated[x509.ReasonFlags, typer.Option("--reason")] = x509.ReasonFlags.unspecified,
+    folder: Folder = Path("pki"),
+    passphrase: Passphrase = "",
+) -> None:
+    """Revoke a certificate (or every live one of an org code) and publish fresh CRLs."""
+    try:
+        hits = _open(folder, passphrase).revoke(target, reason)
+    except KeyError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    for e in hits:
+        _out.print(f"revoked {e.kind} {e.code} {e.name} serial {e.serial}")
+
+
+@pki_app.command()
+def crl(
+    folder: Folder = Path("pki"),
+    passphrase: Passphrase = "",
+    next_update_hours: Annotated[float, typer.Option("--next-update-hours")] = 24.0,
+) -> None:
+    """Publish fresh CRLs of both CAs (crl/root.crl.pem, crl/issuing.crl.pem)."""
+    out = _open(folder, passphrase).publish_crl(next_update=timedelta(hours=next_update_hours))
+    _out.print(f"CRLs written to {out}")
+
+
+@pki_app.command("list")
+def list_(folder: Folder = Path("pki"), passphrase: Passphrase = "") -> None:
+    """Every certificate issued, with its status."""
+    table = Table("serial", "kind", "code", "name", "position", "not after", "status")
+    for e in _open(folder, passphrase).entries:
+        status = f"revoked {e.revoked_at} ({e.revocation_reason})" if e.revoked_at else "valid"
+        table.add_row(e.serial[:16], e.kind, e.code, e.name, e.position or "", e.not_after[:10], status)
+    _out.print(table)

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, TypeVar
 import fastavro
 import fastavro.schema
 import pydantic
+from fastavro.read import SchemaResolutionError
 
 from schemas.errors import ContractError
 from schemas.reasons import Reason
@@ -144,6 +145,9 @@ def decode(data: bytes, model: type[T]) -> T:
             record = fastavro.schemaless_reader(buf, writer.parsed, None)
         else:
             record = fastavro.schemaless_reader(buf, writer.parsed, reader.parsed)
+    except SchemaResolutionError as exc:  # the writer version breaks the evolution rules
+        detail = f"{writer.name} cannot be read as {reader.name}: {exc}"
+        raise ContractError(Reason.UNKNOWN_SCHEMA, detail) from exc
     except Exception as exc:  # EOF, struct, Unicode, enum index, overflow: all undecodable
         raise ContractError(Reason.MALFORMED, f"bad Avro body for {writer.name}: {exc!r}") from exc
     if buf.tell() != len(data):

@@ -1,0 +1,168 @@
+"""Chain validation, revocation and the chain cache, from forged chains and real CRLs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from consumers.trust import TrustConfig, TrustError, TrustPolicy, TrustStore, oids
+from infra.pki import Authority, Issued, KeyType, profiles
+from infra.pki.keys import generate_key
+from producers.keys import FileKeyProvider, make_signature
+from schemas.reasons import Reason
+from schemas.signature import Signature, SignerRole
+from tests.trust.conftest import DATA, PASS, Pki, now
+
+Sign = Callable[..., Signature]
+ORG, OFF = SignerRole.ORGANIZATION, SignerRole.OFFICIAL
+
+
+@pytest.fixture(scope="module")
+def rogue(tmp_path_factory: pytest.TempPathFactory) -> Authority:
+    """Another PKI with the very same CA names: only keys tell them apart."""
+    return Authority.init(tmp_path_factory.mktemp("rogue") / "pki", PASS)
+
+
+def _forge(
+    issuer_cert: object, issuer_key: object, profile: profiles.Profile, code: str = "G03"
+) -> FileKeyProvider:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = profiles.build_leaf(
+        profiles.subject_name("forged", code, "forged"), key.public_key(), profile,
+        issuer_cert=issuer_cert, issuer_key=issuer_key, not_before=now() - timedelta(minutes=5), days=30,  # type: ignore[arg-type]
+    )  # fmt: skip
+    return FileKeyProvider(key, [cert, issuer_cert])  # type: ignore[list-item]
+
+
+def _check(
+    policy: TrustPolicy, pki: Pki, sign: Sign, seal: Signature, reason: Reason | None, **kw: object
+) -> None:
+    sigs = [sign(pki.official, OFF), seal]
+    when = kw.get("at") or now()
+    if reason is None:
+        policy.verify_document(DATA, sigs, "G03", now=when)  # type: ignore[arg-type]
+        return
+    with pytest.raises(TrustError) as info:
+        policy.verify_document(DATA, sigs, "G03", now=when)  # type: ignore[arg-type]
+    assert info.value.reason is reason, info.value
+
+
+def test_certificate_from_an_unknown_issuer(pki: Pki, sign: Sign, rogue: Authority) -> None:
+    seal = sign(rogue.issue_org("G03", "Bộ GD&ĐT (giả)"), ORG)
+    _check(pki.policy(), pki, sign, seal, Reason.UNTRUSTED_CHAIN)
+    # even with only the leaf and the issuing CA (same names as ours), the signature link fails
+    _check(pki.policy(), pki, sign, seal.model_copy(update={"chain": seal.chain[:2]}), Reason.UNTRUSTED_CHAIN)
+
+
+def test_leaf_signed_by_a_non_ca(pki: Pki, sign: Sign) -> None:
+    assert pki.seal.key is not None
+    provider = _forge(pki.seal.cert, pki.seal.key, profiles.ORGANIZATION)
+    seal = make_signature(provider, ORG, DATA)
+    seal = seal.model_copy(update={"chain": [*seal.chain, *(c for c in sign(pki.seal, ORG).chain[1:])]})
+    _check(pki.policy(), pki, sign, seal, Reason.UNTRUSTED_CHAIN)
+
+
+def test_path_length_of_the_issuing_ca(pki: Pki, sign: Sign) -> None:
+    a = pki.authority
+    sub_key = generate_key(KeyType.P256)
+    sub = profiles.build_ca(
+        profiles.subject_name("rogue sub-CA", "G03"),
+        sub_key,
+        path_length=0,
+        not_before=now() - timedelta(minutes=5),
+        days=30,
+        issuer_cert=a.issuing_cert,
+        issuer_key=a.issuing_key,
+    )
+    provider = _forge(sub, sub_key, profiles.ORGANIZATION)
+    seal = make_signature(provider, ORG, DATA).model_copy(
+        update={"chain": [*provider.chain, *sign(pki.seal, ORG).chain[1:]]}
+    )
+    with pytest.raises(TrustError) as info:
+        pki.policy(require_crl=False).verify_document(DATA, [sign(pki.official, OFF), seal], "G03", now=now())
+    assert info.value.reason is Reason.UNTRUSTED_CHAIN and "allows 0" in info.value.detail
+
+
+def test_tls_only_certificate(pki: Pki, sign: Sign) -> None:
+    a = pki.authority
+    tls = profiles.Profile(
+        oids.POLICY_ORGANIZATION, (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH)
+    )
+    seal = make_signature(_forge(a.issuing_cert, a.issuing_key, tls), ORG, DATA)
+    _check(pki.policy(), pki, sign, seal, Reason.CERT_USAGE)
+
+
+def test_revoked_certificate(pki: Pki, sign: Sign) -> None:
+    seal_cert = pki.authority.issue_org("G03", "Bộ GD&ĐT (lost token)")
+    seal = sign(seal_cert, ORG)
+    _check(pki.policy(), pki, sign, seal, None)
+    pki.authority.revoke(f"{seal_cert.cert.serial_number:x}")
+    _check(pki.policy(), pki, sign, seal, Reason.CERT_REVOKED)
+
+
+def test_cache_never_outlives_a_revocation(pki: Pki, sign: Sign) -> None:
+    seal_cert = pki.authority.issue_org("G03", "Bộ GD&ĐT (cached)")
+    seal = sign(seal_cert, ORG)
+    policy = pki.policy()
+    _check(policy, pki, sign, seal, None)
+    _check(policy, pki, sign, seal, None)
+    assert policy.chains.hits >= 2  # the second document reused both validated chains
+    old_crls = pki.authority.crls()
+    pki.authority.revoke(f"{seal_cert.cert.serial_number:x}", publish=False)
+    pki.authority.publish_crl()
+    assert policy.store.add_crl(pki.authority.crls()[1])
+    _check(policy, pki, sign, seal, Reason.CERT_REVOKED)
+    # a replayed older CRL does not un-revoke
+    assert not policy.store.add_crl(old_crls[1])
+    _check(policy, pki, sign, seal, Reason.CERT_REVOKED)
+
+
+def test_removed_anchor_voids_cached_chains(pki: Pki, sign: Sign) -> None:
+    policy = pki.policy()
+    seal = sign(pki.seal, ORG)
+    _check(policy, pki, sign, seal, None)
+    policy.store.remove_anchor(pki.authority.root_cert)
+    _check(policy, pki, sign, seal, Reason.UNTRUSTED_CHAIN)
+
+
+def test_stale_crl_fails_closed(pki: Pki, sign: Sign) -> None:
+    seal = sign(pki.seal, ORG)
+    later = now() + timedelta(days=2)  # both CRLs' next_update (1 day) has passed
+    _check(pki.policy(), pki, sign, seal, Reason.CRL_UNAVAILABLE, at=later)
+    _check(pki.policy(crl_grace=timedelta(days=3)), pki, sign, seal, None, at=later)
+
+
+def test_missing_crl_fails_closed(pki: Pki, sign: Sign) -> None:
+    seal = sign(pki.seal, ORG)
+    no_crl = TrustStore([pki.authority.root_cert])
+    _check(TrustPolicy(no_crl), pki, sign, seal, Reason.CRL_UNAVAILABLE)
+    _check(TrustPolicy(no_crl, TrustConfig(require_crl=False)), pki, sign, seal, None)
+
+
+def test_crl_with_a_foreign_signature(pki: Pki, sign: Sign, rogue: Authority) -> None:
+    root_crl, issuing_crl = rogue.crls()
+    store = TrustStore([pki.authority.root_cert], [pki.authority.crls()[0]])
+    with pytest.raises(TrustError) as info:  # the root is an anchor: checked on load
+        store.add_crl(root_crl)
+    assert info.value.reason is Reason.CRL_UNAVAILABLE
+    store.add_crl(issuing_crl)  # the issuing CA is not known yet: checked against the chain
+    _check(TrustPolicy(store), pki, sign, sign(pki.seal, ORG), Reason.CRL_UNAVAILABLE)
+
+
+def test_ed25519_ministry_pki(tmp_path: Path) -> None:
+    a = Authority.init(tmp_path / "pki", PASS, key_type=KeyType.ED25519)
+    seal: Issued = a.issue_org("H41", "Sở GD&ĐT", key_type=KeyType.ED25519)
+    official: Issued = a.issue_official("H41", "Võ Thị Em", "Giám đốc Sở", key_type=KeyType.ED25519)
+    assert seal.key is not None and official.key is not None
+    sigs = [
+        make_signature(FileKeyProvider(official.key, official.chain), OFF, DATA),
+        make_signature(FileKeyProvider(seal.key, seal.chain), ORG, DATA),
+    ]
+    policy = TrustPolicy(TrustStore([a.root_cert], a.crls()))
+    doc = policy.verify_document(DATA, sigs, "H41", now=now())
+    assert doc.official.position == "Giám đốc Sở"

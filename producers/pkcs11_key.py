@@ -57,21 +57,23 @@ class Pkcs11KeyProvider:
         algorithm: Algorithm | None = None,
     ) -> None:
         try:
-            lib = pkcs11.lib(str(module))
-            token = lib.get_token(token_label=token_label)
+            token = pkcs11.lib(str(module)).get_token(token_label=token_label)
             self._session = token.open(user_pin=pin)
-            key = self._session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=key_label)
-            public_key = token_public_key(self._session, key_label)
         except pkcs11.PKCS11Error as exc:
-            raise SigningError(
-                f"token {token_label!r} key {key_label!r}: {type(exc).__name__} {exc}"
-            ) from None
-        if not isinstance(key, SignMixin):
-            raise SigningError(f"token object {key_label!r} cannot sign")
-        self._key = key
-        self._chain, self._algorithm = bind_chain(chain, public_key, algorithm)
-        if self._algorithm is Algorithm.ED25519:
-            raise SigningError("Ed25519 on tokens is not supported")
+            raise SigningError(f"token {token_label!r}: {type(exc).__name__} {exc}") from None
+        try:
+            key = self._session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=key_label)
+            if not isinstance(key, SignMixin):
+                raise SigningError(f"token object {key_label!r} cannot sign")
+            self._key = key
+            public_key = token_public_key(self._session, key_label)
+            self._chain, self._algorithm = bind_chain(chain, public_key, algorithm)
+        except pkcs11.PKCS11Error as exc:
+            self._session.close()
+            raise SigningError(f"token key {key_label!r}: {type(exc).__name__} {exc}") from None
+        except SigningError:
+            self._session.close()
+            raise
 
     @property
     def algorithm(self) -> Algorithm:

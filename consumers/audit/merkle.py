@@ -18,6 +18,7 @@ from schemas.reasons import Reason
 
 __all__ = [
     "EMPTY_ROOT",
+    "CompactTree",
     "MerkleTree",
     "leaf_hash",
     "node_hash",
@@ -136,6 +137,57 @@ class MerkleTree:
             return self._levels[level][lo >> level]
         k = _split(n)
         return node_hash(self._hash(lo, lo + k), self._hash(lo + k, hi))
+
+
+class CompactTree:
+    """Only the root hashes of the complete subtrees along the right edge (O(log n) memory):
+    enough for the root at the current size, which is all a log verifier needs."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._heights: list[int] = []  # strictly decreasing
+        self._hashes: list[bytes] = []
+
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        self.extend_hashed([_sha256(b"\x00" + leaf).digest() for leaf in leaves])
+
+    def extend_hashed(self, hashes: Sequence[bytes]) -> None:
+        done, total = 0, len(hashes)
+        while done < total:
+            # the largest aligned complete subtree starting at the current size that fits
+            room = total - done
+            span = self.size & -self.size if self.size else 1 << (room.bit_length() - 1)
+            while span > room:
+                span >>= 1
+            self._push(span.bit_length() - 1, _subtree(hashes[done : done + span]))
+            done += span
+            self.size += span
+
+    def root(self) -> bytes:
+        if not self._hashes:
+            return EMPTY_ROOT
+        r = self._hashes[-1]
+        for h in reversed(self._hashes[:-1]):
+            r = node_hash(h, r)
+        return r
+
+    def _push(self, height: int, digest: bytes) -> None:
+        heights, hashes = self._heights, self._hashes
+        while heights and heights[-1] == height:
+            heights.pop()
+            digest = node_hash(hashes.pop(), digest)
+            height += 1
+        heights.append(height)
+        hashes.append(digest)
+
+
+def _subtree(hashes: Sequence[bytes]) -> bytes:
+    """MTH of a power-of-two run of leaf hashes, a level at a time."""
+    level = list(hashes)
+    while len(level) > 1:
+        pairs = iter(level)
+        level = [_sha256(b"\x01" + a + b).digest() for a, b in zip(pairs, pairs, strict=True)]
+    return level[0]
 
 
 def _fail(detail: str) -> AuditError:

@@ -21,7 +21,11 @@ from infra.pki.keys import KeyType
 __all__ = ["pki_app"]
 
 pki_app = typer.Typer(no_args_is_help=True, help="Ministry PKI: CAs, org and official certificates, CRLs.")
-_out = Console(soft_wrap=True)
+
+
+def _out() -> Console:
+    return Console(soft_wrap=True)  # made per command so COLUMNS set by the caller applies
+
 
 Folder = Annotated[Path, typer.Option("--dir", envvar="DOCBUS_PKI_DIR", help="PKI folder")]
 Passphrase = Annotated[
@@ -44,8 +48,8 @@ def _open(folder: Path, passphrase: str) -> Authority:
 def init(folder: Folder = Path("pki"), passphrase: Passphrase = "", key: Key = KeyType.P256) -> None:
     """Create the root CA and the issuing CA, and publish the first CRLs."""
     authority = Authority.init(folder, passphrase.encode(), key_type=key)
-    _out.print(f"root CA    {authority.root_cert.subject.rfc4514_string()}")
-    _out.print(f"issuing CA {authority.issuing_cert.subject.rfc4514_string()}")
+    _out().print(f"root CA    {authority.root_cert.subject.rfc4514_string()}")
+    _out().print(f"issuing CA {authority.issuing_cert.subject.rfc4514_string()}")
 
 
 @pki_app.command("issue-org")
@@ -59,7 +63,7 @@ def issue_org(
 ) -> None:
     """Issue an organisation seal certificate (key file + PKCS#12)."""
     issued = _open(folder, passphrase).issue_org(code, name, key_type=key, days=days)
-    _out.print(f"{code}: serial {issued.cert.serial_number:x} -> {issued.cert_path}")
+    _out().print(f"{code}: serial {issued.cert.serial_number:x} -> {issued.cert_path}")
 
 
 @pki_app.command("issue-official")
@@ -74,7 +78,7 @@ def issue_official(
 ) -> None:
     """Issue a person's certificate, bound to the org code (or a sub-unit code)."""
     issued = _open(folder, passphrase).issue_official(code, name, position, key_type=key, days=days)
-    _out.print(f"{code} {name}: serial {issued.cert.serial_number:x} -> {issued.cert_path}")
+    _out().print(f"{code} {name}: serial {issued.cert.serial_number:x} -> {issued.cert_path}")
 
 
 @pki_app.command("issue-audit")
@@ -87,7 +91,7 @@ def issue_audit(
 ) -> None:
     """Issue the audit log's checkpoint signing certificate (audit EKU and policy only)."""
     issued = _open(folder, passphrase).issue_audit(code, key_type=key, days=days)
-    _out.print(f"audit: serial {issued.cert.serial_number:x} -> {issued.cert_path}")
+    _out().print(f"audit: serial {issued.cert.serial_number:x} -> {issued.cert_path}")
 
 
 @pki_app.command()
@@ -103,7 +107,7 @@ def revoke(
     except KeyError as exc:
         raise typer.BadParameter(str(exc)) from None
     for e in hits:
-        _out.print(f"revoked {e.kind} {e.code} {e.name} serial {e.serial}")
+        _out().print(f"revoked {e.kind} {e.code} {e.name} serial {e.serial}")
 
 
 @pki_app.command()
@@ -114,7 +118,7 @@ def crl(
 ) -> None:
     """Publish fresh CRLs of both CAs (crl/root.crl.pem, crl/issuing.crl.pem)."""
     out = _open(folder, passphrase).publish_crl(next_update=timedelta(hours=next_update_hours))
-    _out.print(f"CRLs written to {out}")
+    _out().print(f"CRLs written to {out}")
 
 
 @pki_app.command("list")
@@ -124,4 +128,4 @@ def list_(folder: Folder = Path("pki"), passphrase: Passphrase = "") -> None:
     for e in _open(folder, passphrase).entries:
         status = f"revoked {e.revoked_at} ({e.revocation_reason})" if e.revoked_at else "valid"
         table.add_row(e.serial[:16], e.kind, e.code, e.name, e.position or "", e.not_after[:10], status)
-    _out.print(table)
+    _out().print(table)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, TypeVar
 
@@ -27,6 +27,7 @@ from schemas.reasons import Reason
 
 if TYPE_CHECKING:
     from schemas.envelope import Envelope
+    from schemas.header import TraceHop
     from schemas.payload import Payload
     from schemas.receipt import Receipt
 
@@ -48,98 +49,105 @@ _U32 = struct.Struct(">I").pack
 _I64 = struct.Struct(">q").pack
 X = TypeVar("X")
 
+# Flat helpers rather than a writer object: this runs for every message (PERFORMANCE.md budget).
 
-class _Writer:
-    __slots__ = ("parts",)
 
-    def __init__(self, context: bytes) -> None:
-        self.parts: list[bytes] = [context]
+def _str(value: str) -> bytes:
+    raw = value.encode("utf-8")
+    return _U32(len(raw)) + raw
 
-    def raw(self, value: bytes) -> None:
-        self.parts.append(_U32(len(value)))
-        self.parts.append(value)
 
-    def text(self, value: str) -> None:
-        self.raw(value.encode("utf-8"))
+def _bin(value: bytes) -> bytes:
+    return _U32(len(value)) + value
 
-    def int(self, value: int) -> None:
-        self.parts.append(_I64(value))
 
-    def time(self, value: datetime) -> None:
-        self.parts.append(_I64(to_millis(value)))
+def _time(value: datetime) -> bytes:
+    return _I64(to_millis(value))
 
-    def day(self, value: date) -> None:
-        self.text(value.isoformat())
 
-    def items(self, values: Iterable[X], write: Callable[[X], None]) -> None:
-        seq = list(values)
-        self.parts.append(_U32(len(seq)))
-        for item in seq:
-            write(item)
+def _date(value: date) -> bytes:
+    return _str(value.isoformat())
 
-    def optional(self, value: X | None, write: Callable[[X], None]) -> None:
-        self.items(() if value is None else (value,), write)
 
-    def payload(self, p: Payload) -> None:
-        self.text(p.file_name)
-        self.text(p.content_type)
-        self.int(p.size)
-        self.raw(p.sha256)
+def _list(values: Sequence[X], encode: Callable[[X], bytes]) -> bytes:
+    return _U32(len(values)) + b"".join([encode(v) for v in values])
 
-    def done(self) -> bytes:
-        return b"".join(self.parts)
+
+def _opt(value: X | None, encode: Callable[[X], bytes]) -> bytes:
+    return _U32(0) if value is None else _U32(1) + encode(value)
+
+
+def _descriptor(p: Payload) -> bytes:
+    return _str(p.file_name) + _str(p.content_type) + _I64(p.size) + _bin(p.sha256)
+
+
+def _hop(hop: TraceHop) -> bytes:
+    return _str(hop.org_code) + _time(hop.at)
 
 
 def envelope_signing_input(env: Envelope) -> bytes:
-    w = _Writer(ENVELOPE_CONTEXT)
-    w.text(env.message_id)
-    w.time(env.created_at)
-    w.int(env.sequence)
-    w.raw(env.previous_hash)
-    w.raw(env.directory_snapshot)
-    s = env.sender
-    for field in (s.code, s.name, s.in_charge, s.address, s.email, s.phone, s.website):
-        w.text(field)
-    w.items(env.recipients, w.text)
-    w.items(env.groups, w.text)
-    d = env.document
-    for field in (d.document_id, d.code_number, d.code_notation, d.document_type, d.subject):
-        w.text(field)
-    w.text(d.promulgation_place)
-    w.day(d.promulgation_date)
-    w.text(d.signer.competence)
-    w.text(d.signer.position)
-    w.text(d.signer.full_name)
-    w.int(d.priority)
-    w.optional(d.due_date, w.day)
-    w.items(d.places, w.text)
-    w.text(d.steering_type)
-    w.optional(d.response_for, w.text)
-    w.text(d.business_type)
-    w.text(d.security_level)
-    w.parts.append(_U32(len(env.trace)))
-    for hop in env.trace:
-        w.text(hop.org_code)
-        w.time(hop.at)
-    w.payload(env.payload)
-    w.items(env.attachments, w.payload)
-    return w.done()
+    """The envelope's signing input; field order is docs/ENVELOPE.md §4, table rows 1-34."""
+    s, d = env.sender, env.document
+    return b"".join(
+        [
+            ENVELOPE_CONTEXT,
+            _str(env.message_id),
+            _time(env.created_at),
+            _I64(env.sequence),
+            _bin(env.previous_hash),
+            _bin(env.directory_snapshot),
+            _str(s.code),
+            _str(s.name),
+            _str(s.in_charge),
+            _str(s.address),
+            _str(s.email),
+            _str(s.phone),
+            _str(s.website),
+            _list(env.recipients, _str),
+            _list(env.groups, _str),
+            _str(d.document_id),
+            _str(d.code_number),
+            _str(d.code_notation),
+            _str(d.document_type),
+            _str(d.subject),
+            _str(d.promulgation_place),
+            _date(d.promulgation_date),
+            _str(d.signer.competence),
+            _str(d.signer.position),
+            _str(d.signer.full_name),
+            _I64(d.priority),
+            _opt(d.due_date, _date),
+            _list(d.places, _str),
+            _str(d.steering_type),
+            _opt(d.response_for, _str),
+            _str(d.business_type),
+            _str(d.security_level),
+            _list(env.trace, _hop),
+            _descriptor(env.payload),
+            _list(env.attachments, _descriptor),
+        ]
+    )
 
 
 def receipt_signing_input(receipt: Receipt) -> bytes:
-    w = _Writer(RECEIPT_CONTEXT)
-    w.text(receipt.message_id)
-    w.text(receipt.envelope_id)
-    w.raw(receipt.envelope_hash)
-    w.text(receipt.document_id)
-    w.text(receipt.from_org)
-    w.text(receipt.to_org)
-    w.text(receipt.status)
-    w.text(receipt.reason)
-    w.text(receipt.by_name)
-    w.text(receipt.by_position)
-    w.time(receipt.at)
-    return w.done()
+    """The receipt's signing input (docs/ENVELOPE.md §4, "Receipt")."""
+    r = receipt
+    return b"".join(
+        [
+            RECEIPT_CONTEXT,
+            _str(r.message_id),
+            _str(r.envelope_id),
+            _bin(r.envelope_hash),
+            _str(r.document_id),
+            _str(r.from_org),
+            _str(r.to_org),
+            _str(r.status),
+            _str(r.reason),
+            _str(r.by_name),
+            _str(r.by_position),
+            _time(r.at),
+        ]
+    )
 
 
 def envelope_hash(env: Envelope) -> bytes:

@@ -18,9 +18,12 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 def utc_millis(value: datetime) -> datetime:
     """Timezone-aware UTC at millisecond precision: what Avro timestamp-millis can carry, so a
     model equals itself after a round trip and the signing input is unambiguous."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("datetime must be timezone-aware")
-    value = value.astimezone(UTC)
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("datetime must be timezone-aware")
+        value = value.astimezone(UTC)
+    if value.microsecond % 1000 == 0:
+        return value
     return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
 
 

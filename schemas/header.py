@@ -67,7 +67,7 @@ class TraceHop(BaseModel):
 class DocumentHeader(BaseModel):
     model_config = _FROZEN
 
-    document_id: DocumentIdText  # OrganId,yyyy/MM/dd,Số/Ký hiệu — consistent with the fields below
+    document_id: str  # OrganId,yyyy/MM/dd,Số/Ký hiệu: parsed once, by _id_matches_fields
     code_number: str = Field(min_length=1, max_length=MAX_CODE_NUMBER)
     code_notation: str = Field(min_length=1, max_length=MAX_CODE_NOTATION)
     document_type: DocumentType
@@ -86,7 +86,10 @@ class DocumentHeader(BaseModel):
     @model_validator(mode="after")
     def _id_matches_fields(self) -> DocumentHeader:
         # the id repeats số, ký hiệu and date: a mismatch would let two ids name one document
-        parsed = parse_document_id(self.document_id)
+        try:
+            parsed = parse_document_id(self.document_id)
+        except ValueError as exc:
+            raise ValueError(f"document_id: {exc}") from None
         if (parsed.code_number, parsed.code_notation, parsed.promulgation_date) != (
             self.code_number,
             self.code_notation,

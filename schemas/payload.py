@@ -14,6 +14,7 @@ from schemas.fields import Sha256
 
 __all__ = ["Payload"]
 
+_PATH_CHARS = re.compile(r"[/\\\x00]")
 # RFC 6838 type/subtype, optional parameters ("; charset=utf-8")
 _CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}(;[ -~]*)?")
 
@@ -26,7 +27,7 @@ def _content_type(value: str) -> str:
 
 def _file_name(value: str) -> str:
     # a bare name: recipients store it, so no path components
-    if value in {".", ".."} or any(c in value for c in "/\\\x00"):
+    if value in {".", ".."} or _PATH_CHARS.search(value) is not None:
         raise ValueError("file name must not contain path separators or NUL")
     return value
 

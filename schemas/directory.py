@@ -1,0 +1,177 @@
+"""Directory entries and the canonical bytes that sign them and name a snapshot (docs/DIRECTORY.md).
+
+An entry describes one organisation: code, names, kind, parent, named lists, status (a closed code
+names its successor) and the SHA-256 fingerprints of its certificates. Entries are signed one by
+one by the ministry's directory authority (an organisation seal over
+:func:`directory_entry_signing_input`); a snapshot is a set of entries, one per code, named by
+:func:`snapshot_hash`. Encoding rules are those of schemas/canonical.py (strings
+and lists length-prefixed with 4 big-endian bytes, integers and millisecond times as 8).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+from itertools import pairwise
+from typing import Annotated
+
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
+
+from schemas.codec import AvroModel
+from schemas.fields import OrgCode, UtcMillis, to_millis
+from schemas.orgcode import canonical_org_code
+from schemas.signature import Signature
+
+__all__ = [
+    "DIRECTORY_ENTRY_CONTEXT",
+    "DIRECTORY_SNAPSHOT_CONTEXT",
+    "DirectoryEntry",
+    "DottedOrgCode",
+    "ListName",
+    "OrgKind",
+    "OrgStatus",
+    "directory_entry_signing_input",
+    "snapshot_hash",
+    "snapshot_input",
+]
+
+DIRECTORY_ENTRY_CONTEXT = b"docbus/directory-entry/v1\n"
+DIRECTORY_SNAPSHOT_CONTEXT = b"docbus/directory-snapshot/v1\n"
+
+_LIST_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # the name part of a ``list:<name>`` address
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+_U32 = struct.Struct(">I").pack
+_I64 = struct.Struct(">q").pack
+
+
+class OrgKind(StrEnum):
+    MINISTRY = "ministry"  # Bộ GD&ĐT
+    MINISTRY_UNIT = "ministry_unit"  # Vụ, Cục, Văn phòng of the ministry
+    DEPARTMENT = "department"  # provincial Sở GD&ĐT
+    UNIVERSITY = "university"
+    COLLEGE = "college"  # teacher-training and other colleges
+    OTHER = "other"
+
+
+class OrgStatus(StrEnum):
+    ACTIVE = "active"
+    CLOSED = "closed"  # đóng mã: still resolves, names its successor
+
+
+def _dotted(value: str) -> str:
+    # the directory is the reference: one spelling per organisation, the QĐ 20/2020 dotted form
+    if canonical_org_code(value) != value:
+        raise ValueError(f"directory codes are in dotted form, not {value!r}")
+    return value
+
+
+def _list_name(value: str) -> str:
+    if _LIST_NAME.fullmatch(value) is None:
+        raise ValueError(f"list name {value!r}: 1-64 of a-z 0-9 . _ - starting with a letter or digit")
+    return value
+
+
+def _fingerprint(value: str) -> str:
+    if _FINGERPRINT.fullmatch(value) is None:
+        raise ValueError("certificate fingerprint must be 64 lowercase hex digits (SHA-256)")
+    return value
+
+
+DottedOrgCode = Annotated[OrgCode, AfterValidator(_dotted)]
+ListName = Annotated[str, AfterValidator(_list_name)]
+CertFingerprint = Annotated[str, AfterValidator(_fingerprint)]
+
+
+class DirectoryEntry(AvroModel):
+    """One organisation at one ``version``; the highest version of a code wins in a snapshot."""
+
+    avro_schema = "directory_entry.v1"
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: DottedOrgCode
+    name: str = Field(min_length=1, max_length=250)  # Vietnamese, as promulgated
+    name_en: str | None = Field(default=None, max_length=250)
+    kind: OrgKind
+    parent: DottedOrgCode | None = None
+    groups: list[ListName] = Field(default_factory=list, max_length=64)
+    status: OrgStatus = OrgStatus.ACTIVE
+    successor: DottedOrgCode | None = None
+    cert_fingerprints: list[CertFingerprint] = Field(default_factory=list, max_length=256)
+    version: int = Field(ge=1, lt=2**63)
+    updated_at: UtcMillis
+    signatures: list[Signature] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DirectoryEntry:
+        if (self.status is OrgStatus.CLOSED) != (self.successor is not None):
+            raise ValueError("a closed code names a successor, an active one does not")
+        if self.code in (self.successor, self.parent):
+            raise ValueError("an organisation is neither its own successor nor its own parent")
+        if len(set(self.groups)) != len(self.groups):
+            raise ValueError("duplicate list name")
+        if len(set(self.cert_fingerprints)) != len(self.cert_fingerprints):
+            raise ValueError("duplicate certificate fingerprint")
+        return self
+
+    @property
+    def active(self) -> bool:
+        return self.status is OrgStatus.ACTIVE
+
+
+def _str(value: str) -> bytes:
+    raw = value.encode("utf-8")
+    return _U32(len(raw)) + raw
+
+
+def _opt(value: str | None) -> bytes:
+    return _U32(0) if value is None else _U32(1) + _str(value)
+
+
+def _strs(values: Sequence[str]) -> bytes:
+    return _U32(len(values)) + b"".join(_str(v) for v in values)
+
+
+def directory_entry_signing_input(entry: DirectoryEntry) -> bytes:
+    """The bytes the directory authority seals: every field but ``signatures``, in this order.
+
+    Lists are signed in their carried order (a re-ordered list is a different entry)."""
+    return b"".join(
+        (
+            DIRECTORY_ENTRY_CONTEXT,
+            _str(entry.code),
+            _str(entry.name),
+            _opt(entry.name_en),
+            _str(entry.kind),
+            _opt(entry.parent),
+            _strs(entry.groups),
+            _str(entry.status),
+            _opt(entry.successor),
+            _strs(entry.cert_fingerprints),
+            _I64(entry.version),
+            _I64(to_millis(entry.updated_at)),
+        )
+    )
+
+
+def snapshot_input(entries: Iterable[DirectoryEntry]) -> bytes:
+    """Context, 4-byte count, then each entry's signing input length-prefixed, sorted by code.
+
+    Order-independent by construction; signatures are left out, so re-sealing an entry (a new
+    ECDSA signature over the same content) keeps the snapshot's identity. Codes must be unique."""
+    ordered = sorted(entries, key=lambda e: e.code)
+    if any(a.code == b.code for a, b in pairwise(ordered)):
+        raise ValueError("a snapshot holds one entry per code")
+    parts = [DIRECTORY_SNAPSHOT_CONTEXT, _U32(len(ordered))]
+    for entry in ordered:
+        raw = directory_entry_signing_input(entry)
+        parts.append(_U32(len(raw)))
+        parts.append(raw)
+    return b"".join(parts)
+
+
+def snapshot_hash(entries: Iterable[DirectoryEntry]) -> bytes:
+    """SHA-256 of :func:`snapshot_input`: the ``directory_snapshot`` an envelope carries."""
+    return hashlib.sha256(snapshot_input(entries)).digest()

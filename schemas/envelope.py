@@ -19,7 +19,7 @@ from schemas.payload import Payload
 from schemas.reasons import Reason
 from schemas.signature import Signature
 
-__all__ = ["ZERO_HASH", "Envelope", "GroupAddress", "check_not_secret", "parse_envelope"]
+__all__ = ["ZERO_HASH", "Envelope", "GroupAddress", "check_envelope", "check_not_secret", "parse_envelope"]
 
 ZERO_HASH = bytes(32)  # previous_hash of a sender's first envelope
 _GROUP = re.compile(r"all-[a-z0-9]+(?:-[a-z0-9]+)*|list:[a-z0-9][a-z0-9._-]{0,63}")
@@ -78,6 +78,14 @@ def check_not_secret(env: Envelope) -> None:
         raise ContractError(Reason.SECRET_REFUSED, f"security level {level.value} is not exchanged")
 
 
+def check_envelope(env: Envelope, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Secret, limit and digest checks of a built or decoded envelope (a node runs this before
+    signing, so it never signs what the bus would refuse)."""
+    check_not_secret(env)
+    check_envelope_limits(env, limits)
+    check_digests(env)
+
+
 def parse_envelope(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Envelope:
     """Size check -> decode -> secret/limit checks -> digest checks; raises only ContractError.
 
@@ -86,7 +94,5 @@ def parse_envelope(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Envelope:
     ``schemas.canonical.envelope_signing_input(env)``."""
     check_message_size(raw, limits)
     env = decode(raw, Envelope)
-    check_not_secret(env)
-    check_envelope_limits(env, limits)
-    check_digests(env)
+    check_envelope(env, limits)
     return env

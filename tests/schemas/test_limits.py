@@ -6,7 +6,7 @@ import pytest
 
 from schemas.codec import encode
 from schemas.document import SecurityLevel
-from schemas.envelope import parse_envelope
+from schemas.envelope import check_envelope, parse_envelope
 from schemas.errors import ContractError
 from schemas.limits import DEFAULT_LIMITS, Limits, check_envelope_limits
 from schemas.payload import Payload
@@ -113,3 +113,14 @@ def test_parse_receipt_applies_limits() -> None:
         parse_receipt(raw)
     assert err.value.reason is Reason.CHAIN_TOO_LONG
     assert parse_receipt(encode(sample_receipt())) == sample_receipt()
+
+
+def test_check_envelope_lets_a_node_refuse_before_signing() -> None:
+    check_envelope(sample_envelope())
+    base = sample_envelope()
+    secret = base.model_copy(
+        update={"document": base.document.model_copy(update={"security_level": SecurityLevel.SECRET})}
+    )
+    with pytest.raises(ContractError) as err:
+        check_envelope(secret)
+    assert err.value.reason is Reason.SECRET_REFUSED

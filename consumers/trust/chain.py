@@ -17,13 +17,14 @@ from datetime import datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtensionOID
 
 from consumers.trust.algorithms import PublicKey
 from consumers.trust.config import TrustConfig
 from consumers.trust.errors import TrustError
 from consumers.trust.leaf import Leaf, read_leaf
-from consumers.trust.store import TrustStore, crl_signed_by, load_certificate
+from consumers.trust.store import TrustStore, load_certificate
 from schemas.reasons import Reason
 
 __all__ = ["ChainCache", "ValidatedChain", "validate_chain"]
@@ -51,21 +52,32 @@ class ValidatedChain:
     generation: int  # the store generation this was decided under
 
 
-def validate_chain(chain: Sequence[bytes], store: TrustStore, config: TrustConfig) -> ValidatedChain:
+def validate_chain(
+    chain: Sequence[bytes], store: TrustStore, config: TrustConfig, links: set[bytes] | None = None
+) -> ValidatedChain:
     """Structure, signatures and revocation of ``chain`` (DER, leaf first). Time-independent
-    except for CRL presence; the caller checks validity windows and CRL freshness per signature."""
+    except for CRL presence; the caller checks validity windows and CRL freshness per signature.
+    ``links`` remembers issuer signatures already checked (a pure fact about two certificates)."""
     if not chain:
         raise TrustError(Reason.UNTRUSTED_CHAIN, "no certificate in the chain")
     if len(chain) > config.max_chain_length:
         raise TrustError(Reason.CHAIN_TOO_LONG, f"{len(chain)} certificates > {config.max_chain_length}")
     generation = store.generation
     certs = [load_certificate(der) for der in chain]
-    if not store.is_anchor(certs[-1]):
-        certs.append(_anchor_above(certs[-1], store))
+    fps = [hashlib.sha256(der).digest() for der in chain]
+    if not store.is_anchor_fingerprint(fps[-1]):
+        anchor = _anchor_above(certs[-1], store)
+        certs.append(anchor)
+        fps.append(anchor.fingerprint(hashes.SHA256()))
         if len(certs) > config.max_chain_length:
             raise TrustError(Reason.CHAIN_TOO_LONG, f"{len(certs)} certificates with the anchor")
+    memo = links if links is not None else set()
     for below, (child, issuer) in enumerate(itertools.pairwise(certs)):
-        _check_link(child, issuer, below)
+        _check_issuer(issuer, below)
+        link = fps[below] + fps[below + 1]
+        if link not in memo:
+            _check_signature(child, issuer)
+            memo.add(link)
     for cert in certs:
         _check_critical(cert)
     next_update = _check_revocation(certs, store, config)
@@ -91,30 +103,37 @@ def _anchor_above(cert: x509.Certificate, store: TrustStore) -> x509.Certificate
     raise TrustError(Reason.UNTRUSTED_CHAIN, f"issuer {cert.issuer.rfc4514_string()} is not a trust anchor")
 
 
-def _check_link(child: x509.Certificate, issuer: x509.Certificate, below: int) -> None:
-    """``issuer`` signed ``child``; ``below`` CA certificates sit between issuer and the leaf."""
-    name = issuer.subject.rfc4514_string()
+def _check_issuer(issuer: x509.Certificate, below: int) -> None:
+    """``issuer`` may sign certificates with ``below`` CA certificates between it and the leaf."""
     try:
         bc = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
         bc = None
     if bc is None or not bc.ca:
-        raise TrustError(Reason.UNTRUSTED_CHAIN, f"{name} is not a CA")
+        raise TrustError(Reason.UNTRUSTED_CHAIN, f"{issuer.subject.rfc4514_string()} is not a CA")
     if bc.path_length is not None and below > bc.path_length:
         raise TrustError(
-            Reason.UNTRUSTED_CHAIN, f"{name} allows {bc.path_length} CAs below it, chain has {below}"
+            Reason.UNTRUSTED_CHAIN,
+            f"{issuer.subject.rfc4514_string()} allows {bc.path_length} CAs below it, chain has {below}",
         )
     try:
-        if not issuer.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign:
-            raise TrustError(Reason.UNTRUSTED_CHAIN, f"{name} may not sign certificates (keyCertSign)")
+        signs_certs = issuer.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
     except x509.ExtensionNotFound:
-        raise TrustError(Reason.UNTRUSTED_CHAIN, f"{name} has no key usage") from None
-    try:
+        signs_certs = False
+    if not signs_certs:
+        raise TrustError(
+            Reason.UNTRUSTED_CHAIN, f"{issuer.subject.rfc4514_string()} may not sign certificates"
+        )
+
+
+def _check_signature(child: x509.Certificate, issuer: x509.Certificate) -> None:
+    try:  # checks the issuer name too
         child.verify_directly_issued_by(issuer)
     except (ValueError, TypeError, InvalidSignature) as exc:
-        detail = str(exc) or "bad signature"
         raise TrustError(
-            Reason.UNTRUSTED_CHAIN, f"{child.subject.rfc4514_string()} not issued by {name}: {detail}"
+            Reason.UNTRUSTED_CHAIN,
+            f"{child.subject.rfc4514_string()} not issued by {issuer.subject.rfc4514_string()}: "
+            f"{exc or 'bad signature'}",
         ) from None
 
 
@@ -139,7 +158,7 @@ def _check_revocation(
             if config.require_crl:
                 raise TrustError(Reason.CRL_UNAVAILABLE, f"no CRL from {issuer.subject.rfc4514_string()}")
             continue
-        if not crl_signed_by(crl, issuer):
+        if not store.crl_trusted(crl, issuer):
             raise TrustError(
                 Reason.CRL_UNAVAILABLE, f"CRL of {issuer.subject.rfc4514_string()} has a bad signature"
             )
@@ -162,6 +181,9 @@ class ChainCache:
         self.store = store
         self.config = config
         self._entries: OrderedDict[bytes, ValidatedChain] = OrderedDict()
+        # issuer signatures checked once (SHA-256 of child + issuer): they never change, so a new
+        # CRL re-validates every chain for the cost of the revocation lookups only
+        self.links: set[bytes] = set()
         self.hits = 0
         self.misses = 0
 
@@ -177,7 +199,9 @@ class ChainCache:
             self.hits += 1
             return entry
         self.misses += 1
-        entry = validate_chain(chain, self.store, self.config)  # raises: failures are not cached
+        if len(self.links) > 8 * max(self.config.cache_size, 1024):
+            self.links.clear()
+        entry = validate_chain(chain, self.store, self.config, self.links)  # failures are not cached
         if self.config.cache_size:
             self._entries[key] = entry
             self._entries.move_to_end(key)
@@ -187,3 +211,4 @@ class ChainCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        self.links.clear()

@@ -54,6 +54,8 @@ class TrustStore:
         self._anchors: dict[bytes, x509.Certificate] = {}  # SHA-256 of DER -> certificate
         self._by_subject: dict[bytes, list[x509.Certificate]] = {}
         self._crls: dict[bytes, x509.CertificateRevocationList] = {}
+        # CRL signature checks done: id of the held CRL object -> (the CRL, issuer fingerprint, valid)
+        self._crl_checked: dict[int, tuple[x509.CertificateRevocationList, bytes, bool]] = {}
         # bumped on every change; cached chain decisions from an older generation are void
         self.generation = 0
         for anchor in anchors:
@@ -97,14 +99,29 @@ class TrustStore:
             logger.info("ignoring CRL for %s: not newer than the one held", crl.issuer.rfc4514_string())
             return False
         self._crls[key] = crl
+        if held is not None:
+            self._crl_checked.pop(id(held), None)
         self.generation += 1
         return True
+
+    def crl_trusted(self, crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+        """Whether ``issuer`` signed ``crl`` (a held CRL); remembered while the CRL is held."""
+        fp = issuer.fingerprint(_SHA256)
+        done = self._crl_checked.get(id(crl))
+        if done is not None and done[0] is crl and done[1] == fp:
+            return done[2]
+        ok = crl_signed_by(crl, issuer)
+        self._crl_checked[id(crl)] = (crl, fp, ok)
+        return ok
 
     def crl_for(self, issuer: x509.Name) -> x509.CertificateRevocationList | None:
         return self._crls.get(issuer.public_bytes())
 
     def is_anchor(self, cert: x509.Certificate) -> bool:
         return cert.fingerprint(_SHA256) in self._anchors
+
+    def is_anchor_fingerprint(self, sha256: bytes) -> bool:
+        return sha256 in self._anchors
 
     def anchors_named(self, name: x509.Name) -> list[x509.Certificate]:
         return list(self._by_subject.get(name.public_bytes(), ()))

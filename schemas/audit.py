@@ -99,6 +99,7 @@ class AuditRecord(AvroModel):
     envelope_hash: Hash32 | None = None
     receipt_hash: Hash32 | None = None
     source: SourcePosition | None = None
+    trust_hashes: list[Hash32] = Field(default_factory=list, max_length=64)
 
     @_model_validator(mode="after")
     def _event_fields(self) -> AuditRecord:

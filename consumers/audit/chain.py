@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -90,6 +91,7 @@ class AuditChain:
         envelope_hash: bytes | None = None,
         receipt_hash: bytes | None = None,
         source: SourcePosition | None = None,
+        trust_hashes: Sequence[bytes] = (),
     ) -> Appended:
         """Build, encode and hash the next record, then advance. Invalid fields raise and leave
         the chain unchanged (ValidationError from the model, ContractError from the codec)."""
@@ -108,6 +110,7 @@ class AuditChain:
             envelope_hash=envelope_hash,
             receipt_hash=receipt_hash,
             source=source,
+            trust_hashes=list(trust_hashes),
         )
         stored = encode(record)
         digest = record_hash(stored)

@@ -3,7 +3,8 @@
 The audit key signs fixed-width bytes with their own context string, never a re-encoding::
 
     b"docbus/checkpoint/v1\\n" || tree_size (u64 BE) || root_hash (32) || last_hash (32)
-      || issued_at (i64 BE, Unix milliseconds) || key_id (64 ASCII hex) || len(alg) (u8) || alg (ASCII)
+      || issued_at (i64 BE, Unix milliseconds) || key_id (64 ASCII hex)
+      || SHA-256(for each certificate: u32 BE length || DER) || len(alg) (u8) || alg (ASCII)
 
 so ``openssl pkeyutl -verify`` can check a checkpoint from this description alone.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -31,6 +32,7 @@ __all__ = [
     "CHECKPOINT_CONTEXT",
     "AuditPublicKey",
     "CheckpointSigner",
+    "chain_digest",
     "key_id_for",
     "signing_input",
     "verify_checkpoint",
@@ -52,8 +54,19 @@ def key_id_for(public_key: AuditPublicKey) -> str:
     return hashlib.sha256(spki).hexdigest()
 
 
+def chain_digest(chain: Sequence[bytes]) -> bytes:
+    """SHA-256 over the certificates, each as u32 BE length || DER: binds the chain to the signature."""
+    return hashlib.sha256(b"".join(len(der).to_bytes(4, "big") + der for der in chain)).digest()
+
+
 def signing_input(
-    tree_size: int, root_hash: bytes, last_hash: bytes, issued_at: datetime, key_id: str, algorithm: str
+    tree_size: int,
+    root_hash: bytes,
+    last_hash: bytes,
+    issued_at: datetime,
+    key_id: str,
+    algorithm: str,
+    chain: Sequence[bytes] = (),
 ) -> bytes:
     if len(root_hash) != HASH_SIZE or len(last_hash) != HASH_SIZE or len(key_id) != 64:
         raise ValueError("hashes are 32 bytes and key_id 64 hex characters")
@@ -67,6 +80,7 @@ def signing_input(
             last_hash,
             millis.to_bytes(8, "big", signed=True),
             key_id.encode("ascii"),
+            chain_digest(chain),
             len(alg).to_bytes(1, "big"),
             alg,
         )
@@ -74,8 +88,9 @@ def signing_input(
 
 
 def _input_of(cp: Checkpoint) -> bytes:
+    sig = cp.signature
     return signing_input(
-        cp.tree_size, cp.root_hash, cp.last_hash, cp.issued_at, cp.key_id, cp.signature.algorithm
+        cp.tree_size, cp.root_hash, cp.last_hash, cp.issued_at, cp.key_id, sig.algorithm, sig.chain
     )
 
 
@@ -103,7 +118,9 @@ class CheckpointSigner:
         # Avro keeps milliseconds: sign exactly what will be stored
         at = issued_at.astimezone(UTC)
         at = at.replace(microsecond=at.microsecond // 1000 * 1000)
-        data = signing_input(tree_size, root_hash, last_hash, at, self.key_id, self.algorithm.value)
+        data = signing_input(
+            tree_size, root_hash, last_hash, at, self.key_id, self.algorithm.value, self.chain
+        )
         signature = Signature(
             role=SignerRole.ORGANIZATION,
             algorithm=self.algorithm.value,
@@ -165,11 +182,11 @@ def verify_checkpoint(checkpoint: Checkpoint, keys: Mapping[str, AuditPublicKey]
     sig = checkpoint.signature
     if sig.signing_time != checkpoint.issued_at:
         raise AuditError(Reason.SIGNATURE_INVALID, "signing_time differs from issued_at")
+    verify_signature(key, sig.algorithm, sig.value, _input_of(checkpoint))  # covers the chain too
     if sig.chain:
         try:
             leaf = x509.load_der_x509_certificate(sig.chain[0]).public_key()
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm) as exc:
             raise AuditError(Reason.UNTRUSTED_CHAIN, f"bad audit certificate: {exc}") from None
         if not isinstance(leaf, AuditPublicKey) or key_id_for(leaf) != checkpoint.key_id:
             raise AuditError(Reason.UNTRUSTED_CHAIN, "audit certificate does not hold the key_id key")
-    verify_signature(key, sig.algorithm, sig.value, _input_of(checkpoint))

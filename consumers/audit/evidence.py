@@ -91,6 +91,7 @@ def verify_evidence(
         records.append(record)
     records.sort(key=lambda r: r.index)
     _bind(records, digest, evidence.receipts)
+    _bind_trust(records, evidence)
     if check_envelope is not None:
         check_envelope(evidence)
     return EvidenceReport(
@@ -112,6 +113,16 @@ def _bind(records: Sequence[AuditRecord], digest: bytes, receipts: Sequence[byte
     for i, receipt in enumerate(receipts):
         if hashlib.sha256(receipt).digest() not in logged:
             raise AuditError(Reason.DIGEST_MISMATCH, f"receipt {i} is not in the proven audit records")
+
+
+def _bind_trust(records: Sequence[AuditRecord], evidence: Evidence) -> None:
+    """Certificates and CRLs count only if a proven decision record names them by hash."""
+    named = {h for r in records for h in r.trust_hashes}
+    items = [("certificate", der) for chain in evidence.chains for der in chain]
+    items += [("CRL", der) for der in evidence.crls]
+    for what, der in items:
+        if hashlib.sha256(der).digest() not in named:
+            raise AuditError(Reason.DIGEST_MISMATCH, f"a {what} no proven audit record relied on")
 
 
 def _decode(data: bytes, model: type[_M], what: str) -> _M:

@@ -81,11 +81,12 @@ def append_event(chain: AuditChain, i: int) -> tuple[bytes, bytes]:
     return appended.stored, appended.hash
 
 
-def build_log(n: int, sizes: Sequence[int], key: AuditKey) -> Log:
+def build_log(n: int, sizes: Sequence[int], key: AuditKey, *, variant: int = 0) -> Log:
+    """n records; ``variant`` gives another history of the same shape."""
     chain, tree = AuditChain(), MerkleTree()
     records, hashes = [], []
     for i in range(n):
-        stored, digest = append_event(chain, i)
+        stored, digest = append_event(chain, i + variant)
         records.append(stored)
         hashes.append(digest)
     tree.extend(hashes)

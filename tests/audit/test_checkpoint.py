@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from consumers.audit.checkpoint import (
     CHECKPOINT_CONTEXT,
     CheckpointSigner,
+    chain_digest,
     key_id_for,
     signing_input,
     verify_checkpoint,
@@ -38,6 +39,7 @@ def test_signing_input_is_fixed_width_and_documented() -> None:
         + LAST
         + (int(datetime(2026, 3, 2, 8, 30, tzinfo=UTC).timestamp()) * 1000 + 250).to_bytes(8, "big")
         + key_id.encode()
+        + hashlib.sha256(b"").digest()  # no certificates
         + b"\x07Ed25519"
     )
     assert data == expected and data.startswith(CHECKPOINT_CONTEXT)
@@ -72,6 +74,17 @@ def test_any_changed_field_breaks_the_signature(audit_key: AuditKey, change: dic
     assert err.value.reason is Reason.SIGNATURE_INVALID
 
 
+def test_the_certificate_chain_is_covered_by_the_signature(audit_key: AuditKey) -> None:
+    cp = audit_key.signer.sign(5, ROOT, LAST, T0)
+    der = cp.signature.chain[0]
+    changed = der[:-70] + bytes([der[-70] ^ 1]) + der[-69:]  # in the certificate's own signature
+    forged = cp.model_copy(update={"signature": cp.signature.model_copy(update={"chain": [changed]})})
+    with pytest.raises(AuditError) as err:
+        verify_checkpoint(forged, audit_key.keys)
+    assert err.value.reason is Reason.SIGNATURE_INVALID
+    assert chain_digest([b"ab", b"c"]) != chain_digest([b"a", b"bc"])
+
+
 def test_unknown_key_and_mismatched_certificate_are_untrusted(audit_key: AuditKey) -> None:
     other = make_key("another audit key")
     cp = other.signer.sign(5, ROOT, LAST, T0)
@@ -79,11 +92,11 @@ def test_unknown_key_and_mismatched_certificate_are_untrusted(audit_key: AuditKe
         verify_checkpoint(cp, audit_key.keys)
     assert err.value.reason is Reason.UNTRUSTED_CHAIN
     # the certificate in the block must hold the pinned key
-    swapped = cp.model_copy(
-        update={"signature": cp.signature.model_copy(update={"chain": audit_key.signer.chain})}
+    mislabelled = CheckpointSigner(
+        other.private.sign, Algorithm.ED25519, audit_key.signer.chain, other.signer.key_id
     )
     with pytest.raises(AuditError) as err:
-        verify_checkpoint(swapped, other.keys)
+        verify_checkpoint(mislabelled.sign(5, ROOT, LAST, T0), other.keys)
     assert err.value.reason is Reason.UNTRUSTED_CHAIN
 
 

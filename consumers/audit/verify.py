@@ -138,15 +138,16 @@ class _Walk:
         return VerifyReport(False, verified, self.checked, self.prev, fault)
 
     def _walk(self, batch: Sequence[bytes], rest: Iterator[bytes]) -> Fault | None:
-        sha256, ctx, header, hlen = hashlib.sha256, CHAIN_CONTEXT, HEADER, len(HEADER)
-        p0, p1, i0, i1 = PREV_HASH_SLICE.start, PREV_HASH_SLICE.stop, INDEX_SLICE.start, INDEX_SLICE.stop
+        sha256, ctx, header = hashlib.sha256, CHAIN_CONTEXT, HEADER
+        link_end, i0, i1 = PREV_HASH_SLICE.stop, INDEX_SLICE.start, INDEX_SLICE.stop
         reader, pos, prev, start = self.reader, self.pos, self.prev, self.pos
         hashes: list[bytes] = []
         append = hashes.append
         fault: Fault | None = None
-        for n, data in enumerate(batch):
-            if data[:hlen] != header or data[p0:p1] != prev or int.from_bytes(data[i0:i1], "big") != pos:
-                fault = self._diagnose(data, pos, prev, batch, n, rest)
+        for data in batch:
+            # one compare covers marker, schema fingerprint and the link to the previous record
+            if data[:link_end] != header + prev or int.from_bytes(data[i0:i1], "big") != pos:
+                fault = self._diagnose(data, pos, batch, pos - start, rest)
                 break
             if reader is not None and not _decodes(data, reader):
                 fault = Fault(FaultKind.DECODE, pos, f"record {pos}: the Avro body does not decode")
@@ -160,7 +161,7 @@ class _Walk:
         return fault
 
     def _diagnose(
-        self, data: bytes, pos: int, prev: bytes, batch: Sequence[bytes], n: int, rest: Iterator[bytes]
+        self, data: bytes, pos: int, batch: Sequence[bytes], n: int, rest: Iterator[bytes]
     ) -> Fault:
         if len(data) < _MIN_LEN or data[: len(HEADER)] != HEADER:
             return Fault(FaultKind.DECODE, pos, f"record {pos}: not an audit_record.v1 message")

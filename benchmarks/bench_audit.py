@@ -1,0 +1,103 @@
+"""Audit verification rate beside the raw SHA-256 hash-chain rate, measured in the same run.
+
+Not a test. Prints one JSON object. ``python benchmarks/bench_audit.py [records]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from consumers.audit.chain import AuditChain
+from consumers.audit.checkpoint import CheckpointSigner, key_id_for
+from consumers.audit.merkle import MerkleTree
+from consumers.audit.verify import verify_log
+from schemas.algorithms import Algorithm
+from schemas.audit import AuditEvent
+from schemas.codec import encode
+
+T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
+EVENTS = [AuditEvent.SUBMITTED, AuditEvent.ACCEPTED, AuditEvent.ROUTED, AuditEvent.DELIVERED]
+
+
+def build(n: int) -> tuple[list[bytes], list[bytes]]:
+    chain = AuditChain()
+    records, hashes = [], []
+    for i in range(n):
+        event = EVENTS[i % 4]
+        appended = chain.append(
+            event,
+            at=T0 + timedelta(milliseconds=i),
+            message_id=f"5f0c9a4e-1c2d-4e5f-8a9b-{i // 4:012x}",
+            document_id="000.00.00.G03,2026/03/02,7816/BGDĐT-VP",
+            sender="000.00.00.G03",
+            recipient="000.00.00.H41" if event in (AuditEvent.ROUTED, AuditEvent.DELIVERED) else None,
+            envelope_hash=hashlib.sha256(i.to_bytes(8, "big")).digest(),
+        )
+        records.append(appended.stored)
+        hashes.append(appended.hash)
+    return records, hashes
+
+
+def rate(n: int, fn: Callable[[], object], repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return n / statistics.median(times)
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+    records, hashes = build(n)
+    key = ed25519.Ed25519PrivateKey.generate()
+    signer = CheckpointSigner(key.sign, Algorithm.ED25519, (), key_id_for(key.public_key()))
+    keys = {signer.key_id: key.public_key()}
+    tree = MerkleTree()
+    tree.extend(hashes)
+    checkpoint = encode(signer.sign(n, tree.root(), hashes[-1], T0 + timedelta(hours=1)))
+    mean_len = sum(map(len, records)) / n
+
+    def raw_chain() -> bytes:
+        sha256, h = hashlib.sha256, bytes(32)
+        for data in records:  # the floor: one SHA-256 over 32 B + the record per step
+            h = sha256(h + data).digest()
+        return h
+
+    def walk(checkpoints: list[bytes], decode: bool) -> Callable[[], object]:
+        def run() -> object:
+            report = verify_log(records, checkpoints, keys, decode=decode)
+            assert report.ok, report.fault
+            return report
+
+        return run
+
+    raw = rate(n, raw_chain)
+    chain_walk = rate(n, walk([], False))
+    with_root = rate(n, walk([checkpoint], False))
+    full = rate(n, walk([checkpoint], True), repeats=3)
+    result = {
+        "records": n,
+        "mean_record_bytes": round(mean_len, 1),
+        "raw_sha256_chain_per_s": round(raw),
+        "chain_walk_per_s": round(chain_walk),
+        "chain_walk_ratio": round(chain_walk / raw, 3),
+        "chain_and_merkle_root_per_s": round(with_root),
+        "chain_and_merkle_root_ratio": round(with_root / raw, 3),
+        "full_verify_with_avro_decode_per_s": round(full),
+        "full_verify_ratio": round(full / raw, 3),
+        "python": sys.version.split()[0],
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -7,6 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -166,3 +168,77 @@ def test_ed25519_ministry_pki(tmp_path: Path) -> None:
     policy = TrustPolicy(TrustStore([a.root_cert], a.crls()))
     doc = policy.verify_document(DATA, sigs, "H41", now=now())
     assert doc.official.position == "Giám đốc Sở"
+
+
+def _issuing_ca_without_cert_sign(a: Authority) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    usage = x509.KeyUsage(True, True, False, False, False, False, True, False, False)  # no keyCertSign
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(profiles.subject_name("docbus Issuing CA 1", "G03"))
+        .issuer_name(a.root_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now() - timedelta(minutes=5))
+        .not_valid_after(now() + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(usage, critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(a.root_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    return cert, key
+
+
+def test_issuer_without_key_cert_sign(pki: Pki, sign: Sign) -> None:
+    ca, ca_key = _issuing_ca_without_cert_sign(pki.authority)
+    provider = _forge(ca, ca_key, profiles.ORGANIZATION)
+    seal = make_signature(provider, ORG, DATA)
+    with pytest.raises(TrustError) as info:
+        pki.policy(require_crl=False).verify_document(DATA, [sign(pki.official, OFF), seal], "G03", now=now())
+    assert info.value.reason is Reason.UNTRUSTED_CHAIN and "may not sign certificates" in info.value.detail
+
+
+def test_unknown_critical_extension(pki: Pki, sign: Sign) -> None:
+    a = pki.authority
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(profiles.subject_name("odd", "G03", "odd"))
+        .issuer_name(a.issuing_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now() - timedelta(minutes=5))
+        .not_valid_after(now() + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True
+        )
+        .add_extension(x509.ExtendedKeyUsage([oids.EKU_DOCUMENT_SIGNING]), critical=False)
+        .add_extension(
+            x509.CertificatePolicies([x509.PolicyInformation(oids.POLICY_ORGANIZATION, None)]), False
+        )
+        .add_extension(
+            x509.UnrecognizedExtension(x509.ObjectIdentifier("1.2.3.4.5"), b"\x05\x00"), critical=True
+        )
+    )
+    cert = builder.sign(a.issuing_key, hashes.SHA256())  # type: ignore[arg-type]
+    seal = make_signature(FileKeyProvider(key, [cert, a.issuing_cert]), ORG, DATA)
+    _check(pki.policy(), pki, sign, seal, Reason.UNTRUSTED_CHAIN)
+
+
+def test_crl_checked_on_load_when_the_issuer_is_given(pki: Pki, rogue: Authority) -> None:
+    store = TrustStore([pki.authority.root_cert])
+    assert store.add_crl(pki.authority.crls()[1], issuer=pki.authority.issuing_cert)
+    with pytest.raises(TrustError) as info:
+        store.add_crl(rogue.crls()[1], issuer=pki.authority.issuing_cert)
+    assert info.value.reason is Reason.CRL_UNAVAILABLE
+    with pytest.raises(TrustError) as info:
+        store.add_crl(b"-----BEGIN X509 CRL-----\nnot a crl\n-----END X509 CRL-----\n")
+    assert info.value.reason is Reason.CRL_UNAVAILABLE
+
+
+def test_config_refuses_nonsense() -> None:
+    with pytest.raises(ValueError):
+        TrustConfig(clock_skew=timedelta(minutes=-1))
+    with pytest.raises(ValueError):
+        TrustConfig(max_chain_length=0)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtensionOID
 
@@ -62,6 +62,15 @@ def validate_chain(
         raise TrustError(Reason.UNTRUSTED_CHAIN, "no certificate in the chain")
     if len(chain) > config.max_chain_length:
         raise TrustError(Reason.CHAIN_TOO_LONG, f"{len(chain)} certificates > {config.max_chain_length}")
+    try:
+        return _validate(chain, store, config, links if links is not None else set())
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:  # odd encodings deep in a certificate
+        raise TrustError(Reason.UNTRUSTED_CHAIN, f"unusable certificate: {exc}") from None
+
+
+def _validate(
+    chain: Sequence[bytes], store: TrustStore, config: TrustConfig, memo: set[bytes]
+) -> ValidatedChain:
     generation = store.generation
     certs = [load_certificate(der) for der in chain]
     fps = [hashlib.sha256(der).digest() for der in chain]
@@ -71,15 +80,14 @@ def validate_chain(
         fps.append(anchor.fingerprint(hashes.SHA256()))
         if len(certs) > config.max_chain_length:
             raise TrustError(Reason.CHAIN_TOO_LONG, f"{len(certs)} certificates with the anchor")
-    memo = links if links is not None else set()
+    for cert in certs:
+        _check_critical(cert)
     for below, (child, issuer) in enumerate(itertools.pairwise(certs)):
         _check_issuer(issuer, below)
         link = fps[below] + fps[below + 1]
         if link not in memo:
             _check_signature(child, issuer)
             memo.add(link)
-    for cert in certs:
-        _check_critical(cert)
     next_update = _check_revocation(certs, store, config)
     key = certs[0].public_key()
     return ValidatedChain(

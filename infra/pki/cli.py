@@ -47,7 +47,10 @@ def _open(folder: Path, passphrase: str) -> Authority:
 @pki_app.command()
 def init(folder: Folder = Path("pki"), passphrase: Passphrase = "", key: Key = KeyType.P256) -> None:
     """Create the root CA and the issuing CA, and publish the first CRLs."""
-    authority = Authority.init(folder, passphrase.encode(), key_type=key)
+    try:
+        authority = Authority.init(folder, passphrase.encode(), key_type=key)
+    except (FileExistsError, ValueError) as exc:
+        raise typer.BadParameter(str(exc)) from None
     _out().print(f"root CA    {authority.root_cert.subject.rfc4514_string()}")
     _out().print(f"issuing CA {authority.issuing_cert.subject.rfc4514_string()}")
 

@@ -119,6 +119,7 @@ def test_cli(tmp_path: Path) -> None:
         return result.output
 
     run("init")
+    assert runner.invoke(pki_app, ["init"], env=env).exit_code != 0  # never overwrites a CA
     run("issue-org", "G03", "--name", "Bộ GD&ĐT", "--key", "ed25519")
     run("issue-official", "G03", "--name", "Ngô Thị Giang", "--position", "Thứ trưởng")
     run("issue-audit")

@@ -184,7 +184,7 @@ def _issuing_ca_without_cert_sign(a: Authority) -> tuple[x509.Certificate, ec.El
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(usage, critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(a.root_key, hashes.SHA256())  # type: ignore[arg-type]
+        .sign(a.root_key, hashes.SHA256())
     )
     return cert, key
 
@@ -221,7 +221,7 @@ def test_unknown_critical_extension(pki: Pki, sign: Sign) -> None:
             x509.UnrecognizedExtension(x509.ObjectIdentifier("1.2.3.4.5"), b"\x05\x00"), critical=True
         )
     )
-    cert = builder.sign(a.issuing_key, hashes.SHA256())  # type: ignore[arg-type]
+    cert = builder.sign(a.issuing_key, hashes.SHA256())
     seal = make_signature(FileKeyProvider(key, [cert, a.issuing_cert]), ORG, DATA)
     _check(pki.policy(), pki, sign, seal, Reason.UNTRUSTED_CHAIN)
 

@@ -15,7 +15,8 @@ import fastavro
 
 from consumers.audit.checkpoint import AuditPublicKey
 from consumers.audit.errors import AuditError
-from consumers.audit.verify import Fault, FaultKind, VerifyReport, verify_log
+from consumers.audit.report import Fault, FaultKind, VerifyReport
+from consumers.audit.verify import verify_log
 from schemas.audit import ZERO_HASH
 from schemas.reasons import Reason
 

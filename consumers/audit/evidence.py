@@ -19,7 +19,8 @@ from typing import TypeVar
 from consumers.audit.chain import record_hash
 from consumers.audit.checkpoint import AuditPublicKey, verify_checkpoint
 from consumers.audit.errors import AuditError
-from consumers.audit.merkle import MerkleTree, leaf_hash, verify_inclusion
+from consumers.audit.merkle import MerkleTree, leaf_hash
+from consumers.audit.proofs import verify_inclusion
 from schemas.audit import AuditEvent, AuditRecord, Checkpoint, Evidence, ProvenRecord
 from schemas.codec import decode, encode
 from schemas.errors import ContractError

@@ -14,7 +14,6 @@ import io
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from itertools import islice
 from typing import Any
 
@@ -24,46 +23,18 @@ from consumers.audit.chain import CHAIN_CONTEXT, HEADER, INDEX_SLICE, PREV_HASH_
 from consumers.audit.checkpoint import AuditPublicKey, verify_checkpoint
 from consumers.audit.errors import AuditError
 from consumers.audit.merkle import CompactTree
+from consumers.audit.report import Fault, FaultKind, VerifyReport
 from schemas.audit import ZERO_HASH, Checkpoint
 from schemas.codec import decode as decode_message
 from schemas.codec import schema_entries
 from schemas.errors import ContractError
 
-__all__ = ["Fault", "FaultKind", "VerifyReport", "verify_log"]
+__all__ = ["Fault", "FaultKind", "VerifyReport", "verify_log"]  # the report types live in .report
 
 logger = logging.getLogger(__name__)
 
 _BATCH = 65536
 _MIN_LEN = INDEX_SLICE.stop
-
-
-class FaultKind(StrEnum):
-    DECODE = "DECODE"  # a record (or checkpoint) is not a decodable audit record
-    INDEX_GAP = "INDEX_GAP"  # records are missing: the index is ahead of the position
-    INDEX_DUPLICATE = "INDEX_DUPLICATE"  # an index repeats: the index is behind the position
-    INDEX_SWAP = "INDEX_SWAP"  # two neighbouring records are in each other's place
-    CHAIN_BROKEN = "CHAIN_BROKEN"  # a prev_hash does not match: the record at position was changed
-    CHECKPOINT_SIGNATURE = "CHECKPOINT_SIGNATURE"  # signature invalid or by an unknown key
-    CHECKPOINT_ROOT = "CHECKPOINT_ROOT"  # the log's tree at the checkpoint's size is not what was signed
-    CHECKPOINT_INCONSISTENT = "CHECKPOINT_INCONSISTENT"  # two checkpoints contradict each other
-    TRUNCATED = "TRUNCATED"  # the log is shorter than a checkpoint says
-
-
-@dataclass(frozen=True, slots=True)
-class Fault:
-    kind: FaultKind
-    position: int | None  # record index; None for an undecodable checkpoint (size unknown)
-    message: str
-    checkpoint: int | None = None  # position of the checkpoint in the given sequence, if involved
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyReport:
-    ok: bool
-    records: int  # records before the first fault's position (all of them when ok)
-    checkpoints: int  # checkpoints verified
-    last_hash: bytes  # hash of the last verified record (ZERO_HASH for none)
-    fault: Fault | None = None
 
 
 @dataclass(frozen=True, slots=True)

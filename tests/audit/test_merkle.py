@@ -15,9 +15,8 @@ from consumers.audit.merkle import (
     MerkleTree,
     leaf_hash,
     node_hash,
-    verify_consistency,
-    verify_inclusion,
 )
+from consumers.audit.proofs import verify_consistency, verify_inclusion
 
 # Certificate Transparency's reference leaves and tree heads (certificate-transparency-go testdata)
 LEAVES = [bytes.fromhex(h) for h in ["", "00", "10", "2021", "3031", "40414243", "5051525354555657",

@@ -8,7 +8,7 @@ import pytest
 
 from consumers.audit.chain import CHAIN_CONTEXT, HEADER, AuditChain, read_link, record_hash
 from schemas.audit import ZERO_HASH, AuditEvent, AuditRecord, SourcePosition
-from schemas.codec import decode
+from schemas.codec import decode, fingerprint
 from schemas.errors import ContractError
 from tests.audit.conftest import T0, append_event
 
@@ -98,6 +98,12 @@ def test_rejected_carries_its_reason() -> None:
         AuditEvent.REJECTED, at=T0 + timedelta(1), message_id="m", sender="G03", reason="CERT_REVOKED"
     )
     assert decode(appended.stored, AuditRecord).reason == "CERT_REVOKED"
+
+
+def test_wire_fingerprints_match_docs_audit_md() -> None:
+    assert HEADER.hex() == "c30158803c3ee29c7d6d"
+    assert fingerprint("checkpoint.v1").hex() == "272c635bd9d9ed61"
+    assert fingerprint("evidence.v1").hex() == "cd676bced232adcd"
 
 
 def test_context_string_is_part_of_the_hash() -> None:

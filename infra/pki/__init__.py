@@ -3,7 +3,8 @@
 Python API in ``infra.pki.authority``; command line ``docbus pki ...`` in ``infra.pki.cli``.
 """
 
-from infra.pki.authority import Authority, Entry, Issued
+from infra.pki.authority import Authority, Issued
+from infra.pki.index import Entry
 from infra.pki.keys import KeyType
 
 __all__ = ["Authority", "Entry", "Issued", "KeyType"]

@@ -13,11 +13,9 @@ Layout of a PKI folder (docs/TRUST.md, "PKI folder")::
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import unicodedata
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPub
 
 from infra.pki import profiles
 from infra.pki.crl import build_crl
+from infra.pki.index import Entry, Index
 from infra.pki.keys import (
     KeyType,
     PrivateKey,
@@ -37,24 +36,10 @@ from infra.pki.keys import (
 )
 from infra.pki.keys import write_public as _write_certs
 
-__all__ = ["Authority", "Entry", "Issued"]
+__all__ = ["Authority", "Issued"]
 
 _MINISTRY_CODE = "G03"
 _MINISTRY_NAME = "Bộ Giáo dục và Đào tạo"
-
-
-@dataclass
-class Entry:
-    serial: str  # hex
-    kind: str  # org | official | audit
-    code: str
-    name: str
-    position: str | None
-    not_before: str
-    not_after: str
-    path: str  # certificate file, relative to the PKI folder
-    revoked_at: str | None = None
-    revocation_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,10 +62,7 @@ class Authority:
         self.issuing_cert = x509.load_pem_x509_certificate((self.folder / "ca/issuing.pem").read_bytes())
         self.root_key = load_private_key(self.folder / "ca/root.key.pem", passphrase)
         self.issuing_key = load_private_key(self.folder / "ca/issuing.key.pem", passphrase)
-        state = json.loads((self.folder / "index.json").read_text(encoding="utf-8"))
-        self.crl_number: int = state["crl_number"]
-        self.entries: list[Entry] = [Entry(**e) for e in state["entries"]]
-        self._deferred = 0
+        self.index = Index(self.folder / "index.json")
 
     @classmethod
     def init(
@@ -116,7 +98,7 @@ class Authority:
         _write_certs(folder / "ca/issuing.pem", [issuing])
         write_private_key(folder / "ca/root.key.pem", root_key, passphrase)
         write_private_key(folder / "ca/issuing.key.pem", issuing_key, passphrase)
-        (folder / "index.json").write_text(json.dumps({"crl_number": 0, "entries": []}), encoding="utf-8")
+        Index.create(folder / "index.json")
         authority = cls(folder, passphrase)
         authority.publish_crl(now=now)
         return authority
@@ -157,13 +139,14 @@ class Authority:
         days: int = 730,
         pkcs12: bool | None = None,
     ) -> Issued:
-        key = None if public_key is not None else generate_key(key_type)
-        pub = public_key if key is None else key.public_key()
-        assert pub is not None
+        key: PrivateKey | None = None
+        if public_key is None:
+            key = generate_key(key_type)
+            public_key = key.public_key()
         start = not_before or datetime.now(UTC) - timedelta(minutes=10)
         cert = profiles.build_leaf(
             subject,
-            pub,
+            public_key,
             profile,
             issuer_cert=self.issuing_cert,
             issuer_key=self.issuing_key,
@@ -180,7 +163,7 @@ class Authority:
             if kind == "org" if pkcs12 is None else pkcs12:
                 p12_path = self.folder / f"{base}.p12"
                 write_pkcs12(p12_path, f"{code} {name}", key, cert, chain[1:], self.passphrase)
-        self.entries.append(
+        self.index.add(
             Entry(
                 serial=f"{cert.serial_number:x}",
                 kind=kind,
@@ -192,7 +175,6 @@ class Authority:
                 path=str(cert_path.relative_to(self.folder)),
             )
         )
-        self._save()
         return Issued(cert, chain, key, cert_path, key_path, p12_path)
 
     # --- revocation ---------------------------------------------------------------------------
@@ -208,17 +190,12 @@ class Authority:
         """Revoke a certificate by serial (hex), or every live certificate of an org code
         (seal, officials of that exact code, audit). Publishes a fresh CRL unless told not to."""
         when = at or datetime.now(UTC)
-        target_serial = target.lower().removeprefix("0x")
-        hits = [
-            e
-            for e in self.entries
-            if e.revoked_at is None and (e.serial == target_serial or e.code == target)
-        ]
+        hits = self.index.live(target)
         if not hits:
             raise KeyError(f"no live certificate with serial or code {target!r}")
         for e in hits:
             e.revoked_at, e.revocation_reason = when.isoformat(), reason.value
-        self._save()
+        self.index.save()
         if publish:
             self.publish_crl(now=when)
         return hits
@@ -226,24 +203,25 @@ class Authority:
     def publish_crl(self, *, next_update: timedelta = timedelta(days=1), now: datetime | None = None) -> Path:
         """Write fresh CRLs of both CAs (the root's lists no one unless the issuing CA is revoked)."""
         when = now or datetime.now(UTC)
-        self.crl_number += 1
-        revoked = [(int(e.serial, 16), e) for e in self.entries if e.revoked_at is not None]
+        self.index.crl_number += 1
+        number = self.index.crl_number
+        revoked = [(int(e.serial, 16), e) for e in self.index.entries if e.revoked_at is not None]
         issuing_crl = build_crl(
             self.issuing_cert,
             self.issuing_key,
             revoked,
-            number=self.crl_number,
+            number=number,
             now=when,
             next_update=next_update,
         )
         root_crl = build_crl(
-            self.root_cert, self.root_key, [], number=self.crl_number, now=when, next_update=next_update
+            self.root_cert, self.root_key, [], number=number, now=when, next_update=next_update
         )
         crl_dir = self.folder / "crl"
         crl_dir.mkdir(parents=True, exist_ok=True)
         (crl_dir / "issuing.crl.pem").write_bytes(issuing_crl)
         (crl_dir / "root.crl.pem").write_bytes(root_crl)
-        self._save(force=True)
+        self.index.save(force=True)  # the CRL number must never be reused
         return crl_dir
 
     # --- reading ------------------------------------------------------------------------------
@@ -251,21 +229,16 @@ class Authority:
     def crls(self) -> list[bytes]:
         return [(self.folder / "crl" / n).read_bytes() for n in ("root.crl.pem", "issuing.crl.pem")]
 
-    def find(self, code: str, kind: str = "org") -> Entry:
-        for e in reversed(self.entries):
-            if e.code == code and e.kind == kind and e.revoked_at is None:
-                return e
-        raise KeyError(f"no live {kind} certificate for {code!r}")
+    @property
+    def entries(self) -> list[Entry]:
+        return self.index.entries
 
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
+    def find(self, code: str, kind: str = "org") -> Entry:
+        return self.index.find(code, kind)
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
         """Write index.json once at the end (bulk issuance of hundreds of orgs)."""
-        self._deferred += 1
-        try:
-            yield
-        finally:
-            self._deferred -= 1
-            self._save()
+        return self.index.batch()
 
     def _org_name(self, code: str) -> str | None:
         """The seal holder's name for ``code`` or its nearest parent unit (G03.15.02 -> G03.15 -> G03)."""
@@ -274,14 +247,6 @@ class Authority:
             with contextlib.suppress(KeyError):
                 return self.find(".".join(parts[:n])).name
         return None
-
-    def _save(self, *, force: bool = False) -> None:
-        if self._deferred and not force:
-            return
-        state = {"crl_number": self.crl_number, "entries": [asdict(e) for e in self.entries]}
-        tmp = self.folder / "index.json.tmp"
-        tmp.write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
-        tmp.replace(self.folder / "index.json")
 
 
 def _slug(name: str) -> str:

@@ -128,7 +128,7 @@ def test_kind_groups(snapshot: DirectorySnapshot) -> None:
     assert universities is not None and len(universities) == 300
     assert snapshot.members("all-colleges") == frozenset()
     units = {"G03.01", "G03.02", "G03.03", "G03.06", "G03.09", "G03.15"}
-    assert snapshot.members("all-ministry-units") == units
+    assert snapshot.members("all-ministry-units") == frozenset(units)
     assert snapshot.members("all-unicorns") is None
 
 
@@ -141,12 +141,14 @@ def test_children_and_lists() -> None:
             entry("G03.16", parent="G03", status=CLOSED, successor="G03.15", groups=["cu"]),
         ]
     )
-    assert snap.members("children:G03") == {"G03.15"}  # direct, active only
-    assert snap.members("children:G03.15") == {"G03.15.02"}
-    assert snap.members("children:G03.16") == {"G03.15.02"}  # a closed parent answers via its successor
+    assert snap.members("children:G03") == frozenset({"G03.15"})  # direct, active only
+    assert snap.members("children:G03.15") == frozenset({"G03.15.02"})
+    assert snap.members("children:G03.16") == frozenset(
+        {"G03.15.02"}
+    )  # a closed parent answers via its successor
     assert snap.members("children:G03.15.02") == frozenset()
     assert snap.members("children:G99") is None
-    assert snap.members("list:van-phong") == {"G03.15", "G03.15.02"}
+    assert snap.members("list:van-phong") == frozenset({"G03.15", "G03.15.02"})
     assert snap.members("list:cu") == frozenset()  # known, but only closed members
     assert snap.members("list:khac") is None
     assert snap.list_names() == ["cu", "van-phong"]

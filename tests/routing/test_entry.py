@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,7 +21,7 @@ from schemas.reasons import Reason
 from tests.routing.conftest import WHEN, entry
 
 codes = st.from_regex(r"[A-Z][0-9]{2}(\.[0-9A-Z]{1,4}){0,3}", fullmatch=True)
-names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=40)
+names = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=40)
 lists = st.lists(st.from_regex(r"[a-z0-9][a-z0-9._-]{0,10}", fullmatch=True), unique=True, max_size=4)
 fingerprints = st.lists(st.binary(min_size=32, max_size=32).map(bytes.hex), unique=True, max_size=3)
 
@@ -79,7 +81,7 @@ def test_signing_input_layout_is_fixed() -> None:
         {"updated_at": WHEN.replace(second=1)},
     ],
 )
-def test_signing_input_covers_every_field(change: dict[str, object]) -> None:
+def test_signing_input_covers_every_field(change: dict[str, Any]) -> None:
     base = entry("G03.15", kind=OrgKind.MINISTRY_UNIT)
     changed = entry("G03.15", **({"kind": OrgKind.MINISTRY_UNIT} | change))
     assert directory_entry_signing_input(changed) != directory_entry_signing_input(base)

@@ -16,7 +16,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, Required, TypedDict
 
 from schemas.audit import HASH_SIZE, ZERO_HASH, AuditEvent, AuditRecord, SourcePosition
 from schemas.codec import MARKER, decode, encode, fingerprint
@@ -28,6 +28,7 @@ __all__ = [
     "PREV_HASH_SLICE",
     "Appended",
     "AuditChain",
+    "RecordFields",
     "read_link",
     "record_hash",
 ]
@@ -49,6 +50,23 @@ def record_hash(stored: bytes) -> bytes:
 def read_link(stored: bytes) -> tuple[bytes, int]:
     """(prev_hash, index) read at their fixed offsets, without decoding. The caller checks HEADER."""
     return stored[PREV_HASH_SLICE], int.from_bytes(stored[INDEX_SLICE], "big")
+
+
+class RecordFields(TypedDict, total=False):
+    """The keyword arguments of ``AuditChain.append`` (for callers that pass them through)."""
+
+    at: Required[datetime]
+    message_id: Required[str]
+    sender: Required[str]
+    document_id: str | None
+    recipient: str | None
+    reason: str | None
+    status: str | None
+    detail: str
+    envelope_hash: bytes | None
+    receipt_hash: bytes | None
+    source: SourcePosition | None
+    trust_hashes: Sequence[bytes]
 
 
 class Appended(NamedTuple):

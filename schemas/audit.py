@@ -11,8 +11,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
-from pydantic import model_validator as _model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
 
 from schemas.codec import AvroModel
 from schemas.signature import Signature
@@ -101,7 +108,7 @@ class AuditRecord(AvroModel):
     source: SourcePosition | None = None
     trust_hashes: list[Hash32] = Field(default_factory=list, max_length=64)
 
-    @_model_validator(mode="after")
+    @model_validator(mode="after")
     def _event_fields(self) -> AuditRecord:
         if self.index == 0 and self.prev_hash != ZERO_HASH:
             raise ValueError("record 0 must have an all-zero prev_hash")
@@ -131,7 +138,7 @@ class Checkpoint(AvroModel):
     key_id: str = Field(pattern=r"^[0-9a-f]{64}$")
     signature: Signature
 
-    @_model_validator(mode="after")
+    @model_validator(mode="after")
     def _empty_tree(self) -> Checkpoint:
         if self.tree_size == 0 and self.last_hash != ZERO_HASH:
             raise ValueError("an empty checkpoint has an all-zero last_hash")

@@ -172,6 +172,7 @@ class DirectoryStore:
             raise ValueError("a directory store keeps at least one snapshot")
         self.capacity = capacity
         self._snapshots: OrderedDict[bytes, DirectorySnapshot] = OrderedDict()
+        self._pending: list[DirectoryEntry] = []
 
     def add(self, snapshot: DirectorySnapshot) -> DirectorySnapshot:
         """Keep ``snapshot`` as the current one, dropping the oldest beyond capacity."""
@@ -183,11 +184,28 @@ class DirectoryStore:
         return snapshot
 
     def apply(self, entries: Iterable[DirectoryEntry]) -> DirectorySnapshot:
-        """Build the next snapshot from the current one and ``entries``, keep it and return it."""
+        """Build the next snapshot from the current one, entries held back earlier and ``entries``;
+        keep it and return it.
+
+        The compacted directory topic is keyed by code, so entries of different codes arrive in
+        no fixed order (a closed code before its new successor). When the result would be
+        inconsistent the store keeps its current snapshot, holds the entries back for the next
+        call, and raises DirectoryError; a later entry (the successor, or a higher version
+        correcting a bad one) lets them through."""
+        batch = [*self._pending, *entries]
         current = self.current
-        entries = list(entries)
-        nxt = DirectorySnapshot.build(entries) if current is None else current.updated(entries)
+        try:
+            nxt = DirectorySnapshot.build(batch) if current is None else current.updated(batch)
+        except DirectoryError:
+            self._pending = batch
+            raise
+        self._pending = []
         return self.add(nxt)
+
+    @property
+    def pending(self) -> list[DirectoryEntry]:
+        """Entries held back by the last failed :meth:`apply`."""
+        return list(self._pending)
 
     @property
     def current(self) -> DirectorySnapshot | None:

@@ -193,3 +193,24 @@ def test_store_needs_room() -> None:
     with pytest.raises(ValueError):
         DirectoryStore(capacity=0)
     assert DirectoryStore().current is None
+
+
+def test_store_holds_back_entries_until_consistent() -> None:
+    store = DirectoryStore()
+    first = store.apply([entry("A01"), entry("A02")])
+    closed = entry("A02", status=CLOSED, successor="A03", version=2)
+    with pytest.raises(DirectoryError):
+        store.apply([closed])  # its successor has not arrived yet
+    assert store.current is first and store.pending == [closed]
+    nxt = store.apply([entry("A03")])
+    assert nxt.resolve("A02") == "A03" and store.pending == []
+    assert store.hashes() == [first.hash, nxt.hash]
+
+
+def test_a_higher_version_unblocks_a_bad_entry() -> None:
+    store = DirectoryStore()
+    store.apply([entry("A01")])
+    with pytest.raises(DirectoryError):
+        store.apply([entry("A02", parent="A09")])
+    fixed = store.apply([entry("A02", parent="A01", version=2)])
+    assert fixed.members("children:A01") == frozenset({"A02"})

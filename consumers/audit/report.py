@@ -10,7 +10,7 @@ __all__ = ["Fault", "FaultKind", "VerifyReport"]
 
 class FaultKind(StrEnum):
     DECODE = "DECODE"  # a record (or checkpoint) is not a decodable audit record
-    INDEX_GAP = "INDEX_GAP"  # records are missing: the index is ahead of the position
+    INDEX_GAP = "INDEX_GAP"  # the index is ahead of the position: records deleted or moved later
     INDEX_DUPLICATE = "INDEX_DUPLICATE"  # an index repeats: the index is behind the position
     INDEX_SWAP = "INDEX_SWAP"  # two neighbouring records are in each other's place
     CHAIN_BROKEN = "CHAIN_BROKEN"  # a prev_hash does not match: the record at position was changed

@@ -144,7 +144,7 @@ class _Walk:
             nxt = int.from_bytes(following[INDEX_SLICE], "big") if following is not None else -1
             if index == pos + 1 and nxt == pos:
                 return Fault(FaultKind.INDEX_SWAP, pos, f"records {pos} and {pos + 1} are swapped")
-            return Fault(FaultKind.INDEX_GAP, pos, f"index {index} at position {pos}: records missing")
+            return Fault(FaultKind.INDEX_GAP, pos, f"index {index} at position {pos}: missing or moved")
         if index < pos:
             return Fault(FaultKind.INDEX_DUPLICATE, pos, f"index {index} again at position {pos}")
         # prev_hash differs: either record pos-1 changed (then record pos is intact and whatever

@@ -64,12 +64,16 @@ def _content(entry: DirectoryEntry) -> DirectoryEntry:
 
 
 class DirectorySnapshot:
-    """An immutable, consistent directory; build with :meth:`build`, extend with :meth:`updated`."""
+    """An immutable, consistent directory: the highest version of each code among ``entries``.
+
+    Raises DirectoryError (INVALID_FIELD) for two different entries under one code and version,
+    a parent or successor that is not in the snapshot, or a successor chain that loops or is
+    deeper than MAX_SUCCESSOR_DEPTH."""
 
     __slots__ = ("_by_code", "_children", "_hash", "_kinds", "_lists", "_resolved")
 
-    def __init__(self, by_code: Mapping[str, DirectoryEntry]) -> None:
-        self._by_code = dict(by_code)
+    def __init__(self, entries: Iterable[DirectoryEntry]) -> None:
+        self._by_code = _latest(entries)
         self._hash = snapshot_hash(self._by_code.values())
         self._resolved = {code: self._follow(code) for code in self._by_code}
         kinds: dict[OrgKind, set[str]] = defaultdict(set)
@@ -92,12 +96,12 @@ class DirectorySnapshot:
 
     @classmethod
     def build(cls, entries: Iterable[DirectoryEntry]) -> DirectorySnapshot:
-        """The highest version of each code; raises DirectoryError if inconsistent."""
-        return cls(_latest(entries))
+        return cls(entries)
 
     def updated(self, entries: Iterable[DirectoryEntry]) -> DirectorySnapshot:
-        """This snapshot with newer entries applied (older or equal versions are ignored)."""
-        return DirectorySnapshot(_latest([*self._by_code.values(), *entries]))
+        """A new snapshot: this one with ``entries`` of a higher version applied (lower versions
+        are ignored; the same version with other content is refused)."""
+        return DirectorySnapshot([*self._by_code.values(), *entries])
 
     def _follow(self, code: str) -> str:
         seen = [code]

@@ -6,8 +6,11 @@ import hashlib
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consumers.directory import MAX_SUCCESSOR_DEPTH, DirectoryError, DirectorySnapshot, DirectoryStore
+from consumers.sector import build_sector
 from schemas.directory import (
     DIRECTORY_SNAPSHOT_CONTEXT,
     DirectoryEntry,
@@ -27,6 +30,17 @@ def test_hash_is_order_independent(sector: list[DirectoryEntry]) -> None:
     shuffled = list(sector)
     random.Random(7).shuffle(shuffled)
     assert DirectorySnapshot.build(shuffled).hash == DirectorySnapshot.build(sector).hash
+
+
+SMALL = build_sector(5, 6)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.permutations(SMALL), st.integers(0, len(SMALL) - 1))
+def test_hash_ignores_order_and_duplicates(entries: list[DirectoryEntry], dup: int) -> None:
+    base = snapshot_hash(SMALL)
+    assert DirectorySnapshot.build(entries).hash == base
+    assert DirectorySnapshot.build([*entries, entries[dup]]).hash == base
 
 
 def test_hash_bytes_are_documented() -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from types import MappingProxyType
 
-from schemas.directory import DirectoryEntry, OrgKind, snapshot_hash
+from schemas.directory import DirectoryEntry, DirectorySnapshotRecord, EntryRef, OrgKind, snapshot_hash
 from schemas.orgcode import canonical_org_code
 from schemas.reasons import Reason
 
@@ -127,6 +128,11 @@ class DirectorySnapshot:
     def entries(self) -> list[DirectoryEntry]:
         """Every entry (active and closed), sorted by code."""
         return [self._by_code[c] for c in sorted(self._by_code)]
+
+    def record(self, published_at: datetime) -> DirectorySnapshotRecord:
+        """The unsigned record the directory authority seals and publishes for this snapshot."""
+        refs = [EntryRef.of(e) for e in self.entries()]
+        return DirectorySnapshotRecord(snapshot=self._hash, entries=refs, published_at=published_at)
 
     def entry(self, code: str) -> DirectoryEntry | None:
         """The entry of ``code`` (dotted or edXML form), closed or not; None if unknown."""

@@ -4,8 +4,9 @@ An entry describes one organisation: code, names, kind, parent, named lists, sta
 names its successor) and the SHA-256 fingerprints of its certificates. Entries are signed one by
 one by the ministry's directory authority (an organisation seal over
 :func:`directory_entry_signing_input`); a snapshot is a set of entries, one per code, named by
-:func:`snapshot_hash`. Encoding rules are those of schemas/canonical.py (strings
-and lists length-prefixed with 4 big-endian bytes, integers and millisecond times as 8).
+:func:`snapshot_hash` and published as a sealed :class:`DirectorySnapshotRecord`. Encoding rules
+are those of schemas/canonical.py: strings and lists length-prefixed with 4 big-endian bytes,
+integers and millisecond times as 8.
 """
 
 from __future__ import annotations
@@ -18,28 +19,34 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Annotated
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from schemas.codec import AvroModel
-from schemas.fields import OrgCode, UtcMillis, to_millis
+from schemas.fields import OrgCode, Sha256, UtcMillis, to_millis
 from schemas.orgcode import canonical_org_code
 from schemas.signature import Signature
 
 __all__ = [
     "DIRECTORY_ENTRY_CONTEXT",
     "DIRECTORY_SNAPSHOT_CONTEXT",
+    "DIRECTORY_SNAPSHOT_RECORD_CONTEXT",
     "DirectoryEntry",
+    "DirectorySnapshotRecord",
     "DottedOrgCode",
+    "EntryRef",
     "ListName",
     "OrgKind",
     "OrgStatus",
     "directory_entry_signing_input",
+    "directory_snapshot_signing_input",
+    "entry_hash",
     "snapshot_hash",
     "snapshot_input",
 ]
 
 DIRECTORY_ENTRY_CONTEXT = b"docbus/directory-entry/v1\n"
 DIRECTORY_SNAPSHOT_CONTEXT = b"docbus/directory-snapshot/v1\n"
+DIRECTORY_SNAPSHOT_RECORD_CONTEXT = b"docbus/directory-snapshot-record/v1\n"
 
 _LIST_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # the name part of a ``list:<name>`` address
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
@@ -156,22 +163,67 @@ def directory_entry_signing_input(entry: DirectoryEntry) -> bytes:
     )
 
 
-def snapshot_input(entries: Iterable[DirectoryEntry]) -> bytes:
-    """Context, 4-byte count, then each entry's signing input length-prefixed, sorted by code.
+def entry_hash(entry: DirectoryEntry) -> bytes:
+    """SHA-256 of the entry's signing input."""
+    return hashlib.sha256(directory_entry_signing_input(entry)).digest()
+
+
+class EntryRef(BaseModel):
+    """An entry as a snapshot names it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: DottedOrgCode
+    version: int = Field(ge=1, lt=2**63)
+    entry_hash: Sha256
+
+    @classmethod
+    def of(cls, entry: DirectoryEntry) -> EntryRef:
+        return cls(code=entry.code, version=entry.version, entry_hash=entry_hash(entry))
+
+
+def snapshot_input(refs: Iterable[EntryRef]) -> bytes:
+    """Context, 4-byte count, then per entry sorted by code: code (string), version (8 bytes),
+    entry hash (32 bytes, no length prefix). Codes must be unique.
 
     Order-independent by construction; signatures are left out, so re-sealing an entry (a new
-    ECDSA signature over the same content) keeps the snapshot's identity. Codes must be unique."""
-    ordered = sorted(entries, key=lambda e: e.code)
+    ECDSA signature over the same content) keeps the snapshot's identity."""
+    ordered = sorted(refs, key=lambda r: r.code)
     if any(a.code == b.code for a, b in pairwise(ordered)):
         raise ValueError("a snapshot holds one entry per code")
     parts = [DIRECTORY_SNAPSHOT_CONTEXT, _U32(len(ordered))]
-    for entry in ordered:
-        raw = directory_entry_signing_input(entry)
-        parts.append(_U32(len(raw)))
-        parts.append(raw)
+    parts += [_str(r.code) + _I64(r.version) + r.entry_hash for r in ordered]
     return b"".join(parts)
 
 
 def snapshot_hash(entries: Iterable[DirectoryEntry]) -> bytes:
     """SHA-256 of :func:`snapshot_input`: the ``directory_snapshot`` an envelope carries."""
-    return hashlib.sha256(snapshot_input(entries)).digest()
+    return hashlib.sha256(snapshot_input(EntryRef.of(e) for e in entries)).digest()
+
+
+class DirectorySnapshotRecord(AvroModel):
+    """A published snapshot: which entry versions it holds, sealed by the directory authority
+    (audit event DIRECTORY_PUBLISHED). ``snapshot`` must be the hash of ``entries``."""
+
+    avro_schema = "directory_snapshot.v1"
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    snapshot: Sha256
+    entries: list[EntryRef] = Field(max_length=100_000)  # sorted by code
+    published_at: UtcMillis
+    signatures: list[Signature] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _hash_matches(self) -> DirectorySnapshotRecord:
+        if [r.code for r in self.entries] != sorted(r.code for r in self.entries):
+            raise ValueError("snapshot entries are sorted by code")
+        if hashlib.sha256(snapshot_input(self.entries)).digest() != self.snapshot:
+            raise ValueError("snapshot hash does not match its entries")
+        return self
+
+
+def directory_snapshot_signing_input(record: DirectorySnapshotRecord) -> bytes:
+    """What the authority seals: context, snapshot hash (length-prefixed), published-at millis."""
+    return (
+        DIRECTORY_SNAPSHOT_RECORD_CONTEXT + _U32(32) + record.snapshot + _I64(to_millis(record.published_at))
+    )

@@ -11,12 +11,16 @@ from hypothesis import strategies as st
 
 from consumers.directory import MAX_SUCCESSOR_DEPTH, DirectoryError, DirectorySnapshot, DirectoryStore
 from consumers.sector import build_sector
+from schemas.codec import decode, encode
 from schemas.directory import (
     DIRECTORY_SNAPSHOT_CONTEXT,
+    DIRECTORY_SNAPSHOT_RECORD_CONTEXT,
     DirectoryEntry,
+    DirectorySnapshotRecord,
     OrgKind,
     OrgStatus,
     directory_entry_signing_input,
+    directory_snapshot_signing_input,
     snapshot_hash,
 )
 from schemas.reasons import Reason
@@ -44,11 +48,36 @@ def test_hash_ignores_order_and_duplicates(entries: list[DirectoryEntry], dup: i
 
 
 def test_hash_bytes_are_documented() -> None:
-    a, b = entry("G03"), entry("G03.15", parent="G03")
-    raw_a, raw_b = directory_entry_signing_input(a), directory_entry_signing_input(b)
+    a, b = entry("G03"), entry("G03.15", parent="G03", version=3)
     expected = DIRECTORY_SNAPSHOT_CONTEXT + (2).to_bytes(4, "big")
-    expected += len(raw_a).to_bytes(4, "big") + raw_a + len(raw_b).to_bytes(4, "big") + raw_b
+    for e in (a, b):  # sorted by code
+        code = e.code.encode()
+        digest = hashlib.sha256(directory_entry_signing_input(e)).digest()
+        expected += len(code).to_bytes(4, "big") + code + e.version.to_bytes(8, "big") + digest
     assert DirectorySnapshot.build([b, a]).hash == hashlib.sha256(expected).digest()
+
+
+def test_published_record_names_the_snapshot(snapshot: DirectorySnapshot) -> None:
+    record = snapshot.record(WHEN)
+    assert record.snapshot == snapshot.hash and len(record.entries) == len(snapshot)
+    assert decode(encode(record), DirectorySnapshotRecord) == record
+    signing_input = directory_snapshot_signing_input(record)
+    assert signing_input == DIRECTORY_SNAPSHOT_RECORD_CONTEXT + b"\x00\x00\x00\x20" + snapshot.hash + (
+        1751358600000
+    ).to_bytes(8, "big")
+
+
+@pytest.mark.parametrize("tamper", ["hash", "version", "order"])
+def test_record_must_match_its_entries(snapshot: DirectorySnapshot, tamper: str) -> None:
+    raw = snapshot.record(WHEN).model_dump()
+    if tamper == "hash":
+        raw["snapshot"] = bytes(32)
+    elif tamper == "version":
+        raw["entries"][0]["version"] += 1
+    else:
+        raw["entries"].reverse()
+    with pytest.raises(ValueError):
+        DirectorySnapshotRecord.model_validate(raw)
 
 
 def test_hash_changes_with_any_entry_change(sector: list[DirectoryEntry]) -> None:

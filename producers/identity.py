@@ -1,0 +1,113 @@
+"""A node's identity: its org code, its seal key, one official's key, loaded from the PKI folder.
+
+The folder layout is infra/pki's (docs/TRUST.md, "PKI folder"): ``issued/<CODE>/org.pem`` +
+``org.key.pem`` for the seal, ``issued/<CODE>/officials/<slug>.pem`` + ``.key.pem`` for officials
+(an official of a sub-unit, ``issued/<CODE>.<unit>/officials/``, may sign for ``CODE`` too).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from consumers.trust.config import TrustConfig
+from consumers.trust.errors import TrustError
+from consumers.trust.store import TrustStore
+from consumers.trust.verify import TrustPolicy
+from producers.keys import FileKeyProvider, KeyProvider, SigningError
+from schemas.header import Organization
+from schemas.orgcode import canonical_org_code
+from schemas.reasons import Reason
+
+__all__ = ["NodeIdentity", "official_slug", "trust_policy_from_pki"]
+
+logger = logging.getLogger(__name__)
+
+
+def official_slug(name: str) -> str:
+    """The PKI's file name for an official (same rule as infra.pki.authority)."""
+    flat = unicodedata.normalize("NFKD", name.replace("Đ", "D").replace("đ", "d"))
+    ascii_name = flat.encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-") or "official"
+
+
+def _subject(chain: list[bytes], oid: x509.ObjectIdentifier) -> str:
+    leaf = x509.load_der_x509_certificate(chain[0])
+    values = leaf.subject.get_attributes_for_oid(oid)
+    return str(values[0].value) if values else ""
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    """Who a node is and how it signs. ``official`` is None for a seal-only node (receipts only)."""
+
+    org_code: str  # dotted form
+    seal: KeyProvider
+    official: KeyProvider | None = None
+
+    @property
+    def org_name(self) -> str:
+        """The seal certificate's common name (the organisation's name as certified)."""
+        return _subject(self.seal.chain, NameOID.COMMON_NAME) or self.org_code
+
+    @property
+    def official_name(self) -> str:
+        return "" if self.official is None else _subject(self.official.chain, NameOID.COMMON_NAME)
+
+    @property
+    def official_position(self) -> str:
+        return "" if self.official is None else _subject(self.official.chain, NameOID.TITLE)
+
+    def organization(self, **contact: str) -> Organization:
+        """The envelope's sender block; ``contact`` fills in_charge, address, email, phone, website."""
+        return Organization(code=self.org_code, name=self.org_name, **contact)
+
+    def require_official(self) -> KeyProvider:
+        if self.official is None:
+            raise SigningError(f"{self.org_code}: no official key loaded, a document cannot be signed")
+        return self.official
+
+    @classmethod
+    def from_pki(
+        cls, pki_dir: Path, org_code: str, passphrase: str, official: str | None = None
+    ) -> NodeIdentity:
+        """Load the seal of ``org_code`` and, when ``official`` is given (a name or its slug; "*"
+        for the only/first official found), that official's key. Raises SigningError."""
+        code = canonical_org_code(org_code)
+        root = Path(pki_dir) / "issued"
+        secret = passphrase.encode()
+        seal = FileKeyProvider.from_pem(root / code / "org.key.pem", root / code / "org.pem", secret)
+        signer = None
+        if official is not None:
+            cert = _find_official(root, code, official)
+            signer = FileKeyProvider.from_pem(cert.with_name(cert.stem + ".key.pem"), cert, secret)
+        return cls(code, seal, signer)
+
+
+def _find_official(root: Path, code: str, official: str) -> Path:
+    """An official's certificate under the org or one of its dotted sub-units, own org first."""
+    folders = [root / code / "officials", *sorted(root.glob(f"{code}.*/officials"))]
+    certs = [p for f in folders for p in sorted(f.glob("*.pem")) if not p.name.endswith(".key.pem")]
+    if official != "*":
+        wanted = official_slug(official)
+        certs = [p for p in certs if p.stem == wanted]
+    if not certs:
+        raise SigningError(f"no official {official!r} for {code} under {root}")
+    return certs[0]
+
+
+def trust_policy_from_pki(pki_dir: Path, config: TrustConfig | None = None) -> TrustPolicy:
+    """A verifier trusting the PKI folder's root, with both CRLs (the files the PKI publishes)."""
+    folder = Path(pki_dir)
+    try:
+        anchors = [(folder / "ca/root.pem").read_bytes()]
+        crls = [p.read_bytes() for p in sorted((folder / "crl").glob("*.crl.pem"))]
+    except OSError as exc:
+        raise TrustError(Reason.UNTRUSTED_CHAIN, f"cannot read the PKI folder: {exc}") from None
+    return TrustPolicy(TrustStore(anchors=anchors, crls=crls), config)

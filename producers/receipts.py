@@ -1,0 +1,117 @@
+"""Sealed status receipts (edXML status package): built by recipients, clerks and the bus itself.
+
+A receipt answers one exact envelope (its ``envelope_hash``) and is sealed with the organisation
+key over ``schemas.canonical.receipt_signing_input``. Who may send which status (edXML): 13 only
+the original sender; 15/16 only a recipient answering a 13; the rest recipients (or the bus, 01/02).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from producers.identity import NodeIdentity
+from producers.keys import make_signature
+from schemas.canonical import envelope_hash, receipt_signing_input
+from schemas.codec import encode
+from schemas.envelope import Envelope
+from schemas.receipt import Receipt, StatusCode
+from schemas.signature import SignerRole
+
+__all__ = ["build_receipt", "make_receipt", "receipt_for"]
+
+
+def make_receipt(
+    identity: NodeIdentity,
+    *,
+    envelope_message_id: str,
+    document_id: str,
+    envelope_hash: bytes,
+    to_org: str,
+    status: StatusCode,
+    reason: str | None = None,
+    by_name: str = "",
+    by_position: str = "",
+    at: datetime | None = None,
+    message_id: str | None = None,
+) -> Receipt:
+    """The sealed receipt model. Raises ValueError for fields the contract refuses (a 02 or 16
+    without a reason, a bad org code...) and SigningError when the seal cannot sign."""
+    when = (at or datetime.now(UTC)).astimezone(UTC)
+    try:
+        unsigned = Receipt(
+            message_id=message_id or str(uuid.uuid4()),
+            envelope_id=envelope_message_id,
+            envelope_hash=envelope_hash,
+            document_id=document_id,
+            from_org=identity.org_code,
+            to_org=to_org,
+            status=StatusCode(status),
+            reason=reason or "",
+            by_name=by_name,
+            by_position=by_position,
+            at=when,
+        )
+    except ValidationError as exc:
+        raise ValueError(f"receipt refused: {exc.errors()[0]['msg']}") from None
+    seal = make_signature(identity.seal, SignerRole.ORGANIZATION, receipt_signing_input(unsigned), when)
+    return unsigned.model_copy(update={"signatures": [seal]})
+
+
+def build_receipt(
+    identity: NodeIdentity,
+    *,
+    envelope_message_id: str,
+    document_id: str,
+    envelope_hash: bytes,
+    to_org: str,
+    status: StatusCode,
+    reason: str | None = None,
+    by_name: str = "",
+    by_position: str = "",
+    at: datetime | None = None,
+    message_id: str | None = None,
+) -> bytes:
+    """:func:`make_receipt`, encoded (Avro single-object): the bytes to produce."""
+    return encode(
+        make_receipt(
+            identity,
+            envelope_message_id=envelope_message_id,
+            document_id=document_id,
+            envelope_hash=envelope_hash,
+            to_org=to_org,
+            status=status,
+            reason=reason,
+            by_name=by_name,
+            by_position=by_position,
+            at=at,
+            message_id=message_id,
+        )
+    )
+
+
+def receipt_for(
+    identity: NodeIdentity,
+    envelope: Envelope,
+    status: StatusCode,
+    reason: str | None = None,
+    *,
+    by_name: str = "",
+    by_position: str = "",
+    at: datetime | None = None,
+) -> Receipt:
+    """A receipt answering ``envelope`` (sent back to its sender), sealed by ``identity``."""
+    return make_receipt(
+        identity,
+        envelope_message_id=envelope.message_id,
+        document_id=envelope.document.document_id,
+        envelope_hash=envelope_hash(envelope),
+        to_org=envelope.sender.code,
+        status=status,
+        reason=reason,
+        by_name=by_name,
+        by_position=by_position,
+        at=at,
+    )

@@ -1,0 +1,129 @@
+"""Audit drafts: what every processor emits to ``docbus.audit.events`` (ADR 0001, docs/AUDIT.md).
+
+A draft is an ``AuditRecord`` with index 0 and an all-zero ``prev_hash``, Avro single-object
+encoded; the key is the message id. Only the single audit writer gives a draft its place in the
+chain. Processors run at-least-once, so the same draft may arrive twice: ``event_id`` names an
+event by what it says (event, message id, recipient, status, reason), never by when or by whom it
+was sent, and the writer chains each event id once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+
+from schemas.audit import ZERO_HASH, AuditEvent, AuditRecord, SourcePosition
+from schemas.codec import decode, encode
+
+__all__ = [
+    "AUDIT_EVENTS_TOPIC",
+    "AUDIT_TOPIC",
+    "CHECKPOINT_TOPIC",
+    "EVENT_ID_CONTEXT",
+    "decode_draft",
+    "draft",
+    "draft_record",
+    "event_id",
+]
+
+AUDIT_EVENTS_TOPIC = "docbus.audit.events"
+AUDIT_TOPIC = "docbus.audit"
+CHECKPOINT_TOPIC = "docbus.checkpoints"
+EVENT_ID_CONTEXT = b"docbus/audit-event/v1\x00"
+
+
+def draft_record(
+    event: AuditEvent,
+    *,
+    message_id: str,
+    sender: str,
+    at: datetime,
+    recipient: str | None = None,
+    reason: str | None = None,
+    status: str | None = None,
+    detail: str = "",
+    envelope_hash: bytes | None = None,
+    receipt_hash: bytes | None = None,
+    document_id: str | None = None,
+    source: SourcePosition | None = None,
+    trust_hashes: Sequence[bytes] = (),
+) -> AuditRecord:
+    """The draft as a model (validated: a REJECTED needs a reason, a ROUTED a recipient, ...)."""
+    return AuditRecord(
+        prev_hash=ZERO_HASH,
+        index=0,
+        event=event,
+        at=at,
+        message_id=message_id,
+        document_id=document_id,
+        sender=sender,
+        recipient=recipient,
+        reason=reason,
+        status=status,
+        detail=detail,
+        envelope_hash=envelope_hash,
+        receipt_hash=receipt_hash,
+        source=source,
+        trust_hashes=list(trust_hashes),
+    )
+
+
+def draft(
+    event: AuditEvent,
+    *,
+    message_id: str,
+    sender: str,
+    at: datetime,
+    recipient: str | None = None,
+    reason: str | None = None,
+    status: str | None = None,
+    detail: str = "",
+    envelope_hash: bytes | None = None,
+    receipt_hash: bytes | None = None,
+    document_id: str | None = None,
+    source: SourcePosition | None = None,
+    trust_hashes: Sequence[bytes] = (),
+) -> tuple[bytes, bytes]:
+    """(key, value) to produce to ``AUDIT_EVENTS_TOPIC``: the message id and the encoded draft.
+
+    Raises pydantic's ValidationError for fields the record refuses (a programming error)."""
+    record = draft_record(
+        event,
+        message_id=message_id,
+        sender=sender,
+        at=at,
+        recipient=recipient,
+        reason=reason,
+        status=status,
+        detail=detail,
+        envelope_hash=envelope_hash,
+        receipt_hash=receipt_hash,
+        document_id=document_id,
+        source=source,
+        trust_hashes=trust_hashes,
+    )
+    return message_id.encode("utf-8"), encode(record)
+
+
+def decode_draft(value: bytes) -> AuditRecord:
+    """Decode a draft; raises ContractError (schemas.errors) when it is not an audit record."""
+    return decode(value, AuditRecord)
+
+
+def event_id(record: AuditRecord | bytes) -> bytes:
+    """SHA-256 over (event, message id, recipient, status, reason), each length-prefixed.
+
+    Accepts a draft (model or encoded bytes) or a chained record: the chain fields do not count,
+    so the writer rebuilds its duplicate set from the stored log with the same function."""
+    if isinstance(record, bytes):
+        record = decode_draft(record)
+    parts = (record.event.value, record.message_id, record.recipient, record.status, record.reason)
+    h = hashlib.sha256(EVENT_ID_CONTEXT)
+    for part in parts:
+        if part is None:
+            h.update(b"\xff\xff\xff\xff")  # absent differs from the empty string
+        else:
+            data = part.encode("utf-8")
+            h.update(len(data).to_bytes(4, "big") + data)
+    return h.digest()

@@ -1,0 +1,84 @@
+"""The node's view of the sector directory, read from the compacted ``docbus.directory`` topic.
+
+A sender names the snapshot its addresses were chosen against (``directory_snapshot``); a
+recipient resolves group addresses against the snapshot an envelope names. Entries are kept only
+when the directory authority's seal verifies (when a trust policy is given).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from consumers.directory import DirectoryError, DirectorySnapshot, DirectoryStore
+from consumers.trust import TrustError, TrustPolicy
+from producers.reader import read_to_end
+from schemas.codec import decode
+from schemas.directory import DirectoryEntry, directory_entry_signing_input
+from schemas.errors import ContractError
+
+__all__ = ["DIRECTORY", "DirectoryView"]
+
+logger = logging.getLogger(__name__)
+
+DIRECTORY = "docbus.directory"
+
+
+class DirectoryView:
+    """A :class:`DirectoryStore` filled from the directory topic; ``refresh()`` reads it again."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        topic: str = DIRECTORY,
+        policy: TrustPolicy | None = None,
+        authority: str = "G03",
+        capacity: int = 8,
+    ) -> None:
+        self.bootstrap, self.topic, self.policy, self.authority = bootstrap, topic, policy, authority
+        self.store = DirectoryStore(capacity)
+
+    def _trusted(self, entry: DirectoryEntry) -> bool:
+        if self.policy is None:
+            return True
+        try:
+            data = directory_entry_signing_input(entry)
+            self.policy.verify_seal(data, entry.signatures, self.authority, datetime.now(UTC))
+        except TrustError as exc:
+            logger.warning("directory entry %s v%d refused: %s", entry.code, entry.version, exc)
+            return False
+        return True
+
+    async def refresh(self, *, timeout: float = 30.0) -> DirectorySnapshot | None:
+        """Read the topic to its end and apply every entry; the current snapshot afterwards."""
+        entries = []
+        for record in await read_to_end(self.bootstrap, self.topic, timeout=timeout):
+            if record.value is None:
+                continue
+            try:
+                entry = decode(record.value, DirectoryEntry)
+            except ContractError:
+                continue  # another record type (a published snapshot record) or garbage
+            if self._trusted(entry):
+                entries.append(entry)
+        if entries:
+            try:
+                self.store.apply(entries)
+            except DirectoryError as exc:
+                logger.warning("directory not consistent yet: %s", exc)
+        return self.store.current
+
+    async def current_hash(self, *, timeout: float = 30.0) -> bytes:
+        snapshot = self.store.current or await self.refresh(timeout=timeout)
+        if snapshot is None:
+            raise LookupError(f"{self.topic} holds no directory")
+        return snapshot.hash
+
+    async def snapshot(self, snapshot_hash: bytes, *, timeout: float = 30.0) -> DirectorySnapshot | None:
+        """The snapshot named ``snapshot_hash``, reading the topic again if it is not kept yet."""
+        found = self.store.get(snapshot_hash)
+        if found is None:
+            await self.refresh(timeout=timeout)
+            found = self.store.get(snapshot_hash)
+        return found

@@ -1,0 +1,117 @@
+"""The sender's chain position: its last sequence and envelope hash, kept in the node's state folder.
+
+The bus accepts a sender's envelopes only in order (``sequence = last + 1`` carrying the last
+envelope's hash, consumers/policy.py), so a node numbers, signs and publishes while holding an
+exclusive file lock: two senders of one org (processes or tasks) never reuse a number, and their
+envelopes reach the partition in sequence order. The position is advanced, together with a copy
+of the envelope in ``outbox/``, *before* publishing; the copy is removed once the broker has
+acknowledged it. A crash in between leaves the exact bytes to publish again (``pending``), so the
+chain never breaks.
+
+Files: ``<folder>/<org>.state.json`` (atomic replace), ``<org>.lock``, ``outbox/<org>/<seq>.bin``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from schemas.envelope import ZERO_HASH
+from schemas.orgcode import canonical_org_code
+
+__all__ = ["ChainPosition", "NodeState", "Reservation", "atomic_write"]
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass(frozen=True, slots=True)
+class ChainPosition:
+    sequence: int = 0  # 0: nothing sent yet
+    last_hash: bytes = ZERO_HASH
+
+
+@dataclass
+class Reservation:
+    """The next number and the hash to chain to, valid while the lock is held."""
+
+    state: NodeState
+    sequence: int
+    previous_hash: bytes
+
+    def commit(self, envelope_hash: bytes, raw: bytes) -> Path:
+        """Advance the position to this envelope and keep its bytes until :meth:`NodeState.sent`."""
+        outbox = self.state.outbox / f"{self.sequence:020d}.bin"
+        atomic_write(outbox, raw)
+        self.state.write(ChainPosition(self.sequence, envelope_hash))
+        return outbox
+
+
+class NodeState:
+    def __init__(self, folder: Path, org_code: str) -> None:
+        self.folder = Path(folder)
+        self.org_code = canonical_org_code(org_code)
+        self.path = self.folder / f"{self.org_code}.state.json"
+        self.outbox = self.folder / "outbox" / self.org_code
+        self._lock_path = self.folder / f"{self.org_code}.lock"
+
+    def read(self) -> ChainPosition:
+        try:
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return ChainPosition()
+        return ChainPosition(int(doc["sequence"]), bytes.fromhex(doc["last_hash"]))
+
+    def write(self, position: ChainPosition) -> None:
+        doc = {
+            "org": self.org_code,
+            "sequence": position.sequence,
+            "last_hash": position.last_hash.hex(),
+            "updated_at": datetime.now(UTC).isoformat(),
+        }
+        atomic_write(self.path, json.dumps(doc, indent=2).encode())
+
+    @contextlib.asynccontextmanager
+    async def reserve(self) -> AsyncIterator[Reservation]:
+        """Hold the org's lock; yield the next position. Without a commit nothing is used up."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            # a thread waits for the lock, so other tasks of this event loop keep running
+            await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+            position = self.read()
+            yield Reservation(self, position.sequence + 1, position.last_hash)
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def sent(self, sequence: int) -> None:
+        """The broker acknowledged envelope ``sequence``: its outbox copy is no longer needed."""
+        with contextlib.suppress(FileNotFoundError):
+            (self.outbox / f"{sequence:020d}.bin").unlink()
+
+    def pending(self) -> list[tuple[int, bytes]]:
+        """Envelopes committed but not acknowledged (a crash or a failed publish), oldest first."""
+        if not self.outbox.is_dir():
+            return []
+        return [(int(p.stem), p.read_bytes()) for p in sorted(self.outbox.glob("*.bin"))]

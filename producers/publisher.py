@@ -1,0 +1,125 @@
+"""The node's Kafka producer: signed envelopes to ``docbus.ingress``, keyed by the sender org code.
+
+``acks="all"`` with idempotence: a record is acknowledged only once every in-sync replica has
+it, and the producer's own retries never duplicate or reorder it within the partition.
+Headers follow docs/adr/0001-bus-topology.md (CloudEvents binary mode).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from aiokafka.structs import RecordMetadata
+
+from schemas.envelope import Envelope
+from schemas.receipt import Receipt
+
+__all__ = [
+    "INGRESS",
+    "RECEIPTS",
+    "PublishError",
+    "Publisher",
+    "envelope_headers",
+    "receipt_headers",
+]
+
+logger = logging.getLogger(__name__)
+
+INGRESS = "docbus.ingress"
+RECEIPTS = "docbus.receipts"
+MAX_REQUEST_BYTES = 2 * 1024 * 1024  # the topics' max.message.bytes; the contract limit is lower
+
+Headers = list[tuple[str, bytes]]
+
+
+class PublishError(Exception):
+    """The broker did not acknowledge a record (unreachable, topic missing, timeout)."""
+
+
+def _ce(kind: str, ce_id: str, source: str, subject: str) -> Headers:
+    return [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", ce_id.encode()),
+        ("ce_source", f"docbus://{source}".encode()),
+        ("ce_type", kind.encode()),
+        ("ce_time", datetime.now(UTC).isoformat(timespec="milliseconds").encode()),
+        ("ce_subject", subject.encode()),
+    ]
+
+
+def envelope_headers(env: Envelope) -> Headers:
+    return _ce("vn.docbus.envelope.v1", env.message_id, env.sender.code, env.document.document_id)
+
+
+def receipt_headers(receipt: Receipt) -> Headers:
+    return [
+        *_ce("vn.docbus.receipt.v1", receipt.message_id, receipt.from_org, receipt.document_id),
+        ("docbus_recipient", receipt.to_org.encode()),
+    ]
+
+
+class Publisher:
+    """``async with Publisher(bootstrap) as pub: await pub.publish_envelope(env, raw)``."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        ingress: str = INGRESS,
+        receipts: str = RECEIPTS,
+        client_id: str = "docbus-node",
+        request_timeout_ms: int = 30_000,
+    ) -> None:
+        self.ingress, self.receipts = ingress, receipts
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap,
+            client_id=client_id,
+            acks="all",
+            enable_idempotence=True,
+            max_request_size=MAX_REQUEST_BYTES,
+            request_timeout_ms=request_timeout_ms,
+        )
+
+    async def start(self) -> None:
+        try:
+            await self._producer.start()
+        except KafkaError as exc:
+            await self._producer.stop()
+            raise PublishError(f"cannot reach the broker: {exc!r}") from None
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def send(self, topic: str, key: str, value: bytes, headers: Headers) -> RecordMetadata:
+        """Produce one record and wait for the acknowledgement of every in-sync replica."""
+        try:
+            meta = await self._producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
+        except KafkaError as exc:
+            raise PublishError(f"{topic}: not acknowledged: {exc!r}") from None
+        logger.debug("produced %s[%d]@%d", meta.topic, meta.partition, meta.offset)
+        return meta
+
+    async def publish_envelope(self, env: Envelope, raw: bytes) -> RecordMetadata:
+        return await self.send(self.ingress, env.sender.code, raw, envelope_headers(env))
+
+    async def publish_raw(self, key: str, raw: bytes) -> RecordMetadata:
+        """Re-publish stored envelope bytes (the node state's outbox) as they are."""
+        return await self.send(self.ingress, key, raw, [])
+
+    async def publish_receipt(self, receipt: Receipt, raw: bytes) -> RecordMetadata:
+        """Receipts go to ``docbus.receipts`` keyed by the original sender (``to_org``)."""
+        return await self.send(self.receipts, receipt.to_org, raw, receipt_headers(receipt))

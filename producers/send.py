@@ -1,0 +1,230 @@
+"""Send a document: number it, sign it, publish it, and optionally wait for the bus's notice.
+
+The notice (a ``Receipt`` sealed by the bus org, ``G03.BUS``) arrives in the sender's own inbox
+``docbus.inbox.<sender>``: status 01 = accepted and routed, 02 = rejected with the reason code in
+``reason``. The watcher reads that inbox without a consumer group (it never moves the inbox
+client's offsets) and starts at the end *before* the envelope is published, so it cannot miss it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
+
+from consumers.routing import inbox_topic
+from consumers.trust import TrustError, TrustPolicy
+from producers.builder import DocumentDraft, build_envelope, sign_envelope
+from producers.directory_view import DIRECTORY, DirectoryView
+from producers.identity import NodeIdentity
+from producers.node_state import NodeState
+from producers.publisher import INGRESS, Publisher
+from producers.reader import ReadError, topic_partitions
+from schemas.canonical import envelope_hash, receipt_signing_input
+from schemas.codec import decode
+from schemas.envelope import Envelope
+from schemas.errors import ContractError
+from schemas.receipt import StatusCode, parse_receipt
+
+__all__ = ["BUS_ORG", "NoticeWatcher", "Outcome", "SendResult", "Sender", "send_document"]
+
+logger = logging.getLogger(__name__)
+
+BUS_ORG = "G03.BUS"
+_NOTICES = (StatusCode.ARRIVED, StatusCode.REJECTED)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The bus's notice about one envelope."""
+
+    status: StatusCode  # 01 accepted, 02 rejected
+    reason: str  # the Reason code (and detail) of a rejection
+    at: datetime
+    notice_id: str
+
+    @property
+    def accepted(self) -> bool:
+        return self.status is StatusCode.ARRIVED
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    message_id: str
+    document_id: str
+    sequence: int
+    envelope_hash: bytes
+    topic: str
+    partition: int
+    offset: int
+    outcome: Outcome | None = None  # None when not waited for (or not arrived in time)
+
+
+class NoticeWatcher:
+    """Collects the bus's notices from the sender's inbox, from the end at start-up onwards."""
+
+    def __init__(
+        self, bootstrap: str, topic: str, policy: TrustPolicy | None, bus_org: str = BUS_ORG
+    ) -> None:
+        self.topic, self.policy, self.bus_org = topic, policy, bus_org
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._seen: dict[str, Outcome] = {}
+        self._changed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        try:
+            parts = await topic_partitions(self._consumer, self.topic)
+        except ReadError:
+            await self._consumer.stop()
+            raise
+        self._consumer.assign(parts)
+        await self._consumer.seek_to_end(*parts)
+        for tp in parts:  # resolve the lazy seek now, before anything is published
+            await self._consumer.position(tp)
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._consumer.stop()
+
+    async def _run(self) -> None:
+        async for record in self._consumer:
+            outcome = self._notice(record.value)
+            if outcome is not None:
+                async with self._changed:
+                    self._seen[outcome[0]] = outcome[1]
+                    self._changed.notify_all()
+
+    def _notice(self, raw: bytes | None) -> tuple[str, Outcome] | None:
+        if raw is None:
+            return None
+        try:
+            receipt = parse_receipt(raw)
+        except ContractError:
+            return None  # an envelope or a recipient's receipt: the inbox client's business
+        if receipt.from_org != self.bus_org or receipt.status not in (
+            StatusCode.ARRIVED,
+            StatusCode.REJECTED,
+        ):
+            return None
+        if self.policy is not None:
+            try:
+                self.policy.verify_seal(
+                    receipt_signing_input(receipt), receipt.signatures, self.bus_org, datetime.now(UTC)
+                )
+            except TrustError as exc:
+                logger.warning("notice %s ignored: %s", receipt.message_id, exc)
+                return None
+        return receipt.envelope_id, Outcome(receipt.status, receipt.reason, receipt.at, receipt.message_id)
+
+    async def wait_for(self, message_id: str, timeout: float) -> Outcome | None:
+        """The notice for ``message_id``, or None if none came within ``timeout`` seconds."""
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                await self._changed.wait_for(lambda: message_id in self._seen)
+                return self._seen[message_id]
+        except TimeoutError:
+            return None
+
+
+class Sender:
+    """A node's sending side: ``async with Sender(identity, bootstrap, state_dir) as s: ...``."""
+
+    def __init__(
+        self,
+        identity: NodeIdentity,
+        bootstrap: str,
+        state_dir: Path,
+        *,
+        policy: TrustPolicy | None = None,
+        ingress: str = INGRESS,
+        directory_topic: str = DIRECTORY,
+        inbox: str | None = None,
+        watch: bool = True,
+    ) -> None:
+        self.identity = identity
+        self.state = NodeState(state_dir, identity.org_code)
+        self.publisher = Publisher(bootstrap, ingress=ingress, client_id=f"docbus-node-{identity.org_code}")
+        self.directory = DirectoryView(bootstrap, topic=directory_topic, policy=policy)
+        inbox_name = inbox or inbox_topic(identity.org_code)
+        self.watcher = NoticeWatcher(bootstrap, inbox_name, policy) if watch else None
+
+    async def __aenter__(self) -> Self:
+        await self.publisher.start()
+        try:
+            if self.watcher is not None:
+                await self.watcher.start()
+        except (KafkaError, ReadError):
+            await self.publisher.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.watcher is not None:
+            await self.watcher.stop()
+        await self.publisher.stop()
+
+    async def flush_pending(self) -> int:
+        """Publish envelopes numbered earlier but never acknowledged (call with the lock held)."""
+        pending = self.state.pending()
+        for sequence, raw in pending:
+            env = decode(raw, Envelope)
+            await self.publisher.publish_envelope(env, raw)
+            self.state.sent(sequence)
+            logger.info("re-published pending envelope %d (%s)", sequence, env.message_id)
+        return len(pending)
+
+    async def send(
+        self, draft: DocumentDraft, *, wait: float | None = None, directory_snapshot: bytes | None = None
+    ) -> SendResult:
+        """Build, sign and publish ``draft``; with ``wait`` seconds, also wait for the bus's notice.
+
+        Raises ContractError (a draft the bus would refuse), SigningError, PublishError, and
+        LookupError when no directory snapshot is known."""
+        snapshot = directory_snapshot or await self.directory.current_hash()
+        async with self.state.reserve() as slot:
+            await self.flush_pending()
+            unsigned = build_envelope(
+                self.identity, draft, sequence=slot.sequence, previous_hash=slot.previous_hash,
+                directory_snapshot=snapshot,
+            )  # fmt: skip
+            env, raw = sign_envelope(self.identity, unsigned)
+            digest = envelope_hash(env)
+            slot.commit(digest, raw)
+            meta = await self.publisher.publish_envelope(env, raw)
+            self.state.sent(slot.sequence)
+        outcome = None
+        if wait is not None and self.watcher is not None:
+            outcome = await self.watcher.wait_for(env.message_id, wait)
+        return SendResult(
+            env.message_id, env.document.document_id, env.sequence, digest,
+            meta.topic, meta.partition, meta.offset, outcome,
+        )  # fmt: skip
+
+
+async def send_document(
+    identity: NodeIdentity,
+    draft: DocumentDraft,
+    *,
+    bootstrap: str,
+    state_dir: Path,
+    wait: float | None = None,
+    policy: TrustPolicy | None = None,
+    directory_snapshot: bytes | None = None,
+) -> SendResult:
+    """One document, one connection: what ``docbus send`` does."""
+    async with Sender(identity, bootstrap, state_dir, policy=policy, watch=wait is not None) as sender:
+        return await sender.send(draft, wait=wait, directory_snapshot=directory_snapshot)

@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 
 from schemas.directory import DirectoryEntry, OrgKind, OrgStatus
 
-__all__ = ["MERGERS_2025", "MINISTRY", "PROVINCES", "build_sector", "department_code"]
+__all__ = ["BUS", "MERGERS_2025", "MINISTRY", "PROVINCES", "build_sector", "department_code"]
 
 MINISTRY = "G03"
+BUS = "G03.BUS"  # the bus itself: seals its 01/02 notices (ADR 0001, "Identities")
 ISSUED = datetime(2025, 1, 1, tzinfo=UTC)
 MERGED = datetime(2025, 7, 1, tzinfo=UTC)  # NQ 202/2025/QH15 takes effect
 
@@ -89,13 +90,15 @@ def build_sector(
     n_colleges: int = 0,
     merged_pair: bool = True,
     mergers_2025: bool = False,
+    with_bus: bool = False,
 ) -> list[DirectoryEntry]:
     """The sector directory: ministry, units, ``n_departments`` active Sở GD&ĐT, universities, colleges.
 
     ``merged_pair`` adds one extra closed code, ``H64`` (the pre-merger Sở GD&ĐT of Hà Tây, closed
     into Hà Nội ``H01``), so the default keeps the user's 63 active departments and still shows a
     closed code resolving. ``mergers_2025`` closes the 29 departments merged away by NQ 202/2025
-    (successor: the continuing province's department), leaving 34 active of the 63."""
+    (successor: the continuing province's department), leaving 34 active of the 63. ``with_bus``
+    adds the bus's own org ``G03.BUS`` (kind other, child of G03), as a deployed directory has."""
     if not 1 <= n_departments <= len(PROVINCES):
         raise ValueError(f"n_departments must be 1..{len(PROVINCES)}")
     if mergers_2025 and n_departments != len(PROVINCES):
@@ -110,6 +113,9 @@ def build_sector(
     entries = [make(MINISTRY, "Bộ Giáo dục và Đào tạo", OrgKind.MINISTRY, None,
                     name_en="Ministry of Education and Training")]  # fmt: skip
     entries += [make(c, n, OrgKind.MINISTRY_UNIT, MINISTRY, name_en=en) for c, n, en in _UNITS]
+    if with_bus:
+        entries.append(make(BUS, "docbus - Hệ thống trao đổi văn bản", OrgKind.OTHER, MINISTRY,
+                            name_en="docbus document exchange bus"))  # fmt: skip
     codes = {name: department_code(i) for i, name in enumerate(PROVINCES[:n_departments])}
     for i, (province, code) in enumerate(codes.items()):
         dept = make(code, f"Sở GD&ĐT {province}", OrgKind.DEPARTMENT, None, groups=[_region(i)],

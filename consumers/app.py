@@ -1,0 +1,149 @@
+"""The faust application of the bus: topics and tables declared once, shared state, output helpers.
+
+``create_bus(settings)`` builds a :class:`Bus` and registers the thin agents of
+consumers/agents/. Outputs are awaited until the broker acknowledged them (acks=all, idempotent
+producer) before an agent moves on, and faust flushes its producer before committing offsets, so
+an offset is committed only after everything the record caused is stored: at-least-once, made
+effectively once by the id-based deduplication of inboxes and the audit writer (ADR 0001).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Iterable
+from datetime import datetime
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from consumers.audit.events import AUDIT_EVENTS_TOPIC, draft
+from consumers.directory import DirectoryStore
+from consumers.directory_feed import DirectoryFeed
+from consumers.notices import BusNotices
+from consumers.policy import ReplayGuard
+from consumers.receipt_check import ReceiptCheck
+from consumers.routed import RoutedRecord
+from consumers.routing import inbox_topic
+from consumers.settings import BusSettings
+from consumers.trustfiles import TrustFiles
+from consumers.validator import Validator
+from infra.topics import load_specs
+from producers.identity import NodeIdentity
+from schemas.audit import AuditEvent
+
+__all__ = ["INGRESS_TOPIC", "QUARANTINE_TOPIC", "RECEIPTS_TOPIC", "STATUS_TOPIC", "Bus", "create_bus"]
+
+logger = logging.getLogger(__name__)
+
+INGRESS_TOPIC = "docbus.ingress"
+RECEIPTS_TOPIC = "docbus.receipts"
+QUARANTINE_TOPIC = "docbus.quarantine"
+STATUS_TOPIC = "docbus.status"
+_RAW: dict[str, Any] = {
+    "key_type": bytes,
+    "value_type": bytes,
+    "key_serializer": "raw",
+    "value_serializer": "raw",
+}
+
+
+class _IdempotentProducer(faust_aiokafka.Producer):
+    """faust enables idempotence only inside transactions; the bus wants it always (ADR 0001)."""
+
+    def _settings_extra(self) -> Any:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class Bus:
+    """The app, its topics and tables, and the pure deciders the agents call."""
+
+    def __init__(self, settings: BusSettings) -> None:
+        self.settings = settings
+        parts = {spec.name: spec.partitions for spec in load_specs()}
+        self.app = faust.App(
+            settings.app_id,
+            broker=[f"kafka://{host}" for host in settings.bootstrap.split(",")],
+            store="memory://",
+            datadir=str(settings.data_dir),
+            web_enabled=False,
+            producer_acks=-1,
+            topic_replication_factor=settings.changelog_replication,
+            topic_allow_declare=True,
+            consumer_auto_offset_reset="earliest",
+            stream_wait_empty=True,
+        )
+        self.app.transport.Producer = _IdempotentProducer  # type: ignore[misc]
+        self.ingress = self.app.topic(INGRESS_TOPIC, **_RAW)
+        self.receipts = self.app.topic(RECEIPTS_TOPIC, **_RAW)
+        self.quarantine = self.app.topic(QUARANTINE_TOPIC, **_RAW)
+        self.status = self.app.topic(STATUS_TOPIC, **_RAW)
+        self.audit = self.app.topic(AUDIT_EVENTS_TOPIC, **_RAW)
+        # tables are co-partitioned with the topic whose agent writes them
+        table: dict[str, Any] = {"schema": faust.Schema(**_RAW)}
+        self.senders = self.app.Table("senders", partitions=parts[INGRESS_TOPIC], **table)
+        self.routed = self.app.Table("routed", partitions=parts[INGRESS_TOPIC], **table)
+        self.recalls = self.app.Table("recalls", partitions=parts[RECEIPTS_TOPIC], **table)
+        self._inboxes: dict[str, faust.types.TopicT] = {}
+
+        self.trust = TrustFiles(settings.pki)
+        self.directory = DirectoryStore()
+        self.feed = DirectoryFeed(
+            settings.bootstrap, self.directory, self.trust.policy, authority=settings.directory_org
+        )
+        self.validator = Validator(self.trust.policy, self.directory, ReplayGuard(settings.policy()))
+        self.receipt_check = ReceiptCheck(self.trust.policy)
+        identity = NodeIdentity.from_pki(
+            settings.pki, settings.bus_org, settings.pki_passphrase.get_secret_value()
+        )
+        self.notices = BusNotices(identity)
+        self._ready = asyncio.Event()
+        self._starting = asyncio.Lock()
+
+    async def ready(self) -> None:
+        """First directory catch-up, once, before any agent decides anything."""
+        async with self._starting:
+            if not self._ready.is_set():
+                count = await self.feed.catch_up(self.settings.directory_timeout)
+                logger.info("directory caught up: %d entries, %d snapshot(s)", count, len(self.directory))
+                self._ready.set()
+
+    def routed_of(self, message_id: str) -> RoutedRecord | None:
+        value = self.routed.get(message_id.encode())
+        return None if value is None else RoutedRecord.from_bytes(value)
+
+    def inbox(self, code: str) -> faust.types.TopicT:
+        topic = self._inboxes.get(code)
+        if topic is None:
+            topic = self._inboxes[code] = self.app.topic(inbox_topic(code), **_RAW)
+        return topic
+
+    async def send(
+        self, topic: faust.types.TopicT, key: bytes, value: bytes, headers: Iterable[tuple[str, bytes]] = ()
+    ) -> Awaitable[Any]:
+        """Hand one record to the producer; returns the future of its acknowledgement."""
+        return await topic.send(key=key, value=value, headers=list(headers))
+
+    async def audit_draft(self, event: AuditEvent, *, at: datetime, **fields: Any) -> Awaitable[Any]:
+        key, value = draft(event, at=at, **fields)
+        return await self.send(self.audit, key, value)
+
+    @staticmethod
+    async def acknowledged(futures: Iterable[Awaitable[Any]]) -> None:
+        """Wait until the broker acknowledged every record (raises if one failed)."""
+        await asyncio.gather(*futures)
+
+
+def create_bus(settings: BusSettings | None = None) -> Bus:
+    from consumers.agents import receipts, validate_route
+
+    bus = Bus(settings or BusSettings())
+    validate_route.register(bus)
+    receipts.register(bus)
+
+    @bus.app.timer(bus.settings.crl_check_interval)  # type: ignore[untyped-decorator]
+    async def refresh_crls() -> None:
+        bus.trust.refresh()
+
+    return bus

@@ -17,6 +17,7 @@ from producers.keys import make_signature
 from schemas.canonical import envelope_hash, receipt_signing_input
 from schemas.codec import encode
 from schemas.envelope import Envelope
+from schemas.fields import utc_millis
 from schemas.receipt import Receipt, StatusCode
 from schemas.signature import SignerRole
 
@@ -39,7 +40,7 @@ def make_receipt(
 ) -> Receipt:
     """The sealed receipt model. Raises ValueError for fields the contract refuses (a 02 or 16
     without a reason, a bad org code...) and SigningError when the seal cannot sign."""
-    when = (at or datetime.now(UTC)).astimezone(UTC)
+    when = utc_millis(at or datetime.now(UTC))  # the wire's precision, for signing_time too
     try:
         unsigned = Receipt(
             message_id=message_id or str(uuid.uuid4()),

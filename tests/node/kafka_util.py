@@ -1,0 +1,36 @@
+"""Broker helpers for node tests: topics, and waiting for records with a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+
+from infra.topics import TopicSpec, apply
+
+Record = ConsumerRecord[bytes, bytes]
+
+
+async def make_topics(bootstrap: str, *names: str, partitions: int = 1) -> None:
+    await apply(bootstrap, [TopicSpec(n, partitions, 1, retention_ms=-1) for n in names])
+
+
+async def collect(
+    bootstrap: str, topic: str, until: Callable[[list[Record]], bool], timeout: float = 30.0
+) -> list[Record]:
+    """Records of ``topic`` from the beginning until ``until(records)`` holds; TimeoutError otherwise."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    got: list[Record] = []
+    try:
+        await consumer.start()  # inside the try: a task cancelled while starting still stops it
+        async with asyncio.timeout(timeout):
+            while not until(got):
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    got.extend(records)
+        return got
+    finally:
+        await consumer.stop()

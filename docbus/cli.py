@@ -6,11 +6,14 @@ import logging
 
 import typer
 
+from consumers.cli import bus_app, directory_app
 from infra.cli import broker_app, topics_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="docbus: signed document exchange on Kafka")
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
+app.add_typer(bus_app, name="bus")
+app.add_typer(directory_app, name="directory")
 
 
 @app.callback()

@@ -19,7 +19,9 @@ from schemas.codec import decode, encode
 __all__ = [
     "AUDIT_EVENTS_TOPIC",
     "AUDIT_TOPIC",
+    "CHECKPOINT_REQUEST",
     "CHECKPOINT_TOPIC",
+    "CONTROL_HEADER",
     "EVENT_ID_CONTEXT",
     "decode_draft",
     "draft",
@@ -31,6 +33,10 @@ AUDIT_EVENTS_TOPIC = "docbus.audit.events"
 AUDIT_TOPIC = "docbus.audit"
 CHECKPOINT_TOPIC = "docbus.checkpoints"
 EVENT_ID_CONTEXT = b"docbus/audit-event/v1\x00"
+# A message on the events topic with this header is a request to the writer, not a draft:
+# ``docbus audit checkpoint`` sends CHECKPOINT_REQUEST so the one holder of the key signs now.
+CONTROL_HEADER = "docbus_control"
+CHECKPOINT_REQUEST = b"checkpoint"
 
 
 def draft_record(

@@ -69,6 +69,14 @@ class DirectoryView:
                 logger.warning("directory not consistent yet: %s", exc)
         return self.store.current
 
+    async def catch_up(self, timeout: float = 30.0) -> int:
+        """Same shape as consumers.directory_feed.DirectoryFeed: read again; snapshots kept."""
+        await self.refresh(timeout=timeout)
+        return len(self.store)
+
+    async def stop(self) -> None:
+        """Nothing held between reads (same shape as DirectoryFeed)."""
+
     async def current_hash(self, *, timeout: float = 30.0) -> bytes:
         snapshot = self.store.current or await self.refresh(timeout=timeout)
         if snapshot is None:

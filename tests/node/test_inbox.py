@@ -1,0 +1,137 @@
+"""The inbox client on the real broker: stores each document once, refuses forgeries with a 02,
+answers with a sealed 01, checks group addressing against the named snapshot, logs notices."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from consumers.directory import DirectorySnapshot
+from consumers.directory_load import seal_entries
+from consumers.inbox import InboxClient, InboxEvent
+from consumers.sector import build_sector
+from producers.builder import build_envelope, sign_envelope
+from producers.directory_view import DirectoryView
+from producers.receipts import build_receipt
+from schemas.canonical import envelope_hash, receipt_signing_input
+from schemas.codec import encode
+from schemas.receipt import StatusCode, parse_receipt
+from tests.node.conftest import NodePki
+from tests.node.drafts import draft
+from tests.node.kafka_util import collect, make_topics
+
+pytestmark = pytest.mark.broker
+Unique = Callable[[str], str]
+
+
+async def _produce(bootstrap: str, topic: str, records: list[tuple[str, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for key, value in records:
+            await producer.send_and_wait(topic, value, key=key.encode())
+    finally:
+        await producer.stop()
+
+
+async def test_store_once_refuse_forgery_and_acknowledge(
+    kafka_bootstrap: str, unique: Unique, node_pki: NodePki, tmp_path: Path
+) -> None:
+    inbox, receipts = unique("inbox"), unique("receipts")
+    await make_topics(kafka_bootstrap, inbox, receipts)
+    sender, bus = node_pki.identity("G03.U001"), node_pki.identity("G03.BUS")
+    good, good_raw = sign_envelope(sender, build_envelope(sender, draft("1")))
+    forged = good.model_copy(
+        update={"message_id": "0199a0b2-7c3e-7d41-8a2b-3c4d5e6f7a8b"}
+    )  # signed id changed
+    notice = build_receipt(
+        bus,
+        envelope_message_id=good.message_id,
+        document_id=good.document.document_id,
+        envelope_hash=envelope_hash(good),
+        to_org="G03.U002",
+        status=StatusCode.ARRIVED,
+    )  # fmt: skip  (a notice the bus would send; its content does not matter to the log)
+    await _produce(
+        kafka_bootstrap, inbox, [("a", good_raw), ("a", good_raw), ("b", encode(forged)), ("c", notice)]
+    )
+
+    client = InboxClient(
+        node_pki.identity("G03.U002"), kafka_bootstrap, tmp_path / "store", node_pki.policy(),
+        topic=inbox, receipts_topic=receipts, group=unique("group"),
+    )  # fmt: skip
+    events: list[InboxEvent] = []
+    assert await client.run(once=True, on_event=events.append) == 4
+    assert [e.kind for e in events] == ["document", "duplicate", "rejected", "notice"]
+
+    folder = tmp_path / "store" / good.message_id
+    assert (folder / "envelope.bin").read_bytes() == good_raw
+    assert (folder / "files" / "cong-van.pdf").read_bytes() == good.payload.data
+    meta = json.loads((folder / "meta.json").read_text())
+    assert (
+        meta["sender"]["code"] == "G03.U001" and meta["verification"]["official"]["name"] == "Trần Thị Bình"
+    )
+    assert [d["message_id"] for d in client.store.documents()] == [good.message_id]
+    assert client.store.rejected()[0]["reason"] == "SIGNATURE_INVALID"
+    assert client.store.receipts()[0]["seal"] == "valid" and client.store.receipts()[0]["kind"] == "notice"
+
+    got = await collect(kafka_bootstrap, receipts, lambda rs: len(rs) >= 2)
+    answers = [parse_receipt(r.value) for r in got]
+    assert [(a.envelope_id, a.status) for a in answers] == [
+        (good.message_id, StatusCode.ARRIVED),
+        (forged.message_id, StatusCode.REJECTED),
+    ]  # fmt: skip  (one 01 although the document came twice)
+    assert answers[0].envelope_hash == envelope_hash(good) and answers[1].reason.startswith(
+        "SIGNATURE_INVALID"
+    )
+    assert {r.key for r in got} == {b"G03.U001"}
+    for a in answers:
+        node_pki.policy().verify_seal(receipt_signing_input(a), a.signatures, "G03.U002", datetime.now(UTC))
+
+    # a restarted client with the same group reads nothing again, and a replayed copy is dropped
+    assert await client.run(once=True) == 0
+    await _produce(kafka_bootstrap, inbox, [("a", good_raw)])
+    assert await client.run(once=True, on_event=events.append) == 1 and events[-1].kind == "duplicate"
+    assert len(client.store.documents()) == 1
+
+
+async def test_group_addressing_checked_against_the_named_snapshot(
+    kafka_bootstrap: str, unique: Unique, node_pki: NodePki, tmp_path: Path
+) -> None:
+    inbox, receipts, directory = unique("inbox"), unique("receipts"), unique("directory")
+    await make_topics(kafka_bootstrap, inbox, receipts, directory)
+    entries = seal_entries(build_sector(3, 3), node_pki.identity("G03").seal)
+    await _produce(kafka_bootstrap, directory, [(e.code, encode(e)) for e in entries])
+    snapshot = DirectorySnapshot.build(entries).hash
+    sender = node_pki.identity("G03")
+    to_all, raw_all = sign_envelope(
+        sender,
+        build_envelope(
+            sender, draft("5", recipients=[], groups=["all-universities"]), directory_snapshot=snapshot
+        ),
+    )
+    to_depts, raw_depts = sign_envelope(
+        sender,
+        build_envelope(
+            sender, draft("6", recipients=[], groups=["all-departments"]), directory_snapshot=snapshot
+        ),
+    )
+    await _produce(kafka_bootstrap, inbox, [("x", raw_all), ("y", raw_depts)])
+    feed = DirectoryView(kafka_bootstrap, topic=directory, policy=node_pki.policy())
+    client = InboxClient(
+        node_pki.identity("G03.U002"), kafka_bootstrap, tmp_path, node_pki.policy(), directory=feed,
+        topic=inbox, receipts_topic=receipts, group=unique("group"),
+    )  # fmt: skip
+    events: list[InboxEvent] = []
+    try:
+        await client.run(once=True, on_event=events.append)
+    finally:
+        await feed.stop()
+    assert [e.kind for e in events] == ["document", "rejected"]
+    assert events[1].detail.startswith("UNKNOWN_RECIPIENT")
+    assert client.store.has(to_all.message_id) and not client.store.has(to_depts.message_id)

@@ -73,6 +73,8 @@ class Bus:
             topic_allow_declare=True,
             consumer_auto_offset_reset="earliest",
             stream_wait_empty=True,
+            broker_session_timeout=settings.session_timeout,
+            broker_heartbeat_interval=min(3.0, settings.session_timeout / 3),
         )
         self.app.transport.Producer = _IdempotentProducer  # type: ignore[misc]
         self.ingress = self.app.topic(INGRESS_TOPIC, **_RAW)

@@ -60,8 +60,9 @@ class DirectoryFeed:
                 bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
             )
             await consumer.start()
-            await consumer.topics()  # loads metadata of every topic
-            partitions = consumer.partitions_for_topic(self.topic)
+            # aiokafka keeps fetched metadata apart from the consumer's cache; ask it directly
+            cluster = await consumer._client.fetch_all_metadata()
+            partitions = cluster.partitions_for_topic(self.topic)
             if not partitions:
                 await consumer.stop()
                 raise RuntimeError(f"topic {self.topic} does not exist (docbus topics apply)")

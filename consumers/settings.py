@@ -46,6 +46,8 @@ class BusSettings(BaseSettings):
     crl_check_interval: float = Field(default=10.0, gt=0)
     #: seconds a directory catch-up may take before the processor gives up waiting
     directory_timeout: float = Field(default=30.0, gt=0)
+    #: seconds without heartbeats before the group drops a dead worker (a restart waits this long)
+    session_timeout: float = Field(default=10.0, gt=0)
     #: faust worker log level: crit|error|warn|info|debug
     log_level: str = "info"
 

@@ -28,9 +28,10 @@ from consumers.routed import RoutedRecord
 from consumers.routing import RoutePlan, RoutingError, route_envelope
 from consumers.trust import TrustError, TrustPolicy, TrustStore, VerifiedDocument
 from schemas.canonical import envelope_signing_input
-from schemas.envelope import Envelope, parse_envelope
+from schemas.codec import decode
+from schemas.envelope import Envelope, check_envelope
 from schemas.errors import ContractError
-from schemas.limits import DEFAULT_LIMITS, Limits
+from schemas.limits import DEFAULT_LIMITS, Limits, check_message_size
 from schemas.orgcode import canonical_org_code
 from schemas.reasons import Reason
 from schemas.signature import Signature
@@ -96,8 +97,9 @@ class Validator:
     ) -> Decision:
         """``position``: (partition, offset) the record was read at; ``state_of(sender)``: the
         sender's policy state; ``routed_of(message_id)``: what the bus routed under that id."""
-        try:
-            env = parse_envelope(raw, self.limits)
+        try:  # schemas.envelope.parse_envelope in two steps: after decoding, the sender is known
+            check_message_size(raw, self.limits)
+            env = decode(raw, Envelope)
         except ContractError as exc:
             return Rejected(exc.reason, exc.detail)
         sender = canonical_org_code(env.sender.code)
@@ -108,6 +110,10 @@ class Validator:
             notify = any(s is not None and s.is_active(sender) for s in (named, current))
             return Rejected(reason, detail, sender, env.message_id, env, notify, hashes)
 
+        try:
+            check_envelope(env, self.limits)
+        except ContractError as exc:
+            return reject(exc.reason, exc.detail)
         try:
             plan = route_envelope(self.directory, env.directory_snapshot, sender, env.recipients, env.groups)
             self.guard.check_fresh(env.created_at, now)

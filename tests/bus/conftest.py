@@ -1,0 +1,60 @@
+"""Fixtures of the bus tests: one small PKI + sealed sector directory per session; for broker
+tests, the topics, the published directory and a `docbus bus run` worker as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from consumers.app import INGRESS_TOPIC, RECEIPTS_TOPIC
+from consumers.directory_load import ensure_topics, publish_entries
+from tests.bus.kafka import BusProcess, start_group_at_end
+from tests.bus.world import PASSPHRASE, World, build_world
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    return build_world(tmp_path_factory.mktemp("bus") / "pki")
+
+
+@pytest.fixture(scope="session")
+def published(kafka_bootstrap: str, world: World) -> World:
+    """The world's topics (bus topics, one inbox per active org) and sealed directory on the broker."""
+    asyncio.run(ensure_topics(kafka_bootstrap, world.entries))
+    asyncio.run(publish_entries(kafka_bootstrap, world.entries))
+    return world
+
+
+def bus_env(bootstrap: str, world: World, home: Path, app_id: str) -> dict[str, str]:
+    return {
+        "DOCBUS_HOME": str(home),
+        "DOCBUS_BOOTSTRAP": bootstrap,
+        "DOCBUS_PKI_DIR": str(world.pki),
+        "DOCBUS_PKI_PASSPHRASE": PASSPHRASE,
+        "DOCBUS_APP_ID": app_id,
+        "DOCBUS_SESSION_TIMEOUT": "6",
+        "DOCBUS_CRL_CHECK_INTERVAL": "1",
+        "DOCBUS_LOG_LEVEL": "info",
+    }
+
+
+def start_bus(bootstrap: str, world: World, home: Path) -> BusProcess:
+    """A worker of a fresh processor group (and fresh tables) that starts reading at the current end."""
+    app_id = f"docbus-test-{uuid.uuid4().hex[:8]}"
+    asyncio.run(start_group_at_end(bootstrap, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC]))
+    bus = BusProcess(bus_env(bootstrap, world, home, app_id), home / "bus.log")
+    bus.start()
+    return bus
+
+
+@pytest.fixture(scope="module")
+def bus_process(
+    kafka_bootstrap: str, published: World, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BusProcess]:
+    bus = start_bus(kafka_bootstrap, published, tmp_path_factory.mktemp("bus-home"))
+    yield bus
+    bus.stop()

@@ -1,0 +1,61 @@
+"""Accepted envelopes on the real broker: fan-out to every addressed inbox exactly once, with the
+ADR's CloudEvents headers, a sealed 01 notice to the sender, and the audit drafts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+
+from consumers.audit.events import AUDIT_EVENTS_TOPIC, decode_draft
+from consumers.routing import inbox_topic
+from consumers.trustfiles import TrustFiles
+from schemas.canonical import receipt_signing_input
+from schemas.receipt import StatusCode, parse_receipt
+from tests.bus.kafka import BusProcess, end_offsets, header, produce, read_until
+from tests.bus.world import DEPARTMENTS, World
+
+pytestmark = pytest.mark.broker
+
+
+async def test_directive_to_all_departments_arrives_once_in_every_inbox(
+    kafka_bootstrap: str, published: World, bus_process: BusProcess
+) -> None:
+    sender = published.sender("G03")
+    inboxes = [inbox_topic(code) for code in DEPARTMENTS]
+    start = await end_offsets(kafka_bootstrap, [*inboxes, inbox_topic("G03"), AUDIT_EVENTS_TOPIC])
+    directive, raw = sender.envelope(groups=("all-departments",))
+    marker, marker_raw = sender.envelope(groups=("all-departments",))  # same sender: routed after it
+    await produce(kafka_bootstrap, "docbus.ingress", [(b"G03", raw), (b"G03", marker_raw)])
+
+    def arrived(records: list) -> bool:  # type: ignore[type-arg]
+        seen = {(r.topic, r.key) for r in records}
+        return all((t, marker.message_id.encode()) in seen for t in inboxes)
+
+    records = await read_until(kafka_bootstrap, start, arrived)
+    assert arrived(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
+    ours = [r for r in records if r.topic in inboxes and r.key == directive.message_id.encode()]
+    copies = Counter(r.topic for r in ours)
+    assert copies == dict.fromkeys(inboxes, 1)
+    for r in ours:
+        assert r.value == raw  # the exact bytes
+        assert header(r, "ce_id") == directive.message_id
+        assert header(r, "ce_source") == "docbus://G03"
+        assert header(r, "ce_type") == "vn.docbus.envelope.v1"
+        assert header(r, "docbus_recipient") == r.topic.removeprefix("docbus.inbox.")
+        assert header(r, "docbus_snapshot") == published.snapshot.hex()
+
+    notices = [parse_receipt(r.value) for r in records if r.topic == inbox_topic("G03")]
+    answer = [n for n in notices if n.envelope_id == directive.message_id]
+    assert [n.status for n in answer] == [StatusCode.ARRIVED] and answer[0].from_org == "G03.BUS"
+    sealed = TrustFiles(published.pki).policy.verify_seal(
+        receipt_signing_input(answer[0]), answer[0].signatures, "G03.BUS", datetime.now(UTC)
+    )
+    assert sealed.org == "G03.BUS"
+
+    drafts = [decode_draft(r.value) for r in records if r.topic == AUDIT_EVENTS_TOPIC]
+    events = Counter(d.event.value for d in drafts if d.message_id == directive.message_id)
+    assert events == {"SUBMITTED": 1, "ACCEPTED": 1, "ROUTED": len(DEPARTMENTS)}
+    accepted = next(d for d in drafts if d.message_id == directive.message_id and d.event.value == "ACCEPTED")
+    assert len(accepted.trust_hashes) >= 4  # two leaves, the issuing CA, its CRL, the root

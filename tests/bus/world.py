@@ -1,0 +1,118 @@
+"""A small sector with a real PKI for the bus tests: 5 departments, 3 universities, the ministry,
+the bus org; officials for the senders; H03's certificates revoked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from consumers.directory import DirectorySnapshot
+from consumers.directory_load import seal_entries
+from consumers.sector import build_sector
+from infra.pki import Authority
+from producers.builder import DocumentDraft, build_envelope, sign_envelope
+from producers.identity import NodeIdentity
+from producers.keys import sign_dual
+from schemas.canonical import envelope_hash, envelope_signing_input
+from schemas.codec import encode
+from schemas.directory import DirectoryEntry
+from schemas.document import DocumentType, SecurityLevel
+from schemas.envelope import ZERO_HASH, Envelope
+from schemas.payload import Payload
+
+PASSPHRASE = "bus-test-passphrase"
+DEPARTMENTS = ("H01", "H02", "H03", "H04", "H05")
+UNIVERSITIES = ("G03.U001", "G03.U002", "G03.U003")
+SENDERS = ("G03", "H01", "H02", "H03", "H04")
+REVOKED = "H03"
+
+
+@dataclass(frozen=True)
+class World:
+    pki: Path
+    entries: list[DirectoryEntry]
+    snapshot: bytes
+    identities: dict[str, NodeIdentity]
+
+    def sender(self, code: str) -> Sender:
+        return Sender(self.identities[code], self.snapshot)
+
+
+def build_world(folder: Path) -> World:
+    ca = Authority.init(folder, PASSPHRASE.encode())
+    with ca.batch():
+        for code in ("G03", "G03.BUS", *DEPARTMENTS, *UNIVERSITIES):
+            ca.issue_org(code, f"Tổ chức {code}")
+        for code in SENDERS:
+            ca.issue_official(code, f"Cán bộ {code}", "Chánh Văn phòng")
+    ca.revoke(REVOKED)
+    identities = {code: NodeIdentity.from_pki(folder, code, PASSPHRASE, "*") for code in SENDERS}
+    identities["G03.BUS"] = NodeIdentity.from_pki(folder, "G03.BUS", PASSPHRASE)
+    for code in (*DEPARTMENTS, *UNIVERSITIES):
+        if code not in identities:
+            identities[code] = NodeIdentity.from_pki(folder, code, PASSPHRASE)
+    entries = seal_entries(
+        build_sector(len(DEPARTMENTS), len(UNIVERSITIES), with_bus=True), identities["G03"].seal
+    )
+    return World(folder, entries, DirectorySnapshot.build(entries).hash, identities)
+
+
+@dataclass
+class Sender:
+    """A node's chain: next sequence and previous hash, advanced by every envelope built."""
+
+    identity: NodeIdentity
+    snapshot: bytes
+    sequence: int = 0
+    last: bytes = ZERO_HASH
+    count: int = field(default=0)
+
+    def envelope(
+        self,
+        recipients: tuple[str, ...] = (),
+        groups: tuple[str, ...] = (),
+        *,
+        snapshot: bytes | None = None,
+        created_at: datetime | None = None,
+        advance: bool = True,
+    ) -> tuple[Envelope, bytes]:
+        self.count += 1
+        draft = DocumentDraft(
+            document_type=DocumentType.CONG_VAN,
+            code_number=str(self.count),
+            code_notation="TEST",
+            subject=f"Thử nghiệm {self.count}",
+            payload=Payload.of("vb.pdf", "application/pdf", b"%PDF-1.7 " + str(self.count).encode()),
+            recipients=recipients,
+            groups=groups,
+        )
+        env = build_envelope(
+            self.identity,
+            draft,
+            sequence=self.sequence + 1,
+            previous_hash=self.last,
+            directory_snapshot=self.snapshot if snapshot is None else snapshot,
+            created_at=created_at,
+        )
+        signed, raw = sign_envelope(self.identity, env)
+        if advance:
+            self.sequence += 1
+            self.last = envelope_hash(signed)
+        return signed, raw
+
+    def secret(self, recipients: tuple[str, ...]) -> tuple[Envelope, bytes]:
+        """A properly signed envelope of a secret document (the node tooling refuses to sign it)."""
+        env, _ = self.envelope(recipients, advance=False)
+        doc = env.document.model_copy(update={"security_level": SecurityLevel.SECRET})
+        unsigned = env.model_copy(update={"document": doc, "signatures": []})
+        official = self.identity.require_official()
+        sigs = sign_dual(official, self.identity.seal, envelope_signing_input(unsigned))
+        signed = unsigned.model_copy(update={"signatures": sigs})
+        return signed, encode(signed)
+
+
+def forge(env: Envelope) -> bytes:
+    """The envelope with its subject changed after signing: the signatures no longer verify."""
+    doc = env.document.model_copy(update={"subject": env.document.subject + " (sửa)"})
+    return encode(env.model_copy(update={"document": doc}))

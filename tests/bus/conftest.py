@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ import pytest
 from consumers.app import INGRESS_TOPIC, RECEIPTS_TOPIC
 from consumers.directory_load import ensure_topics, publish_entries
 from tests.bus.kafka import BusProcess, start_group_at_end
-from tests.bus.world import PASSPHRASE, World, build_world
+from tests.bus.world import PASSPHRASE, Sender, World, build_world
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +58,16 @@ def bus_process(
     bus = start_bus(kafka_bootstrap, published, tmp_path_factory.mktemp("bus-home"))
     yield bus
     bus.stop()
+
+
+@pytest.fixture(scope="module")
+def senders(published: World) -> Callable[[str], Sender]:
+    """Node chains that live as long as the module's bus (whose tables start empty)."""
+    chains: dict[str, Sender] = {}
+
+    def get(code: str) -> Sender:
+        if code not in chains:
+            chains[code] = published.sender(code)
+        return chains[code]
+
+    return get

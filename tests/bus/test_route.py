@@ -4,6 +4,7 @@ ADR's CloudEvents headers, a sealed 01 notice to the sender, and the audit draft
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -14,15 +15,15 @@ from consumers.trustfiles import TrustFiles
 from schemas.canonical import receipt_signing_input
 from schemas.receipt import StatusCode, parse_receipt
 from tests.bus.kafka import BusProcess, end_offsets, header, produce, read_until
-from tests.bus.world import DEPARTMENTS, World
+from tests.bus.world import DEPARTMENTS, Sender, World
 
 pytestmark = pytest.mark.broker
 
 
 async def test_directive_to_all_departments_arrives_once_in_every_inbox(
-    kafka_bootstrap: str, published: World, bus_process: BusProcess
+    kafka_bootstrap: str, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
 ) -> None:
-    sender = published.sender("G03")
+    sender = senders("G03")
     inboxes = [inbox_topic(code) for code in DEPARTMENTS]
     start = await end_offsets(kafka_bootstrap, [*inboxes, inbox_topic("G03"), AUDIT_EVENTS_TOPIC])
     directive, raw = sender.envelope(groups=("all-departments",))

@@ -1,0 +1,120 @@
+"""Every rejection path on the real broker: quarantine with the reason, a sealed 02 notice to a
+known sender, nothing in any recipient's inbox, and the next good envelope still flows."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+from aiokafka import ConsumerRecord
+
+from consumers.app import QUARANTINE_TOPIC
+from consumers.routing import inbox_topic
+from schemas.codec import decode
+from schemas.quarantine import QuarantineRecord
+from schemas.receipt import StatusCode, parse_receipt
+from tests.bus.kafka import BusProcess, end_offsets, produce, read_until
+from tests.bus.world import Sender, World, forge
+
+pytestmark = pytest.mark.broker
+
+Records = list[ConsumerRecord[bytes, bytes]]
+
+
+def quarantined(records: Records) -> list[QuarantineRecord]:
+    return [decode(r.value, QuarantineRecord) for r in records if r.topic == QUARANTINE_TOPIC]
+
+
+def has(records: Records, topic: str, key: bytes) -> bool:
+    return any(r.topic == topic and r.key == key for r in records)
+
+
+async def test_every_rejection_is_quarantined_with_its_reason_and_a_notice(
+    kafka_bootstrap: str, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
+) -> None:
+    codes = ("H01", "H02", "H03", "H04", "H05")
+    start = await end_offsets(kafka_bootstrap, [QUARANTINE_TOPIC, *(inbox_topic(c) for c in codes)])
+    h01, h02, h03, h04 = (senders(c) for c in ("H01", "H02", "H03", "H04"))
+    cases: dict[str, tuple[str, str]] = {}  # message id -> (reason, sender)
+
+    forged_env, _ = h01.envelope(("H02",), advance=False)
+    forged = forge(forged_env)
+    cases[forged_env.message_id] = ("SIGNATURE_INVALID", "H01")
+    revoked_env, revoked = h03.envelope(("H01",))
+    cases[revoked_env.message_id] = ("CERT_REVOKED", "H03")
+    unknown_env, unknown = h02.envelope(("H09",), advance=False)
+    cases[unknown_env.message_id] = ("UNKNOWN_RECIPIENT", "H02")
+    secret_env, secret = h01.secret(("H02",))
+    cases[secret_env.message_id] = ("SECRET_REFUSED", "H01")
+    first_env, first = h04.envelope(("H01",))
+    cases[first_env.message_id] = ("REPLAY", "H04")  # its second copy
+    h04.envelope(("H01",))  # built and never sent
+    gap_env, gap = h04.envelope(("H01",))
+    cases[gap_env.message_id] = ("SEQUENCE_GAP", "H04")
+    noise = os.urandom(200)
+    good_env, good = senders("G03").envelope(("H05",))
+
+    await produce(
+        kafka_bootstrap,
+        "docbus.ingress",
+        [
+            (b"H01", forged), (b"H03", revoked), (b"H02", unknown), (b"H01", secret), (b"H04", first),
+            (b"H04", first), (b"H04", gap), (b"H05", noise), (b"G03", good),
+        ],
+    )  # fmt: skip
+
+    def notices(records: Records) -> dict[tuple[str, str], str]:
+        out = {}
+        for r in records:
+            if (
+                r.topic.startswith("docbus.inbox.")
+                and r.headers
+                and (("ce_type", b"vn.docbus.notice.v1") in r.headers)
+            ):
+                n = parse_receipt(r.value)
+                if n.status is StatusCode.REJECTED:
+                    out[(n.envelope_id, n.to_org)] = n.reason.split(":", 1)[0]
+        return out
+
+    def done(records: Records) -> bool:
+        reasons = {q.message_id for q in quarantined(records)}
+        return (
+            set(cases) <= reasons
+            and any(q.raw == noise for q in quarantined(records))
+            and has(records, inbox_topic("H05"), good_env.message_id.encode())
+            and len([k for k in notices(records) if k[0] in cases]) == len(cases)
+        )
+
+    records = await read_until(kafka_bootstrap, start, done)
+    assert done(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
+    by_id = {q.message_id: q for q in quarantined(records) if q.message_id in cases}
+    assert {mid: q.reason.value for mid, q in by_id.items()} == {mid: r for mid, (r, _) in cases.items()}
+    assert (
+        by_id[forged_env.message_id].raw == forged and by_id[forged_env.message_id].topic == "docbus.ingress"
+    )
+    got = notices(records)
+    for mid, (reason, sender) in cases.items():
+        assert got[(mid, sender)] == reason
+    noisy = next(q for q in quarantined(records) if q.raw == noise)
+    assert noisy.reason.value in {"MALFORMED", "UNKNOWN_SCHEMA"} and noisy.message_id is None
+    # nothing refused reached a recipient; the replayed envelope reached H01 once, from its first copy
+    delivered = [r.key for r in records if r.topic in {inbox_topic("H01"), inbox_topic("H02")}]
+    for mid in (forged_env.message_id, unknown_env.message_id, secret_env.message_id, gap_env.message_id):
+        assert mid.encode() not in delivered
+    assert delivered.count(first_env.message_id.encode()) == 1
+
+
+async def test_random_bytes_do_not_stall_the_agent(
+    kafka_bootstrap: str, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
+) -> None:
+    start = await end_offsets(kafka_bootstrap, [QUARANTINE_TOPIC, inbox_topic("H02")])
+    sender = senders("G03")
+    junk: list[bytes] = [b"", b"\xc3\x01", b"\xc3\x01" + os.urandom(50), os.urandom(5000)]
+    good_env, good = sender.envelope(("H02",))
+    await produce(kafka_bootstrap, "docbus.ingress", [*((b"G03", j) for j in junk), (b"G03", good)])
+    arrived: Callable[[Records], bool] = lambda rs: has(rs, inbox_topic("H02"), good_env.message_id.encode())  # noqa: E731
+    records = await read_until(kafka_bootstrap, start, arrived)
+    assert arrived(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
+    raws = [q.raw for q in quarantined(records)]
+    assert all(j in raws for j in junk)

@@ -7,11 +7,20 @@ import logging
 import typer
 
 from consumers.cli import bus_app, directory_app
+from docbus.demo import demo
 from infra.cli import broker_app, topics_app
+from infra.pki.cli import pki_app
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="docbus: signed document exchange on Kafka")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="docbus: signed document exchange on Kafka",
+)
 app.add_typer(broker_app, name="broker")
 app.add_typer(topics_app, name="topics")
+app.command()(demo)
+app.add_typer(pki_app, name="pki")
 app.add_typer(bus_app, name="bus")
 app.add_typer(directory_app, name="directory")
 

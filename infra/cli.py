@@ -1,0 +1,117 @@
+"""`docbus broker ...` and `docbus topics ...`: run the local Kafka and shape its topics."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra import kafka_runtime, topics
+from infra.broker import BrokerError, cluster_for
+
+__all__ = ["broker_app", "topics_app"]
+
+broker_app = typer.Typer(no_args_is_help=True, help="Run the real Apache Kafka broker (KRaft) on loopback.")
+topics_app = typer.Typer(no_args_is_help=True, help="Declarative topics (infra/topics.toml).")
+out = Console()
+err = Console(stderr=True)
+
+NODES = typer.Option(1, "--nodes", "-n", help="1 = single broker; 3 = local fault-test cluster")
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err.print(f"[red]error:[/] {exc}")
+    return typer.Exit(1)
+
+
+@broker_app.command()
+def fetch() -> None:
+    """Resolve the Kafka jars from Maven Central (a second run resolves nothing new)."""
+    try:
+        path = kafka_runtime.fetch()
+    except kafka_runtime.RuntimeMissing as exc:
+        raise _fail(exc) from None
+    out.print(f"kafka runtime: {path} ({len(list(path.glob('*.jar')))} jars)")
+
+
+@broker_app.command()
+def start(nodes: int = NODES) -> None:
+    """Start the broker (formats storage on first start); returns once it answers metadata requests."""
+    try:
+        cluster = cluster_for(nodes)
+        if len(cluster.running()) == cluster.size:
+            out.print(f"already running: {cluster.bootstrap} (nothing to do)")
+            return
+        t0 = time.monotonic()
+        started = cluster.start()
+    except (BrokerError, kafka_runtime.RuntimeMissing) as exc:
+        raise _fail(exc) from None
+    ids = ", ".join(str(n.node_id) for n in started)
+    out.print(f"kafka up on {cluster.bootstrap} (started node {ids} in {time.monotonic() - t0:.1f}s)")
+    out.print(f"data: {cluster.root}   stop with: docbus broker stop{' --nodes 3' if nodes == 3 else ''}")
+
+
+@broker_app.command()
+def stop(
+    nodes: int = NODES,
+    node: list[int] = typer.Option(None, "--node", help="stop only this node id (fault tests)"),  # noqa: B008
+    kill: bool = typer.Option(False, "--kill", help="SIGKILL instead of a controlled shutdown"),
+) -> None:
+    """Stop the broker cleanly by its own pid."""
+    cluster = cluster_for(nodes)
+    stopped = cluster.stop(only=node or None, kill=kill)
+    out.print(f"stopped {len(stopped)} node(s)" if stopped else "not running")
+
+
+@broker_app.command()
+def status(nodes: int = NODES) -> None:
+    """Show each node: pid, port, data folder."""
+    cluster = cluster_for(nodes)
+    table = Table("node", "pid", "client port", "controller port", "data")
+    for n in cluster.nodes:
+        pid = n.pid()
+        table.add_row(
+            str(n.node_id),
+            str(pid) if pid else "[red]down[/]",
+            str(n.port),
+            str(n.controller_port),
+            str(n.dir),
+        )
+    out.print(table)
+    if not cluster.running():
+        raise typer.Exit(3)
+
+
+@broker_app.command()
+def logs(
+    nodes: int = NODES,
+    node: int = typer.Option(1, "--node"),
+    lines: int = typer.Option(50, "--lines"),
+    follow: bool = typer.Option(False, "--follow", "-f"),
+) -> None:
+    """Print the tail of a node's server.log."""
+    cluster = cluster_for(nodes)
+    target = next((n for n in cluster.nodes if n.node_id == node), None)
+    if target is None or not target.log_file.exists():
+        raise _fail(BrokerError(f"no log for node {node} yet"))
+    subprocess.run(["tail", f"-n{lines}", *(["-F"] if follow else []), str(target.log_file)], check=False)
+
+
+@topics_app.command("apply")
+def apply_topics(
+    nodes: int = NODES, bootstrap: str = typer.Option(None, help="default: the local broker")
+) -> None:
+    """Create missing topics and report drift from infra/topics.toml. Idempotent."""
+    target = bootstrap or cluster_for(nodes).bootstrap
+    plan = asyncio.run(topics.apply(target, topics.load_specs()))
+    for w in plan.warnings:
+        err.print(f"[yellow]warning:[/] {w}")
+    for s in plan.create:
+        out.print(f"created {s.name} (partitions {s.partitions}, replication {s.replication}, {s.cleanup})")
+    for d in plan.drift:
+        out.print(f"[yellow]drift:[/] {d}")
+    out.print(f"{len(plan.create)} created, {len(plan.ok)} unchanged, {len(plan.drift)} drifted")

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The test command: installs what it needs, starts the real Kafka broker, runs the whole suite
+# (unit, broker integration, 3-node fault suite), and stops every broker even when tests fail.
+# Extra arguments go to pytest, e.g. scripts/test.sh -m "not cluster" -x
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+scripts/bootstrap.sh
+
+export DOCBUS_TEST_HOME="${DOCBUS_TEST_HOME:-$PWD/.docbus-test}"
+export DOCBUS_TEST_BROKER_PORT="${DOCBUS_TEST_BROKER_PORT:-29092}"
+export DOCBUS_TEST_CLUSTER_PORT="${DOCBUS_TEST_CLUSTER_PORT:-29100}"
+broker() {
+  DOCBUS_HOME="$DOCBUS_TEST_HOME" DOCBUS_BROKER_PORT="$DOCBUS_TEST_BROKER_PORT" \
+    DOCBUS_CLUSTER_PORT="$DOCBUS_TEST_CLUSTER_PORT" .venv/bin/docbus broker "$@"
+}
+cleanup() {
+  broker stop >/dev/null 2>&1 || true
+  broker stop --nodes 3 >/dev/null 2>&1 || true
+  pkill -f "docbus-test-worker" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# every run starts from an empty test broker: no state leaks between runs
+cleanup
+rm -rf "$DOCBUS_TEST_HOME"
+broker start
+
+set +e
+.venv/bin/python -m pytest "$@"
+rc=$?
+set -e
+if [ "$rc" = 5 ]; then echo "no tests ran" >&2; fi
+exit "$rc"

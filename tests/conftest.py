@@ -1,0 +1,59 @@
+"""Shared fixtures. Broker tests talk to the real Kafka broker over loopback.
+
+The test command (scripts/test.sh) starts the broker before pytest and stops it after; when a
+developer runs pytest directly, the session fixture starts it (and leaves it running for speed;
+`docbus broker stop` with the same DOCBUS_HOME stops it).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.broker import Cluster, cluster_for
+from infra.settings import InfraSettings
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_HOME = Path(os.environ.get("DOCBUS_TEST_HOME", str(REPO / ".docbus-test")))
+
+
+def test_settings() -> InfraSettings:
+    """The test broker lives apart from the demo's (own folder, own ports)."""
+    return InfraSettings(
+        home=TEST_HOME,
+        broker_port=int(os.environ.get("DOCBUS_TEST_BROKER_PORT", "29092")),
+        cluster_port=int(os.environ.get("DOCBUS_TEST_CLUSTER_PORT", "29100")),
+    )
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Iterator[Cluster]:
+    """The single-node test broker, running."""
+    cluster = cluster_for(1, test_settings())
+    cluster.start()
+    yield cluster
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka: Cluster) -> str:
+    return kafka.bootstrap
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    """unique("inbox") -> "t.inbox.3f2a9c1b": topic / group names no other test uses."""
+    tag = uuid.uuid4().hex[:8]
+    return lambda name: f"t.{name}.{tag}"
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster() -> Iterator[Cluster]:
+    """The 3-node KRaft cluster (RF 3, min ISR 2, no unclean election), stopped after the session."""
+    cluster = cluster_for(3, test_settings())
+    cluster.start()
+    yield cluster
+    cluster.stop()

@@ -7,9 +7,11 @@ import logging
 import typer
 
 from consumers.cli import bus_app, directory_app
+from consumers.inbox_cli import inbox, receipt, status
 from docbus.demo import demo
 from infra.cli import broker_app, topics_app
 from infra.pki.cli import pki_app
+from producers.cli import send
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -23,6 +25,10 @@ app.command()(demo)
 app.add_typer(pki_app, name="pki")
 app.add_typer(bus_app, name="bus")
 app.add_typer(directory_app, name="directory")
+app.command()(send)
+app.command()(inbox)
+app.command()(receipt)
+app.command()(status)
 
 
 @app.callback()

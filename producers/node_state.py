@@ -8,7 +8,8 @@ of the envelope in ``outbox/``, *before* publishing; the copy is removed once th
 acknowledged it. A crash in between leaves the exact bytes to publish again (``pending``), so the
 chain never breaks.
 
-Files: ``<folder>/<org>.state.json`` (atomic replace), ``<org>.lock``, ``outbox/<org>/<seq>.bin``.
+Files: ``<folder>/<org>.state.json`` (atomic replace), ``<org>.lock``, ``outbox/<org>/<seq>.bin``,
+``sent/<org>/<message id>.bin``.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class NodeState:
         self.org_code = canonical_org_code(org_code)
         self.path = self.folder / f"{self.org_code}.state.json"
         self.outbox = self.folder / "outbox" / self.org_code
+        self.sent_dir = self.folder / "sent" / self.org_code
         self._lock_path = self.folder / f"{self.org_code}.lock"
 
     def read(self) -> ChainPosition:
@@ -105,10 +107,22 @@ class NodeState:
         finally:
             os.close(fd)  # closing the descriptor releases the lock
 
-    def sent(self, sequence: int) -> None:
-        """The broker acknowledged envelope ``sequence``: its outbox copy is no longer needed."""
+    def sent(self, sequence: int, message_id: str | None = None) -> None:
+        """The broker acknowledged envelope ``sequence``: out of the outbox, kept under ``sent/``
+        by message id when given (the sender needs it later, e.g. to request a recall)."""
+        path = self.outbox / f"{sequence:020d}.bin"
         with contextlib.suppress(FileNotFoundError):
-            (self.outbox / f"{sequence:020d}.bin").unlink()
+            if message_id is None:
+                path.unlink()
+            else:
+                self.sent_dir.mkdir(parents=True, exist_ok=True)
+                os.replace(path, self.sent_dir / f"{message_id}.bin")
+
+    def sent_envelope(self, message_id: str) -> bytes | None:
+        try:
+            return (self.sent_dir / f"{message_id}.bin").read_bytes()
+        except FileNotFoundError:
+            return None
 
     def pending(self) -> list[tuple[int, bytes]]:
         """Envelopes committed but not acknowledged (a crash or a failed publish), oldest first."""

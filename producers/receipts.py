@@ -102,14 +102,16 @@ def receipt_for(
     by_name: str = "",
     by_position: str = "",
     at: datetime | None = None,
+    to_org: str | None = None,
 ) -> Receipt:
-    """A receipt answering ``envelope`` (sent back to its sender), sealed by ``identity``."""
+    """A receipt answering ``envelope``, sealed by ``identity``; to its sender unless ``to_org``
+    says otherwise (a 13 recall request goes from the sender to the recipients)."""
     return make_receipt(
         identity,
         envelope_message_id=envelope.message_id,
         document_id=envelope.document.document_id,
         envelope_hash=envelope_hash(envelope),
-        to_org=envelope.sender.code,
+        to_org=to_org or envelope.sender.code,
         status=status,
         reason=reason,
         by_name=by_name,

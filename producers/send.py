@@ -183,7 +183,7 @@ class Sender:
         for sequence, raw in pending:
             env = decode(raw, Envelope)
             await self.publisher.publish_envelope(env, raw)
-            self.state.sent(sequence)
+            self.state.sent(sequence, env.message_id)
             logger.info("re-published pending envelope %d (%s)", sequence, env.message_id)
         return len(pending)
 
@@ -205,7 +205,7 @@ class Sender:
             digest = envelope_hash(env)
             slot.commit(digest, raw)
             meta = await self.publisher.publish_envelope(env, raw)
-            self.state.sent(slot.sequence)
+            self.state.sent(slot.sequence, env.message_id)
         outcome = None
         if wait is not None and self.watcher is not None:
             outcome = await self.watcher.wait_for(env.message_id, wait)

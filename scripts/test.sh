@@ -16,7 +16,6 @@ broker() {
 cleanup() {
   broker stop >/dev/null 2>&1 || true
   broker stop --nodes 3 >/dev/null 2>&1 || true
-  pkill -f "docbus-test-worker" 2>/dev/null || true
 }
 trap cleanup EXIT
 

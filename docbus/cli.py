@@ -6,6 +6,7 @@ import logging
 
 import typer
 
+from consumers.audit.cli import audit_app, evidence_app
 from consumers.cli import bus_app, directory_app
 from consumers.inbox_cli import inbox, receipt, status
 from docbus.demo import demo
@@ -29,6 +30,8 @@ app.command()(send)
 app.command()(inbox)
 app.command()(receipt)
 app.command()(status)
+app.add_typer(audit_app, name="audit")
+app.add_typer(evidence_app, name="evidence")
 
 
 @app.callback()

@@ -1,0 +1,114 @@
+"""`docbus audit verify` end to end: on the topic, on an export, and on tampered exports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from consumers.audit.archive import ArchiveReader, export_archive
+from consumers.audit.chain import AuditChain
+from consumers.audit.checkpoint import CheckpointSigner
+from consumers.audit.events import draft
+from consumers.audit.kafka_io import produce_all
+from consumers.audit.service import AuditWriterService
+from consumers.audit.settings import AuditSettings
+from schemas.algorithms import Algorithm
+from schemas.audit import AuditEvent, Checkpoint
+from schemas.codec import decode, encode
+from tests.audit.conftest import make_key
+from tests.audit_bus.scenario import cli, request_checkpoint
+
+pytestmark = pytest.mark.broker
+
+T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
+N = 6
+
+
+async def _log(settings: AuditSettings, start: Callable[[], AuditWriterService]) -> list[bytes]:
+    start()
+    items = [
+        draft(AuditEvent.SUBMITTED, message_id=f"m-{i}", sender="G03.U001", at=T0 + timedelta(seconds=i))
+        for i in range(N)
+    ]
+    await produce_all(
+        settings.bootstrap, [(settings.audit_events_topic, k, v, []) for k, v in items], partition=0
+    )
+    return await request_checkpoint(settings, N)
+
+
+def _rewrite(src: Path, dst: Path, change: Callable[[list[bytes], list[bytes]], None]) -> None:
+    with src.open("rb") as f:
+        reader = ArchiveReader(f)
+        records, checkpoints = list(reader.records()), list(reader.checkpoints)
+    change(records, checkpoints)
+    with dst.open("wb") as f:
+        export_archive(f, records, checkpoints)
+
+
+def _flip(records: list[bytes], _: list[bytes]) -> None:
+    # one byte of the message id: the record still decodes, only the chain can tell
+    assert records[2].count(b"m-2") == 1
+    records[2] = records[2].replace(b"m-2", b"m-3")
+
+
+def _swap(records: list[bytes], _: list[bytes]) -> None:
+    records[3], records[4] = records[4], records[3]
+
+
+def _foreign_checkpoint(records: list[bytes], checkpoints: list[bytes]) -> None:
+    # a checkpoint over the same tree, signed by a key the PKI never issued for the audit log
+    real = decode(checkpoints[0], Checkpoint)
+    forger = make_key("not the audit key").signer
+    assert isinstance(forger, CheckpointSigner) and forger.algorithm is Algorithm.ED25519
+    checkpoints[0] = encode(forger.sign(real.tree_size, real.root_hash, real.last_hash, real.issued_at))
+
+
+@pytest.mark.parametrize(
+    ("change", "kind", "position"),
+    [
+        (_flip, "CHAIN_BROKEN", 2),
+        (lambda r, c: r.pop(3), "INDEX_GAP", 3),
+        (_swap, "INDEX_SWAP", 3),
+        (lambda r, c: r.pop(), "TRUNCATED", N - 1),
+        (_foreign_checkpoint, "CHECKPOINT_SIGNATURE", N - 1),
+    ],
+    ids=["flip-byte", "delete", "swap", "truncate", "foreign-checkpoint"],
+)
+async def test_verify_topic_export_and_tampered_export(
+    audit_settings: AuditSettings,
+    running_writer: Callable[[], AuditWriterService],
+    tmp_path: Path,
+    change: Callable[[list[bytes], list[bytes]], object],
+    kind: str,
+    position: int,
+) -> None:
+    await _log(audit_settings, running_writer)
+    ok = cli(audit_settings, "audit", "verify")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert f"{N} records, 1 checkpoints verified" in ok.stdout
+
+    archive, tampered = tmp_path / "audit.avro", tmp_path / "tampered.avro"
+    assert cli(audit_settings, "audit", "export", "--out", str(archive)).returncode == 0
+    good = cli(audit_settings, "audit", "verify", "--archive", str(archive))
+    assert good.returncode == 0, good.stdout + good.stderr
+
+    _rewrite(archive, tampered, change)  # type: ignore[arg-type]
+    bad = cli(audit_settings, "audit", "verify", "--archive", str(tampered))
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert f"FAULT {kind}" in bad.stdout and f"at position {position}" in bad.stdout, bad.stdout
+
+
+async def test_verify_on_the_topic_names_a_record_from_a_second_writer(
+    audit_settings: AuditSettings, running_writer: Callable[[], AuditWriterService]
+) -> None:
+    s = audit_settings
+    await _log(s, running_writer)
+    # a second writer starting from scratch forks the chain: its record 0 lands at position N
+    fork = AuditChain().append(AuditEvent.SUBMITTED, message_id="forged", sender="G03.U001", at=T0)
+    await produce_all(s.bootstrap, [(s.audit_topic, None, fork.stored, [])])
+    bad = cli(s, "audit", "verify")
+    assert bad.returncode == 1
+    assert "FAULT INDEX_DUPLICATE" in bad.stdout and f"at position {N}" in bad.stdout, bad.stdout

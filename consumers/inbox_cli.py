@@ -7,6 +7,7 @@ Settings: the ``DOCBUS_*`` environment of consumers/settings.py. An org's store 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import typer
@@ -15,6 +16,7 @@ from rich.table import Table
 
 from consumers.inbox import InboxClient, InboxEvent
 from consumers.inbox_store import InboxStore
+from consumers.routing import RoutingError, route
 from consumers.settings import BusSettings
 from consumers.status_view import status_rows
 from consumers.trustfiles import TrustFiles
@@ -28,6 +30,7 @@ from producers.receipts import receipt_for
 from schemas.codec import encode
 from schemas.envelope import Envelope, parse_envelope
 from schemas.errors import ContractError
+from schemas.orgcode import canonical_org_code
 from schemas.receipt import Receipt, StatusCode
 
 __all__ = ["inbox", "receipt", "status"]
@@ -146,16 +149,18 @@ async def _publish(bootstrap: str, made: Receipt) -> None:
 
 def status(
     query: str = typer.Argument(..., help="a message id or a document id"),
+    org: str = typer.Option("", "--org", envvar="DOCBUS_ORG", help="the sender: add whom it addressed"),
     topic: str = typer.Option(STATUS_TOPIC, "--topic", hidden=True),
 ) -> None:
     """Every recipient's latest status of a document, and who has not acknowledged yet."""
     settings = BusSettings()
     try:
         records = asyncio.run(read_to_end(settings.bootstrap, topic, timeout=settings.directory_timeout))
+        addressed = asyncio.run(_addressed(settings, org, query)) if org else {}
     except ReadError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
-    rows = status_rows(((r.key, r.value) for r in records), query)
+    rows = status_rows(((r.key, r.value) for r in records), query, addressed)
     if not rows:
         err.print(f"no status for {query}")
         raise typer.Exit(1)
@@ -169,3 +174,24 @@ def status(
     waiting = [r.recipient for r in rows if not r.acknowledged]
     tail = f"; waiting for {', '.join(waiting)}" if waiting else ""
     out.print(f"{len(rows) - len(waiting)}/{len(rows)} acknowledged{tail}")
+
+
+async def _addressed(settings: BusSettings, org: str, query: str) -> dict[str, tuple[str, list[str]]]:
+    """The sender's own sent envelopes matching ``query``, with the recipients they resolve to
+    (against the snapshot they name; their explicit recipients if it is not known)."""
+    sent = NodeState(_node(settings, canonical_org_code(org)) / "state", org).sent_dir
+    envelopes = [parse_envelope(p.read_bytes()) for p in sorted(sent.glob("*.bin"))] if sent.is_dir() else []
+    matching = [e for e in envelopes if query in (e.message_id, e.document.document_id)]
+    if not matching:
+        return {}
+    view = DirectoryView(settings.bootstrap, policy=TrustFiles(settings.pki).policy,
+                         authority=settings.directory_org)  # fmt: skip
+    out_: dict[str, tuple[str, list[str]]] = {}
+    for env in matching:
+        snapshot = await view.snapshot(env.directory_snapshot, timeout=settings.directory_timeout)
+        codes = [canonical_org_code(c) for c in env.recipients]
+        if snapshot is not None:
+            with contextlib.suppress(RoutingError):  # the bus refused it then: its explicit names
+                codes = list(route(snapshot, env.sender.code, env.recipients, env.groups).recipients)
+        out_[env.message_id] = (env.document.document_id, codes)
+    return out_

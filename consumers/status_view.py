@@ -7,7 +7,7 @@ there, so a recipient that has not answered yet still shows up. Pure: records in
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,9 +41,15 @@ def _parse_key(key: str) -> tuple[str, str, bool] | None:
     return (parts[0], parts[1], routed) if len(parts) == 2 else None
 
 
-def status_rows(records: Iterable[tuple[bytes | None, bytes | None]], query: str) -> list[StatusRow]:
-    """Rows of every (message, recipient) whose message id or document id is ``query``, in topic
-    order; a later record of the same key replaces an earlier one (as compaction will)."""
+def status_rows(
+    records: Iterable[tuple[bytes | None, bytes | None]],
+    query: str,
+    addressed: Mapping[str, tuple[str, Iterable[str]]] | None = None,
+) -> list[StatusRow]:
+    """Rows of every (message, recipient) whose message id or document id is ``query``; a later
+    record of the same key replaces an earlier one (as compaction will). ``addressed``: message id
+    -> (document id, recipients) the sender knows it addressed (its own sent envelopes), for
+    recipients that have not answered when the bus wrote no routing facts."""
     routed: dict[tuple[str, str], Receipt] = {}
     answers: dict[tuple[str, str], Receipt] = {}
     for key, value in records:
@@ -58,14 +64,17 @@ def status_rows(records: Iterable[tuple[bytes | None, bytes | None]], query: str
         if query not in (message_id, receipt.document_id):
             continue
         (routed if is_routed else answers)[(message_id, recipient)] = receipt
+    documents = {mid: doc for mid, (doc, _) in (addressed or {}).items()}
+    known = {(mid, code) for mid, (_, codes) in (addressed or {}).items() for code in codes}
+    for (mid, _), receipt in (routed | answers).items():
+        documents.setdefault(mid, receipt.document_id)
     rows = []
-    for pair in sorted(routed.keys() | answers.keys()):
+    for pair in sorted(routed.keys() | answers.keys() | known):
         fact, answer = routed.get(pair), answers.get(pair)
-        any_receipt = answer if answer is not None else routed[pair]
         rows.append(
             StatusRow(
                 message_id=pair[0],
-                document_id=any_receipt.document_id,
+                document_id=documents[pair[0]],
                 recipient=pair[1],
                 routed_at=fact.at if fact is not None else None,
                 status=answer.status if answer is not None else None,

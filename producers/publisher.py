@@ -76,16 +76,19 @@ class Publisher:
         request_timeout_ms: int = 30_000,
     ) -> None:
         self.ingress, self.receipts = ingress, receipts
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            client_id=client_id,
-            acks="all",
-            enable_idempotence=True,
-            max_request_size=MAX_REQUEST_BYTES,
-            request_timeout_ms=request_timeout_ms,
-        )
+        self._config = {
+            "bootstrap_servers": bootstrap,
+            "client_id": client_id,
+            "acks": "all",
+            "enable_idempotence": True,
+            "max_request_size": MAX_REQUEST_BYTES,
+            "request_timeout_ms": request_timeout_ms,
+        }
+        self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
+        # made here, not in __init__: aiokafka binds to the running event loop
+        self._producer = AIOKafkaProducer(**self._config)
         try:
             await self._producer.start()
         except KafkaError as exc:
@@ -93,7 +96,9 @@ class Publisher:
             raise PublishError(f"cannot reach the broker: {exc!r}") from None
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -106,6 +111,8 @@ class Publisher:
 
     async def send(self, topic: str, key: str, value: bytes, headers: Headers) -> RecordMetadata:
         """Produce one record and wait for the acknowledgement of every in-sync replica."""
+        if self._producer is None:
+            raise PublishError("the publisher is not started")
         try:
             meta = await self._producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
         except KafkaError as exc:

@@ -74,32 +74,32 @@ class NoticeWatcher:
         self, bootstrap: str, topic: str, policy: TrustPolicy | None, bus_org: str = BUS_ORG
     ) -> None:
         self.topic, self.policy, self.bus_org = topic, policy, bus_org
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self.bootstrap = bootstrap
         self._seen: dict[str, Outcome] = {}
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
+        self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        await self._consumer.start()
-        try:
-            parts = await topic_partitions(self._consumer, self.topic)
-        except ReadError:
-            await self._consumer.stop()
-            raise
-        self._consumer.assign(parts)
-        await self._consumer.seek_to_end(*parts)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        self._consumer = consumer
+        await consumer.start()
+        parts = await topic_partitions(consumer, self.topic)  # ReadError: stop() still closes it
+        consumer.assign(parts)
+        await consumer.seek_to_end(*parts)
         for tp in parts:  # resolve the lazy seek now, before anything is published
-            await self._consumer.position(tp)
-        self._task = asyncio.create_task(self._run())
+            await consumer.position(tp)
+        self._task = asyncio.create_task(self._run(consumer))
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        await self._consumer.stop()
+        if self._consumer is not None:
+            await self._consumer.stop()
 
-    async def _run(self) -> None:
-        async for record in self._consumer:
+    async def _run(self, consumer: AIOKafkaConsumer) -> None:
+        async for record in consumer:
             outcome = self._notice(record.value)
             if outcome is not None:
                 async with self._changed:
@@ -166,6 +166,8 @@ class Sender:
             if self.watcher is not None:
                 await self.watcher.start()
         except (KafkaError, ReadError):
+            if self.watcher is not None:
+                await self.watcher.stop()
             await self.publisher.stop()
             raise
         return self

@@ -1,0 +1,106 @@
+"""A dispatch between two universities through the running bus (`docbus bus run` subprocess), with
+the commands a clerk uses: send (waiting for the bus), inbox, receipt, status."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from consumers.directory_load import ensure_topics, publish_entries
+from consumers.routing import inbox_topic
+from infra.pki import Authority
+from schemas.receipt import StatusCode, parse_receipt
+from tests.bus.conftest import bus_env, start_bus
+from tests.bus.kafka import BusProcess, end_offsets, read_until, start_group_at_end
+from tests.bus.world import PASSPHRASE, World, build_world
+
+pytestmark = pytest.mark.broker
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    world: World
+    bus: BusProcess
+    env: dict[str, str]
+    home: Path
+
+
+@pytest.fixture(scope="module")
+def dispatch(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dispatch]:
+    world = build_world(tmp_path_factory.mktemp("e2e") / "pki")
+    ca = Authority(world.pki, PASSPHRASE.encode())
+    ca.issue_official("G03.U001", "Trần Thị Bình", "Hiệu trưởng")
+    ca.issue_official("G03.U002", "Lê Văn Cường", "Hiệu trưởng")
+    asyncio.run(ensure_topics(kafka_bootstrap, world.entries))
+    asyncio.run(publish_entries(kafka_bootstrap, world.entries))
+    home = tmp_path_factory.mktemp("e2e-home")
+    groups = [("docbus-inbox-G03.U001", "G03.U001"), ("docbus-inbox-G03.U002", "G03.U002")]
+    for group, code in groups:  # the clients read what this test sends, not earlier sessions' mail
+        asyncio.run(start_group_at_end(kafka_bootstrap, group, [inbox_topic(code)]))
+    bus = asyncio.run(start_bus(kafka_bootstrap, world, home))
+    env = {**os.environ, **bus_env(kafka_bootstrap, world, home, "unused"), "COLUMNS": "240"}
+    yield Dispatch(world, bus, env, home)
+    bus.stop()
+
+
+def docbus(d: Dispatch, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "docbus.cli", *args], cwd=REPO, env=d.env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+
+
+async def test_dispatch_between_two_universities(
+    kafka_bootstrap: str, dispatch: Dispatch, tmp_path: Path
+) -> None:
+    letter = tmp_path / "cong-van-15.pdf"
+    letter.write_bytes(b"%PDF-1.7 Cong van phoi hop dao tao")
+    status_start = await end_offsets(kafka_bootstrap, ["docbus.status"])
+    sent = docbus(
+        dispatch, "send", "--org", "G03.U001", "--to", "G03.U002", "--to", "G03.U003",
+        "--number", "15", "--notation", "ĐHSP-HTQT", "--subject", "V/v phối hợp đào tạo thạc sĩ",
+        "--file", str(letter), "--timeout", "60",
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stdout + sent.stderr + dispatch.bus.log.read_text()[-3000:]
+    assert "accepted by the bus" in sent.stdout
+    match = re.search(r"message id\s+(\S+)", sent.stdout)
+    assert match is not None
+    mid = match[1]
+
+    received = docbus(dispatch, "inbox", "--org", "G03.U002")
+    assert received.returncode == 0, received.stderr
+    assert re.search(rf"document\s+{mid} from G03.U001", received.stdout)
+    stored = dispatch.home / "nodes" / "G03.U002" / "inbox" / mid
+    assert (stored / "files" / "cong-van-15.pdf").read_bytes() == letter.read_bytes()
+
+    clerk = docbus(dispatch, "receipt", mid, "--org", "G03.U002", "--status", "03", "--by", "Văn thư")
+    assert clerk.returncode == 0, clerk.stderr
+
+    def registered(records: list) -> bool:  # type: ignore[type-arg]
+        return any(
+            r.key == f"{mid}/G03.U002".encode() and parse_receipt(r.value).status is StatusCode.ACCEPTED
+            for r in records
+        )
+
+    assert registered(await read_until(kafka_bootstrap, status_start, registered, timeout=45))
+    shown = docbus(dispatch, "status", mid, "--org", "G03.U001")  # the sender knows whom it addressed
+    assert shown.returncode == 0, shown.stderr
+    lines = {line.split("│")[2].strip(): line for line in shown.stdout.splitlines() if mid[:8] in line}
+    assert "03" in lines["G03.U002"]
+    assert "not yet acknowledged" in lines["G03.U003"]
+    assert "1/2 acknowledged; waiting for G03.U003" in shown.stdout
+
+    back = docbus(dispatch, "inbox", "--org", "G03.U001")
+    assert back.returncode == 0, back.stderr
+    assert re.search(rf"notice\s+\S+ from G03.BUS: 01 from G03.BUS for {mid}", back.stdout)
+    assert re.search(rf"receipt\s+\S+ from G03.U002: 01 from G03.U002 for {mid}", back.stdout)
+    assert re.search(rf"receipt\s+\S+ from G03.U002: 03 from G03.U002 for {mid}", back.stdout)

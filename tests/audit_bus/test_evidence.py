@@ -1,0 +1,80 @@
+"""`docbus evidence`: one self-contained bundle, verified offline; any alteration refused.
+Also `docbus audit timeline` over the same story."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from consumers.audit.service import AuditWriterService
+from consumers.audit.settings import AuditSettings
+from schemas.audit import Evidence
+from schemas.codec import decode, encode
+from tests.audit_bus.conftest import AuditPki
+from tests.audit_bus.scenario import cli, request_checkpoint, send_document
+
+pytestmark = pytest.mark.broker
+
+OFFLINE = {"DOCBUS_BOOTSTRAP": "127.0.0.1:9"}  # nothing listens there: no broker is used
+
+
+async def test_evidence_verifies_offline_and_refuses_alterations(
+    audit_settings: AuditSettings,
+    running_writer: Callable[[], AuditWriterService],
+    audit_pki: AuditPki,
+    tmp_path: Path,
+) -> None:
+    s = audit_settings
+    running_writer()
+    sent = await send_document(
+        s, audit_pki, number="7", deliver_to=["G03.U002", "H01"], receipt_from="G03.U002"
+    )
+    await send_document(s, audit_pki, number="8")  # another message: not in the bundle
+    await request_checkpoint(s, 5 + 4)
+
+    timeline = cli(s, "audit", "timeline", sent.envelope.document.document_id)
+    assert timeline.returncode == 0, timeline.stdout + timeline.stderr
+    lines = timeline.stdout
+    for event in ("SUBMITTED", "ACCEPTED", "ROUTED", "RECEIPT"):
+        assert event in lines
+    assert "G03.U002" in lines and "H01" in lines and " 03 " in lines
+
+    out = tmp_path / "evidence.bin"
+    built = cli(s, "evidence", sent.message_id, "--out", str(out))
+    assert built.returncode == 0, built.stdout + built.stderr
+    bundle = decode(out.read_bytes(), Evidence)
+    assert bundle.envelope == sent.raw and len(bundle.receipts) == 1 and bundle.crls
+    assert len(bundle.records) == 5  # submitted, accepted, routed x2, receipt
+
+    ok = cli(s, "evidence", "verify", str(out), **OFFLINE)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert f"message {sent.message_id}" in ok.stdout and "RECEIPT" in ok.stdout
+
+    def altered(name: str, **update: object) -> Path:
+        path = tmp_path / f"{name}.bin"
+        path.write_bytes(encode(bundle.model_copy(update=update)))
+        return path
+
+    flipped = bytearray(sent.raw)
+    at = flipped.index(b"V/v")
+    flipped[at] ^= 0x20  # the subject's first letter: the envelope still decodes
+    first = bundle.records[0]
+    bent = first.model_copy(update={"proof": [bytes(32), *first.proof[1:]]})
+    cases = {
+        "envelope": (altered("envelope", envelope=bytes(flipped)), "DIGEST_MISMATCH"),
+        "receipt": (altered("receipt", receipts=[bundle.receipts[0] + b"\x00"]), "DIGEST_MISMATCH"),
+        "proof": (altered("proof", records=[bent, *bundle.records[1:]]), "DIGEST_MISMATCH"),
+        "crl": (altered("crl", crls=[]), "CRL_UNAVAILABLE"),
+    }
+    for name, (path, reason) in cases.items():
+        bad = cli(s, "evidence", "verify", str(path), **OFFLINE)
+        assert bad.returncode == 1, (name, bad.stdout, bad.stderr)
+        assert "does NOT verify" in bad.stdout and reason in bad.stdout, (name, bad.stdout)
+
+    raw = bytearray(out.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    (tmp_path / "raw.bin").write_bytes(bytes(raw))
+    bad = cli(s, "evidence", "verify", str(tmp_path / "raw.bin"), **OFFLINE)
+    assert bad.returncode == 1 and "does NOT verify" in bad.stdout

@@ -139,7 +139,14 @@ def _envelope(node: Path, org: str, message_id: str, code: StatusCode) -> Envelo
     store = InboxStore(node / "inbox")
     if not store.has(message_id):
         raise LookupError(f"{message_id} is not in {org}'s inbox store (run `docbus inbox` first)")
-    return parse_envelope(store.envelope_bytes(message_id))
+    env = parse_envelope(store.envelope_bytes(message_id))
+    if code in (StatusCode.RECALL_AGREED, StatusCode.RECALL_REFUSED) and not any(
+        r["envelope_id"] == message_id and r["status"] == StatusCode.RECALL_REQUESTED.value
+        and r["from"] == canonical_org_code(env.sender.code) and r["seal"] == "valid"
+        for r in store.receipts()
+    ):  # fmt: skip
+        raise LookupError(f"no recall (13) of {message_id} from its sender has arrived: nothing to answer")
+    return env
 
 
 async def _publish(bootstrap: str, made: Receipt) -> None:

@@ -17,6 +17,7 @@ import pytest
 from consumers.directory_load import ensure_topics, publish_entries
 from consumers.routing import inbox_topic
 from infra.pki import Authority
+from schemas.codec import fingerprint
 from schemas.receipt import StatusCode, parse_receipt
 from tests.bus.conftest import bus_env, start_bus
 from tests.bus.kafka import BusProcess, end_offsets, read_until, start_group_at_end
@@ -104,3 +105,30 @@ async def test_dispatch_between_two_universities(
     assert re.search(rf"notice\s+\S+ from G03.BUS: 01 from G03.BUS for {mid}", back.stdout)
     assert re.search(rf"receipt\s+\S+ from G03.U002: 01 from G03.U002 for {mid}", back.stdout)
     assert re.search(rf"receipt\s+\S+ from G03.U002: 03 from G03.U002 for {mid}", back.stdout)
+
+    # the sender asks to recall it (13); a recipient agrees (15); only the sender may ask
+    refused = docbus(dispatch, "receipt", mid, "--org", "G03.U002", "--status", "13")
+    assert refused.returncode == 1 and "13 is the sender's" in refused.stderr
+    early = docbus(dispatch, "receipt", mid, "--org", "G03.U002", "--status", "15")
+    assert early.returncode == 1 and "no recall (13)" in early.stderr
+    inbox_start = await end_offsets(kafka_bootstrap, [inbox_topic("G03.U002")])
+    recall = docbus(dispatch, "receipt", mid, "--org", "G03.U001", "--status", "13", "--reason", "sai số")
+    assert recall.returncode == 0, recall.stderr
+
+    def forwarded(records: list) -> bool:  # type: ignore[type-arg]
+        answers = [parse_receipt(r.value) for r in records if r.value[2:10] == fingerprint("receipt.v1")]
+        return any(a.envelope_id == mid and a.status is StatusCode.RECALL_REQUESTED for a in answers)
+
+    assert forwarded(await read_until(kafka_bootstrap, inbox_start, forwarded, timeout=45))
+    asked = docbus(dispatch, "inbox", "--org", "G03.U002")
+    assert re.search(rf"receipt\s+\S+ from G03.U001: 13 from G03.U001 for {mid} \(sai số\)", asked.stdout)
+    agreed = docbus(dispatch, "receipt", mid, "--org", "G03.U002", "--status", "15")
+    assert agreed.returncode == 0, agreed.stderr
+
+    def recalled(records: list) -> bool:  # type: ignore[type-arg]
+        return any(
+            r.key == f"{mid}/G03.U002".encode() and parse_receipt(r.value).status is StatusCode.RECALL_AGREED
+            for r in records
+        )
+
+    assert recalled(await read_until(kafka_bootstrap, status_start, recalled, timeout=45))

@@ -102,3 +102,22 @@ async def test_send_waits_for_the_bus_notice(
     assert second.outcome is not None and not second.outcome.accepted
     assert second.outcome.reason.startswith("UNKNOWN_RECIPIENT")
     assert sender.state.pending() == [] and sender.state.read().last_hash == second.envelope_hash
+
+
+async def test_envelope_numbered_before_a_crash_is_published_first(
+    kafka_bootstrap: str, unique: Unique, node_pki: NodePki, tmp_path: Path
+) -> None:
+    ingress = unique("ingress")
+    await make_topics(kafka_bootstrap, ingress)
+    me = node_pki.identity("G03.U001")
+    sender = Sender(me, kafka_bootstrap, tmp_path, policy=node_pki.policy(), ingress=ingress, watch=False)
+    async with sender.state.reserve() as slot:  # numbered and kept, then the node died unpublished
+        lost, lost_raw = sign_envelope(me, build_envelope(me, draft("1"), sequence=slot.sequence))
+        slot.commit(envelope_hash(lost), lost_raw)
+    async with sender:
+        result = await sender.send(draft("2"), directory_snapshot=SNAPSHOT)
+    records = await collect(kafka_bootstrap, ingress, lambda got: len(got) >= 2)
+    chain = [parse_envelope(r.value) for r in records]
+    assert [e.sequence for e in chain] == [1, 2] and records[0].value == lost_raw
+    assert chain[1].previous_hash == envelope_hash(lost) and result.sequence == 2
+    assert sender.state.pending() == [] and sender.state.sent_envelope(lost.message_id) == lost_raw

@@ -1,15 +1,22 @@
-"""Audit verification rate beside the raw SHA-256 hash-chain rate, measured in the same run.
+"""Audit verification rate beside the raw SHA-256 hash-chain rate, measured in the same run, and
+the replay rate: selecting an org's envelopes from the log (and, with a broker, reading the log).
 
-Not a test. Prints one JSON object. ``python benchmarks/bench_audit.py [records]``.
+Not a test. Prints one JSON object.
+``python benchmarks/bench_audit.py [records] [--bootstrap HOST:PORT]``: with ``--bootstrap`` the
+records are also produced to a fresh one-partition topic and read back as ``docbus audit replay``
+reads docbus.audit (the topic is deleted afterwards).
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import hashlib
 import json
 import statistics
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -17,10 +24,13 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from consumers.audit.chain import AuditChain
 from consumers.audit.checkpoint import CheckpointSigner, key_id_for
+from consumers.audit.kafka_io import open_producer, read_values
+from consumers.audit.logview import LogView
 from consumers.audit.merkle import MerkleTree
+from consumers.audit.replay import plan_replay
 from consumers.audit.verify import verify_log
 from schemas.algorithms import Algorithm
-from schemas.audit import AuditEvent
+from schemas.audit import AuditEvent, SourcePosition
 from schemas.codec import encode
 
 T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
@@ -40,6 +50,7 @@ def build(n: int) -> tuple[list[bytes], list[bytes]]:
             sender="000.00.00.G03",
             recipient="000.00.00.H41" if event in (AuditEvent.ROUTED, AuditEvent.DELIVERED) else None,
             envelope_hash=hashlib.sha256(i.to_bytes(8, "big")).digest(),
+            source=SourcePosition(topic="docbus.ingress", partition=i % 6, offset=i // 6),
         )
         records.append(appended.stored)
         hashes.append(appended.hash)
@@ -55,8 +66,48 @@ def rate(n: int, fn: Callable[[], object], repeats: int = 5) -> float:
     return n / statistics.median(times)
 
 
+ORG = "000.00.00.H41"
+
+
+def select(stored: list[bytes]) -> int:
+    """What replay does after reading: decode every record, pick the org's ROUTED ones."""
+    routed = LogView(stored, []).matching(event="ROUTED", recipient=ORG)
+    return len(plan_replay(routed, ORG, T0, T0 + timedelta(days=1), set()))
+
+
+async def kafka_rates(bootstrap: str, records: list[bytes]) -> dict[str, float]:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    topic = f"bench.audit.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 1, 1)])
+        async with open_producer(bootstrap) as producer:
+            futures = [await producer.send(topic, data) for data in records]
+            await asyncio.gather(*futures)
+        start = time.perf_counter()
+        stored = await read_values(bootstrap, topic)
+        read_s = time.perf_counter() - start
+        assert stored == records
+        selected = select(stored)
+        both_s = time.perf_counter() - start
+        assert selected == len(records) // 4
+        return {
+            "replay_read_topic_per_s": len(records) / read_s,
+            "replay_read_and_select_per_s": len(records) / both_s,
+        }
+    finally:
+        await admin.delete_topics([topic])
+        await admin.close()
+
+
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+    parser = argparse.ArgumentParser()
+    parser.add_argument("records", type=int, nargs="?", default=200_000)
+    parser.add_argument("--bootstrap", help="a broker to measure reading the log from Kafka")
+    args = parser.parse_args()
+    n = args.records
     records, hashes = build(n)
     key = ed25519.Ed25519PrivateKey.generate()
     signer = CheckpointSigner(key.sign, Algorithm.ED25519, (), key_id_for(key.public_key()))
@@ -84,6 +135,8 @@ def main() -> None:
     chain_walk = rate(n, walk([], False))
     with_root = rate(n, walk([checkpoint], False))
     full = rate(n, walk([checkpoint], True), repeats=3)
+    selection = rate(n, lambda: select(records), repeats=3)
+    kafka = asyncio.run(kafka_rates(args.bootstrap, records)) if args.bootstrap else {}
     result = {
         "records": n,
         "mean_record_bytes": round(mean_len, 1),
@@ -94,6 +147,9 @@ def main() -> None:
         "chain_and_merkle_root_ratio": round(with_root / raw, 3),
         "full_verify_with_avro_decode_per_s": round(full),
         "full_verify_ratio": round(full / raw, 3),
+        "replay_select_per_s": round(selection),
+        "replay_select_ratio": round(selection / raw, 4),
+        **{k: round(v) for k, v in kafka.items()},
         "python": sys.version.split()[0],
     }
     print(json.dumps(result, indent=2))

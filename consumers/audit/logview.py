@@ -6,14 +6,21 @@ docbus.audit and docbus.checkpoints, taken up to their end offsets at the moment
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cache
+from typing import Any
 
+import fastavro
+
+from consumers.audit.chain import HEADER
 from consumers.audit.kafka_io import read_values
 from consumers.audit.settings import AuditSettings
 from schemas.audit import AuditEvent, AuditRecord, Checkpoint
-from schemas.codec import decode
+from schemas.codec import decode, schema_entries
 from schemas.errors import ContractError
 
 __all__ = ["LogView", "load_log"]
@@ -43,6 +50,29 @@ class LogView:
     def events(self, event: AuditEvent) -> Iterator[AuditRecord]:
         return (r for r in self.records if r is not None and r.event is event)
 
+    def matching(self, **fields: str) -> Iterator[AuditRecord]:
+        """Records whose Avro fields equal ``fields`` (e.g. event="ROUTED", recipient="H01").
+        Filters on the plain fastavro decoding and builds models only for the matches: about 4x
+        faster than decoding every record into a model (benchmarks/bench_audit.py)."""
+        if self._records is not None:
+            for rec in self._records:
+                if rec is not None and all(_plain(getattr(rec, k)) == v for k, v in fields.items()):
+                    yield rec
+            return
+        reader = _reader()
+        for i, data in enumerate(self.stored):
+            buf = io.BytesIO(data)
+            buf.seek(len(HEADER))
+            try:
+                raw = fastavro.schemaless_reader(buf, reader, None)
+            except Exception:  # any fastavro failure: undecodable, as _decode would say
+                logger.warning("audit record %d does not decode", i)
+                continue
+            if isinstance(raw, dict) and all(raw.get(k) == v for k, v in fields.items()):
+                rec = _decode(data, i)
+                if rec is not None:
+                    yield rec
+
     def newest_checkpoint(self) -> tuple[bytes, Checkpoint] | None:
         """The largest checkpoint that the log read back can prove against."""
         best: tuple[bytes, Checkpoint] | None = None
@@ -54,6 +84,15 @@ class LogView:
             if cp.tree_size <= len(self.stored) and (best is None or cp.tree_size > best[1].tree_size):
                 best = (data, cp)
         return best
+
+
+def _plain(value: object) -> object:
+    return value.value if isinstance(value, StrEnum) else value
+
+
+@cache
+def _reader() -> Any:
+    return next(e.parsed for e in schema_entries() if e.name == "audit_record.v1")
 
 
 def _decode(stored: bytes, index: int) -> AuditRecord | None:

@@ -60,18 +60,21 @@ def plan_replay(
 ) -> list[ReplayItem]:
     """One item per message routed to ``org`` in [since, until], in log order."""
     items: dict[str, ReplayItem] = {}
+    unplaced = 0
     for rec in records:
         if rec is None or rec.event is not AuditEvent.ROUTED or rec.recipient != org:
             continue
         if not since <= rec.at <= until or rec.message_id in items:
             continue
         if rec.source is None:
-            logger.warning("ROUTED record of %s names no ingress position: cannot replay", rec.message_id)
+            unplaced += 1
             continue
         items[rec.message_id] = ReplayItem(
             rec.message_id, rec.document_id, rec.sender, rec.at, rec.envelope_hash, rec.source,
             rec.message_id in held,
         )  # fmt: skip
+    if unplaced:
+        logger.warning("%d ROUTED record(s) for %s name no ingress position: not replayable", unplaced, org)
     return list(items.values())
 
 
@@ -90,7 +93,8 @@ async def replay(
 ) -> ReplayResult:
     view = await load_log(settings, checkpoints=False)
     held = await inbox_ids(settings, org)
-    result = ReplayResult(org, settings.inbox(org), plan_replay(view.records, org, since, until, held))
+    routed = view.matching(event=AuditEvent.ROUTED.value, recipient=org)
+    result = ReplayResult(org, settings.inbox(org), plan_replay(routed, org, since, until, held))
     if dry_run or not result.to_send:
         return result
     fetched = await fetch_at(settings.bootstrap, [i.source for i in result.to_send])

@@ -39,6 +39,8 @@ class Node:
     port: int
     controller_port: int
     dir: Path
+    #: an extra mTLS listener (infra/security.py) beside PLAINTEXT; None = PLAINTEXT only
+    ssl_port: int | None = None
 
     @property
     def pid_file(self) -> Path:
@@ -92,6 +94,10 @@ class Cluster:
     def bootstrap(self) -> str:
         return ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
 
+    @property
+    def ssl_bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{n.ssl_port}" for n in self.nodes if n.ssl_port is not None)
+
     # ---- configuration -------------------------------------------------------------------
     def _cluster_id(self) -> str:
         f = self.root / "cluster.id"
@@ -131,6 +137,10 @@ class Cluster:
             "replica.fetch.max.bytes": str(2 * 1024 * 1024),
             "log.flush.interval.messages": "9223372036854775807",
         }
+        if node.ssl_port is not None:
+            for key in ("listeners", "advertised.listeners"):
+                props[key] += f",SSL://127.0.0.1:{node.ssl_port}"
+            props["listener.security.protocol.map"] += ",SSL:SSL"
         props.update(self.extra)
         return props
 
@@ -164,8 +174,9 @@ class Cluster:
         for node in targets:
             if node.pid() is not None:
                 continue
-            for port in (node.port, node.controller_port):
-                _require_free(port)
+            for port in (node.port, node.controller_port, node.ssl_port):
+                if port is not None:
+                    _require_free(port)
             self._write_config(node)
             self._format(node)
             started.append(self._spawn(node))

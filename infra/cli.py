@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra import kafka_runtime, topics
+from infra import acls, kafka_runtime, topics
+from infra import security as security_mod
 from infra.broker import BrokerError, cluster_for
+from infra.pki.tls import tls_files
 
 __all__ = ["broker_app", "topics_app"]
 
@@ -103,11 +106,17 @@ def logs(
 
 @topics_app.command("apply")
 def apply_topics(
-    nodes: int = NODES, bootstrap: str = typer.Option(None, help="default: the local broker")
+    nodes: int = NODES,
+    bootstrap: str = typer.Option(None, help="default: the local broker"),
+    with_acls: bool = typer.Option(False, "--acls", help="also apply the [acls] of topics.toml"),
+    org: list[str] = typer.Option(None, "--org", help="grant this org (default: every org with an inbox)"),  # noqa: B008
+    tls_dir: Path = typer.Option(None, "--tls-dir", help="PKI folder: connect over mTLS (SSL listener)"),  # noqa: B008
+    tls_name: str = typer.Option("docbus-admin", "--tls-name", help="TLS identity under <tls-dir>/tls/"),
 ) -> None:
-    """Create missing topics and report drift from infra/topics.toml. Idempotent."""
+    """Create missing topics and report drift from infra/topics.toml (and its ACLs). Idempotent."""
     target = bootstrap or cluster_for(nodes).bootstrap
-    plan = asyncio.run(topics.apply(target, topics.load_specs()))
+    security = security_mod.client_security(tls_files(tls_dir, tls_name)) if tls_dir else None
+    plan = asyncio.run(topics.apply(target, topics.load_specs(), security=security))
     for w in plan.warnings:
         err.print(f"[yellow]warning:[/] {w}")
     for s in plan.create:
@@ -115,3 +124,13 @@ def apply_topics(
     for d in plan.drift:
         out.print(f"[yellow]drift:[/] {d}")
     out.print(f"{len(plan.create)} created, {len(plan.ok)} unchanged, {len(plan.drift)} drifted")
+    if with_acls:
+        policy = acls.load_policy()
+        orgs = org or asyncio.run(acls.inbox_orgs(target, policy, security=security))
+        try:
+            granted = asyncio.run(acls.apply_acls(target, acls.desired_acls(orgs, policy), security=security))
+        except acls.AclError as exc:
+            raise _fail(exc) from None
+        for a in granted.create:
+            out.print(f"granted {a}")
+        out.print(f"ACLs: {len(granted.create)} created, {len(granted.ok)} unchanged ({len(orgs)} orgs)")

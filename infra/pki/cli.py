@@ -17,6 +17,7 @@ from rich.table import Table
 
 from infra.pki.authority import Authority
 from infra.pki.keys import KeyType
+from infra.pki.tls import issue_tls
 
 __all__ = ["pki_app"]
 
@@ -95,6 +96,23 @@ def issue_audit(
     """Issue the audit log's checkpoint signing certificate (audit EKU and policy only)."""
     issued = _open(folder, passphrase).issue_audit(code, key_type=key, days=days)
     _out().print(f"audit: serial {issued.cert.serial_number:x} -> {issued.cert_path}")
+
+
+@pki_app.command("issue-tls")
+def issue_tls_cmd(
+    name: Annotated[str, typer.Argument(help="org code, docbus-processor, docbus-admin or docbus-broker")],
+    server: Annotated[bool, typer.Option("--server", help="the broker's listener certificate")] = False,
+    folder: Folder = Path("pki"),
+    passphrase: Passphrase = "",
+    key: Key = KeyType.P256,
+    days: Days = 365,
+) -> None:
+    """Issue a TLS certificate for mTLS to the broker (CN=<name>, Kafka principal User:<name>)."""
+    try:
+        files = issue_tls(_open(folder, passphrase), name, server=server, key_type=key, days=days)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    _out().print(f"{name}: TLS certificate -> {files.cert} (Kafka PEM keystore {files.bundle})")
 
 
 @pki_app.command()

@@ -1,0 +1,263 @@
+"""Kafka ACLs of the bus (docs/SECURITY.md): who may read and write which topic, declared, planned, applied.
+
+The policy lives in the ``[acls]`` section of infra/topics.toml. Planning is pure (`org_acls`,
+`processor_acls`, `plan_acls`); `apply_acls` does the Kafka I/O with aiokafka's CreateAcls /
+DescribeAcls protocol structs (aiokafka's admin client has no ACL methods). Version 1 of both is
+sent: Kafka 4 removed version 0 (KIP-896) and version 1 is the first with resource pattern types.
+Applying twice creates nothing the second time: what the broker already lists is left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from pathlib import Path
+
+__all__ = [
+    "Acl",
+    "AclError",
+    "AclPlan",
+    "AclPolicy",
+    "Op",
+    "Pattern",
+    "Resource",
+    "apply_acls",
+    "describe_acls",
+    "desired_acls",
+    "inbox_orgs",
+    "load_policy",
+    "org_acls",
+    "plan_acls",
+    "processor_acls",
+]
+
+log = logging.getLogger(__name__)
+
+SPEC_FILE = Path(__file__).resolve().parent / "topics.toml"
+
+
+# Wire codes of Kafka's ResourceType, PatternType and AclOperation (org.apache.kafka.common.*).
+class Resource(IntEnum):
+    TOPIC = 2
+    GROUP = 3
+    CLUSTER = 4
+
+
+class Pattern(IntEnum):
+    LITERAL = 3
+    PREFIXED = 4
+
+
+class Op(IntEnum):
+    ALL = 2
+    READ = 3
+    WRITE = 4
+    CREATE = 5
+    DESCRIBE = 8
+    DESCRIBE_CONFIGS = 10
+    IDEMPOTENT_WRITE = 12
+
+
+_ALLOW = 3
+_ANY = 1  # ResourceType / PatternType / AclOperation / PermissionType "ANY" in a describe filter
+CLUSTER_NAME = "kafka-cluster"
+
+
+class AclError(RuntimeError):
+    """The broker refused to list or create ACLs; the message carries its error."""
+
+
+@dataclass(frozen=True, order=True)
+class Acl:
+    """``principal`` is allowed ``op`` on ``resource`` ``name`` (literal or prefix), from any host."""
+
+    principal: str
+    resource: Resource
+    name: str
+    op: Op
+    pattern: Pattern = Pattern.LITERAL
+
+    def __str__(self) -> str:
+        star = "*" if self.pattern is Pattern.PREFIXED else ""
+        return f"{self.principal} {self.op.name} {self.resource.name.lower()}:{self.name}{star}"
+
+
+@dataclass(frozen=True)
+class AclPolicy:
+    """What an org and the processors may do (topics.toml ``[acls]``)."""
+
+    processor: str = "User:docbus-processor"
+    org_write: tuple[str, ...] = ("docbus.ingress", "docbus.receipts")
+    org_read: tuple[str, ...] = ("docbus.directory",)
+    inbox_prefix: str = "docbus.inbox."
+    inbox_group_prefix: str = "docbus-inbox-"
+    processor_topic_prefix: str = "docbus"
+    processor_group_prefix: str = "docbus"
+
+
+@dataclass
+class AclPlan:
+    create: list[Acl] = field(default_factory=list)
+    ok: list[Acl] = field(default_factory=list)
+
+
+def load_policy(path: Path = SPEC_FILE) -> AclPolicy:
+    with path.open("rb") as f:
+        raw: Mapping[str, object] = tomllib.load(f).get("acls", {})
+    base = AclPolicy()
+    return AclPolicy(
+        processor=str(raw.get("processor", base.processor)),
+        org_write=tuple(raw.get("org_write", base.org_write)),  # type: ignore[arg-type]
+        org_read=tuple(raw.get("org_read", base.org_read)),  # type: ignore[arg-type]
+        inbox_prefix=str(raw.get("inbox_prefix", base.inbox_prefix)),
+        inbox_group_prefix=str(raw.get("inbox_group_prefix", base.inbox_group_prefix)),
+        processor_topic_prefix=str(raw.get("processor_topic_prefix", base.processor_topic_prefix)),
+        processor_group_prefix=str(raw.get("processor_group_prefix", base.processor_group_prefix)),
+    )
+
+
+def org_acls(code: str, policy: AclPolicy) -> list[Acl]:
+    """An org writes ingress and receipts, reads the public directory and its own inbox only.
+
+    Idempotent producers need no cluster IdempotentWrite since Kafka 3.0 (KIP-679): WRITE on a
+    topic suffices, so an org gets nothing on the cluster."""
+    who = f"User:{code}"
+    out: list[Acl] = []
+    for topic in policy.org_write:
+        out += [Acl(who, Resource.TOPIC, topic, Op.WRITE), Acl(who, Resource.TOPIC, topic, Op.DESCRIBE)]
+    for topic in (*policy.org_read, f"{policy.inbox_prefix}{code}"):
+        out += [Acl(who, Resource.TOPIC, topic, Op.READ), Acl(who, Resource.TOPIC, topic, Op.DESCRIBE)]
+    group = f"{policy.inbox_group_prefix}{code}"
+    out += [Acl(who, Resource.GROUP, group, Op.READ), Acl(who, Resource.GROUP, group, Op.DESCRIBE)]
+    return out
+
+
+def processor_acls(policy: AclPolicy) -> list[Acl]:
+    """The processors own every ``docbus*`` topic and group (faust's changelogs and leader topic
+    included, which it creates itself) and may read topic configs."""
+    who = policy.processor
+    return [
+        Acl(who, Resource.TOPIC, policy.processor_topic_prefix, Op.ALL, Pattern.PREFIXED),
+        Acl(who, Resource.GROUP, policy.processor_group_prefix, Op.ALL, Pattern.PREFIXED),
+        Acl(who, Resource.CLUSTER, CLUSTER_NAME, Op.DESCRIBE_CONFIGS),
+        Acl(who, Resource.CLUSTER, CLUSTER_NAME, Op.IDEMPOTENT_WRITE),
+    ]
+
+
+def desired_acls(orgs: Iterable[str], policy: AclPolicy) -> list[Acl]:
+    out = processor_acls(policy)
+    for code in sorted(set(orgs)):
+        out += org_acls(code, policy)
+    return out
+
+
+def plan_acls(desired: Iterable[Acl], existing: Iterable[Acl]) -> AclPlan:
+    have = set(existing)
+    out = AclPlan()
+    for acl in dict.fromkeys(desired):  # de-duplicated, order kept
+        (out.ok if acl in have else out.create).append(acl)
+    return out
+
+
+# ---- Kafka I/O ---------------------------------------------------------------------------------
+
+
+async def describe_acls(admin: object, node_id: int | None = None) -> set[Acl]:
+    """Every ALLOW ACL from any host that a broker lists and this module can express.
+
+    A broker answers from its own authorizer, so what it lists is what it enforces."""
+    from aiokafka.protocol.admin import DescribeAclsRequest
+
+    request = DescribeAclsRequest(_ANY, None, _ANY, None, None, _ANY, _ANY)  # type: ignore[arg-type,unused-ignore]
+    if node_id is None:
+        resp = await admin._send_to_controller(request)  # type: ignore[attr-defined]
+    else:
+        resp = await admin._send_request_to_node(node_id, request)  # type: ignore[attr-defined]
+    if resp.error_code:
+        raise AclError(f"DescribeAcls failed: error {resp.error_code} {resp.error_message}")
+    out: set[Acl] = set()
+    for rtype, name, ptype, entries in resp.resources:
+        for principal, host, op, permission in entries:
+            try:
+                acl = Acl(principal, Resource(rtype), name, Op(op), Pattern(ptype))
+            except ValueError:
+                continue  # an operation or resource docbus never grants: not ours to manage
+            if host == "*" and permission == _ALLOW:
+                out.add(acl)
+    return out
+
+
+async def apply_acls(
+    bootstrap: str,
+    acls: Iterable[Acl],
+    *,
+    security: Mapping[str, object] | None = None,
+    timeout: float = 30.0,
+) -> AclPlan:
+    """Create the ACLs the broker does not list yet, and return once every broker enforces them.
+    Running it twice creates nothing the second time."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or {}))
+    await admin.start()
+    try:
+        result = plan_acls(acls, await describe_acls(admin))
+        if result.create:
+            resp = await admin._send_to_controller(_create_request(result.create))
+            answers = zip(result.create, resp.creation_responses, strict=True)
+            failed = [(a, e, m) for a, (e, m) in answers if e]
+            if failed:
+                raise AclError("; ".join(f"{a}: error {e} {m}" for a, e, m in failed))
+            log.info("created %d ACLs", len(result.create))
+            await _wait_enforced(admin, result.create, timeout)
+        return result
+    finally:
+        await admin.close()
+
+
+async def inbox_orgs(
+    bootstrap: str, policy: AclPolicy, *, security: Mapping[str, object] | None = None
+) -> list[str]:
+    """The org codes that have an inbox topic on the cluster (the orgs to grant by default)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or {}))
+    await admin.start()
+    try:
+        names = await admin.list_topics()
+    finally:
+        await admin.close()
+    return sorted(n.removeprefix(policy.inbox_prefix) for n in names if n.startswith(policy.inbox_prefix))
+
+
+async def _wait_enforced(admin: object, acls: list[Acl], timeout: float) -> None:
+    """The controller commits ACLs to the metadata log; each broker applies them a moment later.
+    Wait for that, so a client started right after `apply_acls` is not refused."""
+    wanted = set(acls)
+    nodes = [b.nodeId for b in admin._client.cluster.brokers()]  # type: ignore[attr-defined]
+    deadline = asyncio.get_running_loop().time() + timeout
+    for node in nodes:
+        while not wanted <= await describe_acls(admin, node):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AclError(f"broker {node} does not list the new ACLs after {timeout:.0f}s")
+            await asyncio.sleep(0.1)
+
+
+def _create_request(acls: list[Acl]) -> object:
+    from aiokafka.protocol.admin import CreateAclsRequest_v1
+    from aiokafka.protocol.api import Request
+
+    class CreateAcls(Request[CreateAclsRequest_v1]):  # type: ignore[misc,unused-ignore]
+        """Many creations in one request (aiokafka's CreateAclsRequest carries one)."""
+
+        API_KEY = 30
+
+        def build(self, request_struct_class: type[CreateAclsRequest_v1]) -> CreateAclsRequest_v1:
+            rows = [(a.resource, a.name, a.pattern, a.principal, "*", a.op, _ALLOW) for a in acls]
+            return request_struct_class(rows)
+
+    return CreateAcls()

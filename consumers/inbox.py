@@ -245,8 +245,10 @@ class InboxClient:
         once: bool = False,
         on_event: Callable[[InboxEvent], Awaitable[None] | None] | None = None,
         idle_ms: int = 1000,
+        refresh: Callable[[], object] | None = None,
     ) -> int:
-        """Consume the inbox with the org's group. ``once``: stop when caught up. Returns records handled."""
+        """Consume the inbox with the org's group. ``once``: stop when caught up. Returns records
+        handled. ``refresh`` runs before each batch (reload changed CRL files)."""
         consumer = AIOKafkaConsumer(
             self.topic, bootstrap_servers=self.bootstrap, group_id=self.group,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=100,
@@ -257,6 +259,8 @@ class InboxClient:
             await consumer.start()
             while True:
                 batches = await consumer.getmany(timeout_ms=idle_ms)
+                if refresh is not None:
+                    refresh()  # e.g. TrustFiles.refresh: a CRL published meanwhile applies now
                 for records in batches.values():
                     for record in records:
                         event = await self.handle(record.value or b"")

@@ -76,7 +76,7 @@ def inbox(
         client = InboxClient(identity, settings.bootstrap, store_dir, trust.policy, directory=directory,
                              bus_org=settings.bus_org)  # fmt: skip
         try:
-            count = asyncio.run(client.run(once=not follow, on_event=_print_event))
+            count = asyncio.run(client.run(once=not follow, on_event=_print_event, refresh=trust.refresh))
         except KeyboardInterrupt:
             return
         out.print(f"{count} record(s) handled")

@@ -10,18 +10,22 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from cryptography import x509
 
 from consumers.directory import DirectorySnapshot
 from consumers.directory_load import seal_entries
 from consumers.inbox import InboxClient, InboxEvent
 from consumers.sector import build_sector
+from consumers.trustfiles import TrustFiles
+from infra.pki import Authority
 from producers.builder import build_envelope, sign_envelope
 from producers.directory_view import DirectoryView
+from producers.identity import NodeIdentity
 from producers.receipts import build_receipt
 from schemas.canonical import envelope_hash, receipt_signing_input
 from schemas.codec import encode
 from schemas.receipt import StatusCode, parse_receipt
-from tests.node.conftest import NodePki
+from tests.node.conftest import PASS, NodePki
 from tests.node.drafts import draft
 from tests.node.kafka_util import collect, make_topics
 
@@ -135,3 +139,33 @@ async def test_group_addressing_checked_against_the_named_snapshot(
     assert [e.kind for e in events] == ["document", "rejected"]
     assert events[1].detail.startswith("UNKNOWN_RECIPIENT")
     assert client.store.has(to_all.message_id) and not client.store.has(to_depts.message_id)
+
+
+async def test_revocation_published_while_running_is_honoured(
+    kafka_bootstrap: str, unique: Unique, tmp_path: Path
+) -> None:
+    ca = Authority.init(tmp_path / "pki", PASS.encode())
+    for code in ("G03.U001", "G03.U002"):
+        ca.issue_org(code, f"Trường {code}")
+    ca.issue_official("G03.U001", "Trần Thị Bình", "Hiệu trưởng")
+    ca.publish_crl()
+    sender = NodeIdentity.from_pki(tmp_path / "pki", "G03.U001", PASS, "*")
+    inbox, receipts = unique("inbox"), unique("receipts")
+    await make_topics(kafka_bootstrap, inbox, receipts)
+    _, before_raw = sign_envelope(sender, build_envelope(sender, draft("1")))
+    trust = TrustFiles(tmp_path / "pki")
+    client = InboxClient(
+        NodeIdentity.from_pki(tmp_path / "pki", "G03.U002", PASS), kafka_bootstrap, tmp_path / "store",
+        trust.policy, topic=inbox, receipts_topic=receipts, group=unique("group"),
+    )  # fmt: skip
+    await _produce(kafka_bootstrap, inbox, [("a", before_raw)])
+    events: list[InboxEvent] = []
+    await client.run(once=True, on_event=events.append, refresh=trust.refresh)
+    ca.revoke("G03.U001", x509.ReasonFlags.key_compromise)  # writes fresh CRL files
+    _, after_raw = sign_envelope(sender, build_envelope(sender, draft("2")))
+    await _produce(kafka_bootstrap, inbox, [("b", after_raw)])
+    await client.run(once=True, on_event=events.append, refresh=trust.refresh)
+    assert [e.kind for e in events] == ["document", "rejected"]
+    assert events[1].detail.startswith("CERT_REVOKED")
+    got = await collect(kafka_bootstrap, receipts, lambda rs: len(rs) >= 2)
+    assert [parse_receipt(r.value).status for r in got] == [StatusCode.ARRIVED, StatusCode.REJECTED]

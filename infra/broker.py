@@ -103,7 +103,9 @@ class Cluster:
         f = self.root / "cluster.id"
         if f.exists():
             return f.read_text().strip()
-        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cid = "-"
+        while cid.startswith("-"):  # like Kafka's own Uuid: never starts with '-', which CLIs read as a flag
+            cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(cid + "\n")
         return cid

@@ -83,11 +83,13 @@ class Bus:
         self.status = self.app.topic(STATUS_TOPIC, **_RAW)
         self.audit = self.app.topic(AUDIT_EVENTS_TOPIC, **_RAW)
         # tables are co-partitioned with the topic whose agent writes them
-        table: dict[str, Any] = {"schema": faust.Schema(**_RAW)}
+        table: dict[str, Any] = {"key_type": bytes, "value_type": bytes}  # bytes: raw changelog records
         self.senders = self.app.Table("senders", partitions=parts[INGRESS_TOPIC], **table)
         self.routed = self.app.Table("routed", partitions=parts[INGRESS_TOPIC], **table)
         self.recalls = self.app.Table("recalls", partitions=parts[RECEIPTS_TOPIC], **table)
         self._inboxes: dict[str, faust.types.TopicT] = {}
+        # which processor group wrote a quarantine record or audit draft (several may share a cluster)
+        self.processor_headers = [("docbus_processor", settings.app_id.encode())]
 
         self.trust = TrustFiles(settings.pki)
         self.directory = DirectoryStore()
@@ -129,7 +131,7 @@ class Bus:
 
     async def audit_draft(self, event: AuditEvent, *, at: datetime, **fields: Any) -> Awaitable[Any]:
         key, value = draft(event, at=at, **fields)
-        return await self.send(self.audit, key, value)
+        return await self.send(self.audit, key, value, self.processor_headers)
 
     @staticmethod
     async def acknowledged(futures: Iterable[Awaitable[Any]]) -> None:
@@ -143,6 +145,10 @@ def create_bus(settings: BusSettings | None = None) -> Bus:
     bus = Bus(settings or BusSettings())
     validate_route.register(bus)
     receipts.register(bus)
+
+    @bus.app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def stop_feed(app: faust.App, **_: Any) -> None:
+        await bus.feed.stop()
 
     @bus.app.timer(bus.settings.crl_check_interval)  # type: ignore[untyped-decorator]
     async def refresh_crls() -> None:

@@ -83,6 +83,7 @@ class DirectoryFeed:
         tps = list(consumer.assignment())
         ends = await consumer.end_offsets(tps)
         entries: list[DirectoryEntry] = []
+        refused: list[str] = []
         now = datetime.now(UTC)
         while await self._behind(consumer, ends):
             batches = await consumer.getmany(*tps, timeout_ms=500)
@@ -93,8 +94,10 @@ class DirectoryFeed:
                     try:
                         entries.append(verify_entry(record.value, self.trust, self.authority, now))
                     except (ContractError, TrustError) as exc:
-                        self.refused += 1
-                        logger.error("directory entry at offset %d refused: %s", record.offset, exc)
+                        refused.append(f"offset {record.offset}: {exc}")
+        if refused:  # e.g. entries sealed under a replaced authority key, until compaction drops them
+            self.refused += len(refused)
+            logger.warning("%d directory entries refused; first: %s", len(refused), refused[0])
         if entries:
             try:
                 snapshot = self.store.apply(entries)

@@ -90,7 +90,7 @@ async def _refuse(bus: Bus, d: ReceiptRejected, raw: bytes, now: datetime, sourc
         at=now, message_id=d.message_id,
     )  # fmt: skip
     return [
-        await bus.send(bus.quarantine, who.encode(), record),
+        await bus.send(bus.quarantine, who.encode(), record, bus.processor_headers),
         await bus.audit_draft(
             AuditEvent.REJECTED, at=now, message_id=message_id, sender=who, reason=d.reason.value,
             detail=d.detail[:4000], source=source, receipt_hash=hashlib.sha256(raw).digest(),

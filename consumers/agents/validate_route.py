@@ -135,7 +135,7 @@ async def _refuse(
         raw, d.reason, d.detail, topic=source.topic, partition=source.partition, offset=source.offset,
         at=now, message_id=d.message_id,
     )  # fmt: skip
-    futures: Futures = [await bus.send(bus.quarantine, claimed.encode(), record)]
+    futures: Futures = [await bus.send(bus.quarantine, claimed.encode(), record, bus.processor_headers)]
     futures.append(
         await bus.audit_draft(
             AuditEvent.REJECTED, at=now, message_id=message_id, sender=claimed, reason=d.reason.value,

@@ -42,10 +42,10 @@ def bus_env(bootstrap: str, world: World, home: Path, app_id: str) -> dict[str, 
     }
 
 
-def start_bus(bootstrap: str, world: World, home: Path) -> BusProcess:
+async def start_bus(bootstrap: str, world: World, home: Path) -> BusProcess:
     """A worker of a fresh processor group (and fresh tables) that starts reading at the current end."""
     app_id = f"docbus-test-{uuid.uuid4().hex[:8]}"
-    asyncio.run(start_group_at_end(bootstrap, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC]))
+    await start_group_at_end(bootstrap, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
     bus = BusProcess(bus_env(bootstrap, world, home, app_id), home / "bus.log")
     bus.start()
     return bus
@@ -55,7 +55,7 @@ def start_bus(bootstrap: str, world: World, home: Path) -> BusProcess:
 def bus_process(
     kafka_bootstrap: str, published: World, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BusProcess]:
-    bus = start_bus(kafka_bootstrap, published, tmp_path_factory.mktemp("bus-home"))
+    bus = asyncio.run(start_bus(kafka_bootstrap, published, tmp_path_factory.mktemp("bus-home")))
     yield bus
     bus.stop()
 

@@ -10,9 +10,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from consumers.trust import TrustError
+from consumers.trustfiles import TrustFiles
+from schemas.canonical import receipt_signing_input
+from schemas.codec import decode
+from schemas.quarantine import QuarantineRecord
+from schemas.receipt import Receipt, parse_receipt
+from tests.bus.world import World
 
 REPO = Path(__file__).resolve().parents[2]
 Positions = dict[TopicPartition, int]
@@ -83,6 +92,37 @@ async def read_until(
     return records
 
 
+def quarantined(records: Iterable[ConsumerRecord[bytes, bytes]], app_id: str) -> list[QuarantineRecord]:
+    """Quarantine records written by the processor group ``app_id`` (other buses may share the broker)."""
+    return [
+        decode(r.value, QuarantineRecord)
+        for r in records
+        if r.topic == "docbus.quarantine" and header(r, "docbus_processor") == app_id
+    ]
+
+
+def bus_notices(records: Iterable[ConsumerRecord[bytes, bytes]], world: World) -> list[Receipt]:
+    """Notices sealed by ``world``'s bus (another bus on the broker seals under another PKI)."""
+    policy, out = TrustFiles(world.pki).policy, []
+    for r in records:
+        if r.topic.startswith("docbus.inbox.") and header(r, "ce_type") == "vn.docbus.notice.v1":
+            notice = parse_receipt(r.value)
+            try:
+                policy.verify_seal(
+                    receipt_signing_input(notice), notice.signatures, "G03.BUS", datetime.now(UTC)
+                )
+            except TrustError:
+                continue
+            out.append(notice)
+    return out
+
+
+def from_processor(
+    records: Iterable[ConsumerRecord[bytes, bytes]], app_id: str
+) -> list[ConsumerRecord[bytes, bytes]]:
+    return [r for r in records if header(r, "docbus_processor") == app_id]
+
+
 def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
     for key, value in record.headers or ():
         if key == name:
@@ -95,6 +135,7 @@ class BusProcess:
 
     def __init__(self, env: Mapping[str, str], log: Path) -> None:
         self.env = {**os.environ, **env}
+        self.app_id = env["DOCBUS_APP_ID"]
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 

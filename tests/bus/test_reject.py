@@ -11,19 +11,15 @@ from aiokafka import ConsumerRecord
 
 from consumers.app import QUARANTINE_TOPIC
 from consumers.routing import inbox_topic
-from schemas.codec import decode
 from schemas.quarantine import QuarantineRecord
-from schemas.receipt import StatusCode, parse_receipt
-from tests.bus.kafka import BusProcess, end_offsets, produce, read_until
+from schemas.receipt import StatusCode
+from tests.bus.kafka import BusProcess, bus_notices, end_offsets, produce, read_until
+from tests.bus.kafka import quarantined as quarantined_by
 from tests.bus.world import Sender, World, forge
 
 pytestmark = pytest.mark.broker
 
 Records = list[ConsumerRecord[bytes, bytes]]
-
-
-def quarantined(records: Records) -> list[QuarantineRecord]:
-    return [decode(r.value, QuarantineRecord) for r in records if r.topic == QUARANTINE_TOPIC]
 
 
 def has(records: Records, topic: str, key: bytes) -> bool:
@@ -65,17 +61,14 @@ async def test_every_rejection_is_quarantined_with_its_reason_and_a_notice(
     )  # fmt: skip
 
     def notices(records: Records) -> dict[tuple[str, str], str]:
-        out = {}
-        for r in records:
-            if (
-                r.topic.startswith("docbus.inbox.")
-                and r.headers
-                and (("ce_type", b"vn.docbus.notice.v1") in r.headers)
-            ):
-                n = parse_receipt(r.value)
-                if n.status is StatusCode.REJECTED:
-                    out[(n.envelope_id, n.to_org)] = n.reason.split(":", 1)[0]
-        return out
+        return {
+            (n.envelope_id, n.to_org): n.reason.split(":", 1)[0]
+            for n in bus_notices(records, published)
+            if n.status is StatusCode.REJECTED
+        }
+
+    def quarantined(records: Records) -> list[QuarantineRecord]:
+        return quarantined_by(records, bus_process.app_id)
 
     def done(records: Records) -> bool:
         reasons = {q.message_id for q in quarantined(records)}
@@ -116,5 +109,5 @@ async def test_random_bytes_do_not_stall_the_agent(
     arrived: Callable[[Records], bool] = lambda rs: has(rs, inbox_topic("H02"), good_env.message_id.encode())  # noqa: E731
     records = await read_until(kafka_bootstrap, start, arrived)
     assert arrived(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
-    raws = [q.raw for q in quarantined(records)]
+    raws = [q.raw for q in quarantined_by(records, bus_process.app_id)]
     assert all(j in raws for j in junk)

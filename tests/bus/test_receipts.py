@@ -1,0 +1,88 @@
+"""Receipts on the real broker: a recipient's 01 reaches the sender and docbus.status; a stranger's
+receipt is quarantined; a recall from the sender reaches every recipient and their answer returns."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from aiokafka import ConsumerRecord
+
+from consumers.app import QUARANTINE_TOPIC, RECEIPTS_TOPIC, STATUS_TOPIC
+from consumers.audit.events import AUDIT_EVENTS_TOPIC, decode_draft
+from consumers.routing import inbox_topic
+from producers.receipts import build_receipt
+from schemas.canonical import envelope_hash
+from schemas.envelope import Envelope
+from schemas.receipt import StatusCode
+from tests.bus.kafka import BusProcess, end_offsets, from_processor, produce, quarantined, read_until
+from tests.bus.world import Sender, World
+
+pytestmark = pytest.mark.broker
+
+Records = list[ConsumerRecord[bytes, bytes]]
+
+
+def answer(world: World, org: str, env: Envelope, status: StatusCode, to: str = "G03") -> bytes:
+    return build_receipt(
+        world.identities[org], envelope_message_id=env.message_id, document_id=env.document.document_id,
+        envelope_hash=envelope_hash(env), to_org=to, status=status,
+        reason="không đồng ý" if status.needs_reason else None,
+    )  # fmt: skip
+
+
+def values(records: Records, topic: str, key: bytes | None = None) -> list[bytes]:
+    return [r.value for r in records if r.topic == topic and (key is None or r.key == key)]
+
+
+async def test_receipts_status_and_recall(
+    kafka_bootstrap: str, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
+) -> None:
+    topics = [inbox_topic(c) for c in ("G03", "H01", "H02")] + [
+        STATUS_TOPIC,
+        QUARANTINE_TOPIC,
+        AUDIT_EVENTS_TOPIC,
+    ]
+    start = await end_offsets(kafka_bootstrap, topics)
+    env, raw = senders("G03").envelope(("H01", "H02"))
+    await produce(kafka_bootstrap, "docbus.ingress", [(b"G03", raw)])
+    key = env.message_id.encode()
+    delivered = await read_until(
+        kafka_bootstrap, start, lambda rs: raw in values(rs, inbox_topic("H01"), key)
+    )
+    assert raw in values(delivered, inbox_topic("H01"), key), bus_process.log.read_text()[-3000:]
+
+    arrived = answer(published, "H01", env, StatusCode.ARRIVED)
+    stranger = answer(published, "H04", env, StatusCode.ARRIVED)
+    recall = answer(published, "G03", env, StatusCode.RECALL_REQUESTED, to="H01")
+    refusal = answer(published, "H02", env, StatusCode.RECALL_REFUSED)
+    await produce(
+        kafka_bootstrap, RECEIPTS_TOPIC, [(b"G03", r) for r in (arrived, stranger, recall, refusal)]
+    )
+
+    def done(rs: Records) -> bool:
+        return (
+            refusal in values(rs, inbox_topic("G03"))
+            and recall in values(rs, inbox_topic("H02"))
+            and any(q.raw == stranger for q in quarantined(rs, bus_process.app_id))
+        )
+
+    records = await read_until(kafka_bootstrap, start, done)
+    assert done(records), bus_process.log.read_text()[-3000:]
+    assert arrived in values(records, inbox_topic("G03"))
+    assert recall in values(records, inbox_topic("H01"))
+    assert values(records, STATUS_TOPIC, f"{env.message_id}/H01".encode()) == [arrived, recall]
+    assert values(records, STATUS_TOPIC, f"{env.message_id}/H02".encode()) == [recall, refusal]
+    assert stranger not in values(records, inbox_topic("G03"))
+    [q] = [q for q in quarantined(records, bus_process.app_id) if q.raw == stranger]
+    assert q.reason.value == "POLICY" and q.topic == RECEIPTS_TOPIC
+
+    mine = [
+        decode_draft(r.value)
+        for r in from_processor(records, bus_process.app_id)
+        if r.topic == AUDIT_EVENTS_TOPIC
+    ]
+    about = Counter((d.event.value, d.status, d.recipient) for d in mine if d.message_id == env.message_id)
+    assert about[("RECEIPT", "01", "H01")] == 1 and about[("DELIVERED", None, "H01")] == 1
+    assert about[("RECEIPT", "13", "G03")] == 1 and about[("RECEIPT", "16", "H02")] == 1

@@ -13,8 +13,21 @@ from infra.topics import TopicSpec, apply
 Record = ConsumerRecord[bytes, bytes]
 
 
-async def make_topics(bootstrap: str, *names: str, partitions: int = 1) -> None:
+async def make_topics(bootstrap: str, *names: str, partitions: int = 1, timeout: float = 15.0) -> None:
+    """Create the topics and wait until the broker's metadata lists them (KRaft propagates
+    new topics asynchronously: a client asking right away may not see them yet)."""
     await apply(bootstrap, [TopicSpec(n, partitions, 1, retention_ms=-1) for n in names])
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        await consumer.start()
+        async with asyncio.timeout(timeout):
+            while True:
+                cluster = await consumer._client.fetch_all_metadata()
+                if all(len(cluster.partitions_for_topic(n) or ()) == partitions for n in names):
+                    return
+                await asyncio.sleep(0.05)  # polling an observable condition, under the deadline
+    finally:
+        await consumer.stop()
 
 
 async def collect(

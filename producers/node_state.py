@@ -99,9 +99,16 @@ class NodeState:
         """Hold the org's lock; yield the next position. Without a commit nothing is used up."""
         self.folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        # a thread waits for the lock, so other tasks of this event loop keep running
+        waiting = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
         try:
-            # a thread waits for the lock, so other tasks of this event loop keep running
-            await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+            await asyncio.shield(waiting)
+        except BaseException:
+            # cancelled while the thread still uses ``fd``: close it only after the thread is done,
+            # or the number could be reused and the thread would lock some other file
+            waiting.add_done_callback(lambda _: os.close(fd))
+            raise
+        try:
             position = self.read()
             yield Reservation(self, position.sequence + 1, position.last_hash)
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import multiprocessing
 from pathlib import Path
@@ -65,3 +66,19 @@ def test_concurrent_processes_do_not_reuse_a_number(tmp_path: Path) -> None:
     state = NodeState(tmp_path, "G03.U001")
     assert state.read().sequence == 45
     assert [s for s, _ in state.pending()] == list(range(1, 46))
+
+
+def test_a_sender_cancelled_while_waiting_leaves_the_lock_usable(tmp_path: Path) -> None:
+    async def scenario() -> int:
+        state = NodeState(tmp_path, "G03.U001")
+        async with state.reserve():
+            waiter = asyncio.create_task(_take(tmp_path, "w"))
+            await asyncio.sleep(0.05)  # a head start to block in its thread; the test holds either way
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter
+        async with asyncio.timeout(10):  # a leaked lock would block here for ever
+            sequence, _ = await _take(tmp_path, "after")  # free again, and nothing was used up
+        return sequence
+
+    assert asyncio.run(scenario()) == 1

@@ -1,0 +1,100 @@
+"""End to end with the real processor (`docbus bus run` as a subprocess): its drafts are chained by
+the writer, and the document's timeline and evidence come out of the log it built."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from consumers.audit.events import AUDIT_EVENTS_TOPIC
+from consumers.audit.kafka_io import produce_all
+from consumers.audit.service import AuditWriterService
+from consumers.audit.settings import AuditSettings
+from infra.pki import Authority
+from infra.topics import TopicSpec, apply
+from producers.receipts import receipt_for
+from schemas.audit import AuditEvent, AuditRecord
+from schemas.codec import decode, encode
+from schemas.receipt import StatusCode
+from tests.audit_bus.conftest import wait_values
+from tests.audit_bus.scenario import cli, request_checkpoint
+from tests.bus import conftest as bus_fixtures
+from tests.bus.kafka import BusProcess, start_group_at_end
+from tests.bus.world import PASSPHRASE, Sender, World
+
+pytestmark = pytest.mark.broker
+
+# the bus tests' fixtures: their PKI and directory, and a `docbus bus run` worker per module
+world, published, bus_process, senders = (
+    bus_fixtures.world, bus_fixtures.published, bus_fixtures.bus_process, bus_fixtures.senders,
+)  # fmt: skip
+
+
+@pytest.fixture
+async def bus_audit(
+    kafka_bootstrap: str,
+    published: World,
+    unique: Callable[[str], str],
+) -> AsyncIterator[AuditSettings]:
+    """The writer on the processors' real events topic, chaining into this test's own log."""
+    if not (published.pki / "audit" / "audit.pem").exists():
+        Authority(published.pki, PASSPHRASE.encode()).issue_audit()  # `docbus pki issue-audit`
+    s = AuditSettings(
+        bootstrap=kafka_bootstrap, pki_dir=published.pki, pki_passphrase=PASSPHRASE,
+        audit_topic=unique("audit"), checkpoint_topic=unique("checkpoints"), audit_group=unique("writer"),
+        checkpoint_seconds=3600,
+    )  # fmt: skip
+    await apply(
+        kafka_bootstrap, [TopicSpec(t, 1, 1, retention_ms=-1) for t in (s.audit_topic, s.checkpoint_topic)]
+    )
+    await start_group_at_end(kafka_bootstrap, s.audit_group, [AUDIT_EVENTS_TOPIC])  # drafts from now on
+    stop = asyncio.Event()
+    task = asyncio.create_task(AuditWriterService.from_settings(s).run(stop))
+    yield s
+    stop.set()
+    await task
+
+
+def about(stored: list[bytes], message_id: str) -> list[AuditRecord]:
+    return [r for r in (decode(x, AuditRecord) for x in stored) if r.message_id == message_id]
+
+
+async def test_processor_drafts_become_a_verifiable_story(
+    bus_audit: AuditSettings,
+    bus_process: BusProcess,
+    senders: Callable[[str], Sender],
+    published: World,
+    tmp_path: Path,
+) -> None:
+    s = bus_audit
+    env, raw = senders("G03").envelope(recipients=("H01", "H02"))
+    await produce_all(s.bootstrap, [(s.ingress_topic, b"G03", raw, [])])
+
+    def routed(stored: list[bytes]) -> bool:
+        return sum(r.event is AuditEvent.ROUTED for r in about(stored, env.message_id)) == 2
+
+    await wait_values(s.bootstrap, s.audit_topic, routed, timeout=60)
+    receipt = receipt_for(published.identities["H01"], env, StatusCode.ACCEPTED)
+    await produce_all(s.bootstrap, [(s.receipts_topic, b"G03", encode(receipt), [])])
+
+    def receipted(stored: list[bytes]) -> bool:
+        return any(r.event is AuditEvent.RECEIPT for r in about(stored, env.message_id))
+
+    stored = await wait_values(s.bootstrap, s.audit_topic, receipted, timeout=45)
+    await request_checkpoint(s, len(stored))
+    events = [r.event.value for r in about(stored, env.message_id)]
+    assert events[:4] == ["SUBMITTED", "ACCEPTED", "ROUTED", "ROUTED"] and "RECEIPT" in events, events
+
+    assert cli(s, "audit", "verify").returncode == 0
+    timeline = cli(s, "audit", "timeline", env.message_id)
+    assert timeline.returncode == 0 and "RECEIPT" in timeline.stdout and "H02" in timeline.stdout
+
+    out = tmp_path / "evidence.bin"
+    built = cli(s, "evidence", env.message_id, "--out", str(out))
+    assert built.returncode == 0, built.stdout + built.stderr
+    checked = cli(s, "evidence", "verify", str(out), DOCBUS_BOOTSTRAP="127.0.0.1:9")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"message {env.message_id}" in checked.stdout

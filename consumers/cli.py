@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from consumers.directory import DirectoryStore
+from consumers.directory import DirectorySnapshot, DirectoryStore
 from consumers.directory_feed import DirectoryFeed
 from consumers.directory_load import ensure_topics, publish_entries, seal_entries
 from consumers.sector import build_sector
@@ -58,13 +58,15 @@ def load(
         raise typer.Exit(1) from None
     entries = seal_entries(build_sector(departments, universities, with_bus=True), authority.seal)
 
-    async def go() -> bytes:
+    snapshot = DirectorySnapshot.build(entries)  # an inconsistent directory is never published
+
+    async def go() -> None:
         plan = await ensure_topics(settings.bootstrap, entries)
         out.print(f"topics: {len(plan.create)} created, {len(plan.ok)} in place")
-        return await publish_entries(settings.bootstrap, entries)
+        await publish_entries(settings.bootstrap, entries)
 
-    snapshot = asyncio.run(go())
-    out.print(f"{len(entries)} entries published; snapshot {snapshot.hex()}")
+    asyncio.run(go())
+    out.print(f"{len(entries)} entries published; snapshot {snapshot.hash.hex()}")
 
 
 @directory_app.command()

@@ -10,7 +10,6 @@ from collections.abc import Iterable, Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from consumers.directory import DirectorySnapshot
 from consumers.directory_feed import DIRECTORY_TOPIC
 from infra.topics import Plan, apply, inbox_spec, load_specs
 from producers.keys import KeyProvider, make_signature
@@ -38,16 +37,19 @@ async def ensure_topics(bootstrap: str, entries: Sequence[DirectoryEntry]) -> Pl
     return await apply(bootstrap, specs)
 
 
-async def publish_entries(bootstrap: str, entries: Sequence[DirectoryEntry]) -> bytes:
-    """Produce sealed entries to docbus.directory (key: code); returns the snapshot hash they make."""
-    snapshot = DirectorySnapshot.build(entries)  # refuse an inconsistent set before publishing it
+async def publish_entries(
+    bootstrap: str, entries: Sequence[DirectoryEntry], topic: str = DIRECTORY_TOPIC
+) -> None:
+    """Produce sealed entries to the directory topic (key: code), acknowledged by all replicas.
+
+    A whole directory or an update of a few codes; check a whole one with DirectorySnapshot.build
+    first, so an inconsistent set is never published."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
-        futures = [await producer.send(DIRECTORY_TOPIC, encode(e), key=e.code.encode()) for e in entries]
+        futures = [await producer.send(topic, encode(e), key=e.code.encode()) for e in entries]
         for fut in futures:
             await fut
     finally:
         await producer.stop()
-    logger.info("published %d directory entries, snapshot %s", len(entries), snapshot.hash.hex())
-    return snapshot.hash
+    logger.info("published %d directory entries to %s", len(entries), topic)

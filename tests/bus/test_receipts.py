@@ -61,11 +61,29 @@ async def test_receipts_status_and_recall(
         kafka_bootstrap, RECEIPTS_TOPIC, [(b"G03", r) for r in (arrived, stranger, recall, refusal)]
     )
 
+    def events(rs: Records) -> Counter[tuple[str, str | None, str | None]]:
+        mine = [
+            decode_draft(r.value)
+            for r in from_processor(rs, bus_process.app_id)
+            if r.topic == AUDIT_EVENTS_TOPIC
+        ]
+        return Counter((d.event.value, d.status, d.recipient) for d in mine if d.message_id == env.message_id)
+
+    wanted = {
+        ("RECEIPT", "01", "H01"),
+        ("DELIVERED", None, "H01"),
+        ("RECEIPT", "13", "G03"),
+        ("RECEIPT", "16", "H02"),
+    }
+
     def done(rs: Records) -> bool:
         return (
             refusal in values(rs, inbox_topic("G03"))
             and recall in values(rs, inbox_topic("H02"))
             and any(q.raw == stranger for q in quarantined(rs, bus_process.app_id))
+            and recall in values(rs, STATUS_TOPIC, f"{env.message_id}/H01".encode())
+            and refusal in values(rs, STATUS_TOPIC, f"{env.message_id}/H02".encode())
+            and wanted <= set(events(rs))
         )
 
     records = await read_until(kafka_bootstrap, start, done)
@@ -77,12 +95,4 @@ async def test_receipts_status_and_recall(
     assert stranger not in values(records, inbox_topic("G03"))
     [q] = [q for q in quarantined(records, bus_process.app_id) if q.raw == stranger]
     assert q.reason.value == "POLICY" and q.topic == RECEIPTS_TOPIC
-
-    mine = [
-        decode_draft(r.value)
-        for r in from_processor(records, bus_process.app_id)
-        if r.topic == AUDIT_EVENTS_TOPIC
-    ]
-    about = Counter((d.event.value, d.status, d.recipient) for d in mine if d.message_id == env.message_id)
-    assert about[("RECEIPT", "01", "H01")] == 1 and about[("DELIVERED", None, "H01")] == 1
-    assert about[("RECEIPT", "13", "G03")] == 1 and about[("RECEIPT", "16", "H02")] == 1
+    assert all(events(records)[w] == 1 for w in wanted)

@@ -76,6 +76,7 @@ async def test_every_rejection_is_quarantined_with_its_reason_and_a_notice(
             set(cases) <= reasons
             and any(q.raw == noise for q in quarantined(records))
             and has(records, inbox_topic("H05"), good_env.message_id.encode())
+            and has(records, inbox_topic("H01"), first_env.message_id.encode())
             and len([k for k in notices(records) if k[0] in cases]) == len(cases)
         )
 

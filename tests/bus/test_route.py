@@ -7,9 +7,11 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
+from aiokafka import ConsumerRecord
 
 from consumers.audit.events import AUDIT_EVENTS_TOPIC, decode_draft
 from consumers.routing import inbox_topic
+from schemas.audit import AuditRecord
 from schemas.receipt import StatusCode
 from tests.bus.kafka import BusProcess, bus_notices, end_offsets, from_processor, header, produce, read_until
 from tests.bus.world import DEPARTMENTS, Sender, World
@@ -27,9 +29,18 @@ async def test_directive_to_all_departments_arrives_once_in_every_inbox(
     marker, marker_raw = sender.envelope(groups=("all-departments",))  # same sender: routed after it
     await produce(kafka_bootstrap, "docbus.ingress", [(b"G03", raw), (b"G03", marker_raw)])
 
-    def arrived(records: list) -> bool:  # type: ignore[type-arg]
+    def arrived(records: list[ConsumerRecord[bytes, bytes]]) -> bool:
         seen = {(r.topic, r.key) for r in records}
-        return all((t, marker.message_id.encode()) in seen for t in inboxes)
+        return (
+            all((t, marker.message_id.encode()) in seen for t in inboxes)
+            and any(n.envelope_id == directive.message_id for n in bus_notices(records, published))
+            and len(drafts_about(records, directive.message_id)) == 2 + len(DEPARTMENTS)
+        )
+
+    def drafts_about(records: list[ConsumerRecord[bytes, bytes]], message_id: str) -> list[AuditRecord]:
+        mine = from_processor(records, bus_process.app_id)
+        drafts = [decode_draft(r.value) for r in mine if r.topic == AUDIT_EVENTS_TOPIC]
+        return [d for d in drafts if d.message_id == message_id]
 
     records = await read_until(kafka_bootstrap, start, arrived)
     assert arrived(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
@@ -47,9 +58,8 @@ async def test_directive_to_all_departments_arrives_once_in_every_inbox(
     answer = [n for n in bus_notices(records, published) if n.envelope_id == directive.message_id]
     assert [n.status for n in answer] == [StatusCode.ARRIVED] and answer[0].to_org == "G03"
 
-    mine = from_processor(records, bus_process.app_id)
-    drafts = [decode_draft(r.value) for r in mine if r.topic == AUDIT_EVENTS_TOPIC]
-    events = Counter(d.event.value for d in drafts if d.message_id == directive.message_id)
+    drafts = drafts_about(records, directive.message_id)
+    events = Counter(d.event.value for d in drafts)
     assert events == {"SUBMITTED": 1, "ACCEPTED": 1, "ROUTED": len(DEPARTMENTS)}
-    accepted = next(d for d in drafts if d.message_id == directive.message_id and d.event.value == "ACCEPTED")
+    accepted = next(d for d in drafts if d.event.value == "ACCEPTED")
     assert len(accepted.trust_hashes) >= 4  # two leaves, the issuing CA, its CRL, the root

@@ -24,8 +24,9 @@ from schemas.payload import Payload
 PASSPHRASE = "bus-test-passphrase"
 DEPARTMENTS = ("H01", "H02", "H03", "H04", "H05")
 UNIVERSITIES = ("G03.U001", "G03.U002", "G03.U003")
-SENDERS = ("G03", "H01", "H02", "H03", "H04")
-REVOKED = "H03"
+SENDERS = ("G03", "H01", "H02", "H03", "H04", "H05")
+REVOKED = "H03"  # revoked before the bus starts
+REVOKED_LATER = "H05"  # revoked while the bus runs (tests/bus/test_crl.py)
 
 
 @dataclass(frozen=True)

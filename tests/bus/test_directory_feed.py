@@ -1,0 +1,53 @@
+"""The directory feed on the real broker: sealed entries build the publisher's snapshot, a later
+version makes a new one while the old stays routable, an entry with a bad seal is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from consumers.directory import DirectorySnapshot, DirectoryStore
+from consumers.directory_feed import DirectoryFeed
+from consumers.directory_load import publish_entries, seal_entries
+from consumers.trustfiles import TrustFiles
+from tests.bus.world import World
+
+pytestmark = pytest.mark.broker
+
+
+async def test_feed_catches_up_and_refuses_unsealed_entries(
+    kafka_bootstrap: str, world: World, unique: Callable[[str], str]
+) -> None:
+    topic = unique("directory")
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"cleanup.policy": "compact"})])
+    finally:
+        await admin.close()
+    store = DirectoryStore()
+    feed = DirectoryFeed(kafka_bootstrap, store, TrustFiles(world.pki).policy, topic=topic)
+    try:
+        await publish_entries(kafka_bootstrap, world.entries, topic)
+        assert await feed.catch_up(10) == len(world.entries)
+        assert store.current is not None and store.current.hash == world.snapshot
+
+        old = next(e for e in world.entries if e.code == "G03.U003")
+        renamed = old.model_copy(
+            update={"name": "Trường Đại học mới", "version": 2, "updated_at": datetime.now(UTC)}
+        )
+        [sealed] = seal_entries([renamed], world.identities["G03"].seal)
+        unsealed = old.model_copy(update={"name": "Giả mạo", "version": 3, "signatures": []})
+        forged = sealed.model_copy(update={"code": "G03.U002"})  # the seal covers the code
+        await publish_entries(kafka_bootstrap, [sealed, unsealed, forged], topic)
+        assert await feed.catch_up(10) == 1 and feed.refused == 2
+        expected = DirectorySnapshot.build([*world.entries, sealed]).hash
+        assert store.current.hash == expected
+        assert store.get(world.snapshot) is not None  # envelopes of the previous snapshot still route
+        assert await feed.catch_up(10) == 0  # nothing new: nothing read, nothing changed
+        assert store.hashes() == [world.snapshot, expected]
+    finally:
+        await feed.stop()

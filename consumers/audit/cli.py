@@ -60,6 +60,8 @@ def _when(text: str) -> datetime:
 def _run(coro: Any) -> Any:
     try:
         return asyncio.run(coro)
+    except TimeoutError:  # an OSError too, but the caller says what was awaited
+        raise
     except (LookupError, OSError) as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:  # aiokafka errors: the broker is not reachable
@@ -81,7 +83,10 @@ def writer() -> None:
             loop.add_signal_handler(sig, stop.set)
         await service.run(stop)
 
-    _run(main())
+    try:
+        _run(main())
+    except AuditError as exc:  # the stored log does not chain: never extend it
+        raise _fail(f"the audit log cannot be extended: {exc}; run `docbus audit verify`") from None
 
 
 @audit_app.command("checkpoint")

@@ -22,14 +22,23 @@ __all__ = ["register_audit"]
 logger = logging.getLogger(__name__)
 
 
-def register_audit(app: faust.App, settings: BusSettings) -> AuditWriterService:
-    """Add the audit writer task to ``app``; its other settings come from DOCBUS_* (AuditSettings)."""
+def register_audit(app: faust.App, settings: BusSettings) -> AuditWriterService | None:
+    """Add the audit writer task to ``app``; its other settings come from DOCBUS_* (AuditSettings).
+
+    Registers nothing (and says so) when DOCBUS_AUDIT_IN_BUS=false or the PKI folder holds no audit
+    key (`docbus pki issue-audit`): the bus still runs, its drafts wait on the events topic."""
     audit = AuditSettings(
         home=settings.home,
         bootstrap=settings.bootstrap,
         pki_dir=settings.pki,
         pki_passphrase=settings.pki_passphrase,
     )
+    if not audit.audit_in_bus:
+        logger.info("audit writer not run in the bus (DOCBUS_AUDIT_IN_BUS=false)")
+        return None
+    if not (audit.pki / "audit" / "audit.key.pem").exists():
+        logger.warning("no audit key in %s: the audit writer does not run", audit.pki)
+        return None
     service = AuditWriterService.from_settings(audit)
 
     async def audit_writer() -> None:

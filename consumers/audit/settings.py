@@ -34,6 +34,8 @@ class AuditSettings(BaseSettings):
     ingress_topic: str = "docbus.ingress"
     receipts_topic: str = "docbus.receipts"
     inbox_prefix: str = "docbus.inbox."
+    #: run the writer inside `docbus bus run` (consumers/agents/audit.py); false when it runs apart
+    audit_in_bus: bool = True
     #: consumer group of the single writer on the events topic
     audit_group: str = "docbus-audit-writer"
     #: sign a checkpoint after this many new records ...

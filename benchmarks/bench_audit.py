@@ -29,6 +29,7 @@ from consumers.audit.logview import LogView
 from consumers.audit.merkle import MerkleTree
 from consumers.audit.replay import plan_replay
 from consumers.audit.verify import verify_log
+from consumers.audit.writer import AuditWriter
 from schemas.algorithms import Algorithm
 from schemas.audit import AuditEvent, SourcePosition
 from schemas.codec import encode
@@ -136,6 +137,7 @@ def main() -> None:
     with_root = rate(n, walk([checkpoint], False))
     full = rate(n, walk([checkpoint], True), repeats=3)
     selection = rate(n, lambda: select(records), repeats=3)
+    rebuild = rate(n, lambda: AuditWriter.rebuild(records, [checkpoint], signer), repeats=3)
     kafka = asyncio.run(kafka_rates(args.bootstrap, records)) if args.bootstrap else {}
     result = {
         "records": n,
@@ -150,6 +152,7 @@ def main() -> None:
         "replay_select_per_s": round(selection),
         "replay_select_ratio": round(selection / raw, 4),
         **{k: round(v) for k, v in kafka.items()},
+        "writer_rebuild_per_s": round(rebuild),
         "python": sys.version.split()[0],
     }
     print(json.dumps(result, indent=2))

@@ -27,6 +27,7 @@ __all__ = [
     "draft",
     "draft_record",
     "event_id",
+    "event_id_of",
 ]
 
 AUDIT_EVENTS_TOPIC = "docbus.audit.events"
@@ -124,7 +125,14 @@ def event_id(record: AuditRecord | bytes) -> bytes:
     so the writer rebuilds its duplicate set from the stored log with the same function."""
     if isinstance(record, bytes):
         record = decode_draft(record)
-    parts = (record.event.value, record.message_id, record.recipient, record.status, record.reason)
+    return event_id_of(record.event.value, record.message_id, record.recipient, record.status, record.reason)
+
+
+def event_id_of(
+    event: str, message_id: str, recipient: str | None, status: str | None, reason: str | None
+) -> bytes:
+    """``event_id`` from the plain field values (the writer's rebuild reads them without models)."""
+    parts = (event, message_id, recipient, status, reason)
     h = hashlib.sha256(EVENT_ID_CONTEXT)
     for part in parts:
         if part is None:

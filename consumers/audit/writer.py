@@ -9,20 +9,23 @@ and the chain continue exactly where the topic ends. The Kafka loop is consumers
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+import fastavro
 import pydantic
 
-from consumers.audit.chain import Appended
+from consumers.audit.chain import HEADER, Appended
 from consumers.audit.checkpoint import CheckpointSigner
 from consumers.audit.errors import AuditError
-from consumers.audit.events import decode_draft, event_id
+from consumers.audit.events import decode_draft, event_id, event_id_of
 from consumers.audit.log import AuditLog
-from schemas.audit import AuditRecord, Checkpoint
-from schemas.codec import decode, encode
+from schemas.audit import Checkpoint
+from schemas.codec import decode, encode, schema_entries
 from schemas.errors import ContractError
 from schemas.reasons import Reason
 
@@ -68,12 +71,18 @@ class AuditWriter:
         a writer must never extend a damaged log (run ``docbus audit verify``)."""
         writer = cls(signer, policy)
         records = list(stored)
-        writer.log = AuditLog.replay(records)
+        writer.log = AuditLog.replay(records)  # raises unless every record chains
+        reader = next(e.parsed for e in schema_entries() if e.name == "audit_record.v1")
         for i, data in enumerate(records):
+            # the plain Avro decoding: ~5x faster than models over millions of records
+            buf = io.BytesIO(data)
+            buf.seek(len(HEADER))
             try:
-                writer.seen.add(event_id(decode(data, AuditRecord)))
-            except ContractError as exc:
-                raise AuditError(Reason.MALFORMED, f"stored record {i}: {exc.detail}") from exc
+                f: Any = fastavro.schemaless_reader(buf, reader, None)
+                eid = event_id_of(f["event"], f["message_id"], f["recipient"], f["status"], f["reason"])
+            except Exception as exc:  # fastavro's errors are not one type; the chain held, the body not
+                raise AuditError(Reason.MALFORMED, f"stored record {i} does not decode: {exc!r}") from exc
+            writer.seen.add(eid)
         for data in checkpoints:
             try:
                 cp = decode(data, Checkpoint)

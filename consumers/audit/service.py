@@ -73,6 +73,7 @@ class AuditWriterService:
             settings.checkpoint_policy(),
             AuditTopics(settings.audit_events_topic, settings.audit_topic, settings.checkpoint_topic),
             settings.audit_group,
+            settings.audit_batch,
         )
 
     async def run(self, stop: asyncio.Event | None = None) -> None:

@@ -38,6 +38,8 @@ class AuditSettings(BaseSettings):
     audit_in_bus: bool = True
     #: consumer group of the single writer on the events topic
     audit_group: str = "docbus-audit-writer"
+    #: most drafts the writer takes per poll (records chained between two offset commits)
+    audit_batch: int = Field(default=500, ge=1)
     #: sign a checkpoint after this many new records ...
     checkpoint_every: int = Field(default=1000, ge=1)
     #: ... or this many seconds after the last one, if anything was appended since

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.broker
 
 T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
 N = 3000
+M = 200  # sent after the restart
 
 
 def start_writer(settings: AuditSettings) -> subprocess.Popen[bytes]:
@@ -37,13 +38,14 @@ def start_writer(settings: AuditSettings) -> subprocess.Popen[bytes]:
 async def test_killed_writer_resumes_without_duplicates_or_gaps(
     audit_settings: AuditSettings, audit_pki: AuditPki
 ) -> None:
-    s = audit_settings.model_copy(update={"checkpoint_every": 500})
+    # small batches: many commits, so the kill lands between a produce and its commit
+    s = audit_settings.model_copy(update={"checkpoint_every": 400, "audit_batch": 50})
     items = [
         draft(AuditEvent.ROUTED, message_id=f"m-{i}", sender="G03.U001", recipient="H01",
               at=T0 + timedelta(milliseconds=i))
-        for i in range(N)
+        for i in range(N + M)
     ]  # fmt: skip
-    await produce_all(s.bootstrap, [(s.audit_events_topic, k, v, []) for k, v in items])
+    await produce_all(s.bootstrap, [(s.audit_events_topic, k, v, []) for k, v in items[:N]])
     first = start_writer(s)
     try:
         await wait_values(s.bootstrap, s.audit_topic, lambda v: len(v) >= N // 10, timeout=45)
@@ -52,10 +54,16 @@ async def test_killed_writer_resumes_without_duplicates_or_gaps(
         first.wait(10)
     assert first.returncode == -signal.SIGKILL
     second = start_writer(s)
+    # sent again (the first M) and new ones: the second writer must be up and working to chain them
+    again = items[:M] + items[N:]
+    await produce_all(s.bootstrap, [(s.audit_events_topic, k, v, []) for k, v in again])
+    total = N + M
     try:
-        stored = await wait_values(s.bootstrap, s.audit_topic, lambda v: len(v) >= N, timeout=60)
+        stored = await wait_values(s.bootstrap, s.audit_topic, lambda v: len(v) >= total, timeout=60)
         checkpoints = await wait_values(
-            s.bootstrap, s.checkpoint_topic, lambda v: any(decode(c, Checkpoint).tree_size == N for c in v)
+            s.bootstrap,
+            s.checkpoint_topic,
+            lambda v: any(decode(c, Checkpoint).tree_size == total for c in v),
         )
         # the checkpoint at N is signed after the batch holding record N-1 was acknowledged and
         # before its offsets are committed; a duplicate would have been chained before that
@@ -63,9 +71,9 @@ async def test_killed_writer_resumes_without_duplicates_or_gaps(
         second.send_signal(signal.SIGTERM)
         await asyncio.to_thread(second.wait, 20)
     assert second.returncode == 0
-    assert len(stored) == N
-    assert sorted(decode(x, AuditRecord).message_id for x in stored) == sorted(f"m-{i}" for i in range(N))
-    assert len({event_id(x) for x in stored}) == N
+    assert len(stored) == total
+    assert sorted(decode(x, AuditRecord).message_id for x in stored) == sorted(f"m-{i}" for i in range(total))
+    assert len({event_id(x) for x in stored}) == total
     report = verify_trusted(stored, checkpoints, audit_pki.policy(), org="G03", now=datetime.now(UTC))
     assert report.ok, report.fault
 

@@ -32,6 +32,7 @@ from consumers.audit.settings import AuditSettings
 from consumers.audit.trusted import verify_trusted
 from consumers.trust import TrustError
 from producers.identity import trust_policy_from_pki
+from producers.keys import SigningError
 from schemas.audit import AuditEvent, Checkpoint
 from schemas.codec import decode
 from schemas.errors import ContractError
@@ -74,7 +75,10 @@ def _run(coro: Any) -> Any:
 def writer() -> None:
     """Run the single audit writer (events -> chained log + checkpoints) until stopped."""
     settings = AuditSettings()
-    service = AuditWriterService.from_settings(settings)
+    try:
+        service = AuditWriterService.from_settings(settings)
+    except SigningError as exc:
+        raise _fail(f"audit key: {exc} (issue one with `docbus pki issue-audit`)") from None
 
     async def main() -> None:
         stop = asyncio.Event()

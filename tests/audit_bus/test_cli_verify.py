@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -106,6 +107,9 @@ async def test_verify_on_the_topic_names_a_record_from_a_second_writer(
 ) -> None:
     s = audit_settings
     await _log(s, running_writer)
+    # the operator's on-demand checkpoint, signed by the writer running in this event loop
+    asked = await asyncio.to_thread(cli, s, "audit", "checkpoint")
+    assert asked.returncode == 0 and f"tree size {N}," in asked.stdout, asked.stdout + asked.stderr
     # a second writer starting from scratch forks the chain: its record 0 lands at position N
     fork = AuditChain().append(AuditEvent.SUBMITTED, message_id="forged", sender="G03.U001", at=T0)
     await produce_all(s.bootstrap, [(s.audit_topic, None, fork.stored, [])])

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -21,6 +21,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from consumers.audit.events import AUDIT_EVENTS_TOPIC, draft
 from consumers.directory import DirectoryStore
 from consumers.directory_feed import DirectoryFeed
+from consumers.gaps import GapFiller
 from consumers.notices import BusNotices
 from consumers.policy import ReplayGuard
 from consumers.receipt_check import ReceiptCheck
@@ -33,7 +34,15 @@ from infra.topics import load_specs
 from producers.identity import NodeIdentity
 from schemas.audit import AuditEvent
 
-__all__ = ["INGRESS_TOPIC", "QUARANTINE_TOPIC", "RECEIPTS_TOPIC", "STATUS_TOPIC", "Bus", "create_bus"]
+__all__ = [
+    "INGRESS_TOPIC",
+    "QUARANTINE_TOPIC",
+    "RECEIPTS_TOPIC",
+    "STATUS_TOPIC",
+    "Bus",
+    "SourceRecord",
+    "create_bus",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +56,21 @@ _RAW: dict[str, Any] = {
     "key_serializer": "raw",
     "value_serializer": "raw",
 }
+
+
+class SourceRecord(Protocol):
+    """What an agent reads of a record: a faust message or an aiokafka ConsumerRecord."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> Any: ...
+    @property
+    def value(self) -> Any: ...
 
 
 class _IdempotentProducer(faust_aiokafka.Producer):
@@ -98,6 +122,8 @@ class Bus:
         )
         self.validator = Validator(self.trust.policy, self.directory, ReplayGuard(settings.policy()))
         self.receipt_check = ReceiptCheck(self.trust.policy)
+        self.ingress_gaps = GapFiller(settings.bootstrap, settings.app_id, INGRESS_TOPIC)
+        self.receipt_gaps = GapFiller(settings.bootstrap, settings.app_id, RECEIPTS_TOPIC)
         identity = NodeIdentity.from_pki(
             settings.pki, settings.bus_org, settings.pki_passphrase.get_secret_value()
         )
@@ -112,6 +138,14 @@ class Bus:
                 count = await self.feed.catch_up(self.settings.directory_timeout)
                 logger.info("directory caught up: %d entries, %d snapshot(s)", count, len(self.directory))
                 self._ready.set()
+
+    @staticmethod
+    def store(table: faust.types.TableT[Any, Any], key: bytes, value: bytes) -> Awaitable[Any]:
+        """``table[key] = value``, returning the future of its changelog record. Agents await it
+        with their outputs: faust's own flush before a commit stops waiting after 0.1 s, so an
+        offset could otherwise be committed ahead of the state it produced (seen under SIGKILL)."""
+        table.data[key] = value
+        return table.send_changelog(table.partition_for_key(key), key, value)
 
     def routed_of(self, message_id: str) -> RoutedRecord | None:
         value = self.routed.get(message_id.encode())
@@ -147,8 +181,15 @@ def create_bus(settings: BusSettings | None = None) -> Bus:
     receipts.register(bus)
 
     @bus.app.on_before_shutdown.connect  # type: ignore[arg-type]
-    async def stop_feed(app: faust.App, **_: Any) -> None:
+    async def stop_readers(app: faust.App, *_: Any, **__: Any) -> None:
         await bus.feed.stop()
+        await bus.ingress_gaps.stop()
+        await bus.receipt_gaps.stop()
+
+    @bus.app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def forget_positions(app: faust.App, *_: Any, **__: Any) -> None:
+        bus.ingress_gaps.reset()
+        bus.receipt_gaps.reset()
 
     @bus.app.timer(bus.settings.crl_check_interval)  # type: ignore[untyped-decorator]
     async def refresh_crls() -> None:

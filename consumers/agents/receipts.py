@@ -19,9 +19,9 @@ from schemas.audit import AuditEvent, SourcePosition
 from schemas.receipt import StatusCode
 
 if TYPE_CHECKING:
-    from faust.types import EventT, StreamT
+    from faust.types import StreamT
 
-    from consumers.app import Bus
+    from consumers.app import Bus, SourceRecord
 
 __all__ = ["handle_receipt", "register"]
 
@@ -35,11 +35,12 @@ def register(bus: Bus) -> None:
     async def receipts(stream: StreamT[Any]) -> None:
         await bus.ready()
         async for event in stream.events():
-            await handle_receipt(bus, event)
+            for skipped in await bus.receipt_gaps.missing(event.message.partition, event.message.offset):
+                await handle_receipt(bus, skipped)
+            await handle_receipt(bus, event.message)
 
 
-async def handle_receipt(bus: Bus, event: EventT[Any]) -> None:
-    msg = event.message
+async def handle_receipt(bus: Bus, msg: SourceRecord) -> None:
     raw: bytes = msg.value or b""
     now = datetime.now(UTC)
     source = SourcePosition(topic=msg.topic, partition=msg.partition, offset=msg.offset)
@@ -58,9 +59,9 @@ async def handle_receipt(bus: Bus, event: EventT[Any]) -> None:
 
 async def _forward(bus: Bus, d: ReceiptAccepted, now: datetime, source: SourcePosition) -> Futures:
     receipt = d.receipt
-    if receipt.status is StatusCode.RECALL_REQUESTED:
-        bus.recalls[receipt.envelope_id.encode()] = receipt.message_id.encode()
     futures: Futures = []
+    if receipt.status is StatusCode.RECALL_REQUESTED:
+        futures.append(bus.store(bus.recalls, receipt.envelope_id.encode(), receipt.message_id.encode()))
     for code in d.forward_to:
         headers = receipt_headers(receipt, d.from_org, code)
         futures.append(await bus.send(bus.inbox(code), receipt.message_id.encode(), d.raw, headers))

@@ -23,9 +23,9 @@ from schemas.codec import encode
 from schemas.reasons import Reason
 
 if TYPE_CHECKING:
-    from faust.types import EventT, StreamT
+    from faust.types import StreamT
 
-    from consumers.app import Bus
+    from consumers.app import Bus, SourceRecord
 
 __all__ = ["handle_envelope", "register"]
 
@@ -40,7 +40,9 @@ def register(bus: Bus) -> None:
     async def validate_route(stream: StreamT[Any]) -> None:
         await bus.ready()
         async for event in stream.events():
-            await handle_envelope(bus, event)
+            for skipped in await bus.ingress_gaps.missing(event.message.partition, event.message.offset):
+                await handle_envelope(bus, skipped)
+            await handle_envelope(bus, event.message)
 
 
 def _decide(bus: Bus, raw: bytes, now: datetime, position: tuple[int, int]) -> Decision:
@@ -51,8 +53,8 @@ def _decide(bus: Bus, raw: bytes, now: datetime, position: tuple[int, int]) -> D
     return bus.validator.check(raw, now=now, position=position, state_of=state_of, routed_of=bus.routed_of)
 
 
-async def handle_envelope(bus: Bus, event: EventT[Any]) -> None:
-    msg = event.message
+async def handle_envelope(bus: Bus, msg: SourceRecord) -> None:
+    """``msg``: a faust message or an aiokafka record (topic, partition, offset, key, value)."""
     raw: bytes = msg.value or b""
     now = datetime.now(UTC)
     position = (msg.partition, msg.offset)
@@ -93,15 +95,15 @@ def _key_sender(key: bytes | None) -> str:
 async def _route(bus: Bus, d: Accepted, now: datetime, source: SourcePosition, raw_hash: bytes) -> Futures:
     env, sender = d.envelope, d.sender
     key = env.message_id.encode()
+    futures: Futures = []
     if not d.duplicate:
         # routed before senders: a re-processed record is then known by position (validator.py)
-        record = RoutedRecord(sender, d.plan.recipients, d.envelope_hash, env.document.document_id,
-                              (source.partition, source.offset))  # fmt: skip
-        bus.routed[key] = record.to_bytes()
-        bus.senders[sender.encode()] = d.state.to_bytes()
+        position = (source.partition, source.offset)
+        record = RoutedRecord(sender, d.plan.recipients, d.envelope_hash, env.document.document_id, position)
+        futures.append(bus.store(bus.routed, key, record.to_bytes()))
+        futures.append(bus.store(bus.senders, sender.encode(), d.state.to_bytes()))
     else:
         logger.info("envelope %s processed again after a restart: routing it again", env.message_id)
-    futures: Futures = []
     for code in d.plan.recipients:
         headers = envelope_headers(env, sender, code, d.plan.snapshot)
         futures.append(await bus.send(bus.inbox(code), key, d.raw, headers))

@@ -108,10 +108,11 @@ async def _route(bus: Bus, d: Accepted, now: datetime, source: SourcePosition, r
         headers = envelope_headers(env, sender, code, d.plan.snapshot)
         futures.append(await bus.send(bus.inbox(code), key, d.raw, headers))
     notice = bus.notices.accepted(env, d.envelope_hash, to=sender, at=now)
+    sealed = encode(notice)
     notice_headers = receipt_headers(notice, bus.notices.org, sender, notice=True)
-    futures.append(
-        await bus.send(bus.inbox(sender), notice.message_id.encode(), encode(notice), notice_headers)
-    )
+    futures.append(await bus.send(bus.inbox(sender), notice.message_id.encode(), sealed, notice_headers))
+    for code in d.plan.recipients:  # routing facts: who was addressed (ADR 0001, flow step 4)
+        futures.append(await bus.send(bus.status, f"{env.message_id}/{code}/routed".encode(), sealed))
     common: dict[str, Any] = {
         "at": now, "message_id": env.message_id, "sender": sender, "envelope_hash": raw_hash,
         "document_id": env.document.document_id, "source": source,

@@ -9,10 +9,11 @@ from collections.abc import Callable
 import pytest
 from aiokafka import ConsumerRecord
 
+from consumers.app import STATUS_TOPIC
 from consumers.audit.events import AUDIT_EVENTS_TOPIC, decode_draft
 from consumers.routing import inbox_topic
 from schemas.audit import AuditRecord
-from schemas.receipt import StatusCode
+from schemas.receipt import StatusCode, parse_receipt
 from tests.bus.kafka import BusProcess, bus_notices, end_offsets, from_processor, header, produce, read_until
 from tests.bus.world import DEPARTMENTS, Sender, World
 
@@ -24,7 +25,9 @@ async def test_directive_to_all_departments_arrives_once_in_every_inbox(
 ) -> None:
     sender = senders("G03")
     inboxes = [inbox_topic(code) for code in DEPARTMENTS]
-    start = await end_offsets(kafka_bootstrap, [*inboxes, inbox_topic("G03"), AUDIT_EVENTS_TOPIC])
+    start = await end_offsets(
+        kafka_bootstrap, [*inboxes, inbox_topic("G03"), AUDIT_EVENTS_TOPIC, STATUS_TOPIC]
+    )
     directive, raw = sender.envelope(groups=("all-departments",))
     marker, marker_raw = sender.envelope(groups=("all-departments",))  # same sender: routed after it
     await produce(kafka_bootstrap, "docbus.ingress", [(b"G03", raw), (b"G03", marker_raw)])
@@ -35,7 +38,16 @@ async def test_directive_to_all_departments_arrives_once_in_every_inbox(
             all((t, marker.message_id.encode()) in seen for t in inboxes)
             and any(n.envelope_id == directive.message_id for n in bus_notices(records, published))
             and len(drafts_about(records, directive.message_id)) == 2 + len(DEPARTMENTS)
+            and len(routing_facts(records)) == len(DEPARTMENTS)
         )
+
+    def routing_facts(records: list[ConsumerRecord[bytes, bytes]]) -> dict[str, bytes]:
+        prefix = f"{directive.message_id}/".encode()
+        return {
+            r.key.decode(): r.value
+            for r in records
+            if r.topic == STATUS_TOPIC and r.key is not None and r.key.startswith(prefix)
+        }
 
     def drafts_about(records: list[ConsumerRecord[bytes, bytes]], message_id: str) -> list[AuditRecord]:
         mine = from_processor(records, bus_process.app_id)
@@ -57,6 +69,9 @@ async def test_directive_to_all_departments_arrives_once_in_every_inbox(
 
     answer = [n for n in bus_notices(records, published) if n.envelope_id == directive.message_id]
     assert [n.status for n in answer] == [StatusCode.ARRIVED] and answer[0].to_org == "G03"
+    facts = routing_facts(records)
+    assert sorted(facts) == [f"{directive.message_id}/{code}/routed" for code in DEPARTMENTS]
+    assert {parse_receipt(v).message_id for v in facts.values()} == {answer[0].message_id}
 
     drafts = drafts_about(records, directive.message_id)
     events = Counter(d.event.value for d in drafts)

@@ -20,6 +20,7 @@ from schemas.algorithms import Algorithm
 from schemas.audit import AuditEvent, Checkpoint
 from schemas.codec import decode, encode
 from tests.audit.conftest import make_key
+from tests.audit_bus.conftest import wait_values
 from tests.audit_bus.scenario import cli, request_checkpoint
 
 pytestmark = pytest.mark.broker
@@ -89,7 +90,7 @@ async def test_verify_topic_export_and_tampered_export(
     await _log(audit_settings, running_writer)
     ok = cli(audit_settings, "audit", "verify")
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert f"{N} records, 1 checkpoints verified" in ok.stdout
+    assert f"{N} records, 1 checkpoints verified" in ok.stdout and "not signed yet" not in ok.stdout
 
     archive, tampered = tmp_path / "audit.avro", tmp_path / "tampered.avro"
     assert cli(audit_settings, "audit", "export", "--out", str(archive)).returncode == 0
@@ -116,3 +117,15 @@ async def test_verify_on_the_topic_names_a_record_from_a_second_writer(
     bad = cli(s, "audit", "verify")
     assert bad.returncode == 1
     assert "FAULT INDEX_DUPLICATE" in bad.stdout and f"at position {N}" in bad.stdout, bad.stdout
+
+
+async def test_verify_warns_about_records_no_checkpoint_covers_yet(
+    audit_settings: AuditSettings, running_writer: Callable[[], AuditWriterService]
+) -> None:
+    s = audit_settings
+    await _log(s, running_writer)
+    late = draft(AuditEvent.SUBMITTED, message_id="late", sender="G03.U001", at=T0)
+    await produce_all(s.bootstrap, [(s.audit_events_topic, *late, [])], partition=0)
+    await wait_values(s.bootstrap, s.audit_topic, lambda v: len(v) == N + 1)
+    ok = cli(s, "audit", "verify")
+    assert ok.returncode == 0 and "1 record(s) after the newest checkpoint are not signed yet" in ok.stdout

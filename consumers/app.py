@@ -140,12 +140,15 @@ class Bus:
                 self._ready.set()
 
     @staticmethod
-    def store(table: faust.types.TableT[Any, Any], key: bytes, value: bytes) -> Awaitable[Any]:
-        """``table[key] = value``, returning the future of its changelog record. Agents await it
-        with their outputs: faust's own flush before a commit stops waiting after 0.1 s, so an
-        offset could otherwise be committed ahead of the state it produced (seen under SIGKILL)."""
+    def store(
+        table: faust.types.TableT[Any, Any], partition: int, key: bytes, value: bytes
+    ) -> Awaitable[Any]:
+        """``table[key] = value`` with its changelog record in ``partition`` (the source record's, as
+        faust would choose), returning the record's future. Agents await it with their outputs:
+        faust's own flush before a commit stops waiting after 0.1 s, so an offset could otherwise be
+        committed ahead of the state it produced (seen under SIGKILL)."""
         table.data[key] = value
-        return table.send_changelog(table.partition_for_key(key), key, value)
+        return table.send_changelog(partition, key, value)
 
     def routed_of(self, message_id: str) -> RoutedRecord | None:
         value = self.routed.get(message_id.encode())

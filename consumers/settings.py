@@ -48,6 +48,10 @@ class BusSettings(BaseSettings):
     directory_timeout: float = Field(default=30.0, gt=0)
     #: seconds without heartbeats before the group drops a dead worker (a restart waits this long)
     session_timeout: float = Field(default=10.0, gt=0)
+    #: records an agent decides before awaiting their outputs together (throughput vs. redo on crash)
+    batch_size: int = Field(default=200, ge=1)
+    #: seconds an agent waits to fill a batch before deciding what it has
+    batch_wait: float = Field(default=0.02, gt=0)
     #: faust worker log level: crit|error|warn|info|debug
     log_level: str = "info"
 

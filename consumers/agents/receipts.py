@@ -34,13 +34,19 @@ def register(bus: Bus) -> None:
     @bus.app.agent(bus.receipts, name="docbus.receipts")
     async def receipts(stream: StreamT[Any]) -> None:
         await bus.ready()
-        async for event in stream.events():
-            for skipped in await bus.receipt_gaps.missing(event.message.partition, event.message.offset):
-                await handle_receipt(bus, skipped)
-            await handle_receipt(bus, event.message)
+        batches = stream.take_events(bus.settings.batch_size, within=bus.settings.batch_wait)  # type: ignore[attr-defined]
+        async for events in batches:
+            futures: Futures = []
+            for event in events:  # as in validate_route: decided in order, acknowledged together
+                msg = event.message
+                for skipped in await bus.receipt_gaps.missing(msg.partition, msg.offset):
+                    futures += await handle_receipt(bus, skipped)
+                futures += await handle_receipt(bus, msg)
+            await bus.acknowledged(futures)
 
 
-async def handle_receipt(bus: Bus, msg: SourceRecord) -> None:
+async def handle_receipt(bus: Bus, msg: SourceRecord) -> Futures:
+    """Decide on one receipt and hand its outputs to the producer; returns their acknowledgements."""
     raw: bytes = msg.value or b""
     now = datetime.now(UTC)
     source = SourcePosition(topic=msg.topic, partition=msg.partition, offset=msg.offset)
@@ -54,14 +60,15 @@ async def handle_receipt(bus: Bus, msg: SourceRecord) -> None:
         futures = await _forward(bus, decision, now, source)
     else:
         futures = await _refuse(bus, decision, raw, now, source)
-    await bus.acknowledged(futures)
+    return futures
 
 
 async def _forward(bus: Bus, d: ReceiptAccepted, now: datetime, source: SourcePosition) -> Futures:
     receipt = d.receipt
     futures: Futures = []
     if receipt.status is StatusCode.RECALL_REQUESTED:
-        futures.append(bus.store(bus.recalls, receipt.envelope_id.encode(), receipt.message_id.encode()))
+        recall = (receipt.envelope_id.encode(), receipt.message_id.encode())
+        futures.append(bus.store(bus.recalls, source.partition, *recall))
     for code in d.forward_to:
         headers = receipt_headers(receipt, d.from_org, code)
         futures.append(await bus.send(bus.inbox(code), receipt.message_id.encode(), d.raw, headers))

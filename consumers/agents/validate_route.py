@@ -39,10 +39,17 @@ def register(bus: Bus) -> None:
     @bus.app.agent(bus.ingress, name="docbus.validate_route")
     async def validate_route(stream: StreamT[Any]) -> None:
         await bus.ready()
-        async for event in stream.events():
-            for skipped in await bus.ingress_gaps.missing(event.message.partition, event.message.offset):
-                await handle_envelope(bus, skipped)
-            await handle_envelope(bus, event.message)
+        # a batch is decided in order and its outputs awaited together; faust acks its events after
+        # this body, so nothing is committed before every output of the batch is stored
+        batches = stream.take_events(bus.settings.batch_size, within=bus.settings.batch_wait)  # type: ignore[attr-defined]
+        async for events in batches:
+            futures: Futures = []
+            for event in events:
+                msg = event.message
+                for skipped in await bus.ingress_gaps.missing(msg.partition, msg.offset):
+                    futures += await handle_envelope(bus, skipped)
+                futures += await handle_envelope(bus, msg)
+            await bus.acknowledged(futures)
 
 
 def _decide(bus: Bus, raw: bytes, now: datetime, position: tuple[int, int]) -> Decision:
@@ -53,8 +60,9 @@ def _decide(bus: Bus, raw: bytes, now: datetime, position: tuple[int, int]) -> D
     return bus.validator.check(raw, now=now, position=position, state_of=state_of, routed_of=bus.routed_of)
 
 
-async def handle_envelope(bus: Bus, msg: SourceRecord) -> None:
-    """``msg``: a faust message or an aiokafka record (topic, partition, offset, key, value)."""
+async def handle_envelope(bus: Bus, msg: SourceRecord) -> Futures:
+    """Decide on one record and hand its outputs to the producer; returns their acknowledgements.
+    ``msg``: a faust message or an aiokafka record (topic, partition, offset, key, value)."""
     raw: bytes = msg.value or b""
     now = datetime.now(UTC)
     position = (msg.partition, msg.offset)
@@ -79,7 +87,7 @@ async def handle_envelope(bus: Bus, msg: SourceRecord) -> None:
         futures += await _route(bus, decision, now, source, raw_hash)
     else:
         futures += await _refuse(bus, decision, raw, now, source, claimed, message_id, raw_hash)
-    await bus.acknowledged(futures)
+    return futures
 
 
 def _message_id(decision: Decision) -> str | None:
@@ -100,8 +108,8 @@ async def _route(bus: Bus, d: Accepted, now: datetime, source: SourcePosition, r
         # routed before senders: a re-processed record is then known by position (validator.py)
         position = (source.partition, source.offset)
         record = RoutedRecord(sender, d.plan.recipients, d.envelope_hash, env.document.document_id, position)
-        futures.append(bus.store(bus.routed, key, record.to_bytes()))
-        futures.append(bus.store(bus.senders, sender.encode(), d.state.to_bytes()))
+        futures.append(bus.store(bus.routed, source.partition, key, record.to_bytes()))
+        futures.append(bus.store(bus.senders, source.partition, sender.encode(), d.state.to_bytes()))
     else:
         logger.info("envelope %s processed again after a restart: routing it again", env.message_id)
     for code in d.plan.recipients:

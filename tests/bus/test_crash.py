@@ -19,7 +19,7 @@ from tests.bus.world import DEPARTMENTS, UNIVERSITIES, World
 pytestmark = pytest.mark.broker
 
 Records = list[ConsumerRecord[bytes, bytes]]
-PER_SENDER = 60
+PER_SENDER = 100
 
 
 async def test_sigkill_mid_batch_then_restart_delivers_everything_once(

@@ -50,6 +50,7 @@ INGRESS_TOPIC = "docbus.ingress"
 RECEIPTS_TOPIC = "docbus.receipts"
 QUARANTINE_TOPIC = "docbus.quarantine"
 STATUS_TOPIC = "docbus.status"
+_MAX_REQUEST = 3 * 1024 * 1024
 _RAW: dict[str, Any] = {
     "key_type": bytes,
     "value_type": bytes,
@@ -93,6 +94,8 @@ class Bus:
             datadir=str(settings.data_dir),
             web_enabled=False,
             producer_acks=-1,
+            # a 1 MiB envelope (the contract's limit) plus headers must fit one request
+            producer_max_request_size=_MAX_REQUEST,
             topic_replication_factor=settings.changelog_replication,
             topic_allow_declare=True,
             consumer_auto_offset_reset="earliest",

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from schemas.codec import encode
 from schemas.quarantine import QuarantineRecord
 from schemas.reasons import Reason
 
-__all__ = ["MAX_DETAIL", "quarantine_record"]
+__all__ = ["MAX_DETAIL", "MAX_RAW", "quarantine_record"]
 
 MAX_DETAIL = 2000  # details quote untrusted input; keep records bounded
+# a record over the contract's 1 MiB limit is kept in part (its size and SHA-256 in the detail):
+# the whole of it would not fit a quarantine record under the topic's message size limit
+MAX_RAW = 1024 * 1024
+KEPT_OF_OVERSIZED = 64 * 1024
 
 
 def quarantine_record(
@@ -25,6 +30,10 @@ def quarantine_record(
     message_id: str | None = None,
 ) -> bytes:
     """The encoded :class:`QuarantineRecord` to produce to docbus.quarantine."""
+    if len(raw) > MAX_RAW:
+        digest = hashlib.sha256(raw).hexdigest()
+        note = f" [raw kept: first {KEPT_OF_OVERSIZED} of {len(raw)} bytes, SHA-256 {digest}]"
+        detail, raw = detail[: MAX_DETAIL - len(note)] + note, raw[:KEPT_OF_OVERSIZED]
     record = QuarantineRecord(
         raw=raw,
         reason=reason,

@@ -52,7 +52,9 @@ async def start_group_at_end(bootstrap: str, group: str, topics: Sequence[str]) 
 
 
 async def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, max_request_size=3 * 1024 * 1024
+    )
     await producer.start()
     try:
         futures = [await producer.send(topic, value, key=key) for key, value in records]

@@ -3,6 +3,7 @@ known sender, nothing in any recipient's inbox, and the next good envelope still
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 
@@ -41,6 +42,8 @@ async def test_every_rejection_is_quarantined_with_its_reason_and_a_notice(
     cases[revoked_env.message_id] = ("CERT_REVOKED", "H03")
     unknown_env, unknown = h02.envelope(("H09",), advance=False)
     cases[unknown_env.message_id] = ("UNKNOWN_RECIPIENT", "H02")
+    elsewhere_env, elsewhere = h02.envelope(("H01",), snapshot=bytes(32), advance=False)
+    cases[elsewhere_env.message_id] = ("DIRECTORY_MISMATCH", "H02")  # after the bus looked again
     secret_env, secret = h01.secret(("H02",))
     cases[secret_env.message_id] = ("SECRET_REFUSED", "H01")
     first_env, first = h04.envelope(("H01",))
@@ -55,7 +58,8 @@ async def test_every_rejection_is_quarantined_with_its_reason_and_a_notice(
         kafka_bootstrap,
         "docbus.ingress",
         [
-            (b"H01", forged), (b"H03", revoked), (b"H02", unknown), (b"H01", secret), (b"H04", first),
+            (b"H01", forged), (b"H03", revoked), (b"H02", unknown), (b"H02", elsewhere), (b"H01", secret),
+            (b"H04", first),
             (b"H04", first), (b"H04", gap), (b"H05", noise), (b"G03", good),
         ],
     )  # fmt: skip
@@ -94,7 +98,8 @@ async def test_every_rejection_is_quarantined_with_its_reason_and_a_notice(
     assert noisy.reason.value in {"MALFORMED", "UNKNOWN_SCHEMA"} and noisy.message_id is None
     # nothing refused reached a recipient; the replayed envelope reached H01 once, from its first copy
     delivered = [r.key for r in records if r.topic in {inbox_topic("H01"), inbox_topic("H02")}]
-    for mid in (forged_env.message_id, unknown_env.message_id, secret_env.message_id, gap_env.message_id):
+    refused = (forged_env, unknown_env, elsewhere_env, secret_env, gap_env)
+    for mid in (e.message_id for e in refused):
         assert mid.encode() not in delivered
     assert delivered.count(first_env.message_id.encode()) == 1
 
@@ -104,11 +109,22 @@ async def test_random_bytes_do_not_stall_the_agent(
 ) -> None:
     start = await end_offsets(kafka_bootstrap, [QUARANTINE_TOPIC, inbox_topic("H02")])
     sender = senders("G03")
-    junk: list[bytes] = [b"", b"\xc3\x01", b"\xc3\x01" + os.urandom(50), os.urandom(5000)]
+    huge = os.urandom(1536 * 1024)  # over the 1 MiB limit, under the topic's 2 MiB
+    junk: list[bytes] = [b"", b"\xc3\x01", b"\xc3\x01" + os.urandom(50), os.urandom(5000), huge]
     good_env, good = sender.envelope(("H02",))
     await produce(kafka_bootstrap, "docbus.ingress", [*((b"G03", j) for j in junk), (b"G03", good)])
-    arrived: Callable[[Records], bool] = lambda rs: has(rs, inbox_topic("H02"), good_env.message_id.encode())  # noqa: E731
+
+    def kept(rs: Records) -> list[QuarantineRecord]:
+        return [q for q in quarantined_by(rs, bus_process.app_id) if q.message_id is None]
+
+    def arrived(rs: Records) -> bool:
+        raws = [q.raw for q in kept(rs)]
+        return has(rs, inbox_topic("H02"), good_env.message_id.encode()) and all(
+            j in raws or (j is huge and huge[:65536] in raws) for j in junk
+        )
+
     records = await read_until(kafka_bootstrap, start, arrived)
     assert arrived(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
-    raws = [q.raw for q in quarantined_by(records, bus_process.app_id)]
-    assert all(j in raws for j in junk)
+    [big] = [q for q in kept(records) if q.raw == huge[: len(q.raw)] and q.raw]
+    assert big.reason.value == "TOO_LARGE" and len(big.raw) < len(huge)
+    assert hashlib.sha256(huge).hexdigest() in big.detail

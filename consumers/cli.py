@@ -33,7 +33,11 @@ def run() -> None:
     from consumers.app import create_bus
 
     settings = BusSettings()
-    bus = create_bus(settings)
+    try:
+        bus = create_bus(settings)
+    except (OSError, SigningError) as exc:  # no PKI folder, no bus seal, wrong passphrase
+        err.print(f"[red]error:[/] {exc} (PKI folder {settings.pki}; the bus seals as {settings.bus_org})")
+        raise typer.Exit(1) from None
     Worker(bus.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 
 

@@ -1,0 +1,85 @@
+"""A separate secured single-node broker for the access-control tests: its own DOCBUS_HOME and
+ports (client 29300, controller 29301, mTLS 29350), a fresh PKI with TLS identities for two orgs,
+the processors and the operator, the bus topics and the ACLs. Stopped at the end of the session."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from infra import acls, topics
+from infra.broker import Cluster
+from infra.pki.authority import Authority
+from infra.pki.tls import TlsFiles, issue_tls
+from infra.security import ADMIN, PROCESSOR, client_security, issue_service_identities, secure_cluster
+from infra.settings import InfraSettings
+from tests.conftest import TEST_HOME
+
+ORG_A = "G03.15"
+ORG_B = "G03.16"
+PASSPHRASE = b"security-tests"
+
+
+@dataclass(frozen=True)
+class Secured:
+    cluster: Cluster
+    pki: Path
+    home: Path
+    tls: dict[str, TlsFiles]
+
+    @property
+    def bootstrap(self) -> str:
+        """The mTLS listener."""
+        return self.cluster.ssl_bootstrap
+
+    def security(self, name: str) -> dict[str, object]:
+        return client_security(self.tls[name])
+
+
+def secured_settings(home: Path) -> InfraSettings:
+    return InfraSettings(
+        home=home,
+        broker_port=int(os.environ.get("DOCBUS_TEST_SECURE_PORT", "29300")),
+        cluster_port=int(os.environ.get("DOCBUS_TEST_SECURE_CLUSTER_PORT", "29400")),
+    )
+
+
+@pytest.fixture(scope="session")
+def secured() -> Iterator[Secured]:
+    home = TEST_HOME / "security"
+    pki = home / "pki"
+    stale = secure_cluster_if_present(pki, home)
+    if stale is not None:
+        stale.stop()  # a broker left by an interrupted session still trusts the old PKI
+    shutil.rmtree(home, ignore_errors=True)
+    authority = Authority.init(pki, PASSPHRASE)
+    tls = issue_service_identities(authority)
+    tls |= {code: issue_tls(authority, code) for code in (ORG_A, ORG_B)}
+    cluster = secure_cluster(pki, 1, secured_settings(home))
+    cluster.start()
+    world = Secured(cluster, pki, home, tls)
+    try:
+        admin = world.security(ADMIN)
+        specs = [*topics.load_specs(), topics.inbox_spec(ORG_A), topics.inbox_spec(ORG_B)]
+        asyncio.run(topics.apply(world.bootstrap, specs, security=admin))
+        wanted = acls.desired_acls([ORG_A, ORG_B], acls.load_policy())
+        asyncio.run(acls.apply_acls(world.bootstrap, wanted, security=world.security(ADMIN)))
+        yield world
+    finally:
+        cluster.stop()
+
+
+def secure_cluster_if_present(pki: Path, home: Path) -> Cluster | None:
+    try:
+        return secure_cluster(pki, 1, secured_settings(home))
+    except FileNotFoundError:
+        return None
+
+
+__all__ = ["ADMIN", "ORG_A", "ORG_B", "PASSPHRASE", "PROCESSOR", "Secured"]

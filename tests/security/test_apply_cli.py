@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+
 import pytest
 import typer
 from aiokafka.admin import AIOKafkaAdminClient

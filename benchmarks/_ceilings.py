@@ -1,0 +1,123 @@
+"""What every benchmark shares: timed rates, the raw ``cryptography`` verify of one signature, the
+raw "full check" of an envelope, and a description of the machine the run happened on."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import cryptography
+from cryptography import x509
+from cryptography.hazmat.backends.openssl.backend import backend
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+from schemas.algorithms import Algorithm
+from schemas.canonical import envelope_signing_input
+from schemas.codec import decode
+from schemas.envelope import Envelope
+
+__all__ = ["full_check", "machine", "rate", "rate_over", "ratio", "raw_verifier", "rss_mb"]
+
+
+def rate(fn: Callable[[], object], seconds: float, repeats: int = 3) -> float:
+    """Median calls per second over ``repeats`` runs of about ``seconds`` each."""
+    results = []
+    for _ in range(repeats):
+        n, start = 0, time.perf_counter()
+        deadline = start + seconds
+        while True:
+            for _ in range(50):
+                fn()
+            n += 50
+            now = time.perf_counter()
+            if now >= deadline:
+                break
+        results.append(n / (now - start))
+    return statistics.median(results)
+
+
+def rate_over(n: int, fn: Callable[[], object], repeats: int = 3) -> float:
+    """``n`` items per call of ``fn``: the median items per second over ``repeats`` calls."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return n / statistics.median(times)
+
+
+def ratio(value: float, ceiling: float) -> float:
+    return round(value / ceiling, 3) if ceiling else 0.0
+
+
+def raw_verifier(alg: Algorithm, key: object, value: bytes, data: bytes) -> Callable[[], None]:
+    """One bare ``cryptography`` verify of ``value`` over ``data``: the floor under every check."""
+    if isinstance(key, rsa.RSAPublicKey):
+        pad = (
+            padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+            if alg is Algorithm.RSA_PSS_SHA256
+            else padding.PKCS1v15()
+        )
+        return lambda: key.verify(value, data, pad, hashes.SHA256())
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return lambda: key.verify(value, data, ec.ECDSA(hashes.SHA256()))
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return lambda: key.verify(value, data)
+    raise TypeError(f"no raw verifier for {type(key).__name__}")
+
+
+def full_check(pool: Sequence[bytes]) -> Callable[[], None]:
+    """The full-check ceiling over ``pool`` (one envelope per call, cycling): Avro decode + model
+    validation + payload SHA-256 + canonical bytes + both signatures verified with keys already
+    loaded — no chains, directory, routing or policy."""
+    first = decode(pool[0], Envelope)
+    keys = [x509.load_der_x509_certificate(s.chain[0]).public_key() for s in first.signatures]
+    alg = Algorithm(first.signatures[0].algorithm)
+    index = [0]
+
+    def run() -> None:
+        raw = pool[index[0] % len(pool)]
+        index[0] += 1
+        env = decode(raw, Envelope)
+        hashlib.sha256(env.payload.data).digest()
+        data = envelope_signing_input(env)
+        for key, sig in zip(keys, env.signatures, strict=True):
+            raw_verifier(alg, key, sig.value, data)()
+
+    return run
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """Resident set size (VmRSS) of ``pid`` (this process by default) in MB; 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid or 'self'}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def machine() -> dict[str, Any]:
+    """Where the run happened: the figures mean little without it."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model or platform.processor(),
+        "python": platform.python_version(),
+        "openssl": backend.openssl_version_text(),
+        "cryptography": cryptography.__version__,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }

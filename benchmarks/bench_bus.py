@@ -1,0 +1,273 @@
+"""The real processor (`docbus bus run`, a subprocess) on the broker, each figure beside the raw
+aiokafka ceiling measured in the same run:
+
+- drain: N envelopes pre-loaded on docbus.ingress (4 senders, one per algorithm, one recipient
+  each), then the processor started; its rate is N over the span between its first and last inbox
+  copy (the inbox records' CreateTime), beside raw aiokafka produce + consume of the same bytes;
+- latency: an open-loop paced producer at fixed offered rates; submit (time of the send call) to
+  the moment this process reads the copy from the recipient's inbox; p50/p95/p99, achieved rate;
+- fan-out: a directive of the ministry to ``all-departments``, until it is in every inbox;
+- the processor's resident memory (VmRSS of the subprocess) sampled throughout.
+
+    python -m benchmarks.bench_bus --bootstrap 127.0.0.1:29092 [--drain 5000] [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from benchmarks._ceilings import ratio, rss_mb
+from benchmarks._world import ALGORITHMS, PASSPHRASE, BenchWorld, Chain, build_world
+from consumers.app import INGRESS_TOPIC, RECEIPTS_TOPIC
+from consumers.directory_load import ensure_topics, publish_entries
+from consumers.routing import inbox_topic
+from tests.bus.kafka import BusProcess, end_offsets, start_group_at_end
+
+__all__ = ["run"]
+
+RECIPIENT = "H05"
+Batch = list[tuple[bytes, str, bytes]]  # (ingress key, message id, wire bytes)
+
+
+def _producer(bootstrap: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
+        max_request_size=3 * 1024 * 1024,
+    )  # fmt: skip
+
+
+def presign(chains: dict[str, Chain], n: int, **route: tuple[str, ...]) -> Batch:
+    """``n`` envelopes, round robin over the senders (each sender's chain stays in order)."""
+    per = [(code, c.envelopes(-(-n // len(chains)), **route)) for code, c in chains.items()]
+    out = [(code.encode(), *env) for i in range(-(-n // len(chains))) for code, envs in per for env in envs[i : i + 1]]
+    return out[:n]
+
+
+class Sampler:
+    """VmRSS of the processor every 0.5 s while a phase runs."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.samples = pid, []
+        self.task: asyncio.Task[None] | None = None
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            self.samples.append(rss_mb(self.pid))
+
+    def start(self) -> None:
+        self.task = asyncio.ensure_future(self._loop())
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+
+async def collect(
+    bootstrap: str, start: dict[TopicPartition, int], wanted: set[str], timeout: float,
+    seen: dict[str, float] | None = None, per_topic: bool = False,
+) -> dict[Any, float]:
+    """Read ``start``'s partitions until every wanted key arrived (or the deadline); key (or
+    (topic, key)) -> (local arrival time, record CreateTime in s)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    out: dict[Any, Any] = {} if seen is None else seen
+    need = len(wanted) * (len({tp.topic for tp in start}) if per_topic else 1)
+    try:
+        consumer.assign(list(start))
+        for tp, offset in start.items():
+            consumer.seek(tp, offset)
+        deadline = time.monotonic() + timeout
+        while len(out) < need and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=100)
+            now = time.time()
+            for records in batches.values():
+                for r in records:
+                    mid = (r.key or b"").decode()
+                    if mid in wanted:
+                        out.setdefault((r.topic, mid) if per_topic else mid, (now, r.timestamp / 1000))
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def raw_ceiling(bootstrap: str, batch: Batch, start: dict[TopicPartition, int]) -> dict[str, float]:
+    """Produce the batch to ingress (timed), then consume it back from ``start`` (timed)."""
+    producer = _producer(bootstrap)
+    await producer.start()
+    t0 = time.perf_counter()
+    try:
+        futures = [await producer.send(INGRESS_TOPIC, raw, key=key) for key, _, raw in batch]
+        await asyncio.gather(*futures)
+    finally:
+        produce_s = time.perf_counter() - t0
+        await producer.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(list(start))
+        for tp, offset in start.items():
+            consumer.seek(tp, offset)
+        ends = await consumer.end_offsets(list(start))
+        t0, got = time.perf_counter(), 0
+        while [tp for tp in start if await consumer.position(tp) < ends[tp]]:
+            got += sum(len(v) for v in (await consumer.getmany(timeout_ms=200)).values())
+        consume_s = time.perf_counter() - t0
+    finally:
+        await consumer.stop()
+    n = len(batch)
+    return {"produce_per_s": n / produce_s, "consume_per_s": got / consume_s, "both_per_s": n / (produce_s + consume_s)}
+
+
+async def paced(bootstrap: str, batch: Batch, per_s: float, wait: float) -> dict[str, Any]:
+    """Open loop: envelope i is sent at t0 + i/per_s whatever happened to the earlier ones."""
+    inbox = inbox_topic(RECIPIENT)
+    start = await end_offsets(bootstrap, [inbox])
+    wanted = {mid for _, mid, _ in batch}
+    arrived: dict[str, float] = {}
+    reader = asyncio.ensure_future(collect(bootstrap, start, wanted, len(batch) / per_s + wait, arrived))
+    producer = _producer(bootstrap)
+    await producer.start()
+    sent: dict[str, float] = {}
+    try:
+        futures = []
+        t0 = time.perf_counter()
+        for i, (key, mid, raw) in enumerate(batch):
+            delay = t0 + i / per_s - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent[mid] = time.time()
+            futures.append(await producer.send(INGRESS_TOPIC, raw, key=key))
+        achieved = len(batch) / (time.perf_counter() - t0) if len(batch) > 1 else per_s
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    await reader
+    lat = sorted((arrived[m][0] - sent[m]) * 1000 for m in sent if m in arrived)
+    q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) > 1 else lat * 99
+    return {
+        "offered_per_s": per_s, "achieved_send_per_s": round(achieved), "envelopes": len(batch),
+        "arrived": len(lat), "p50_ms": round(q[49], 1), "p95_ms": round(q[94], 1), "p99_ms": round(q[98], 1),
+    }  # fmt: skip
+
+
+async def fan_out(bootstrap: str, world: BenchWorld, chain: Chain, repeats: int) -> dict[str, Any]:
+    departments = [e.code for e in world.entries if e.kind.value == "department" and e.active]
+    topics = [inbox_topic(c) for c in departments]
+    times = []
+    producer = _producer(bootstrap)
+    await producer.start()
+    try:
+        for _ in range(repeats):
+            ((_, mid, raw),) = [(b"G03", *e) for e in chain.envelopes(1, groups=("all-departments",))]
+            start = await end_offsets(bootstrap, topics)
+            reader = asyncio.ensure_future(collect(bootstrap, start, {mid}, 30, per_topic=True))
+            await asyncio.sleep(0.5)  # the reader is assigned and positioned before the send
+            sent = time.time()
+            await (await producer.send(INGRESS_TOPIC, raw, key=b"G03"))
+            got = await reader
+            if len(got) < len(topics):
+                raise RuntimeError(f"directive reached {len(got)} of {len(topics)} inboxes in 30 s")
+            times.append(max(t for t, _ in got.values()) - sent)
+    finally:
+        await producer.stop()
+    return {"inboxes": len(topics), "repeats": repeats, "median_s": round(statistics.median(times), 3),
+            "max_s": round(max(times), 3), "target_s": 1.0, "met": statistics.median(times) < 1.0}  # fmt: skip
+
+
+async def measure(bootstrap: str, world: BenchWorld, home: Path, drain: int, rates: Sequence[int],
+                  seconds: float, fanouts: int) -> dict[str, Any]:  # fmt: skip
+    await ensure_topics(bootstrap, world.entries)
+    await publish_entries(bootstrap, world.entries)
+    chains = {code: world.chain(code) for code, _, _ in ALGORITHMS.values()}
+    batch = presign(chains, drain, recipients=(RECIPIENT,))
+    app_id = f"docbus-bench-{uuid.uuid4().hex[:8]}"
+    await start_group_at_end(bootstrap, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
+    ingress_start = await end_offsets(bootstrap, [INGRESS_TOPIC])
+    inbox_start = await end_offsets(bootstrap, [inbox_topic(RECIPIENT)])
+    raw = await raw_ceiling(bootstrap, batch, ingress_start)
+    env = {
+        "DOCBUS_HOME": str(home), "DOCBUS_BOOTSTRAP": bootstrap, "DOCBUS_PKI_DIR": str(world.pki),
+        "DOCBUS_PKI_PASSPHRASE": PASSPHRASE, "DOCBUS_APP_ID": app_id, "DOCBUS_LOG_LEVEL": os.environ.get("DOCBUS_BENCH_LOG_LEVEL", "warn"),
+        "DOCBUS_SESSION_TIMEOUT": "6",
+    }  # fmt: skip
+    bus = BusProcess(env, home / "bus.log")
+    bus.start()
+    assert bus.proc is not None
+    sampler = Sampler(bus.proc.pid)
+    sampler.start()
+    try:
+        got = await collect(bootstrap, inbox_start, {m for _, m, _ in batch}, 120 + drain / 200)
+        if len(got) < len(batch):
+            raise RuntimeError(f"drained {len(got)} of {len(batch)}; bus log: {bus.log.read_text()[-2000:]}")
+        stamps = sorted(ts for _, ts in got.values())
+        drained = (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-3)
+        result: dict[str, Any] = {
+            "drain": {
+                "envelopes": len(batch), "processor_per_s": round(drained),
+                "raw_produce_per_s": round(raw["produce_per_s"]), "raw_consume_per_s": round(raw["consume_per_s"]),
+                "raw_produce_plus_consume_per_s": round(raw["both_per_s"]),
+                "ratio": ratio(drained, raw["both_per_s"]),
+            }  # fmt: skip
+        }
+        result["latency"] = []
+        for per_s in rates:
+            paced_batch = presign(chains, max(2, int(per_s * seconds)), recipients=(RECIPIENT,))
+            row = await paced(bootstrap, paced_batch, per_s, wait=30)
+            if per_s == 1000:
+                row["target_p99_ms"], row["met"] = 50, row["p99_ms"] < 50 and row["arrived"] == row["envelopes"]
+            result["latency"].append(row)
+        try:
+            result["fan_out"] = await fan_out(bootstrap, world, world.chain("G03"), fanouts)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; bus log: {bus.log.read_text()[-3000:]}") from None
+    finally:
+        sampler.stop()
+        bus.stop()
+        if os.environ.get("DOCBUS_BENCH_BUS_LOG"):  # keep the processor's log for a look afterwards
+            shutil.copyfile(bus.log, os.environ["DOCBUS_BENCH_BUS_LOG"])
+    rss = [s for s in sampler.samples if s > 0]
+    half = rss[len(rss) // 2 :]
+    result["processor_memory"] = {
+        "what": "VmRSS of the `docbus bus run` subprocess every 0.5 s over the drain, latency and fan-out runs",
+        "envelopes_processed": len(batch) + sum(r["envelopes"] for r in result["latency"]) + fanouts,
+        "rss_mb_min": round(min(rss), 1), "rss_mb_max": round(max(rss), 1),
+        "rss_mb_second_half_min": round(min(half), 1), "rss_mb_second_half_max": round(max(half), 1),
+        "target": "flat and < 300 MB", "met": max(rss) < 300,
+    }  # fmt: skip
+    return result
+
+
+def run(bootstrap: str, drain: int, rates: Sequence[int], seconds: float, fanouts: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        world = build_world(Path(tmp) / "pki")
+        return asyncio.run(measure(bootstrap, world, Path(tmp), drain, rates, seconds, fanouts))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bootstrap", default="127.0.0.1:29092")
+    parser.add_argument("--drain", type=int, default=5000)
+    parser.add_argument("--rates", default="100,1000,5000")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--fanouts", type=int, default=5)
+    args = parser.parse_args()
+    rates = [int(r) for r in args.rates.split(",")]
+    print(json.dumps(run(args.bootstrap, args.drain, rates, args.seconds, args.fanouts), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -42,19 +42,26 @@ def fetch() -> None:
 
 
 @broker_app.command()
-def start(nodes: int = NODES) -> None:
+def start(
+    nodes: int = NODES,
+    tls_dir: Path = typer.Option(  # noqa: B008
+        None, "--tls-dir", help="PKI folder with tls/docbus-broker: add the mTLS listener and the authorizer"
+    ),
+) -> None:
     """Start the broker (formats storage on first start); returns once it answers metadata requests."""
     try:
-        cluster = cluster_for(nodes)
+        cluster = security_mod.secure_cluster(tls_dir, nodes) if tls_dir else cluster_for(nodes)
         if len(cluster.running()) == cluster.size:
             out.print(f"already running: {cluster.bootstrap} (nothing to do)")
             return
         t0 = time.monotonic()
         started = cluster.start()
-    except (BrokerError, kafka_runtime.RuntimeMissing) as exc:
+    except (BrokerError, kafka_runtime.RuntimeMissing, FileNotFoundError) as exc:
         raise _fail(exc) from None
     ids = ", ".join(str(n.node_id) for n in started)
     out.print(f"kafka up on {cluster.bootstrap} (started node {ids} in {time.monotonic() - t0:.1f}s)")
+    if tls_dir:
+        out.print(f"mTLS listener (ACLs enforced): {cluster.ssl_bootstrap}")
     out.print(f"data: {cluster.root}   stop with: docbus broker stop{' --nodes 3' if nodes == 3 else ''}")
 
 

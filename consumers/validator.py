@@ -119,6 +119,13 @@ class Validator:
             self.guard.check_fresh(env.created_at, now)
         except (RoutingError, PolicyError) as exc:
             return reject(exc.reason, exc.detail)
+        # signing_time is the signer's unsigned claim and certificate validity is judged at it:
+        # bound it by the signed, fresh created_at, or an expired key could backdate its way in
+        earliest = env.created_at - self.trust.config.clock_skew
+        for sig in env.signatures:
+            if sig.signing_time < earliest:
+                detail = f"{sig.role.value} signing_time {sig.signing_time.isoformat()} precedes created_at"
+                return reject(Reason.STALE, detail)
         hashes = trust_hashes(self.trust.store, env.signatures)
         try:
             signing_input = envelope_signing_input(env)

@@ -1,0 +1,134 @@
+"""The fault suite on the 3-node cluster: one PKI + directory per module, and per test a fresh
+processor group (`docbus bus run`) and audit writer (`docbus audit writer`, own audit topics),
+both real subprocesses so they can be SIGKILLed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from consumers.app import INGRESS_TOPIC, RECEIPTS_TOPIC
+from consumers.audit.events import AUDIT_EVENTS_TOPIC
+from consumers.audit.settings import AuditSettings
+from consumers.directory_load import ensure_topics, publish_entries
+from infra.broker import Cluster
+from infra.pki import Authority
+from infra.topics import TopicSpec, apply
+from tests.bus.conftest import bus_env
+from tests.bus.kafka import start_group_at_end
+from tests.bus.world import PASSPHRASE, World, build_world
+from tests.conftest import REPO
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "faults: broker/processor/cluster faults while a producer runs")
+
+
+class Proc:
+    """`python -m docbus.cli <args>` with ``env``, output appended to ``log``."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.args, self.env, self.log = args, {**os.environ, **env}, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "docbus.cli", *self.args], cwd=REPO, env=self.env, stdout=out,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@dataclass
+class Stack:
+    cluster: Cluster
+    world: World
+    bus: Proc
+    writer: Proc
+    audit: AuditSettings
+    home: Path
+
+    @property
+    def bootstrap(self) -> str:
+        return self.cluster.bootstrap
+
+    def logs(self) -> str:
+        return "\n".join(p.log.read_text(errors="replace")[-3000:] for p in (self.bus, self.writer))
+
+
+@pytest.fixture(scope="module")
+def fault_world(kafka_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> World:
+    world = build_world(tmp_path_factory.mktemp("faults") / "pki")
+    ca = Authority(world.pki, PASSPHRASE.encode())
+    ca.issue_audit()
+    ca.publish_crl()
+    asyncio.run(ensure_topics(kafka_cluster.bootstrap, world.entries))
+    asyncio.run(publish_entries(kafka_cluster.bootstrap, world.entries))
+    return world
+
+
+@pytest.fixture
+async def stack(
+    kafka_cluster: Cluster, fault_world: World, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    """A new processor group and audit writer reading from now on, with its own audit topics."""
+    kafka_cluster.start()  # a previous test may have left a node down
+    bootstrap, tag = kafka_cluster.bootstrap, uuid.uuid4().hex[:8]
+    home = tmp_path_factory.mktemp(f"fault-{tag}")
+    app_id = f"docbus-fault-{tag}"
+    audit = AuditSettings(
+        bootstrap=bootstrap, pki_dir=fault_world.pki, pki_passphrase=PASSPHRASE,
+        audit_topic=f"t.audit.{tag}", checkpoint_topic=f"t.checkpoints.{tag}",
+        audit_group=f"t.writer.{tag}", checkpoint_every=100, checkpoint_seconds=5,
+    )  # fmt: skip
+    specs = [
+        TopicSpec(n, 1, 3, min_insync=2, retention_ms=-1) for n in (audit.audit_topic, audit.checkpoint_topic)
+    ]
+    await apply(bootstrap, specs)
+    await start_group_at_end(bootstrap, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
+    await start_group_at_end(bootstrap, audit.audit_group, [AUDIT_EVENTS_TOPIC])
+    env = {**bus_env(bootstrap, fault_world, home, app_id), "DOCBUS_CHANGELOG_REPLICATION": "3"}
+    writer_env = {
+        **env, "DOCBUS_AUDIT_TOPIC": audit.audit_topic, "DOCBUS_CHECKPOINT_TOPIC": audit.checkpoint_topic,
+        "DOCBUS_AUDIT_GROUP": audit.audit_group, "DOCBUS_CHECKPOINT_EVERY": "100",
+        "DOCBUS_CHECKPOINT_SECONDS": "5", "DOCBUS_AUDIT_IN_BUS": "false",
+    }  # fmt: skip
+    bus = Proc(["bus", "run"], env, home / "bus.log")
+    writer = Proc(["audit", "writer"], writer_env, home / "writer.log")
+    bus.start()
+    writer.start()
+    yield Stack(kafka_cluster, fault_world, bus, writer, audit, home)
+    bus.stop()
+    writer.stop()
+
+
+@pytest.fixture
+def cluster_up(kafka_cluster: Cluster) -> Iterator[Cluster]:
+    yield kafka_cluster
+    kafka_cluster.start()

@@ -1,0 +1,88 @@
+"""Faults while a producer submits a known mix: a broker SIGKILLed, the processor SIGKILLed, the
+whole cluster restarted. After each, every accepted envelope is in every addressed inbox (once
+after the inbox client's dedup), every refused one is in quarantine with its reason, the audit
+log has each expected event exactly once and verifies."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from consumers.checker import DeliveryReport
+from tests.bus.kafka import end_offsets
+from tests.bus.world import DEPARTMENTS, UNIVERSITIES
+from tests.faults.conftest import Stack
+from tests.faults.harness import Outputs, SteadyProducer, build_mix
+
+pytestmark = [pytest.mark.cluster, pytest.mark.faults]
+
+COUNT = 200
+SETTLE = 120.0
+
+Fault = Callable[[Stack, SteadyProducer], Awaitable[None]]
+Record = Callable[[str, object], None]
+
+
+async def _run(stack: Stack, fault: Fault, seed: int, record_property: Record) -> DeliveryReport:
+    mix = build_mix(stack.world, COUNT, seed)
+    orgs = ["G03", *DEPARTMENTS, *UNIVERSITIES]
+    outputs = Outputs(stack.bootstrap, stack.audit, orgs)
+    start = await end_offsets(stack.bootstrap, outputs.topics())
+    producer = SteadyProducer(stack.bootstrap, mix)
+    sending = asyncio.create_task(producer.run())
+    try:
+        await fault(stack, producer)
+        await asyncio.wait_for(sending, 180)
+    finally:
+        sending.cancel()
+    report = await outputs.settle(start, producer.submitted(), stack.world.pki, SETTLE)
+    counts = report.counts()
+    print(f"\n{fault.__name__}: {counts}\n  delivered per recipient: {report.delivered}")
+    for name, value in counts.items():
+        record_property(name, value)
+    assert stack.bus.alive() and stack.writer.alive(), stack.logs()
+    assert report.missing == [], (report.missing[:10], stack.logs())
+    assert report.lost_rejections == [] and report.wrongly_quarantined == [], report
+    assert report.misdelivered == [] and report.duplicated_after_dedup == 0, report
+    assert report.audit_missing == [] and report.audit_duplicated == [], report
+    assert report.audit_unexpected == [], report
+    assert report.audit_verified, report.audit_detail
+    assert report.ok and report.submitted == COUNT
+    return report
+
+
+async def kill_broker(stack: Stack, producer: SteadyProducer) -> None:
+    """SIGKILL node 2 a third of the way in, bring it back two thirds in."""
+    await producer.wait_sent(COUNT // 3)
+    await asyncio.to_thread(stack.cluster.stop, [2], kill=True)
+    await producer.wait_sent(2 * COUNT // 3, timeout=90)
+    await asyncio.to_thread(stack.cluster.start)
+
+
+async def kill_processor(stack: Stack, producer: SteadyProducer) -> None:
+    """SIGKILL `docbus bus run` mid-stream; restart it once a few more envelopes are in."""
+    await producer.wait_sent(COUNT // 3)
+    stack.bus.kill()
+    await producer.wait_sent(COUNT // 3 + 30)
+    stack.bus.start()
+
+
+async def restart_cluster(stack: Stack, producer: SteadyProducer) -> None:
+    """Stop all three nodes mid-stream (the producer keeps retrying), then start them."""
+    await producer.wait_sent(COUNT // 3)
+    await asyncio.to_thread(stack.cluster.stop)
+    await asyncio.to_thread(stack.cluster.start)
+
+
+async def test_broker_sigkill(stack: Stack, record_property: Record) -> None:
+    await _run(stack, kill_broker, 1, record_property)
+
+
+async def test_processor_sigkill(stack: Stack, record_property: Record) -> None:
+    await _run(stack, kill_processor, 2, record_property)
+
+
+async def test_cluster_restart(stack: Stack, record_property: Record) -> None:
+    await _run(stack, restart_cluster, 3, record_property)

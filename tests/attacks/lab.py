@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from consumers.directory import DirectorySnapshot, DirectoryStore
 from consumers.directory_load import seal_entries
@@ -59,9 +60,10 @@ def build_lab(folder: Path) -> Lab:
     with ca.batch():
         seals = {c: ca.issue_org(c, f"Tổ chức {c}") for c in codes}
         officials = {c: ca.issue_official(c, f"Cán bộ {c}", "Chánh Văn phòng") for c in codes[:6]}
+        long_ago, later = now - timedelta(days=400), now + timedelta(days=30)
         extra = {
-            "expired": ca.issue_official("H01", "Cán bộ Hết Hạn", "Chuyên viên", not_before=now - timedelta(days=400), days=30),
-            "future": ca.issue_official("H01", "Cán bộ Tương Lai", "Chuyên viên", not_before=now + timedelta(days=30)),
+            "expired": ca.issue_official("H01", "Cán bộ Hết Hạn", "CV", not_before=long_ago, days=30),
+            "future": ca.issue_official("H01", "Cán bộ Tương Lai", "Chuyên viên", not_before=later),
             "revoked": ca.issue_official("H01", "Cán bộ Thu Hồi", "Chuyên viên"),
             "rsa": ca.issue_official("H01", "Cán bộ RSA", "Chuyên viên", key_type=KeyType.RSA2048),
             "ed25519": ca.issue_official("H01", "Cán bộ Ed", "Chuyên viên", key_type=KeyType.ED25519),
@@ -86,7 +88,7 @@ class Chain:
     count: int = field(default=0)
 
     def unsigned(
-        self, recipients: tuple[str, ...] = ("H02",), groups: tuple[str, ...] = (), **kw: object
+        self, recipients: tuple[str, ...] = ("H02",), groups: tuple[str, ...] = (), **kw: Any
     ) -> Envelope:
         self.count += 1
         draft = DocumentDraft(
@@ -103,15 +105,13 @@ class Chain:
             draft,
             sequence=self.sequence + 1,
             previous_hash=self.last,
-            **{"directory_snapshot": self.lab.snapshot, **kw},  # type: ignore[arg-type]
+            **{"directory_snapshot": self.lab.snapshot, **kw},
         )
         self.sequence += 1
         self.last = envelope_hash(env)
         return env
 
-    def signed(
-        self, *recipients: str, official: Issued | None = None, **kw: object
-    ) -> tuple[Envelope, bytes]:
+    def signed(self, *recipients: str, official: Issued | None = None, **kw: Any) -> tuple[Envelope, bytes]:
         env = self.unsigned(recipients or ("H02",), **kw)
         return sign(self.lab, env, self.code, official=official)
 

@@ -1,0 +1,97 @@
+"""Attacks on status receipts, decided by the pure receipt check: forged, misdirected, out of turn."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from consumers.receipt_check import ReceiptAccepted, ReceiptDecision, ReceiptRejected
+from consumers.validator import Accepted
+from producers.identity import NodeIdentity
+from producers.receipts import receipt_for
+from schemas.codec import encode
+from schemas.envelope import Envelope
+from schemas.reasons import Reason
+from schemas.receipt import Receipt, StatusCode
+from tests.attacks.lab import Bus, Chain, Lab, provider
+
+
+@pytest.fixture
+def routed(lab: Lab, bus: Bus) -> Envelope:
+    """An envelope from H01 to H02 that the bus accepted and routed."""
+    env, raw = Chain(lab, "H01").signed("H02")
+    assert isinstance(bus.check(raw), Accepted)
+    return env
+
+
+def decide(bus: Bus, receipt: Receipt | bytes, recalled: bool = False) -> ReceiptDecision:
+    raw = receipt if isinstance(receipt, bytes) else encode(receipt)
+    return bus.receipts.check(
+        raw, now=datetime.now(UTC), routed_of=bus.routed.get, recall_requested=lambda _: recalled
+    )
+
+
+def rejected(d: ReceiptDecision, reason: Reason) -> ReceiptRejected:
+    assert isinstance(d, ReceiptRejected), f"accepted: {d}"
+    assert d.reason is reason, (d.reason, d.detail)
+    return d
+
+
+def test_the_recipients_receipt_goes_back_to_the_sender(lab: Lab, bus: Bus, routed: Envelope) -> None:
+    d = decide(bus, receipt_for(lab.identity("H02"), routed, StatusCode.ARRIVED))
+    assert isinstance(d, ReceiptAccepted) and d.forward_to == ("H01",)
+
+
+def test_receipt_forged_by_a_non_recipient(lab: Lab, bus: Bus, routed: Envelope) -> None:
+    # H03 seals, validly, an "arrived" for an envelope it never received
+    d = rejected(decide(bus, receipt_for(lab.identity("H03"), routed, StatusCode.ARRIVED)), Reason.POLICY)
+    assert "not a recipient" in d.detail
+
+
+def test_receipt_in_the_recipients_name_sealed_by_another_org(lab: Lab, bus: Bus, routed: Envelope) -> None:
+    impostor = NodeIdentity("H02", provider(lab.seals["H03"]))  # says H02, seals with H03's key
+    rejected(decide(bus, receipt_for(impostor, routed, StatusCode.DONE)), Reason.ORG_MISMATCH)
+
+
+def test_receipt_sealed_with_an_officials_certificate(lab: Lab, bus: Bus, routed: Envelope) -> None:
+    wrong = NodeIdentity("H02", provider(lab.officials["H02"]))  # a person, not the organisation seal
+    rejected(decide(bus, receipt_for(wrong, routed, StatusCode.ARRIVED)), Reason.CERT_USAGE)
+
+
+def test_receipt_naming_another_envelope_hash(lab: Lab, bus: Bus, routed: Envelope) -> None:
+    other = routed.model_copy(update={"sequence": routed.sequence + 1})  # hashes differently
+    rejected(decide(bus, receipt_for(lab.identity("H02"), other, StatusCode.ARRIVED)), Reason.DIGEST_MISMATCH)
+
+
+def test_receipt_for_an_envelope_never_routed(lab: Lab, bus: Bus) -> None:
+    env = Chain(lab, "H01").unsigned()
+    rejected(decide(bus, receipt_for(lab.identity("H02"), env, StatusCode.ARRIVED)), Reason.POLICY)
+
+
+def test_seal_stripped_from_a_receipt(lab: Lab, bus: Bus, routed: Envelope) -> None:
+    receipt = receipt_for(lab.identity("H02"), routed, StatusCode.ARRIVED)
+    rejected(decide(bus, receipt.model_copy(update={"signatures": []})), Reason.SIGNATURE_MISSING)
+
+
+def test_receipt_altered_after_sealing(lab: Lab, bus: Bus, routed: Envelope) -> None:
+    receipt = receipt_for(lab.identity("H02"), routed, StatusCode.ARRIVED)
+    rejected(decide(bus, receipt.model_copy(update={"status": StatusCode.DONE})), Reason.SIGNATURE_INVALID)
+
+
+def test_recall_by_a_recipient(lab: Lab, bus: Bus, routed: Envelope) -> None:
+    recall = receipt_for(lab.identity("H02"), routed, StatusCode.RECALL_REQUESTED, to_org="H01")
+    d = rejected(decide(bus, recall), Reason.POLICY)
+    assert "not its sender" in d.detail
+
+
+def test_recall_answer_without_a_recall(lab: Lab, bus: Bus, routed: Envelope) -> None:
+    agreed = receipt_for(lab.identity("H02"), routed, StatusCode.RECALL_AGREED)
+    rejected(decide(bus, agreed), Reason.POLICY)
+    assert isinstance(decide(bus, agreed, recalled=True), ReceiptAccepted)
+
+
+def test_receipt_addressed_to_a_third_party(lab: Lab, bus: Bus, routed: Envelope) -> None:
+    rejected(
+        decide(bus, receipt_for(lab.identity("H02"), routed, StatusCode.ARRIVED, to_org="H04")), Reason.POLICY
+    )

@@ -67,11 +67,13 @@ async def read_until(
     bootstrap: str,
     start: Mapping[TopicPartition, int],
     done: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
-    timeout: float = 45.0,
+    timeout: float = 90.0,  # an upper bound for a loaded machine; outcomes usually come in seconds
     settle: float = 0.0,
+    bus: BusProcess | None = None,
 ) -> list[ConsumerRecord[bytes, bytes]]:
-    """Records of ``start``'s partitions from those offsets, until ``done(records)`` or the deadline;
-    with ``settle`` > 0 keep reading that long after ``done`` to catch extra copies."""
+    """Records of ``start``'s partitions from those offsets, until ``done(records)`` or the deadline
+    (or ``bus`` has exited: nothing more will come); with ``settle`` > 0 keep reading that long
+    after ``done`` to catch extra copies."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
@@ -81,7 +83,7 @@ async def read_until(
             consumer.seek(tp, offset)
         deadline = time.monotonic() + timeout
         settled_at: float | None = None
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and (bus is None or bus.alive()):
             batches = await consumer.getmany(timeout_ms=200)
             for batch in batches.values():
                 records.extend(batch)

@@ -47,12 +47,16 @@ async def test_sigkill_mid_batch_then_restart_delivers_everything_once(
     bus = await start_bus(kafka_bootstrap, published, tmp_path)
     try:
         await produce(kafka_bootstrap, "docbus.ingress", batch)
-        early = await read_until(kafka_bootstrap, start, lambda rs: delivered(rs) >= total // 10)
+        early = await read_until(kafka_bootstrap, start, lambda rs: delivered(rs) >= total // 10, bus=bus)
         bus.kill()
         assert 0 < delivered(early) < total, "the kill should land in the middle of the batch"
         bus.start()
         records = await read_until(
-            kafka_bootstrap, start, lambda rs: all(_seen(rs, t) >= ids for t, ids in expected.items()), 60
+            kafka_bootstrap,
+            start,
+            lambda rs: all(_seen(rs, t) >= ids for t, ids in expected.items()),
+            60,
+            bus=bus,
         )
     finally:
         bus.stop()

@@ -34,7 +34,7 @@ async def test_revocation_during_the_run_takes_effect(
                 q.message_id == message_id for q in quarantined(rs, bus_process.app_id)
             )
 
-        records = await read_until(kafka_bootstrap, start, decided, timeout=30)
+        records = await read_until(kafka_bootstrap, start, decided, timeout=30, bus=bus_process)
         for q in quarantined(records, bus_process.app_id):
             if q.message_id == message_id:
                 return q.reason.value

@@ -49,7 +49,7 @@ async def test_receipts_status_and_recall(
     await produce(kafka_bootstrap, "docbus.ingress", [(b"G03", raw)])
     key = env.message_id.encode()
     delivered = await read_until(
-        kafka_bootstrap, start, lambda rs: raw in values(rs, inbox_topic("H01"), key)
+        kafka_bootstrap, start, lambda rs: raw in values(rs, inbox_topic("H01"), key), bus=bus_process
     )
     assert raw in values(delivered, inbox_topic("H01"), key), bus_process.log.read_text()[-3000:]
 
@@ -86,7 +86,7 @@ async def test_receipts_status_and_recall(
             and wanted <= set(events(rs))
         )
 
-    records = await read_until(kafka_bootstrap, start, done)
+    records = await read_until(kafka_bootstrap, start, done, bus=bus_process)
     assert done(records), bus_process.log.read_text()[-3000:]
     assert arrived in values(records, inbox_topic("G03"))
     assert recall in values(records, inbox_topic("H01"))

@@ -84,7 +84,7 @@ async def test_every_rejection_is_quarantined_with_its_reason_and_a_notice(
             and len([k for k in notices(records) if k[0] in cases]) == len(cases)
         )
 
-    records = await read_until(kafka_bootstrap, start, done)
+    records = await read_until(kafka_bootstrap, start, done, bus=bus_process)
     assert done(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
     by_id = {q.message_id: q for q in quarantined(records) if q.message_id in cases}
     assert {mid: q.reason.value for mid, q in by_id.items()} == {mid: r for mid, (r, _) in cases.items()}
@@ -123,7 +123,7 @@ async def test_random_bytes_do_not_stall_the_agent(
             j in raws or (j is huge and huge[:65536] in raws) for j in junk
         )
 
-    records = await read_until(kafka_bootstrap, start, arrived)
+    records = await read_until(kafka_bootstrap, start, arrived, bus=bus_process)
     assert arrived(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
     [big] = [q for q in kept(records) if q.raw == huge[: len(q.raw)] and q.raw]
     assert big.reason.value == "TOO_LARGE" and len(big.raw) < len(huge)

@@ -54,7 +54,7 @@ async def test_directive_to_all_departments_arrives_once_in_every_inbox(
         drafts = [decode_draft(r.value) for r in mine if r.topic == AUDIT_EVENTS_TOPIC]
         return [d for d in drafts if d.message_id == message_id]
 
-    records = await read_until(kafka_bootstrap, start, arrived)
+    records = await read_until(kafka_bootstrap, start, arrived, bus=bus_process)
     assert arrived(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
     ours = [r for r in records if r.topic in inboxes and r.key == directive.message_id.encode()]
     copies = Counter(r.topic for r in ours)

@@ -55,7 +55,7 @@ async def test_sigkill_mid_batch_then_restart_delivers_everything_once(
             kafka_bootstrap,
             start,
             lambda rs: all(_seen(rs, t) >= ids for t, ids in expected.items()),
-            60,
+            90,
             bus=bus,
         )
     finally:

@@ -1,0 +1,91 @@
+"""`docbus demo`: the exchange a newcomer runs first, on a local broker it starts itself.
+
+``--bootstrap`` runs it against a broker that is already up (the test suite's) and leaves that
+broker alone; ``--keep-running`` leaves broker and processors up for the commands it prints;
+``--stop`` ends what a kept-running demo left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from docbus.demo.config import DemoConfig
+from docbus.demo.processes import stop_recorded
+from docbus.demo.report import print_summary
+from docbus.demo.runner import DemoFailed, run_demo
+from infra.broker import Cluster, cluster_for
+from infra.settings import InfraSettings
+
+__all__ = ["demo"]
+
+out = Console()
+
+
+def _stop(state: Path) -> None:
+    stopped = stop_recorded(state)
+    out.print(f"processors stopped: {', '.join(stopped)}" if stopped else "no demo processors running")
+    marker = state / "broker.json"
+    if marker.exists():
+        cluster_for(1).stop()
+        marker.unlink()
+        out.print("broker stopped")
+
+
+def demo(
+    departments: int = typer.Option(63, "--departments", min=3, max=63, help="provincial departments (Sở)"),
+    universities: int = typer.Option(300, "--universities", min=4, help="universities in the directory"),
+    keep_running: bool = typer.Option(False, "--keep-running", help="leave broker and processors up"),
+    stop: bool = typer.Option(False, "--stop", help="stop what a --keep-running demo left up, and exit"),
+    bootstrap: str = typer.Option("", "--bootstrap", help="use this running broker; do not start one"),
+    state: Annotated[
+        Path | None, typer.Option("--state", help="demo state folder (default <DOCBUS_HOME>/demo)")
+    ] = None,
+    timeout: float = typer.Option(150.0, "--timeout", help="seconds the exchange may take"),
+) -> None:
+    """The ministry's directive to every department, dispatches between universities, two envelopes
+    the bus must refuse; receipts, quarantine and the verified audit log, summed up at the end."""
+    # earlier runs' (or other exchanges') directory entries and notices fail this run's PKI: expected
+    for name in ("producers.directory_view", "producers.send"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    folder = (state or InfraSettings().home / "demo").resolve()
+    if stop:
+        _stop(folder)
+        return
+    stop_recorded(folder)  # a previous run left with --keep-running: its processors go first
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    cluster: Cluster | None = None
+    if not bootstrap:
+        cluster = cluster_for(1)
+        started = not cluster.running()
+        with out.status("starting Apache Kafka (KRaft) on loopback..."):
+            cluster.start()
+        if started:
+            (folder / "broker.json").write_text(json.dumps({"bootstrap": cluster.bootstrap}))
+        else:
+            cluster = None  # someone else's broker: never stopped by the demo
+        bootstrap = cluster_for(1).bootstrap
+        out.print(f"[green]✓[/] broker up at {bootstrap}")
+    cfg = DemoConfig(departments, universities, folder, bootstrap, timeout=timeout)
+    ok = False
+    try:
+        summary = asyncio.run(run_demo(cfg, out, keep_running=keep_running))
+        print_summary(out, summary)
+        ok = summary["complete"] and summary["audit"]["ok"]
+    except DemoFailed as exc:
+        out.print(f"[red]demo failed:[/] {exc} (logs in {cfg.logs})")
+    finally:
+        if cluster is not None and not (keep_running and ok):
+            cluster.stop()
+            (folder / "broker.json").unlink(missing_ok=True)
+            out.print("broker stopped")
+    if not ok:
+        raise typer.Exit(1)

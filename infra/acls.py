@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
@@ -33,6 +33,7 @@ __all__ = [
     "org_acls",
     "plan_acls",
     "processor_acls",
+    "revoke_principal",
 ]
 
 log = logging.getLogger(__name__)
@@ -234,16 +235,48 @@ async def inbox_orgs(
     return sorted(n.removeprefix(policy.inbox_prefix) for n in names if n.startswith(policy.inbox_prefix))
 
 
+async def revoke_principal(
+    bootstrap: str,
+    principal: str,
+    *,
+    security: Mapping[str, object] | None = None,
+    timeout: float = 30.0,
+) -> int:
+    """Delete every ACL of ``principal`` (e.g. ``User:G03.15``): the org is shut out at once, even
+    on connections it already holds. Returns how many ACLs were deleted; 0 when it had none."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.protocol.admin import DeleteAclsRequest
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or {}))
+    await admin.start()
+    try:
+        request = DeleteAclsRequest(_ANY, None, _ANY, principal, None, _ANY, _ANY)  # type: ignore[arg-type,unused-ignore]
+        resp = await admin._send_to_controller(request)
+        deleted = 0
+        for error, message, matching in resp.filter_responses:
+            if error:
+                raise AclError(f"DeleteAcls for {principal} failed: error {error} {message}")
+            deleted += len(matching)
+        await _wait_until(admin, lambda listed: not any(a.principal == principal for a in listed), timeout)
+        return deleted
+    finally:
+        await admin.close()
+
+
 async def _wait_enforced(admin: object, acls: list[Acl], timeout: float) -> None:
     """The controller commits ACLs to the metadata log; each broker applies them a moment later.
     Wait for that, so a client started right after `apply_acls` is not refused."""
     wanted = set(acls)
+    await _wait_until(admin, wanted.issubset, timeout)
+
+
+async def _wait_until(admin: object, ready: Callable[[set[Acl]], bool], timeout: float) -> None:
     nodes = [b.nodeId for b in admin._client.cluster.brokers()]  # type: ignore[attr-defined]
     deadline = asyncio.get_running_loop().time() + timeout
     for node in nodes:
-        while not wanted <= await describe_acls(admin, node):
+        while not ready(await describe_acls(admin, node)):
             if asyncio.get_running_loop().time() > deadline:
-                raise AclError(f"broker {node} does not list the new ACLs after {timeout:.0f}s")
+                raise AclError(f"broker {node} does not list the ACL change after {timeout:.0f}s")
             await asyncio.sleep(0.1)
 
 

@@ -141,3 +141,21 @@ def apply_topics(
         for a in granted.create:
             out.print(f"granted {a}")
         out.print(f"ACLs: {len(granted.create)} created, {len(granted.ok)} unchanged ({len(orgs)} orgs)")
+
+
+@topics_app.command("revoke")
+def revoke_acls(
+    org: str = typer.Argument(..., help="org code (or docbus-processor): every ACL of User:<it> goes"),
+    nodes: int = NODES,
+    bootstrap: str = typer.Option(None, help="default: the local broker"),
+    tls_dir: Path = typer.Option(None, "--tls-dir", help="PKI folder: connect over mTLS (SSL listener)"),  # noqa: B008
+    tls_name: str = typer.Option("docbus-admin", "--tls-name", help="TLS identity under <tls-dir>/tls/"),
+) -> None:
+    """Shut an org out of the secured broker at once: delete every ACL of its principal."""
+    target = bootstrap or cluster_for(nodes).bootstrap
+    security = security_mod.client_security(tls_files(tls_dir, tls_name)) if tls_dir else None
+    try:
+        deleted = asyncio.run(acls.revoke_principal(target, f"User:{org}", security=security))
+    except acls.AclError as exc:
+        raise _fail(exc) from None
+    out.print(f"User:{org}: {deleted} ACL(s) deleted" if deleted else f"User:{org} had no ACLs")

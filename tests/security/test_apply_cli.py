@@ -6,28 +6,36 @@ import asyncio
 
 import pytest
 import typer
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import TopicAuthorizationFailedError
 from typer.testing import CliRunner
 
 from infra import acls
 from infra.cli import topics_app
-from infra.security import ADMIN
-from tests.security.conftest import ORG_A, ORG_B, Secured
+from infra.pki.authority import Authority
+from infra.pki.tls import issue_tls
+from infra.security import ADMIN, client_security
+from tests.security.conftest import ORG_A, ORG_B, PASSPHRASE, Secured
 
 pytestmark = pytest.mark.broker
 
 NEW_ORG = "G03.17"
 
 
+def app() -> typer.Typer:
+    root = typer.Typer()
+    root.add_typer(topics_app, name="topics")  # mounted as docbus/cli.py mounts it
+    return root
+
+
+def cli_args(world: Secured, *args: str) -> list[str]:
+    return [*args, "--bootstrap", world.bootstrap, "--tls-dir", str(world.pki), "--tls-name", ADMIN]
+
+
 def apply_cli(world: Secured, *orgs: str) -> str:
-    args = [
-        "topics", "apply", "--acls",
-        "--bootstrap", world.bootstrap, "--tls-dir", str(world.pki), "--tls-name", ADMIN,
-        *(arg for code in orgs for arg in ("--org", code)),
-    ]  # fmt: skip
-    app = typer.Typer()
-    app.add_typer(topics_app, name="topics")  # mounted as docbus/cli.py mounts it
-    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    args = cli_args(world, "topics", "apply", "--acls", *(a for code in orgs for a in ("--org", code)))
+    result = CliRunner().invoke(app(), args, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -58,3 +66,31 @@ def test_apply_without_orgs_grants_every_org_with_an_inbox(secured: Secured) -> 
     out = apply_cli(secured)
     assert "ACLs: 0 created" in out  # the fixture granted both inbox owners already
     assert "(2 orgs)" in out  # G03.17 was granted above but has no inbox topic
+
+
+def test_revoke_shuts_an_org_out_on_its_open_connection(secured: Secured) -> None:
+    code = "G03.18"
+    files = issue_tls(Authority(secured.pki, PASSPHRASE), code)
+    apply_cli(secured, code)
+
+    async def scenario() -> None:
+        p = AIOKafkaProducer(
+            bootstrap_servers=secured.bootstrap, acks="all", enable_idempotence=True,
+            request_timeout_ms=10_000, **client_security(files),
+        )  # fmt: skip
+        try:
+            await p.start()
+            await p.send_and_wait("docbus.ingress", b"before", key=code.encode())
+            # the command runs its own event loop: give it a thread while this connection stays open
+            args = cli_args(secured, "topics", "revoke", code)
+            result = await asyncio.to_thread(CliRunner().invoke, app(), args)
+            assert result.exit_code == 0, result.output
+            granted = len(acls.org_acls(code, acls.load_policy()))
+            assert f"User:{code}: {granted} ACL(s) deleted" in result.output
+            with pytest.raises(TopicAuthorizationFailedError):
+                await p.send_and_wait("docbus.ingress", b"after", key=code.encode())
+        finally:
+            await p.stop()
+
+    asyncio.run(scenario())
+    assert not any(a.principal == f"User:{code}" for a in asyncio.run(listed(secured)))

@@ -28,7 +28,7 @@ def load_certificate(data: bytes | x509.Certificate) -> x509.Certificate:
         if data.lstrip().startswith(b"-----BEGIN"):
             return x509.load_pem_x509_certificate(data)
         return x509.load_der_x509_certificate(data)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
         raise TrustError(Reason.UNTRUSTED_CHAIN, f"not an X.509 certificate: {exc}") from None
 
 

@@ -184,6 +184,8 @@ def _issuer(der: bytes) -> x509.Name | None:
             _ISSUERS.clear()
         try:
             _ISSUERS[der] = x509.load_der_x509_certificate(der).issuer
-        except ValueError:
+        # odd encodings raise ValueError, TypeError (a name attribute of a wrong ASN.1 type) or
+        # InvalidVersion: the trust core refuses such a chain; here it only names no issuer
+        except (ValueError, TypeError, x509.InvalidVersion):
             _ISSUERS[der] = None
     return _ISSUERS[der]

@@ -315,3 +315,25 @@ def test_reused_message_id_on_a_new_envelope(lab: Lab, bus: Bus) -> None:
     _, again = chain.signed(message_id=first.message_id)
     rejected(bus.check(again), Reason.REPLAY)
     assert uuid.UUID(first.message_id)
+
+
+def _with_leaf(env: Envelope, role: SignerRole, leaf: bytes) -> bytes:
+    sig = next(s for s in env.signatures if s.role is role)
+    return with_signature(env, role, sig.model_copy(update={"chain": [leaf, *sig.chain[1:]]}))
+
+
+def test_certificate_with_an_invalid_version(lab: Lab, bus: Bus) -> None:
+    env, _ = Chain(lab, "H01").signed()
+    leaf = bytearray(env.signatures[1].chain[0])
+    assert leaf[8:13] == b"\xa0\x03\x02\x01\x02"  # [0] EXPLICIT INTEGER 2 (v3)
+    leaf[12] = 3  # cryptography raises InvalidVersion, which is not a ValueError
+    rejected(bus.check(_with_leaf(env, SignerRole.ORGANIZATION, bytes(leaf))), Reason.UNTRUSTED_CHAIN)
+
+
+def test_certificate_with_a_name_of_the_wrong_asn1_type(lab: Lab, bus: Bus) -> None:
+    env, _ = Chain(lab, "H01").signed()
+    leaf = env.signatures[1].chain[0]
+    country = b"\x06\x03\x55\x04\x06\x13\x02VN"  # countryName, PrintableString
+    assert country in leaf
+    odd = leaf.replace(country, b"\x06\x03\x55\x04\x06\x03\x02VN", 1)  # ... as a BIT STRING: TypeError
+    rejected(bus.check(_with_leaf(env, SignerRole.ORGANIZATION, odd)), Reason.UNTRUSTED_CHAIN)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from infra import acls, topics
-from infra.broker import Cluster
+from infra.broker import Cluster, cluster_for
 from infra.pki.authority import Authority
 from infra.pki.tls import TlsFiles, issue_tls
 from infra.security import ADMIN, PROCESSOR, client_security, issue_service_identities, secure_cluster
@@ -55,9 +55,8 @@ def secured_settings(home: Path) -> InfraSettings:
 def secured() -> Iterator[Secured]:
     home = TEST_HOME / "security"
     pki = home / "pki"
-    stale = secure_cluster_if_present(pki, home)
-    if stale is not None:
-        stale.stop()  # a broker left by an interrupted session still trusts the old PKI
+    # a broker left by an interrupted session still trusts the old PKI: stop it by its pid file
+    cluster_for(1, secured_settings(home)).stop()
     shutil.rmtree(home, ignore_errors=True)
     authority = Authority.init(pki, PASSPHRASE)
     tls = issue_service_identities(authority)
@@ -79,13 +78,6 @@ def secured() -> Iterator[Secured]:
         # terminal summary), and CPython 3.11.7 then failed that ast.parse with "AST constructor
         # recursion depth mismatch" (4 of 8 runs without this line, 0 of 6 with it).
         gc.collect()
-
-
-def secure_cluster_if_present(pki: Path, home: Path) -> Cluster | None:
-    try:
-        return secure_cluster(pki, 1, secured_settings(home))
-    except FileNotFoundError:
-        return None
 
 
 __all__ = ["ADMIN", "ORG_A", "ORG_B", "PASSPHRASE", "PROCESSOR", "Secured"]

@@ -3,9 +3,8 @@ never forwards a receipt whose sealed bytes changed."""
 
 from __future__ import annotations
 
-import os
-
 import contextlib
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings

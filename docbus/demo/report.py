@@ -88,9 +88,9 @@ def _next(out: Console, summary: dict[str, Any]) -> None:
     commands = (
         f"docbus status {mid} --org G03", f"docbus audit timeline {mid}", "docbus audit verify",
         f"docbus evidence {mid} --out directive.evidence", "docbus evidence verify directive.evidence",
-        f"docbus inbox --org {directive['first']}",
     )  # fmt: skip
     for cmd in commands:
         out.print(f"  .venv/bin/{cmd}")
+    out.print(f"  ls {summary['env']['DOCBUS_HOME']}/nodes/{directive['first']}/inbox   # what a Sở stored")
     if summary["kept_running"]:
         out.print("  stop it all: .venv/bin/docbus demo --stop")

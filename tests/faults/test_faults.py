@@ -6,6 +6,7 @@ log has each expected event exactly once and verifies."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -31,15 +32,20 @@ async def _run(stack: Stack, fault: Fault, seed: int, record_property: Record) -
     outputs = Outputs(stack.bootstrap, stack.audit, orgs)
     start = await end_offsets(stack.bootstrap, outputs.topics())
     producer = SteadyProducer(stack.bootstrap, mix)
+    began = time.monotonic()
     sending = asyncio.create_task(producer.run())
     try:
         await fault(stack, producer)
+        faulted = time.monotonic() - began
         await asyncio.wait_for(sending, 180)
     finally:
         sending.cancel()
+    sent = time.monotonic() - began
     report = await outputs.settle(start, producer.submitted(), stack.world.pki, SETTLE)
     counts = report.counts()
+    settled = time.monotonic() - began
     print(f"\n{fault.__name__}: {counts}\n  delivered per recipient: {report.delivered}")
+    print(f"  fault over at {faulted:.1f} s, all sent at {sent:.1f} s, settled at {settled:.1f} s")
     for name, value in counts.items():
         record_property(name, value)
     assert stack.bus.alive() and stack.writer.alive(), stack.logs()

@@ -162,8 +162,9 @@ def trust_hashes(store: TrustStore, signatures: list[Signature]) -> tuple[bytes,
     out: dict[bytes, None] = {}
     for sig in signatures:
         for der in sig.chain:
-            out[hashlib.sha256(der).digest()] = None
-            issuer = _issuer(der)
+            digest = hashlib.sha256(der).digest()
+            out[digest] = None
+            issuer = _issuer(der, digest)
             if issuer is None:
                 continue
             crl = store.crl_for(issuer)
@@ -177,15 +178,16 @@ def trust_hashes(store: TrustStore, signatures: list[Signature]) -> tuple[bytes,
 _ISSUERS: dict[bytes, x509.Name | None] = {}
 
 
-def _issuer(der: bytes) -> x509.Name | None:
-    # a few hundred distinct certificates at most on the bus: remember their issuers
-    if der not in _ISSUERS:
+def _issuer(der: bytes, digest: bytes) -> x509.Name | None:
+    # a few hundred distinct certificates at most on the bus: remember their issuers, keyed by
+    # digest, as this runs before any signature check (junk of 16 KiB each must not pile up)
+    if digest not in _ISSUERS:
         if len(_ISSUERS) > 10_000:
             _ISSUERS.clear()
         try:
-            _ISSUERS[der] = x509.load_der_x509_certificate(der).issuer
+            _ISSUERS[digest] = x509.load_der_x509_certificate(der).issuer
         # odd encodings raise ValueError, TypeError (a name attribute of a wrong ASN.1 type) or
         # InvalidVersion: the trust core refuses such a chain; here it only names no issuer
         except (ValueError, TypeError, x509.InvalidVersion):
-            _ISSUERS[der] = None
-    return _ISSUERS[der]
+            _ISSUERS[digest] = None
+    return _ISSUERS[digest]

@@ -141,3 +141,14 @@ def test_payload_swapped_after_signing(lab: Lab, bus: Bus, spy: Spy) -> None:
         return e.model_copy(update={"payload": e.payload.model_copy(update={"data": b"%PDF-1.7 khac"})})
 
     refused_before_crypto(bus, spy, signed_then(lab, swapped), Reason.DIGEST_MISMATCH)
+
+
+def test_junk_certificates_do_not_pile_up_in_the_issuer_cache(lab: Lab, bus: Bus) -> None:
+    env, _ = Chain(lab, "H01").signed()
+    for n in range(3):
+        junk = n.to_bytes(2, "big") + bytes(16 * 1024 - 2)  # the largest certificate the contract allows
+        sig = env.signatures[0].model_copy(update={"chain": [junk]})
+        d = bus.check(encode(env.model_copy(update={"signatures": [sig, env.signatures[1]]})))
+        assert isinstance(d, Rejected) and d.reason is Reason.UNTRUSTED_CHAIN, d
+    # what the cache keeps per certificate an unauthenticated sender names: a digest
+    assert all(len(key) == 32 for key in consumers.validator._ISSUERS)

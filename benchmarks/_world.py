@@ -61,9 +61,13 @@ class Chain:
                 groups=groups,
             )
             env = build_envelope(
-                self.identity, draft, sequence=self.sequence, previous_hash=self.last,
-                directory_snapshot=self.snapshot, created_at=datetime.now(UTC),
-            )  # fmt: skip
+                self.identity,
+                draft,
+                sequence=self.sequence,
+                previous_hash=self.last,
+                directory_snapshot=self.snapshot,
+                created_at=datetime.now(UTC),
+            )
             signed, raw = sign_envelope(self.identity, env)
             self.last = envelope_hash(signed)
             out.append((signed.message_id, raw))

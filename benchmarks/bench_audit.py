@@ -13,15 +13,16 @@ import argparse
 import asyncio
 import hashlib
 import json
-import statistics
 import sys
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from benchmarks._ceilings import rate_over as rate
 from consumers.audit.chain import AuditChain
 from consumers.audit.checkpoint import CheckpointSigner, key_id_for
 from consumers.audit.kafka_io import open_producer, read_values
@@ -56,15 +57,6 @@ def build(n: int) -> tuple[list[bytes], list[bytes]]:
         records.append(appended.stored)
         hashes.append(appended.hash)
     return records, hashes
-
-
-def rate(n: int, fn: Callable[[], object], repeats: int = 5) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return n / statistics.median(times)
 
 
 ORG = "000.00.00.H41"
@@ -103,12 +95,7 @@ async def kafka_rates(bootstrap: str, records: list[bytes]) -> dict[str, float]:
         await admin.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("records", type=int, nargs="?", default=200_000)
-    parser.add_argument("--bootstrap", help="a broker to measure reading the log from Kafka")
-    args = parser.parse_args()
-    n = args.records
+def measure(n: int, bootstrap: str | None = None) -> dict[str, Any]:
     records, hashes = build(n)
     key = ed25519.Ed25519PrivateKey.generate()
     signer = CheckpointSigner(key.sign, Algorithm.ED25519, (), key_id_for(key.public_key()))
@@ -132,13 +119,13 @@ def main() -> None:
 
         return run
 
-    raw = rate(n, raw_chain)
-    chain_walk = rate(n, walk([], False))
-    with_root = rate(n, walk([checkpoint], False))
-    full = rate(n, walk([checkpoint], True), repeats=3)
+    raw = rate(n, raw_chain, repeats=5)
+    chain_walk = rate(n, walk([], False), repeats=5)
+    with_root = rate(n, walk([checkpoint], False), repeats=5)
+    full = rate(n, walk([checkpoint], True))
     selection = rate(n, lambda: select(records), repeats=3)
     rebuild = rate(n, lambda: AuditWriter.rebuild(records, [checkpoint], signer), repeats=3)
-    kafka = asyncio.run(kafka_rates(args.bootstrap, records)) if args.bootstrap else {}
+    kafka = asyncio.run(kafka_rates(bootstrap, records)) if bootstrap else {}
     result = {
         "records": n,
         "mean_record_bytes": round(mean_len, 1),
@@ -155,7 +142,15 @@ def main() -> None:
         "writer_rebuild_per_s": round(rebuild),
         "python": sys.version.split()[0],
     }
-    print(json.dumps(result, indent=2))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("records", type=int, nargs="?", default=200_000)
+    parser.add_argument("--bootstrap", help="a broker to measure reading the log from Kafka")
+    args = parser.parse_args()
+    print(json.dumps(measure(args.records, args.bootstrap), indent=2))
 
 
 if __name__ == "__main__":

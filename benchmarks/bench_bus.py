@@ -6,7 +6,8 @@ aiokafka ceiling measured in the same run:
   copy (the inbox records' CreateTime), beside raw aiokafka produce + consume of the same bytes;
 - latency: an open-loop paced producer at fixed offered rates; submit (time of the send call) to
   the moment this process reads the copy from the recipient's inbox; p50/p95/p99, achieved rate;
-- fan-out: a directive of the ministry to ``all-departments``, until it is in every inbox;
+- fan-out (before the paced runs, which may leave a backlog): a directive of the ministry to
+  ``all-departments``, until it is in every inbox;
 - the processor's resident memory (VmRSS of the subprocess) sampled throughout.
 
     python -m benchmarks.bench_bus --bootstrap 127.0.0.1:29092 [--drain 5000] [--seconds 5]
@@ -44,16 +45,23 @@ Batch = list[tuple[bytes, str, bytes]]  # (ingress key, message id, wire bytes)
 
 def _producer(bootstrap: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5,
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
         max_request_size=3 * 1024 * 1024,
-    )  # fmt: skip
+    )
 
 
 def presign(chains: dict[str, Chain], n: int, **route: tuple[str, ...]) -> Batch:
-    """``n`` envelopes, round robin over the senders (each sender's chain stays in order)."""
-    per = [(code, c.envelopes(-(-n // len(chains)), **route)) for code, c in chains.items()]
-    out = [(code.encode(), *env) for i in range(-(-n // len(chains))) for code, envs in per for env in envs[i : i + 1]]
-    return out[:n]
+    """``n`` envelopes, round robin over the senders; every envelope signed is sent (a sender's
+    chain with a hole in it would be refused from there on as SEQUENCE_GAP)."""
+    k = len(chains)
+    per = [
+        (code.encode(), c.envelopes(n // k + (j < n % k), **route))
+        for j, (code, c) in enumerate(chains.items())
+    ]
+    return [(key, *envs[i]) for i in range(-(-n // k)) for key, envs in per if i < len(envs)]
 
 
 class Sampler:
@@ -77,8 +85,12 @@ class Sampler:
 
 
 async def collect(
-    bootstrap: str, start: dict[TopicPartition, int], wanted: set[str], timeout: float,
-    seen: dict[str, float] | None = None, per_topic: bool = False,
+    bootstrap: str,
+    start: dict[TopicPartition, int],
+    wanted: set[str],
+    timeout: float,
+    seen: dict[str, float] | None = None,
+    per_topic: bool = False,
 ) -> dict[Any, float]:
     """Read ``start``'s partitions until every wanted key arrived (or the deadline); key (or
     (topic, key)) -> (local arrival time, record CreateTime in s)."""
@@ -129,7 +141,11 @@ async def raw_ceiling(bootstrap: str, batch: Batch, start: dict[TopicPartition, 
     finally:
         await consumer.stop()
     n = len(batch)
-    return {"produce_per_s": n / produce_s, "consume_per_s": got / consume_s, "both_per_s": n / (produce_s + consume_s)}
+    return {
+        "produce_per_s": n / produce_s,
+        "consume_per_s": got / consume_s,
+        "both_per_s": n / (produce_s + consume_s),
+    }
 
 
 async def paced(bootstrap: str, batch: Batch, per_s: float, wait: float) -> dict[str, Any]:
@@ -159,9 +175,14 @@ async def paced(bootstrap: str, batch: Batch, per_s: float, wait: float) -> dict
     lat = sorted((arrived[m][0] - sent[m]) * 1000 for m in sent if m in arrived)
     q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) > 1 else lat * 99
     return {
-        "offered_per_s": per_s, "achieved_send_per_s": round(achieved), "envelopes": len(batch),
-        "arrived": len(lat), "p50_ms": round(q[49], 1), "p95_ms": round(q[94], 1), "p99_ms": round(q[98], 1),
-    }  # fmt: skip
+        "offered_per_s": per_s,
+        "achieved_send_per_s": round(achieved),
+        "envelopes": len(batch),
+        "arrived": len(lat),
+        "p50_ms": round(q[49], 1),
+        "p95_ms": round(q[94], 1),
+        "p99_ms": round(q[98], 1),
+    }
 
 
 async def fan_out(bootstrap: str, world: BenchWorld, chain: Chain, repeats: int) -> dict[str, Any]:
@@ -184,12 +205,25 @@ async def fan_out(bootstrap: str, world: BenchWorld, chain: Chain, repeats: int)
             times.append(max(t for t, _ in got.values()) - sent)
     finally:
         await producer.stop()
-    return {"inboxes": len(topics), "repeats": repeats, "median_s": round(statistics.median(times), 3),
-            "max_s": round(max(times), 3), "target_s": 1.0, "met": statistics.median(times) < 1.0}  # fmt: skip
+    return {
+        "inboxes": len(topics),
+        "repeats": repeats,
+        "median_s": round(statistics.median(times), 3),
+        "max_s": round(max(times), 3),
+        "target_s": 1.0,
+        "met": statistics.median(times) < 1.0,
+    }
 
 
-async def measure(bootstrap: str, world: BenchWorld, home: Path, drain: int, rates: Sequence[int],
-                  seconds: float, fanouts: int) -> dict[str, Any]:  # fmt: skip
+async def measure(
+    bootstrap: str,
+    world: BenchWorld,
+    home: Path,
+    drain: int,
+    rates: Sequence[int],
+    seconds: float,
+    fanouts: int,
+) -> dict[str, Any]:
     await ensure_topics(bootstrap, world.entries)
     await publish_entries(bootstrap, world.entries)
     chains = {code: world.chain(code) for code, _, _ in ALGORITHMS.values()}
@@ -200,10 +234,14 @@ async def measure(bootstrap: str, world: BenchWorld, home: Path, drain: int, rat
     inbox_start = await end_offsets(bootstrap, [inbox_topic(RECIPIENT)])
     raw = await raw_ceiling(bootstrap, batch, ingress_start)
     env = {
-        "DOCBUS_HOME": str(home), "DOCBUS_BOOTSTRAP": bootstrap, "DOCBUS_PKI_DIR": str(world.pki),
-        "DOCBUS_PKI_PASSPHRASE": PASSPHRASE, "DOCBUS_APP_ID": app_id, "DOCBUS_LOG_LEVEL": os.environ.get("DOCBUS_BENCH_LOG_LEVEL", "warn"),
+        "DOCBUS_HOME": str(home),
+        "DOCBUS_BOOTSTRAP": bootstrap,
+        "DOCBUS_PKI_DIR": str(world.pki),
+        "DOCBUS_PKI_PASSPHRASE": PASSPHRASE,
+        "DOCBUS_APP_ID": app_id,
+        "DOCBUS_LOG_LEVEL": os.environ.get("DOCBUS_BENCH_LOG_LEVEL", "warn"),
         "DOCBUS_SESSION_TIMEOUT": "6",
-    }  # fmt: skip
+    }
     bus = BusProcess(env, home / "bus.log")
     bus.start()
     assert bus.proc is not None
@@ -217,23 +255,28 @@ async def measure(bootstrap: str, world: BenchWorld, home: Path, drain: int, rat
         drained = (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-3)
         result: dict[str, Any] = {
             "drain": {
-                "envelopes": len(batch), "processor_per_s": round(drained),
-                "raw_produce_per_s": round(raw["produce_per_s"]), "raw_consume_per_s": round(raw["consume_per_s"]),
+                "envelopes": len(batch),
+                "processor_per_s": round(drained),
+                "raw_produce_per_s": round(raw["produce_per_s"]),
+                "raw_consume_per_s": round(raw["consume_per_s"]),
                 "raw_produce_plus_consume_per_s": round(raw["both_per_s"]),
                 "ratio": ratio(drained, raw["both_per_s"]),
-            }  # fmt: skip
+            }
         }
+        try:
+            result["fan_out"] = await fan_out(bootstrap, world, world.chain("G03"), fanouts)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; bus log: {bus.log.read_text()[-3000:]}") from None
         result["latency"] = []
         for per_s in rates:
             paced_batch = presign(chains, max(2, int(per_s * seconds)), recipients=(RECIPIENT,))
             row = await paced(bootstrap, paced_batch, per_s, wait=30)
             if per_s == 1000:
-                row["target_p99_ms"], row["met"] = 50, row["p99_ms"] < 50 and row["arrived"] == row["envelopes"]
+                row["target_p99_ms"], row["met"] = (
+                    50,
+                    row["p99_ms"] < 50 and row["arrived"] == row["envelopes"],
+                )
             result["latency"].append(row)
-        try:
-            result["fan_out"] = await fan_out(bootstrap, world, world.chain("G03"), fanouts)
-        except RuntimeError as exc:
-            raise RuntimeError(f"{exc}; bus log: {bus.log.read_text()[-3000:]}") from None
     finally:
         sampler.stop()
         bus.stop()
@@ -242,12 +285,15 @@ async def measure(bootstrap: str, world: BenchWorld, home: Path, drain: int, rat
     rss = [s for s in sampler.samples if s > 0]
     half = rss[len(rss) // 2 :]
     result["processor_memory"] = {
-        "what": "VmRSS of the `docbus bus run` subprocess every 0.5 s over the drain, latency and fan-out runs",
+        "what": "VmRSS of `docbus bus run` every 0.5 s over the drain, latency and fan-out runs",
         "envelopes_processed": len(batch) + sum(r["envelopes"] for r in result["latency"]) + fanouts,
-        "rss_mb_min": round(min(rss), 1), "rss_mb_max": round(max(rss), 1),
-        "rss_mb_second_half_min": round(min(half), 1), "rss_mb_second_half_max": round(max(half), 1),
-        "target": "flat and < 300 MB", "met": max(rss) < 300,
-    }  # fmt: skip
+        "rss_mb_min": round(min(rss), 1),
+        "rss_mb_max": round(max(rss), 1),
+        "rss_mb_second_half_min": round(min(half), 1),
+        "rss_mb_second_half_max": round(max(half), 1),
+        "target": "flat and < 300 MB",
+        "met": max(rss) < 300,
+    }
     return result
 
 

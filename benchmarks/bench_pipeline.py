@@ -47,9 +47,12 @@ def decision_loop(world: BenchWorld, pool: Sequence[bytes]) -> Callable[[], None
             routed.clear()
         index[0] += 1
         d = validator.check(
-            pool[i], now=datetime.now(UTC), position=(0, index[0]),
-            state_of=lambda s: states.get(s) or SenderState(), routed_of=routed.get,
-        )  # fmt: skip
+            pool[i],
+            now=datetime.now(UTC),
+            position=(0, index[0]),
+            state_of=lambda s: states.get(s) or SenderState(),
+            routed_of=routed.get,
+        )
         if not isinstance(d, Accepted):
             raise AssertionError(f"benchmark envelope refused: {d.reason} {d.detail}")
         routed[d.envelope.message_id] = RoutedRecord(d.sender, d.plan.recipients, d.envelope_hash, "", (0, i))

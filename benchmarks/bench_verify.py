@@ -13,20 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import cryptography
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._ceilings import rate, raw_verifier
 from consumers.trust import TrustPolicy, TrustStore
 from consumers.trust.chain import validate_chain
 from infra.pki import Authority, KeyType
@@ -45,41 +42,8 @@ CASES = [
 ]
 
 
-def rate(fn: Callable[[], object], seconds: float, repeats: int = 3) -> float:
-    """Median calls per second over ``repeats`` runs of about ``seconds`` each."""
-    results = []
-    for _ in range(repeats):
-        n, start = 0, time.perf_counter()
-        deadline = start + seconds
-        while True:
-            for _ in range(50):
-                fn()
-            n += 50
-            now = time.perf_counter()
-            if now >= deadline:
-                break
-        results.append(n / (now - start))
-    return statistics.median(results)
-
-
-def raw_verifier(alg: Algorithm, key: object, value: bytes) -> Callable[[], None]:
-    if isinstance(key, rsa.RSAPublicKey):
-        pad = (
-            padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
-            if alg is Algorithm.RSA_PSS_SHA256
-            else padding.PKCS1v15()
-        )
-        return lambda: key.verify(value, DATA, pad, hashes.SHA256())
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return lambda: key.verify(value, DATA, ec.ECDSA(hashes.SHA256()))
-    return lambda: key.verify(value, DATA)  # type: ignore[attr-defined]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=0.5, help="length of one timed run")
-    args = parser.parse_args()
-    out: dict[str, object] = {
+def measure(seconds: float) -> dict[str, Any]:
+    out: dict[str, Any] = {
         "python": platform.python_version(),
         "cryptography": cryptography.__version__,
         "signing_input_bytes": len(DATA),
@@ -102,12 +66,12 @@ def main() -> None:
             now = datetime.now(UTC)
             policy.verify_document(DATA, sigs, code, now=now)  # warm the chain cache
 
-            raw = rate(raw_verifier(alg, seal.cert.public_key(), sigs[1].value), args.seconds)
-            seal_rate = rate(lambda: policy.verify_seal(DATA, sigs[1:], code, now), args.seconds)  # noqa: B023
-            doc_rate = rate(lambda: policy.verify_document(DATA, sigs, code, now=now), args.seconds)  # noqa: B023
-            cold = rate(lambda: validate_chain(sigs[1].chain, store, policy.config), args.seconds)  # noqa: B023
+            raw = rate(raw_verifier(alg, seal.cert.public_key(), sigs[1].value, DATA), seconds)
+            seal_rate = rate(lambda: policy.verify_seal(DATA, sigs[1:], code, now), seconds)  # noqa: B023
+            doc_rate = rate(lambda: policy.verify_document(DATA, sigs, code, now=now), seconds)  # noqa: B023
+            cold = rate(lambda: validate_chain(sigs[1].chain, store, policy.config), seconds)  # noqa: B023
             links = policy.chains.links  # issuer signatures already checked, as after a CRL reload
-            warm = rate(lambda: validate_chain(sigs[1].chain, store, policy.config, links), args.seconds)  # noqa: B023
+            warm = rate(lambda: validate_chain(sigs[1].chain, store, policy.config, links), seconds)  # noqa: B023
             out["algorithms"][label] = {  # type: ignore[index]
                 "raw_verify_per_s": round(raw),
                 "verify_seal_per_s": round(seal_rate),
@@ -120,7 +84,14 @@ def main() -> None:
                 # after a new CRL: cached chains are void, known issuer signatures are not re-verified
                 "revalidation_after_crl_us": round(1e6 / warm, 1),
             }
-    print(json.dumps(out, indent=2))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=0.5, help="length of one timed run")
+    args = parser.parse_args()
+    print(json.dumps(measure(args.seconds), indent=2))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,196 @@
+"""Every benchmark in one run: JSON on stdout (or a file) and a readable table on stderr.
+
+    python -m benchmarks [--quick] [--bootstrap HOST:PORT | --no-broker] [--json out.json]
+
+Without ``--bootstrap`` the broker parts start (or reuse) the test broker of tests/conftest.py
+(127.0.0.1:29092, DOCBUS_HOME .docbus-test). Default sizes take a few minutes; ``--quick`` takes
+seconds and only shows that every benchmark still runs (its figures mean nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks import bench_audit, bench_bus, bench_pipeline, bench_verify
+from benchmarks._ceilings import machine
+
+__all__ = ["Sizes", "main", "render", "run_all"]
+
+
+@dataclass(frozen=True)
+class Sizes:
+    verify_seconds: float = 0.3
+    pipeline_envelopes: int = 1000
+    pipeline_seconds: float = 1.0
+    memory_envelopes: int = 200_000
+    audit_records: int = 200_000
+    drain: int = 2000
+    rates: tuple[int, ...] = (100, 1000, 5000)
+    rate_seconds: float = 2.0
+    fanouts: int = 5
+
+
+QUICK = Sizes(0.02, 8, 0.05, 200, 2000, 20, (100, 1000), 0.05, 1)
+
+
+def test_broker() -> str:
+    """The test broker of tests/conftest.py, started if it is not running."""
+    from infra.broker import cluster_for
+    from tests.conftest import test_settings
+
+    cluster = cluster_for(1, test_settings())
+    cluster.start()
+    return cluster.bootstrap
+
+
+def run_all(sizes: Sizes, bootstrap: str | None) -> dict[str, Any]:
+    """Every benchmark; the broker parts only with ``bootstrap``."""
+    started = time.perf_counter()
+    out: dict[str, Any] = {"machine": machine(), "sizes": sizes.__dict__}
+    out["verify"] = bench_verify.measure(sizes.verify_seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        out["pipeline"] = bench_pipeline.run(
+            sizes.pipeline_envelopes, sizes.pipeline_seconds, sizes.memory_envelopes, Path(tmp)
+        )
+    out["audit"] = bench_audit.measure(sizes.audit_records, bootstrap)
+    if bootstrap:
+        out["bus"] = bench_bus.run(bootstrap, sizes.drain, sizes.rates, sizes.rate_seconds, sizes.fanouts)
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    return out
+
+
+def _met(flag: object) -> str:
+    return "" if flag is None else ("met" if flag else "MISSED")
+
+
+def render(result: dict[str, Any], console: Console) -> None:
+    table = Table(title="docbus benchmarks (each figure beside its ceiling, same run)")
+    for name in ("figure", "value", "ceiling", "ratio", "target", ""):
+        table.add_column(name, justify="left" if name in ("figure", "target") else "right")
+    for label, row in result["pipeline"]["validate_route"].items():
+        table.add_row(
+            f"validate+route {label} /s",
+            str(row["validate_route_per_s"]),
+            f"{row['full_check_ceiling_per_s']} full check",
+            f"{row['ratio']:.2f}",
+            ">= 0.60",
+            _met(row["met"]),
+        )
+    audit = result["audit"]
+    table.add_row(
+        "audit verify (chain + root) /s",
+        str(audit["chain_and_merkle_root_per_s"]),
+        f"{audit['raw_sha256_chain_per_s']} raw SHA-256 chain",
+        f"{audit['chain_and_merkle_root_ratio']:.2f}",
+        ">= 1M/s",
+        _met(audit["chain_and_merkle_root_per_s"] >= 1_000_000),
+    )
+    table.add_row(
+        "audit verify + Avro decode /s",
+        str(audit["full_verify_with_avro_decode_per_s"]),
+        "",
+        f"{audit['full_verify_ratio']:.2f}",
+        "",
+        "",
+    )
+    table.add_row(
+        "audit replay select /s",
+        str(audit["replay_select_per_s"]),
+        "",
+        f"{audit['replay_select_ratio']:.3f}",
+        "",
+        "",
+    )
+    if "replay_read_and_select_per_s" in audit:
+        table.add_row(
+            "audit replay read+select from Kafka /s",
+            str(audit["replay_read_and_select_per_s"]),
+            "",
+            "",
+            "",
+            "",
+        )
+    mem = result["pipeline"].get("memory")
+    if mem:
+        table.add_row(
+            "decision loop RSS MB (min..max)",
+            f"{mem['rss_mb_min']}..{mem['rss_mb_max']}",
+            f"{mem['envelopes']} envelopes",
+            f"{mem['rss_mb_slope_per_100k_second_half']}/100k",
+            "flat, < 300",
+            _met(mem["met"]),
+        )
+    bus = result.get("bus")
+    if bus:
+        d = bus["drain"]
+        table.add_row(
+            "processor drain /s",
+            str(d["processor_per_s"]),
+            f"{d['raw_produce_plus_consume_per_s']} raw produce+consume",
+            f"{d['ratio']:.3f}",
+            "",
+            "",
+        )
+        for row in bus["latency"]:
+            table.add_row(
+                f"latency @{row['offered_per_s']}/s p50/p95/p99 ms",
+                f"{row['p50_ms']}/{row['p95_ms']}/{row['p99_ms']}",
+                f"sent {row['achieved_send_per_s']}/s, {row['arrived']}/{row['envelopes']} in",
+                "",
+                "p99 < 50" if "met" in row else "",
+                _met(row.get("met")),
+            )
+        f = bus["fan_out"]
+        table.add_row(
+            f"fan-out to {f['inboxes']} inboxes s (median)",
+            str(f["median_s"]),
+            "",
+            "",
+            "< 1 s",
+            _met(f["met"]),
+        )
+        m = bus["processor_memory"]
+        table.add_row(
+            "processor RSS MB (min..max)",
+            f"{m['rss_mb_min']}..{m['rss_mb_max']}",
+            f"{m['envelopes_processed']} envelopes",
+            "",
+            "flat, < 300",
+            _met(m["met"]),
+        )
+    console.print(table)
+    mc = result["machine"]
+    console.print(
+        f"{mc['nproc']} cores {mc['cpu']}, Python {mc['python']}, {mc['openssl']}, "
+        f"cryptography {mc['cryptography']}, load {mc['load_avg_1m']}; {result['seconds']} s"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: seconds, figures meaningless")
+    parser.add_argument("--bootstrap", help="a broker for the broker parts (default: the test broker)")
+    parser.add_argument("--no-broker", action="store_true", help="skip the broker parts")
+    parser.add_argument("--json", type=Path, help="also write the JSON here")
+    args = parser.parse_args(argv)
+    bootstrap = None if args.no_broker else (args.bootstrap or test_broker())
+    result = run_all(QUICK if args.quick else Sizes(), bootstrap)
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    if args.json:
+        args.json.write_text(text + "\n")
+    print(text)
+    render(result, Console(stderr=True, width=None if sys.stderr.isatty() else 140))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

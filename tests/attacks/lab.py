@@ -69,6 +69,7 @@ def build_lab(folder: Path) -> Lab:
             "ed25519": ca.issue_official("H01", "Cán bộ Ed", "Chuyên viên", key_type=KeyType.ED25519),
             "outsider": ca.issue_org("X99", "Tổ chức ngoài danh bạ"),
             "outsider-official": ca.issue_official("X99", "Cán bộ X99", "Giám đốc"),
+            "audit": ca.issue_audit(),
         }  # fmt: skip
     ca.revoke(f"{extra['revoked'].cert.serial_number:x}")
     ca.publish_crl()

@@ -28,20 +28,17 @@ from consumers.sector import MINISTRY
 from docbus.demo.auditcheck import check_audit, settle_audit
 from docbus.demo.config import PASSPHRASE, DemoConfig
 from docbus.demo.inboxes import InboxHub
-from docbus.demo.kafka import end_offsets, header, read_until, start_group_at_end
+from docbus.demo.kafka import end_offsets, start_group_at_end
 from docbus.demo.processes import Processors
+from docbus.demo.summary import QUARANTINE, build_summary, read_quarantine
 from docbus.demo.tally import Tally
 from docbus.demo.traffic import Senders, clerk_for, letters, refusers, send_letters
-from docbus.demo.world import build_world, university
+from docbus.demo.world import DemoWorld, build_world, university
 from infra.topics import TopicSpec, apply
 from producers.identity import trust_policy_from_pki
 from producers.publisher import INGRESS, RECEIPTS
-from schemas.codec import decode
-from schemas.quarantine import QuarantineRecord
 
 __all__ = ["DemoFailed", "run_demo"]
-
-QUARANTINE = "docbus.quarantine"
 
 
 class DemoFailed(RuntimeError):
@@ -80,47 +77,69 @@ async def run_demo(cfg: DemoConfig, out: Console, *, keep_running: bool) -> dict
     processors = Processors(cfg.processor_env(), cfg.state)
     processors.start()
     done(f"processors started: `docbus bus run` (group {cfg.app_id}) and `docbus audit writer`")
+    kept = False
+    try:
+        tally, exchange_s = await _exchange(cfg, world, processors, out)
+        with out.status("reading the quarantine..."):
+            await read_quarantine(cfg, tally, quarantine_start)
+        ids = [d.message_id for d in tally.documents.values()]
+        ids += [r.message_id for r in tally.rejections.values()]
+        minimum = sum(2 + 3 * len(d.expected) for d in tally.documents.values()) + 2 * len(tally.rejections)
+        with out.status("waiting for the audit writer's checkpoint, then verifying the log..."):
+            view = await settle_audit(cfg, ids, minimum, timeout=60)
+            check = check_audit(cfg, view, ids)
+        done("audit log verified" if check.ok else "[red]audit log does not verify[/]")
+        kept = keep_running
+    finally:
+        if not kept:  # an error or Ctrl-C included: nothing is left running
+            with out.status("stopping the processors..."):
+                processors.stop()
+    summary = build_summary(cfg, tally, check, exchange_s, time.monotonic() - began, kept)
+    cfg.summary_file.write_text(json.dumps(summary, ensure_ascii=False, indent=2))
+    return summary
 
+
+async def _exchange(
+    cfg: DemoConfig, world: DemoWorld, processors: Processors, out: Console
+) -> tuple[Tally, float]:
+    """Inbox clients listening, letters sent, until every count is in or ``cfg.timeout`` passes."""
     policy = trust_policy_from_pki(cfg.pki)
     tally = Tally()
-    refusing = refusers(world.departments)
-    hub = InboxHub(world, cfg.bootstrap, cfg.state, policy, tally, clerk_for(refusing))
+    hub = InboxHub(world, cfg.bootstrap, cfg.state, policy, tally, clerk_for(refusers(world.departments)))
     watched = [MINISTRY, *world.departments, *(university(i) for i in range(1, min(cfg.universities, 4) + 1))]
     try:
         await hub.start(watched)
-        done(f"inbox clients of {len(watched)} organisations listening")
+        out.print(f"[green]✓[/] inbox clients of {len(watched)} organisations listening")
         t0 = time.monotonic()
         senders = Senders(world, cfg.bootstrap, cfg.state, policy, wait=cfg.timeout)
-        all_letters = letters(cfg.universities, senders.today)
-        with _progress(out) as progress:
-            task = progress.add_task("exchange: deliveries, 01 receipts, clerks' 03/02, refusals", total=None)
-            sending = asyncio.create_task(send_letters(senders, tally, all_letters))
-            await _wait(lambda: tally.complete and sending.done(), processors, hub, cfg.timeout,
-                        lambda: progress.update(task, total=tally.total() or None,
-                                                completed=tally.total() - tally.waiting_for()))  # fmt: skip
-            await sending
-        exchange_s = time.monotonic() - t0
-        done(f"exchange complete in {exchange_s:.1f} s")
-    except DemoFailed:
-        await hub.stop()
-        processors.stop()
-        raise
-    await hub.stop()
+        sending = asyncio.create_task(send_letters(senders, tally, letters(cfg.universities, senders.today)))
+        try:
+            with _progress(out) as progress:
+                task = progress.add_task(
+                    "exchange: deliveries, 01 receipts, clerks' 03/02, refusals", total=None
+                )
 
-    with out.status("reading the quarantine..."):
-        await _quarantined(cfg, tally, quarantine_start)
-    ids = [d.message_id for d in tally.documents.values()] + [r.message_id for r in tally.rejections.values()]
-    minimum = sum(2 + 3 * len(d.expected) for d in tally.documents.values()) + 2 * len(tally.rejections)
-    with out.status("waiting for the audit writer's checkpoint, then verifying the log..."):
-        view = await settle_audit(cfg, ids, minimum, timeout=60)
-        check = check_audit(cfg, view, ids)
-    done("audit log verified" if check.ok else "audit log checked")
-    if not keep_running:
-        with out.status("stopping the processors..."):
-            processors.stop()
-    summary = _summary(cfg, tally, check, exchange_s, time.monotonic() - began, keep_running)
-    cfg.summary_file.write_text(json.dumps(summary, ensure_ascii=False, indent=2))
-    return summary
+                def tick() -> None:
+                    progress.update(
+                        task, total=tally.total() or None, completed=tally.total() - tally.waiting_for()
+                    )
+
+                await _wait(lambda: tally.complete and sending.done(), processors, hub, cfg.timeout, tick)
+            if sending.done():
+                await sending  # its error, if any
+        finally:
+            sending.cancel()
+            await asyncio.gather(sending, return_exceptions=True)
+        exchange_s = time.monotonic() - t0
+    finally:
+        await hub.stop()
+    if tally.complete:
+        out.print(f"[green]✓[/] exchange complete in {exchange_s:.1f} s")
+    else:
+        out.print(
+            f"[red]✗[/] exchange incomplete after {exchange_s:.1f} s: {tally.waiting_for()} outcomes missing"
+        )
+    return tally, exchange_s
 
 
 async def _wait(
@@ -141,35 +160,3 @@ async def _wait(
             return  # the summary shows what is missing
         await asyncio.sleep(0.2)  # the counts change from other tasks: look again
     tick()
-
-
-async def _quarantined(cfg: DemoConfig, tally: Tally, start: dict[Any, int]) -> None:
-    wanted = {r.message_id: r for r in tally.rejections.values()}
-
-    def mine(records: list[Any]) -> list[QuarantineRecord]:
-        found = [
-            decode(r.value, QuarantineRecord) for r in records if header(r, "docbus_processor") == cfg.app_id
-        ]
-        return [q for q in found if q.message_id in wanted]
-
-    for q in mine(
-        await read_until(cfg.bootstrap, start, lambda rs: len(mine(rs)) >= len(wanted), timeout=30)
-    ):
-        wanted[q.message_id or ""].quarantined = q.reason.value
-
-
-def _summary(
-    cfg: DemoConfig, tally: Tally, check: Any, exchange_s: float, elapsed_s: float, kept: bool
-) -> dict[str, Any]:
-    documents = [d.as_json() for d in tally.documents.values()]
-    for doc, d in zip(documents, tally.documents.values(), strict=True):
-        doc["first"] = sorted(d.expected)[0] if d.expected else d.sender
-    return {
-        "run": cfg.run, "departments": cfg.departments, "universities": cfg.universities,
-        "documents": documents, "rejected": [r.as_json() for r in tally.rejections.values()],
-        "complete": tally.complete and tally.quarantined, "inbox_events": dict(tally.events),
-        "audit": check.as_json(),
-        "topics": {"audit": cfg.audit_topic, "checkpoints": cfg.checkpoint_topic},
-        "exchange_s": round(exchange_s, 2), "elapsed_s": round(elapsed_s, 2), "kept_running": kept,
-        "summary_file": str(cfg.summary_file), "env": cfg.env(),
-    }  # fmt: skip

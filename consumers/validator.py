@@ -164,15 +164,30 @@ def trust_hashes(store: TrustStore, signatures: list[Signature]) -> tuple[bytes,
         for der in sig.chain:
             digest = hashlib.sha256(der).digest()
             out[digest] = None
-            issuer = _issuer(der, digest)
-            if issuer is None:
-                continue
-            crl = store.crl_for(issuer)
-            if crl is not None:
-                out[hashlib.sha256(crl.public_bytes(Encoding.DER)).digest()] = None
-            for anchor in store.anchors_named(issuer):
-                out[hashlib.sha256(anchor.public_bytes(Encoding.DER)).digest()] = None
+            out.update(dict.fromkeys(_issuer_hashes(store, der, digest)))
     return tuple(list(out)[:_MAX_TRUST_HASHES])
+
+
+# certificate digest -> (store, its generation, hashes of the issuer's CRL and anchors): without
+# it, re-encoding names and CRLs took a third of a decision (benchmarks/bench_pipeline.py)
+_LINKED: dict[bytes, tuple[TrustStore, int, tuple[bytes, ...]]] = {}
+
+
+def _issuer_hashes(store: TrustStore, der: bytes, digest: bytes) -> tuple[bytes, ...]:
+    held = _LINKED.get(digest)
+    if held is not None and held[0] is store and held[1] == store.generation:
+        return held[2]
+    issuer = _issuer(der, digest)
+    found: list[bytes] = []
+    if issuer is not None:
+        crl = store.crl_for(issuer)
+        if crl is not None:
+            found.append(hashlib.sha256(crl.public_bytes(Encoding.DER)).digest())
+        found += [hashlib.sha256(a.public_bytes(Encoding.DER)).digest() for a in store.anchors_named(issuer)]
+    if len(_LINKED) > 10_000:
+        _LINKED.clear()
+    _LINKED[digest] = (store, store.generation, tuple(found))
+    return tuple(found)
 
 
 _ISSUERS: dict[bytes, x509.Name | None] = {}

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
@@ -337,3 +338,11 @@ def test_certificate_with_a_name_of_the_wrong_asn1_type(lab: Lab, bus: Bus) -> N
     assert country in leaf
     odd = leaf.replace(country, b"\x06\x03\x55\x04\x06\x03\x02VN", 1)  # ... as a BIT STRING: TypeError
     rejected(bus.check(_with_leaf(env, SignerRole.ORGANIZATION, odd)), Reason.UNTRUSTED_CHAIN)
+
+
+@pytest.mark.parametrize("when", [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)])
+def test_extreme_signing_time_and_created_at(lab: Lab, bus: Bus, when: datetime) -> None:
+    env, _ = Chain(lab, "H01").signed()
+    sig = env.signatures[0].model_copy(update={"signing_time": when})
+    rejected(bus.check(with_signature(env, SignerRole.OFFICIAL, sig)), Reason.STALE)
+    rejected(bus.check(encode(env.model_copy(update={"created_at": when}))), Reason.STALE)

@@ -95,3 +95,11 @@ def test_receipt_addressed_to_a_third_party(lab: Lab, bus: Bus, routed: Envelope
     rejected(
         decide(bus, receipt_for(lab.identity("H02"), routed, StatusCode.ARRIVED, to_org="H04")), Reason.POLICY
     )
+
+
+@pytest.mark.parametrize("when", [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)])
+def test_receipt_with_an_extreme_signing_time(lab: Lab, bus: Bus, routed: Envelope, when: datetime) -> None:
+    receipt = receipt_for(lab.identity("H02"), routed, StatusCode.ARRIVED)
+    seal = receipt.signatures[0].model_copy(update={"signing_time": when})
+    d = decide(bus, receipt.model_copy(update={"signatures": [seal]}))  # date arithmetic must not overflow
+    assert isinstance(d, ReceiptRejected) and d.reason in {Reason.STALE, Reason.CERT_NOT_YET_VALID}, d

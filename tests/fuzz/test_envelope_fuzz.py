@@ -21,7 +21,7 @@ from tests.fuzz.mutations import mutant
 pytestmark = pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
 
 FUZZ = settings(
-    max_examples=int(os.environ.get("DOCBUS_FUZZ_EXAMPLES", "400")),
+    max_examples=int(os.environ.get("DOCBUS_FUZZ_EXAMPLES", "500")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )

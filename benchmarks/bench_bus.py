@@ -49,6 +49,7 @@ def _producer(bootstrap: str) -> AIOKafkaProducer:
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
+        max_batch_size=512 * 1024,  # as the processor's producer (consumers/app.py)
         max_request_size=3 * 1024 * 1024,
     )
 

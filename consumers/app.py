@@ -50,6 +50,7 @@ INGRESS_TOPIC = "docbus.ingress"
 RECEIPTS_TOPIC = "docbus.receipts"
 QUARANTINE_TOPIC = "docbus.quarantine"
 STATUS_TOPIC = "docbus.status"
+_MAX_BATCH = 512 * 1024  # well under the topics' and the broker's 1 MiB record-batch limits
 _MAX_REQUEST = 3 * 1024 * 1024
 _RAW: dict[str, Any] = {
     "key_type": bytes,
@@ -96,6 +97,9 @@ class Bus:
             producer_acks=-1,
             # a 1 MiB envelope (the contract's limit) plus headers must fit one request
             producer_max_request_size=_MAX_REQUEST,
+            # aiokafka's 16 KiB default holds two or three envelopes: a sender to one inbox partition
+            # then waits a broker round trip every few records (about 100/s; benchmarks/bench_bus.py)
+            producer_max_batch_size=_MAX_BATCH,
             topic_replication_factor=settings.changelog_replication,
             topic_allow_declare=True,
             consumer_auto_offset_reset="earliest",

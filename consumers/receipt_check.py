@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from consumers.routed import RoutedRecord
 from consumers.trust import TrustError, TrustPolicy
@@ -55,9 +55,12 @@ ReceiptDecision = ReceiptAccepted | ReceiptRejected
 
 
 class ReceiptCheck:
-    def __init__(self, trust: TrustPolicy, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self, trust: TrustPolicy, limits: Limits = DEFAULT_LIMITS, max_age: timedelta = timedelta(days=1)
+    ) -> None:
         self.trust = trust
         self.limits = limits
+        self.max_age = max_age
 
     def check(
         self,
@@ -76,6 +79,18 @@ class ReceiptCheck:
         def reject(reason: Reason, detail: str) -> ReceiptRejected:
             return ReceiptRejected(reason, detail, origin, receipt.message_id, receipt)
 
+        # certificate validity is judged at the signer's claimed signing_time: bound it by the signed,
+        # fresh receipt time, or a seal that expired long ago could backdate its way in
+        skew = self.trust.config.clock_skew
+        if not now - self.max_age <= receipt.at <= now + skew:
+            return reject(
+                Reason.STALE, f"receipt time {receipt.at.isoformat()} is outside the freshness window"
+            )
+        for sig in receipt.signatures:
+            if sig.signing_time < receipt.at - skew:
+                return reject(
+                    Reason.STALE, f"signing_time {sig.signing_time.isoformat()} precedes the receipt time"
+                )
         try:
             self.trust.verify_seal(receipt_signing_input(receipt), receipt.signatures, origin, now)
         except TrustError as exc:

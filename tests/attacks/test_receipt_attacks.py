@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -103,3 +103,16 @@ def test_receipt_with_an_extreme_signing_time(lab: Lab, bus: Bus, routed: Envelo
     seal = receipt.signatures[0].model_copy(update={"signing_time": when})
     d = decide(bus, receipt.model_copy(update={"signatures": [seal]}))  # date arithmetic must not overflow
     assert isinstance(d, ReceiptRejected) and d.reason in {Reason.STALE, Reason.CERT_NOT_YET_VALID}, d
+
+
+def test_receipt_backdated_out_of_the_freshness_window(lab: Lab, bus: Bus, routed: Envelope) -> None:
+    # an old (or backdated) receipt could be judged against a certificate long expired or revoked
+    old = datetime.now(UTC) - timedelta(days=2)
+    receipt = receipt_for(lab.identity("H02"), routed, StatusCode.ARRIVED, at=old)
+    rejected(decide(bus, receipt), Reason.STALE)
+
+
+def test_receipt_with_a_signing_time_before_the_receipt(lab: Lab, bus: Bus, routed: Envelope) -> None:
+    receipt = receipt_for(lab.identity("H02"), routed, StatusCode.ARRIVED)
+    seal = receipt.signatures[0].model_copy(update={"signing_time": receipt.at - timedelta(days=365)})
+    rejected(decide(bus, receipt.model_copy(update={"signatures": [seal]})), Reason.STALE)

@@ -271,7 +271,7 @@ async def measure(
         result["latency"] = []
         for per_s in rates:
             paced_batch = presign(chains, max(2, int(per_s * seconds)), recipients=(RECIPIENT,))
-            row = await paced(bootstrap, paced_batch, per_s, wait=30)
+            row = await paced(bootstrap, paced_batch, per_s, wait=15)
             if per_s == 1000:
                 row["target_p99_ms"], row["met"] = (
                     50,

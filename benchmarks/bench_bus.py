@@ -69,7 +69,8 @@ class Sampler:
     """VmRSS of the processor every 0.5 s while a phase runs."""
 
     def __init__(self, pid: int) -> None:
-        self.pid, self.samples = pid, []
+        self.pid = pid
+        self.samples: list[float] = []
         self.task: asyncio.Task[None] | None = None
 
     async def _loop(self) -> None:
@@ -90,14 +91,14 @@ async def collect(
     start: dict[TopicPartition, int],
     wanted: set[str],
     timeout: float,
-    seen: dict[str, float] | None = None,
+    seen: dict[Any, tuple[float, float]] | None = None,
     per_topic: bool = False,
-) -> dict[Any, float]:
+) -> dict[Any, tuple[float, float]]:
     """Read ``start``'s partitions until every wanted key arrived (or the deadline); key (or
     (topic, key)) -> (local arrival time, record CreateTime in s)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
-    out: dict[Any, Any] = {} if seen is None else seen
+    out: dict[Any, tuple[float, float]] = {} if seen is None else seen
     need = len(wanted) * (len({tp.topic for tp in start}) if per_topic else 1)
     try:
         consumer.assign(list(start))
@@ -154,7 +155,7 @@ async def paced(bootstrap: str, batch: Batch, per_s: float, wait: float) -> dict
     inbox = inbox_topic(RECIPIENT)
     start = await end_offsets(bootstrap, [inbox])
     wanted = {mid for _, mid, _ in batch}
-    arrived: dict[str, float] = {}
+    arrived: dict[Any, tuple[float, float]] = {}
     reader = asyncio.ensure_future(collect(bootstrap, start, wanted, len(batch) / per_s + wait, arrived))
     producer = _producer(bootstrap)
     await producer.start()

@@ -52,7 +52,7 @@ def measure(seconds: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         authority = Authority.init(Path(tmp) / "pki", b"bench")
         for label, key_type, alg in CASES:
-            code = f"B{len(out['algorithms']):02d}"  # type: ignore[arg-type]
+            code = f"B{len(out['algorithms']):02d}"
             seal = authority.issue_org(code, f"Bench {label}", key_type=key_type, pkcs12=False)
             official = authority.issue_official(code, "Bench Official", "Chuyên viên", key_type=key_type)
             authority.publish_crl()
@@ -72,7 +72,7 @@ def measure(seconds: float) -> dict[str, Any]:
             cold = rate(lambda: validate_chain(sigs[1].chain, store, policy.config), seconds)  # noqa: B023
             links = policy.chains.links  # issuer signatures already checked, as after a CRL reload
             warm = rate(lambda: validate_chain(sigs[1].chain, store, policy.config, links), seconds)  # noqa: B023
-            out["algorithms"][label] = {  # type: ignore[index]
+            out["algorithms"][label] = {
                 "raw_verify_per_s": round(raw),
                 "verify_seal_per_s": round(seal_rate),
                 "verify_seal_vs_raw": round(seal_rate / raw, 3),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from consumers.app import INGRESS_TOPIC, RECEIPTS_TOPIC
 from consumers.audit.events import AUDIT_EVENTS_TOPIC
@@ -73,6 +74,7 @@ class Stack:
     writer: Proc
     audit: AuditSettings
     home: Path
+    app_id: str
 
     @property
     def bootstrap(self) -> str:
@@ -123,9 +125,33 @@ async def stack(
     writer = Proc(["audit", "writer"], writer_env, home / "writer.log")
     bus.start()
     writer.start()
-    yield Stack(kafka_cluster, fault_world, bus, writer, audit, home)
+    yield Stack(kafka_cluster, fault_world, bus, writer, audit, home, app_id)
     bus.stop()
     writer.stop()
+    # each test's changelogs and audit topics would otherwise pile up and slow every cluster start
+    mine = [*await topics_named(bootstrap, app_id), audit.audit_topic, audit.checkpoint_topic]
+    await delete_topics(bootstrap, mine)
+
+
+async def topics_named(bootstrap: str, prefix: str) -> dict[str, set[int]]:
+    """Topics whose name starts with ``prefix`` -> the replica counts of their partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        described = await admin.describe_topics(names) if names else []
+        return {d["topic"]: {len(p["replicas"]) for p in d["partitions"]} for d in described}
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap: str, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(names)
+    finally:
+        await admin.close()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from consumers.checker import DeliveryReport
 from tests.bus.kafka import end_offsets
 from tests.bus.world import DEPARTMENTS, UNIVERSITIES
-from tests.faults.conftest import Stack
+from tests.faults.conftest import Stack, topics_named
 from tests.faults.harness import Outputs, SteadyProducer, build_mix
 
 pytestmark = [pytest.mark.cluster, pytest.mark.faults]
@@ -56,6 +56,9 @@ async def _run(stack: Stack, fault: Fault, seed: int, record_property: Record) -
     assert report.audit_unexpected == [], report
     assert report.audit_verified, report.audit_detail
     assert report.ok and report.submitted == COUNT
+    # the faust table changelogs must survive a node down too (DOCBUS_CHANGELOG_REPLICATION=3)
+    changelogs = await topics_named(stack.bootstrap, stack.app_id)
+    assert len(changelogs) >= 3 and all(rf == {3} for rf in changelogs.values()), changelogs
     return report
 
 

@@ -22,7 +22,7 @@ from schemas.canonical import envelope_signing_input
 from schemas.codec import decode
 from schemas.envelope import Envelope
 
-__all__ = ["full_check", "machine", "rate", "rate_over", "ratio", "raw_verifier", "rss_mb"]
+__all__ = ["full_check", "machine", "paired_rates", "rate", "rate_over", "ratio", "raw_verifier", "rss_mb"]
 
 
 def rate(fn: Callable[[], object], seconds: float, repeats: int = 3) -> float:
@@ -40,6 +40,15 @@ def rate(fn: Callable[[], object], seconds: float, repeats: int = 3) -> float:
                 break
         results.append(n / (now - start))
     return statistics.median(results)
+
+
+def paired_rates(
+    measured: Callable[[], object], ceiling: Callable[[], object], seconds: float, rounds: int = 5
+) -> tuple[float, float]:
+    """Median rates of ``measured`` and ``ceiling``, timed in alternating short runs: on a shared
+    machine the load drifts within seconds, and alternating lets the drift hit both alike."""
+    pairs = [(rate(measured, seconds / rounds, 1), rate(ceiling, seconds / rounds, 1)) for _ in range(rounds)]
+    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
 
 
 def rate_over(n: int, fn: Callable[[], object], repeats: int = 3) -> float:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks._ceilings import full_check, rate, ratio, rss_mb
+from benchmarks._ceilings import full_check, paired_rates, ratio, rss_mb
 from benchmarks._world import ALGORITHMS, BenchWorld, build_world
 from consumers.directory import DirectoryStore
 from consumers.policy import SenderState
@@ -68,8 +68,7 @@ def throughput(world: BenchWorld, n: int, seconds: float) -> dict[str, Any]:
         decide = decision_loop(world, pool)
         for _ in range(len(pool)):  # one pass: chains cached, caches warm
             decide()
-        ceiling = rate(full_check(pool), seconds)
-        decided = rate(decide, seconds)
+        decided, ceiling = paired_rates(decide, full_check(pool), 3 * seconds)
         out[label] = {
             "validate_route_per_s": round(decided),
             "full_check_ceiling_per_s": round(ceiling),

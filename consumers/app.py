@@ -87,6 +87,7 @@ class Bus:
 
     def __init__(self, settings: BusSettings) -> None:
         self.settings = settings
+        self._deferred: dict[tuple[int, int, bytes], tuple[Any, int, bytes, bytes]] = {}
         parts = {spec.name: spec.partitions for spec in load_specs()}
         self.app = faust.App(
             settings.app_id,
@@ -156,6 +157,18 @@ class Bus:
         committed ahead of the state it produced (seen under SIGKILL)."""
         table.data[key] = value
         return table.send_changelog(partition, key, value)
+
+    def defer(self, table: faust.types.TableT[Any, Any], partition: int, key: bytes, value: bytes) -> None:
+        """``table[key] = value`` now (later records of the batch see it); its changelog record is
+        sent by :meth:`flush_deferred`, after the batch's other outputs are acknowledged."""
+        table.data[key] = value
+        self._deferred[(id(table), partition, key)] = (table, partition, key, value)
+
+    def flush_deferred(self) -> list[Awaitable[Any]]:
+        pending, self._deferred = self._deferred, {}
+        return [
+            table.send_changelog(partition, key, value) for table, partition, key, value in pending.values()
+        ]
 
     def routed_of(self, message_id: str) -> RoutedRecord | None:
         value = self.routed.get(message_id.encode())

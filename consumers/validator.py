@@ -14,6 +14,7 @@ copies by id). The same envelope arriving at another position is a replay and is
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -138,6 +139,15 @@ class Validator:
         before = routed_of(env.message_id)
         if before is not None:
             if before.envelope_hash == digest and before.position == position:
+                if state.sequence < env.sequence:
+                    # the routing record was stored but the sender state was not (a crash between
+                    # the two): catch the state up, or the sender's next envelope would be a gap
+                    with contextlib.suppress(PolicyError):
+                        state = self.guard.check_and_advance(
+                            state, message_id=env.message_id, sequence=env.sequence,
+                            prev_hash=env.previous_hash, envelope_hash=digest,
+                            created_at=env.created_at, now=now,
+                        )  # fmt: skip
                 return Accepted(env, raw, plan, digest, state, document, hashes, duplicate=True)
             where = f"partition {before.position[0]} offset {before.position[1]}"
             return reject(Reason.REPLAY, f"message id {env.message_id} already routed from {where}", hashes)

@@ -50,6 +50,9 @@ def register(bus: Bus) -> None:
                     futures += await handle_envelope(bus, skipped)
                 futures += await handle_envelope(bus, msg)
             await bus.acknowledged(futures)
+            # sender states only after every inbox copy and routing record of the batch is stored:
+            # a crash in between then re-routes (known by position) instead of refusing as REPLAY
+            await bus.acknowledged(bus.flush_deferred())
 
 
 def _decide(bus: Bus, raw: bytes, now: datetime, position: tuple[int, int]) -> Decision:
@@ -105,13 +108,14 @@ async def _route(bus: Bus, d: Accepted, now: datetime, source: SourcePosition, r
     key = env.message_id.encode()
     futures: Futures = []
     if not d.duplicate:
-        # routed before senders: a re-processed record is then known by position (validator.py)
+        # the routing record goes with the outputs; the sender state is deferred until they are all
+        # acknowledged, so a re-processed record is always known by position (validator.py)
         position = (source.partition, source.offset)
         record = RoutedRecord(sender, d.plan.recipients, d.envelope_hash, env.document.document_id, position)
         futures.append(bus.store(bus.routed, source.partition, key, record.to_bytes()))
-        futures.append(bus.store(bus.senders, source.partition, sender.encode(), d.state.to_bytes()))
     else:
         logger.info("envelope %s processed again after a restart: routing it again", env.message_id)
+    bus.defer(bus.senders, source.partition, sender.encode(), d.state.to_bytes())
     for code in d.plan.recipients:
         headers = envelope_headers(env, sender, code, d.plan.snapshot)
         futures.append(await bus.send(bus.inbox(code), key, d.raw, headers))

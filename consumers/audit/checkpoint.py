@@ -180,6 +180,10 @@ def verify_checkpoint(checkpoint: Checkpoint, keys: Mapping[str, AuditPublicKey]
             Reason.UNTRUSTED_CHAIN, f"checkpoint signed by unknown audit key {checkpoint.key_id}"
         )
     sig = checkpoint.signature
+    if sig.role is not SignerRole.ORGANIZATION:
+        # the role is outside the signed bytes; the audit key seals (and fastavro reads a negative
+        # enum index as a valid symbol, so a flipped bit there must not pass unnoticed)
+        raise AuditError(Reason.SIGNATURE_INVALID, f"checkpoint signed in role {sig.role.value}, not a seal")
     if sig.signing_time != checkpoint.issued_at:
         raise AuditError(Reason.SIGNATURE_INVALID, "signing_time differs from issued_at")
     verify_signature(key, sig.algorithm, sig.value, _input_of(checkpoint))  # covers the chain too

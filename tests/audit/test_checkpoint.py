@@ -22,6 +22,7 @@ from schemas.algorithms import Algorithm
 from schemas.audit import Checkpoint
 from schemas.codec import decode, encode
 from schemas.reasons import Reason
+from schemas.signature import SignerRole
 from tests.audit.conftest import T0, AuditKey, make_key
 
 ROOT, LAST = b"\xaa" * 32, b"\xbb" * 32
@@ -170,3 +171,16 @@ def test_key_id_is_the_spki_digest(audit_key: AuditKey) -> None:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     assert audit_key.signer.key_id == hashlib.sha256(spki).hexdigest()
+
+
+def test_the_role_outside_the_signature_must_be_the_seal(audit_key: AuditKey) -> None:
+    cp = audit_key.signer.sign(5, ROOT, LAST, T0)
+    raw = encode(cp)
+    # fastavro reads a negative enum index as a valid symbol: flipping the role's index byte
+    # (zigzag 1 -> -2) decodes to "official" with the signature still valid over the signed bytes
+    at = raw.index(b"\x02\x0eEd25519")
+    flipped = decode(raw[:at] + b"\x03" + raw[at + 1 :], Checkpoint)
+    assert flipped.signature.role is SignerRole.OFFICIAL
+    with pytest.raises(AuditError) as err:
+        verify_checkpoint(flipped, audit_key.keys)
+    assert err.value.reason is Reason.SIGNATURE_INVALID

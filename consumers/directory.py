@@ -15,6 +15,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 from schemas.directory import DirectoryEntry, DirectorySnapshotRecord, EntryRef, OrgKind, snapshot_hash
+from schemas.errors import DocbusError
 from schemas.orgcode import canonical_org_code
 from schemas.reasons import Reason
 
@@ -33,19 +34,8 @@ KIND_GROUPS: Mapping[str, OrgKind] = MappingProxyType(
 )
 
 
-class DirectoryError(Exception):
+class DirectoryError(DocbusError):
     """A set of entries does not make a consistent snapshot (INVALID_FIELD)."""
-
-    reason: Reason
-    detail: str
-
-    def __init__(self, reason: Reason, detail: str) -> None:
-        super().__init__(f"{reason.value}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-    def __reduce__(self) -> tuple[type[DirectoryError], tuple[Reason, str]]:
-        return (type(self), (self.reason, self.detail))
 
 
 def _latest(entries: Iterable[DirectoryEntry]) -> dict[str, DirectoryEntry]:

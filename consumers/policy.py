@@ -19,6 +19,7 @@ import struct
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from schemas.errors import DocbusError
 from schemas.fields import to_millis
 from schemas.reasons import Reason
 
@@ -30,19 +31,8 @@ _HEAD = struct.Struct(">BQ32sI")  # version, last sequence, last hash, id count
 _ID = struct.Struct(">qH")  # created-at millis, id length; then the id's UTF-8 bytes
 
 
-class PolicyError(Exception):
+class PolicyError(DocbusError):
     """REPLAY, STALE or SEQUENCE_GAP, with a detail giving what was got and what was expected."""
-
-    reason: Reason
-    detail: str
-
-    def __init__(self, reason: Reason, detail: str) -> None:
-        super().__init__(f"{reason.value}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-    def __reduce__(self) -> tuple[type[PolicyError], tuple[Reason, str]]:
-        return (type(self), (self.reason, self.detail))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

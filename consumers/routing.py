@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from consumers.directory import DirectorySnapshot, DirectoryStore
+from schemas.errors import DocbusError
 from schemas.orgcode import canonical_org_code
 from schemas.reasons import Reason
 
@@ -27,19 +28,8 @@ __all__ = [
 INBOX_PREFIX = "docbus.inbox."
 
 
-class RoutingError(Exception):
+class RoutingError(DocbusError):
     """UNKNOWN_SENDER, UNKNOWN_RECIPIENT or DIRECTORY_MISMATCH, with a detail naming the culprit."""
-
-    reason: Reason
-    detail: str
-
-    def __init__(self, reason: Reason, detail: str) -> None:
-        super().__init__(f"{reason.value}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-    def __reduce__(self) -> tuple[type[RoutingError], tuple[Reason, str]]:
-        return (type(self), (self.reason, self.detail))
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from schemas.reasons import Reason
 
-__all__ = ["ContractError"]
+__all__ = ["ContractError", "DocbusError"]
 
 
-class ContractError(Exception):
-    """A message breaks the contract (undecodable, unknown schema, bad field, over a limit...).
-
-    Library errors (fastavro, pydantic, struct, EOF, Unicode) are wrapped into this, so callers
-    catch one type and route on ``reason``.
-    """
+class DocbusError(Exception):
+    """Base of docbus's domain errors: a stable ``Reason`` plus a human-readable detail, so callers
+    route on ``reason`` whichever component refused."""
 
     reason: Reason
     detail: str
@@ -22,6 +19,14 @@ class ContractError(Exception):
         self.reason = reason
         self.detail = detail
 
-    def __reduce__(self) -> tuple[type[ContractError], tuple[Reason, str]]:
+    def __reduce__(self) -> tuple[type[DocbusError], tuple[Reason, str]]:
         # keep pickling (multiprocessing, faust) working with the two-argument constructor
         return (type(self), (self.reason, self.detail))
+
+
+class ContractError(DocbusError):
+    """A message breaks the contract (undecodable, unknown schema, bad field, over a limit...).
+
+    Library errors (fastavro, pydantic, struct, EOF, Unicode) are wrapped into this, so callers
+    catch one type and route on ``reason``.
+    """

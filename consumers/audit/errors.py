@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from schemas.reasons import Reason
+from schemas.errors import DocbusError
 
 __all__ = ["AuditError"]
 
 
-class AuditError(Exception):
+class AuditError(DocbusError):
     """A proof, checkpoint or evidence bundle does not verify.
 
     ``reason`` is MALFORMED (undecodable), DIGEST_MISMATCH (a hash, root or proof disagrees),
     SIGNATURE_INVALID / ALG_NOT_ALLOWED (checkpoint signature) or UNTRUSTED_CHAIN (unknown key).
     """
-
-    reason: Reason
-    detail: str
-
-    def __init__(self, reason: Reason, detail: str) -> None:
-        super().__init__(f"{reason.value}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-    def __reduce__(self) -> tuple[type[AuditError], tuple[Reason, str]]:
-        return (type(self), (self.reason, self.detail))

@@ -10,10 +10,10 @@ was sent, and the writer chains each event id once.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from datetime import datetime
+from typing import Unpack
 
-from schemas.audit import ZERO_HASH, AuditEvent, AuditRecord, SourcePosition
+from consumers.audit.chain import RecordFields
+from schemas.audit import ZERO_HASH, AuditEvent, AuditRecord
 from schemas.codec import decode, encode
 
 __all__ = [
@@ -40,77 +40,17 @@ CONTROL_HEADER = "docbus_control"
 CHECKPOINT_REQUEST = b"checkpoint"
 
 
-def draft_record(
-    event: AuditEvent,
-    *,
-    message_id: str,
-    sender: str,
-    at: datetime,
-    recipient: str | None = None,
-    reason: str | None = None,
-    status: str | None = None,
-    detail: str = "",
-    envelope_hash: bytes | None = None,
-    receipt_hash: bytes | None = None,
-    document_id: str | None = None,
-    source: SourcePosition | None = None,
-    trust_hashes: Sequence[bytes] = (),
-) -> AuditRecord:
+def draft_record(event: AuditEvent, **fields: Unpack[RecordFields]) -> AuditRecord:
     """The draft as a model (validated: a REJECTED needs a reason, a ROUTED a recipient, ...)."""
-    return AuditRecord(
-        prev_hash=ZERO_HASH,
-        index=0,
-        event=event,
-        at=at,
-        message_id=message_id,
-        document_id=document_id,
-        sender=sender,
-        recipient=recipient,
-        reason=reason,
-        status=status,
-        detail=detail,
-        envelope_hash=envelope_hash,
-        receipt_hash=receipt_hash,
-        source=source,
-        trust_hashes=list(trust_hashes),
-    )
+    return AuditRecord(prev_hash=ZERO_HASH, index=0, event=event, **fields)
 
 
-def draft(
-    event: AuditEvent,
-    *,
-    message_id: str,
-    sender: str,
-    at: datetime,
-    recipient: str | None = None,
-    reason: str | None = None,
-    status: str | None = None,
-    detail: str = "",
-    envelope_hash: bytes | None = None,
-    receipt_hash: bytes | None = None,
-    document_id: str | None = None,
-    source: SourcePosition | None = None,
-    trust_hashes: Sequence[bytes] = (),
-) -> tuple[bytes, bytes]:
+def draft(event: AuditEvent, **fields: Unpack[RecordFields]) -> tuple[bytes, bytes]:
     """(key, value) to produce to ``AUDIT_EVENTS_TOPIC``: the message id and the encoded draft.
 
     Raises pydantic's ValidationError for fields the record refuses (a programming error)."""
-    record = draft_record(
-        event,
-        message_id=message_id,
-        sender=sender,
-        at=at,
-        recipient=recipient,
-        reason=reason,
-        status=status,
-        detail=detail,
-        envelope_hash=envelope_hash,
-        receipt_hash=receipt_hash,
-        document_id=document_id,
-        source=source,
-        trust_hashes=trust_hashes,
-    )
-    return message_id.encode("utf-8"), encode(record)
+    record = draft_record(event, **fields)
+    return record.message_id.encode("utf-8"), encode(record)
 
 
 def decode_draft(value: bytes) -> AuditRecord:

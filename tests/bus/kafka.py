@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +17,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 
 from consumers.trust import TrustError
 from consumers.trustfiles import TrustFiles
+from docbus.demo.kafka import end_offsets as end_offsets  # re-exported for the tests
+from docbus.demo.kafka import start_group_at_end as start_group_at_end
 from schemas.canonical import receipt_signing_input
 from schemas.codec import decode
 from schemas.quarantine import QuarantineRecord
@@ -24,31 +26,6 @@ from schemas.receipt import Receipt, parse_receipt
 from tests.bus.world import World
 
 REPO = Path(__file__).resolve().parents[2]
-Positions = dict[TopicPartition, int]
-
-
-async def end_offsets(bootstrap: str, topics: Iterable[str]) -> Positions:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        cluster = await consumer._client.fetch_all_metadata()
-        tps = [TopicPartition(t, p) for t in topics for p in sorted(cluster.partitions_for_topic(t) or ())]
-        return dict(await consumer.end_offsets(tps))
-    finally:
-        await consumer.stop()
-
-
-async def start_group_at_end(bootstrap: str, group: str, topics: Sequence[str]) -> None:
-    """Commit the current end offsets for ``group``: a new processor group starts from now, not
-    from what earlier test sessions left on the shared topics."""
-    ends = await end_offsets(bootstrap, topics)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(list(ends))
-        await consumer.commit({tp: offset for tp, offset in ends.items()})
-    finally:
-        await consumer.stop()
 
 
 async def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes]]) -> None:
@@ -134,25 +111,21 @@ def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
     return None
 
 
-class BusProcess:
-    """`python -m docbus.cli bus run` with the given environment, its output in ``log``."""
+class CliProcess:
+    """`python -m docbus.cli <args>` with the given environment, its output appended to ``log``."""
 
-    def __init__(self, env: Mapping[str, str], log: Path) -> None:
+    def __init__(self, args: list[str], env: Mapping[str, str], log: Path) -> None:
+        self.args = args
         self.env = {**os.environ, **env}
-        self.app_id = env["DOCBUS_APP_ID"]
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        out = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "docbus.cli", "bus", "run"],
-            cwd=REPO,
-            env=self.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        out.close()
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "docbus.cli", *self.args], cwd=REPO, env=self.env, stdout=out,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no commit, no flush."""
@@ -171,3 +144,11 @@ class BusProcess:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+
+class BusProcess(CliProcess):
+    """`python -m docbus.cli bus run`; ``app_id`` names the processor group in its outputs' headers."""
+
+    def __init__(self, env: Mapping[str, str], log: Path) -> None:
+        super().__init__(["bus", "run"], env, log)
+        self.app_id = env["DOCBUS_APP_ID"]

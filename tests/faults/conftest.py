@@ -5,10 +5,6 @@ both real subprocesses so they can be SIGKILLed."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -25,45 +21,13 @@ from infra.broker import Cluster
 from infra.pki import Authority
 from infra.topics import TopicSpec, apply
 from tests.bus.conftest import bus_env
+from tests.bus.kafka import CliProcess as Proc
 from tests.bus.kafka import start_group_at_end
 from tests.bus.world import PASSPHRASE, World, build_world
-from tests.conftest import REPO
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "faults: broker/processor/cluster faults while a producer runs")
-
-
-class Proc:
-    """`python -m docbus.cli <args>` with ``env``, output appended to ``log``."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.args, self.env, self.log = args, {**os.environ, **env}, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "docbus.cli", *self.args], cwd=REPO, env=self.env, stdout=out,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
 
 @dataclass

@@ -26,6 +26,7 @@ from schemas.fields import to_millis
 from schemas.reasons import Reason
 
 if TYPE_CHECKING:
+    from schemas.edxml import EdxmlBusiness, EdxmlDetails, EdxmlOrgan
     from schemas.envelope import Envelope
     from schemas.header import TraceHop
     from schemas.payload import Payload
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENVELOPE_CONTEXT",
+    "ENVELOPE_V2_CONTEXT",
     "RECEIPT_CONTEXT",
     "check_digests",
     "envelope_hash",
@@ -43,6 +45,7 @@ __all__ = [
 ]
 
 ENVELOPE_CONTEXT = b"docbus/envelope/v1\n"
+ENVELOPE_V2_CONTEXT = b"docbus/envelope/v2\n"  # an envelope carrying edxml details
 RECEIPT_CONTEXT = b"docbus/receipt/v1\n"
 
 _U32 = struct.Struct(">I").pack
@@ -85,12 +88,51 @@ def _hop(hop: TraceHop) -> bytes:
     return _str(hop.org_code) + _time(hop.at)
 
 
+def _bool(value: bool) -> bytes:
+    return _I64(int(value))
+
+
+def _organ(o: EdxmlOrgan) -> bytes:
+    fields = (o.code, o.name, o.in_charge, o.address, o.email, o.phone, o.fax, o.website)
+    return b"".join([_str(f) for f in fields])
+
+
+def _business(b: EdxmlBusiness) -> bytes:
+    staff = _opt(b.staff, lambda s: _str(s.department) + _str(s.staff) + _str(s.email) + _str(s.mobile))
+    return _opt(b.document_id, _str) + _str(b.reason) + _opt(b.paper, _I64) + staff
+
+
+def _edxml(x: EdxmlDetails) -> bytes:
+    """Rows 35-52 of docs/ENVELOPE.md §4 (v2 only)."""
+    return b"".join(
+        [
+            _str(x.sender_fax),
+            _list(x.to, _organ),
+            _str(x.content),
+            _str(x.type_code),
+            _str(x.type_detail),
+            _str(x.type_name),
+            _str(x.competence_text),
+            _str(x.sphere),
+            _str(x.typer_notation),
+            _opt(x.promulgation_amount, _I64),
+            _opt(x.page_amount, _I64),
+            _opt(x.direction, _bool),
+            _list(x.appendixes, _str),
+            _opt(x.business, _business),
+            _list(x.attachments, lambda a: _str(a.content_id) + _str(a.description)),
+        ]
+    )
+
+
 def envelope_signing_input(env: Envelope) -> bytes:
-    """The envelope's signing input; field order is docs/ENVELOPE.md §4, table rows 1-34."""
+    """The envelope's signing input; field order is docs/ENVELOPE.md §4, table rows 1-34, and for an
+    envelope with edxml details the v2 context and rows 35-52 after them. Without details the input
+    is the v1 one, byte for byte, whichever schema version carried the envelope."""
     s, d = env.sender, env.document
     return b"".join(
         [
-            ENVELOPE_CONTEXT,
+            ENVELOPE_CONTEXT if env.edxml is None else ENVELOPE_V2_CONTEXT,
             _str(env.message_id),
             _time(env.created_at),
             _I64(env.sequence),
@@ -125,6 +167,7 @@ def envelope_signing_input(env: Envelope) -> bytes:
             _list(env.trace, _hop),
             _descriptor(env.payload),
             _list(env.attachments, _descriptor),
+            _edxml(env.edxml) if env.edxml is not None else b"",
         ]
     )
 

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, ConfigDict, Field, model_validator
 from schemas.canonical import check_digests
 from schemas.codec import AvroModel, decode
 from schemas.document import SecurityLevel
+from schemas.edxml import EdxmlDetails
 from schemas.errors import ContractError
 from schemas.fields import MessageId, OrgCode, Sha256, UtcMillis
 from schemas.header import DocumentHeader, Organization, TraceHop
@@ -41,7 +42,7 @@ class Envelope(AvroModel):
     """A document envelope; with an empty ``signatures`` list it is the unsigned form a signer
     signs (signatures are outside the signing input, see schemas/canonical.py)."""
 
-    avro_schema = "envelope.v1"
+    avro_schema = "envelope.v2"
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     message_id: MessageId
@@ -57,6 +58,7 @@ class Envelope(AvroModel):
     payload: Payload
     attachments: list[Payload] = Field(default_factory=list)
     signatures: list[Signature] = Field(default_factory=list)
+    edxml: EdxmlDetails | None = None  # v2: what an edXML package carries beyond this model
 
     @model_validator(mode="after")
     def _addressing(self) -> Envelope:
@@ -68,7 +70,19 @@ class Envelope(AvroModel):
         issuer = canonical_org_code(self.document.document_id.split(",", 1)[0])
         if issuer != canonical_org_code(self.sender.code):
             raise ValueError("document_id names another organisation than the sender")
+        if self.edxml is not None:
+            _check_edxml(self, self.edxml)
         return self
+
+
+def _check_edxml(env: Envelope, details: EdxmlDetails) -> None:
+    # the details describe this envelope: its recipients and its payloads, nothing else
+    recipients = {canonical_org_code(c) for c in env.recipients}
+    stray = [o.code for o in details.to if canonical_org_code(o.code) not in recipients]
+    if stray:
+        raise ValueError(f"edxml.to names {stray[0]}, which is not a recipient")
+    if details.attachments and len(details.attachments) != 1 + len(env.attachments):
+        raise ValueError("edxml.attachments must describe the payload and every attachment, in order")
 
 
 def check_not_secret(env: Envelope) -> None:

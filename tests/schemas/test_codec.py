@@ -52,12 +52,12 @@ def test_every_shipped_schema_loads_under_its_file_stem() -> None:
     names = {e.name for e in schema_entries()}
     stems = {p.name.removesuffix(".avsc") for p in AVRO_DIR.glob("*.avsc")}
     assert stems <= names
-    assert {"envelope.v1", "receipt.v1", "quarantine.v1"} <= names
+    assert {"envelope.v1", "envelope.v2", "receipt.v1", "quarantine.v1"} <= names
 
 
 def test_frame_is_marker_fingerprint_body() -> None:
     assert ENVELOPE_RAW[:2] == MARKER == b"\xc3\x01"
-    assert ENVELOPE_RAW[2:10] == fingerprint("envelope.v1")
+    assert ENVELOPE_RAW[2:10] == fingerprint("envelope.v2")
 
 
 def test_every_truncation_fails_with_contract_error() -> None:

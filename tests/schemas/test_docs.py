@@ -22,7 +22,7 @@ def _block(start: str, end: str) -> str:
     return m.group(0)
 
 
-@pytest.mark.parametrize("name", ["envelope.v1", "receipt.v1", "quarantine.v1"])
+@pytest.mark.parametrize("name", ["envelope.v1", "envelope.v2", "receipt.v1", "quarantine.v1"])
 def test_fingerprint_table_matches_the_schemas(name: str) -> None:
     assert f"| `{name}` | " in DOC
     row = next(line for line in DOC.splitlines() if line.startswith(f"| `{name}` | "))

@@ -6,11 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
-from pydantic import Field
+from pydantic import Field, ValidationError
 
+from schemas.canonical import ENVELOPE_CONTEXT, ENVELOPE_V2_CONTEXT, envelope_signing_input
 from schemas.codec import AvroModel, decode, encode, fingerprint, register_schema
+from schemas.edxml import EdxmlAttachment, EdxmlBusiness, EdxmlDetails, EdxmlOrgan, EdxmlStaff
+from schemas.envelope import Envelope
 from schemas.errors import ContractError
 from schemas.reasons import Reason
+from tests.schemas.samples import sample_envelope
 
 HERE = Path(__file__).parent / "avro"
 for _name in ("sample.v1", "sample.v2", "sample.v3-broken"):
@@ -70,3 +74,60 @@ def test_field_without_default_breaks_backward_compatibility() -> None:
         decode(old, SampleV3Broken)
     assert err.value.reason is Reason.UNKNOWN_SCHEMA
     assert "cannot be read as" in err.value.detail
+
+
+# --- envelope.v1 -> envelope.v2 (optional edxml details) ------------------------------------------
+
+V1_VECTOR = Path(__file__).parents[1] / "vectors" / "data" / "valid-ed25519.bin"
+V1_INPUT = Path(__file__).parents[1] / "vectors" / "data" / "valid-ed25519.input.bin"
+
+
+def _details() -> EdxmlDetails:
+    return EdxmlDetails(
+        sender_fax="024 1",
+        content="Nội dung",
+        type_code="1",
+        type_name="Công văn",
+        competence_text="KT. BỘ TRƯỞNG",
+        page_amount=2,
+        direction=False,
+        appendixes=["Phụ lục"],
+        business=EdxmlBusiness(reason="mới", paper=0, staff=EdxmlStaff(staff="Văn thư")),
+        to=[EdxmlOrgan(code="000.00.00.H29", name="Sở GD&ĐT", fax="1")],
+        attachments=[EdxmlAttachment(content_id="cid:1", description="văn bản"), EdxmlAttachment(content_id="2")],
+    )
+
+
+def test_a_v1_envelope_reads_as_v2_with_no_details_and_the_same_signing_input() -> None:
+    raw = V1_VECTOR.read_bytes()
+    assert raw[2:10] == fingerprint("envelope.v1")
+    env = decode(raw, Envelope)
+    assert env.edxml is None
+    assert envelope_signing_input(env) == V1_INPUT.read_bytes()
+
+
+def test_v2_details_round_trip_and_are_signed_under_their_own_context() -> None:
+    plain = sample_envelope()
+    env = plain.model_copy(update={"edxml": _details()})
+    raw = encode(env)
+    assert raw[2:10] == fingerprint("envelope.v2")
+    assert decode(raw, Envelope) == env
+    signed = envelope_signing_input(env)
+    assert signed.startswith(ENVELOPE_V2_CONTEXT)
+    assert signed[len(ENVELOPE_V2_CONTEXT) :].startswith(envelope_signing_input(plain)[len(ENVELOPE_CONTEXT) :])
+    changed = env.model_copy(update={"edxml": _details().model_copy(update={"content": "khác"})})
+    assert envelope_signing_input(changed) != signed  # every detail is covered
+
+
+def test_v2_without_details_signs_the_v1_input() -> None:
+    plain = sample_envelope()
+    assert encode(plain)[2:10] == fingerprint("envelope.v2")
+    assert envelope_signing_input(decode(encode(plain), Envelope)).startswith(ENVELOPE_CONTEXT)
+
+
+def test_details_must_describe_this_envelope() -> None:
+    with pytest.raises(ValidationError, match="not a recipient"):
+        sample_envelope(edxml=EdxmlDetails(to=[EdxmlOrgan(code="H63")]))
+    two = [EdxmlAttachment(content_id="cid:1"), EdxmlAttachment(content_id="cid:2")]
+    with pytest.raises(ValidationError, match="payload and every attachment"):
+        sample_envelope(attachments=[], edxml=EdxmlDetails(attachments=two))

@@ -39,3 +39,10 @@ class Reason(StrEnum):
     UNKNOWN_RECIPIENT = "UNKNOWN_RECIPIENT"  # a recipient or group not resolvable in the snapshot
     DIRECTORY_MISMATCH = "DIRECTORY_MISMATCH"  # envelope names a directory snapshot the bus does not have
     POLICY = "POLICY"  # refused by bus policy (e.g. recall not by original sender)
+    # --- trust on real PKIs (consumers/trust, appended) ---
+    KEY_TOO_WEAK = "KEY_TOO_WEAK"  # a certificate of the path has a key under the profile's floor
+    CERT_PROFILE = "CERT_PROFILE"  # a certificate of the path breaks the sector's CA profile
+    NAME_CONSTRAINTS = "NAME_CONSTRAINTS"  # a name outside a CA's name constraints
+    CERT_POLICY = "CERT_POLICY"  # certificate policy processing leaves no acceptable policy
+    ANCHOR_NOT_ALLOWED = "ANCHOR_NOT_ALLOWED"  # the path's trust anchor is not configured for this role
+    VALIDATOR_FAILURE = "VALIDATOR_FAILURE"  # the path validator failed on this input: refused, fail-closed

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+
+from consumers.trust.profile import TrustProfile
 
 __all__ = ["TrustConfig"]
 
@@ -17,9 +19,13 @@ class TrustConfig:
     # fails closed with CRL_UNAVAILABLE; require_crl=False only for tests and offline demos
     require_crl: bool = True
     crl_grace: timedelta = timedelta(0)
-    # certificates in a chain including the anchor (leaf + issuing CA + root = 3)
-    max_chain_length: int = 4
+    # certificates in a path including the anchor (leaf + issuing CA + root = 3), and at most this
+    # many carried in a signature
+    max_chain_length: int = 5
+    # the signer's own key, per signature algorithm (the path's keys: ``profile``)
     min_rsa_bits: int = 2048
+    # the sector rules on every certificate of the path (key sizes, CA profile)
+    profile: TrustProfile = field(default_factory=TrustProfile)
     # validated chains kept, least recently used dropped first
     cache_size: int = 4096
 

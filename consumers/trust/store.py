@@ -1,155 +1,228 @@
-"""Trust anchors and CRLs, with a generation counter that invalidates every cached decision.
+"""Trust anchors (each for some roles), known intermediates and CRLs, with a generation counter
+that voids every cached decision when anything changes.
 
-Sans-I/O: callers read files or topics and hand bytes in. A CRL replaces the one held for the same
-issuer only if it is newer (a replayed old CRL cannot un-revoke a certificate).
+Sans-I/O: callers read files or topics and hand bytes in. CRLs are kept per scope (issuer, the
+issuingDistributionPoint, full or delta), so a delta or a partitioned CRL never displaces the full
+one; within a scope the newest few are held (CRL number, then thisUpdate), so a replayed older CRL
+cannot un-revoke. A CRL is offered to path validation only when it belongs to the path and a
+certificate of its issuer's name verifies its signature (``crls_for``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from asn1crypto import x509 as a_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 
+from consumers.trust.der import Cert, Crl, parse_cert, parse_crl
 from consumers.trust.errors import TrustError
+from consumers.trust.leaf import Purpose
 from schemas.reasons import Reason
 
-__all__ = ["TrustStore", "crl_signed_by", "load_certificate", "load_crl"]
+__all__ = ["ALL_PURPOSES", "TrustStore", "crl_signed_by", "load_certificate", "load_crl"]
 
 logger = logging.getLogger(__name__)
-_SHA256 = hashes.SHA256()
+
+ALL_PURPOSES = frozenset(Purpose)
+_PER_SCOPE = 4  # CRLs held per scope, newest first
+_CLOSURE_ROUNDS = 3  # how far CRL-signing certificates are followed up from the path
 
 
 def load_certificate(data: bytes | x509.Certificate) -> x509.Certificate:
-    if isinstance(data, x509.Certificate):
-        return data
-    try:
-        if data.lstrip().startswith(b"-----BEGIN"):
-            return x509.load_pem_x509_certificate(data)
-        return x509.load_der_x509_certificate(data)
-    except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
-        raise TrustError(Reason.UNTRUSTED_CHAIN, f"not an X.509 certificate: {exc}") from None
+    return parse_cert(data).x509
 
 
 def load_crl(data: bytes | x509.CertificateRevocationList) -> x509.CertificateRevocationList:
-    if isinstance(data, x509.CertificateRevocationList):
-        return data
-    try:
-        if data.lstrip().startswith(b"-----BEGIN"):
-            return x509.load_pem_x509_crl(data)
-        return x509.load_der_x509_crl(data)
-    except ValueError as exc:
-        raise TrustError(Reason.CRL_UNAVAILABLE, f"not an X.509 CRL: {exc}") from None
+    return parse_crl(data).x509
 
 
 class TrustStore:
-    """Anchors (root CA certificates) and the latest CRL per issuer name."""
+    """Anchors, intermediates and CRLs. ``generation`` moves on every change."""
 
     def __init__(
         self,
         anchors: Iterable[bytes | x509.Certificate] = (),
         crls: Iterable[bytes | x509.CertificateRevocationList] = (),
+        intermediates: Iterable[bytes | x509.Certificate] = (),
     ) -> None:
-        self._anchors: dict[bytes, x509.Certificate] = {}  # SHA-256 of DER -> certificate
-        self._by_subject: dict[bytes, list[x509.Certificate]] = {}
-        self._crls: dict[bytes, x509.CertificateRevocationList] = {}
-        # CRL signature checks done: id of the held CRL object -> (the CRL, issuer fingerprint, valid)
-        self._crl_checked: dict[int, tuple[x509.CertificateRevocationList, bytes, bool]] = {}
-        # bumped on every change; cached chain decisions from an older generation are void
+        self._anchors: dict[bytes, tuple[Cert, frozenset[Purpose]]] = {}
+        self._others: dict[bytes, Cert] = {}  # intermediates and CRL signers: never trusted alone
+        self._by_subject: dict[str, list[Cert]] = {}
+        self._crls: dict[tuple[str, bytes, bool], list[Crl]] = {}
+        self._crl_sig: dict[tuple[bytes, bytes], bool] = {}  # (CRL sha256, cert sha256) -> valid
         self.generation = 0
         for anchor in anchors:
             self.add_anchor(anchor)
+        for cert in intermediates:
+            self.add_intermediate(cert)
         for crl in crls:
             self.add_crl(crl)
 
-    def add_anchor(self, data: bytes | x509.Certificate) -> x509.Certificate:
-        cert = load_certificate(data)
-        fp = cert.fingerprint(_SHA256)
-        if fp not in self._anchors:
-            self._anchors[fp] = cert
-            self._by_subject.setdefault(cert.subject.public_bytes(), []).append(cert)
+    # --- certificates ---
+
+    def add_anchor(
+        self, data: bytes | x509.Certificate, purposes: Iterable[Purpose] = ALL_PURPOSES
+    ) -> x509.Certificate:
+        """Trust ``data`` as a root for ``purposes`` (all roles unless narrowed)."""
+        cert = parse_cert(data)
+        allowed = frozenset(purposes)
+        held = self._anchors.get(cert.sha256)
+        if held is None or held[1] != allowed:
+            if held is None:
+                self._index(cert)
+            self._anchors[cert.sha256] = (cert, allowed)
             self.generation += 1
-        return cert
+        return cert.x509
 
     def remove_anchor(self, data: bytes | x509.Certificate) -> None:
-        cert = load_certificate(data)
-        if self._anchors.pop(cert.fingerprint(_SHA256), None) is not None:
-            self._by_subject[cert.subject.public_bytes()].remove(cert)
+        cert = parse_cert(data)
+        if self._anchors.pop(cert.sha256, None) is not None:
+            self._unindex(cert.sha256, cert.subject)
             self.generation += 1
+
+    def add_intermediate(self, data: bytes | x509.Certificate) -> x509.Certificate:
+        """A CA or CRL-signing certificate for path building; trusted only through a path."""
+        cert = parse_cert(data)
+        if cert.sha256 not in self._others and cert.sha256 not in self._anchors:
+            self._others[cert.sha256] = cert
+            self._index(cert)
+            self.generation += 1
+        return cert.x509
+
+    def _index(self, cert: Cert) -> None:
+        self._by_subject.setdefault(cert.subject, []).append(cert)
+
+    def _unindex(self, sha256: bytes, subject: str) -> None:
+        if sha256 in self._others:
+            return
+        self._by_subject[subject] = [c for c in self._by_subject.get(subject, ()) if c.sha256 != sha256]
+
+    def anchor_purposes(self, sha256: bytes) -> frozenset[Purpose] | None:
+        held = self._anchors.get(sha256)
+        return held[1] if held is not None else None
+
+    def is_anchor(self, cert: x509.Certificate) -> bool:
+        return parse_cert(cert).sha256 in self._anchors
+
+    def is_anchor_fingerprint(self, sha256: bytes) -> bool:
+        return sha256 in self._anchors
+
+    def anchors_named(self, name: x509.Name) -> list[x509.Certificate]:
+        key = _name_key(name)
+        return [c.x509 for c in self._by_subject.get(key, ()) if c.sha256 in self._anchors]
+
+    @property
+    def anchors(self) -> list[x509.Certificate]:
+        return [c.x509 for c, _ in self._anchors.values()]
+
+    @property
+    def anchor_certs(self) -> list[Cert]:
+        return [c for c, _ in self._anchors.values()]
+
+    @property
+    def intermediate_certs(self) -> list[Cert]:
+        return list(self._others.values())
+
+    def named(self, subject: str) -> list[Cert]:
+        return list(self._by_subject.get(subject, ()))
+
+    # --- CRLs ---
 
     def add_crl(
         self,
         data: bytes | x509.CertificateRevocationList,
         issuer: bytes | x509.Certificate | None = None,
     ) -> bool:
-        """Hold ``data`` as the CRL of its issuer. With ``issuer`` given (or the issuer an anchor)
-        the signature is checked now; otherwise when a chain first uses it. True if it was taken."""
-        crl = load_crl(data)
-        key = crl.issuer.public_bytes()
-        signer = load_certificate(issuer) if issuer is not None else None
-        if signer is None and len(self._by_subject.get(key, ())) == 1:
-            signer = self._by_subject[key][0]
-        if signer is not None and not crl_signed_by(crl, signer):
-            raise TrustError(
-                Reason.CRL_UNAVAILABLE, f"CRL for {crl.issuer.rfc4514_string()} has a bad signature"
-            )
-        held = self._crls.get(key)
-        if held is not None and not _newer(crl, held):
-            logger.info("ignoring CRL for %s: not newer than the one held", crl.issuer.rfc4514_string())
+        """Hold ``data`` in its scope. Its signature is checked now against ``issuer`` if given,
+        else against the known certificates of its issuer's name, if any (CRL_UNAVAILABLE when
+        none verifies); otherwise when a path first uses it. True if it is the scope's newest."""
+        crl = parse_crl(data)
+        signers = [parse_cert(issuer)] if issuer is not None else self.named(crl.issuer)
+        if signers and not any(self.crl_verified(crl, s) for s in signers):
+            raise TrustError(Reason.CRL_UNAVAILABLE, f"CRL for {_show(crl)} has a bad signature")
+        held = self._crls.setdefault(crl.scope, [])
+        if any(h.sha256 == crl.sha256 for h in held):
             return False
-        self._crls[key] = crl
-        if held is not None:
-            self._crl_checked.pop(id(held), None)
-        self.generation += 1
-        return True
+        newest = not held or crl.rank > held[0].rank
+        if not newest and held and crl.rank < held[-1].rank and len(held) >= _PER_SCOPE:
+            logger.info("ignoring CRL for %s: older than the ones held", _show(crl))
+            return False
+        held.append(crl)
+        held.sort(key=lambda c: c.rank, reverse=True)
+        del held[_PER_SCOPE:]
+        if newest:
+            self.generation += 1
+        else:
+            logger.info("keeping CRL for %s behind a newer one", _show(crl))
+        return newest
 
-    def crl_trusted(self, crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
-        """Whether ``issuer`` signed ``crl`` (a held CRL); remembered while the CRL is held."""
-        fp = issuer.fingerprint(_SHA256)
-        done = self._crl_checked.get(id(crl))
-        if done is not None and done[0] is crl and done[1] == fp:
-            return done[2]
-        ok = crl_signed_by(crl, issuer)
-        self._crl_checked[id(crl)] = (crl, fp, ok)
-        return ok
+    def crl_verified(self, crl: Crl, signer: Cert) -> bool:
+        """Whether ``signer`` signed ``crl`` (remembered)."""
+        key = (crl.sha256, signer.sha256)
+        done = self._crl_sig.get(key)
+        if done is None:
+            done = crl.issuer == signer.subject and crl_signed_by(crl.x509, signer.x509)
+            if len(self._crl_sig) > 65536:
+                self._crl_sig.clear()
+            self._crl_sig[key] = done
+        return done
 
     def crl_for(self, issuer: x509.Name) -> x509.CertificateRevocationList | None:
-        return self._crls.get(issuer.public_bytes())
+        """The newest complete (not delta, not partitioned) CRL of ``issuer``, if held."""
+        held = self._crls.get((_name_key(issuer), b"", False))
+        return held[0].x509 if held else None
 
-    def is_anchor(self, cert: x509.Certificate) -> bool:
-        return cert.fingerprint(_SHA256) in self._anchors
+    def crls_for(self, path: Sequence[Cert]) -> list[Crl]:
+        """The CRLs that belong to ``path`` and whose signature a certificate of their issuer's
+        name verifies: in each scope the newest such (all of them on a tie)."""
+        names, signers = self._names_of(path)
+        out: list[Crl] = []
+        for scope, held in self._crls.items():
+            if scope[0] not in names:
+                continue
+            good = [c for c in held if any(self.crl_verified(c, s) for s in signers.get(scope[0], ()))]
+            out += [c for c in good if c.rank == good[0].rank] if good else []
+        return out
 
-    def is_anchor_fingerprint(self, sha256: bytes) -> bool:
-        return sha256 in self._anchors
-
-    def anchors_named(self, name: x509.Name) -> list[x509.Certificate]:
-        return list(self._by_subject.get(name.public_bytes(), ()))
-
-    @property
-    def anchors(self) -> list[x509.Certificate]:
-        return list(self._anchors.values())
+    def _names_of(self, path: Sequence[Cert]) -> tuple[set[str], dict[str, list[Cert]]]:
+        """Issuer names whose CRLs matter to ``path``: its CAs, the cRLIssuers it names, and,
+        followed up a few steps, the issuers of the certificates that sign those CRLs."""
+        names = {c.subject for c in path} | {n for c in path for n in c.crl_issuers}
+        signers: dict[str, list[Cert]] = {}
+        for _ in range(_CLOSURE_ROUNDS):
+            grown = set(names)
+            for name in names:
+                found = {c.sha256: c for c in (*self.named(name), *(p for p in path if p.subject == name))}
+                signers[name] = list(found.values())
+                for c in signers[name]:
+                    grown.add(c.issuer)
+                    grown.update(c.crl_issuers)
+            if grown == names:
+                break
+            names = grown
+        for name in names - signers.keys():
+            signers[name] = [*self.named(name), *(p for p in path if p.subject == name)]
+        return names, signers
 
 
 def crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
-    if crl.issuer != issuer.subject:
-        return False
     try:
-        key = issuer.public_key()
-        return bool(crl.is_signature_valid(key))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        return bool(crl.is_signature_valid(issuer.public_key()))  # type: ignore[arg-type]
+    except Exception:  # an unusable key or algorithm verifies nothing
         return False
 
 
-def _newer(crl: x509.CertificateRevocationList, held: x509.CertificateRevocationList) -> bool:
-    number, held_number = _crl_number(crl), _crl_number(held)
-    if number is not None and held_number is not None and number != held_number:
-        return number > held_number
-    return crl.last_update_utc > held.last_update_utc
-
-
-def _crl_number(crl: x509.CertificateRevocationList) -> int | None:
+def _name_key(name: x509.Name) -> str:
     try:
-        return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
-    except x509.ExtensionNotFound:
-        return None
+        return str(a_x509.Name.load(name.public_bytes()).hashable)
+    except Exception:
+        return "\x00unusable"
+
+
+def _show(crl: Crl) -> str:
+    try:
+        return crl.x509.issuer.rfc4514_string()[:120]
+    except Exception:
+        return "an unreadable issuer"

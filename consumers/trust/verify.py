@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from consumers.trust.algorithms import check_key, parse_algorithm, verify_raw
-from consumers.trust.chain import ChainCache
+from consumers.trust.chain import ChainCache, check_times
 from consumers.trust.config import TrustConfig
 from consumers.trust.errors import TrustError
 from consumers.trust.leaf import Purpose, check_purpose, org_binds
@@ -100,19 +100,19 @@ class TrustPolicy:
             raise TrustError(Reason.INVALID_FIELD, "signing_time and now must be timezone-aware")
         if at > now + cfg.clock_skew:
             raise TrustError(Reason.STALE, f"signing_time {at.isoformat()} is in the future")
-        chain = self.chains.get(sig.chain)
+        chain = self.chains.get(sig.chain, now=now)
         leaf = chain.leaf
+        if purpose not in chain.purposes:
+            raise TrustError(
+                Reason.ANCHOR_NOT_ALLOWED,
+                f"the path's trust anchor is not trusted for {purpose.value} signing",
+            )
         check_purpose(leaf, purpose)
         if not org_binds(leaf.org_code, org, purpose):
             raise TrustError(
                 Reason.ORG_MISMATCH, f"certificate org {leaf.org_code!r} does not sign for {org!r}"
             )
-        if at + cfg.clock_skew < chain.not_before:
-            raise TrustError(Reason.CERT_NOT_YET_VALID, f"chain valid from {chain.not_before.isoformat()}")
-        if at - cfg.clock_skew > chain.not_after:
-            raise TrustError(Reason.CERT_EXPIRED, f"chain expired at {chain.not_after.isoformat()}")
-        if chain.crl_next_update is not None and now > chain.crl_next_update + cfg.crl_grace:
-            raise TrustError(Reason.CRL_UNAVAILABLE, f"CRL stale since {chain.crl_next_update.isoformat()}")
+        check_times(chain, at, now, cfg)
         key = check_key(alg, chain.key, cfg.min_rsa_bits)
         verify_raw(alg, key, sig.value, data)
         return Signer(

@@ -46,3 +46,9 @@ class Reason(StrEnum):
     CERT_POLICY = "CERT_POLICY"  # certificate policy processing leaves no acceptable policy
     ANCHOR_NOT_ALLOWED = "ANCHOR_NOT_ALLOWED"  # the path's trust anchor is not configured for this role
     VALIDATOR_FAILURE = "VALIDATOR_FAILURE"  # the path validator failed on this input: refused, fail-closed
+    # --- edXML packages (producers/edxml) ---
+    XML_DTD_REFUSED = "XML_DTD_REFUSED"  # a DOCTYPE / DTD in an XML package (never loaded)
+    XML_ENTITY_REFUSED = "XML_ENTITY_REFUSED"  # an entity declaration or external reference (XXE, bombs)
+    XML_TOO_DEEP = "XML_TOO_DEEP"  # element nesting deeper than the package limit
+    FIELD_MISSING = "FIELD_MISSING"  # a required edXML element is absent or empty
+    FIELD_INCONSISTENT = "FIELD_INCONSISTENT"  # two edXML fields disagree (DocumentId vs Code, manifest vs attachments)

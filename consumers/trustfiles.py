@@ -1,16 +1,20 @@
 """The bus's trust store, loaded from a PKI folder and kept current as its CRL files change.
 
-Anchors: ``ca/root.pem``. CRLs: every ``crl/*.pem`` / ``crl/*.crl`` file. ``refresh()`` re-reads
-CRL files whose size or modification time changed; the store itself keeps only a newer CRL per
-issuer, so a file rolled back to an older CRL cannot un-revoke anything.
+Anchors: ``ca/root.pem`` (every role) and ``anchors/<role>/*.pem`` (one role each: organization,
+official, audit). Intermediates for path building: every other certificate in ``ca/`` (not the
+``*.key.pem`` files). CRLs: every ``crl/*.pem`` / ``crl/*.crl`` / ``crl/*.der`` file. ``refresh()``
+re-reads CRL files whose size or modification time changed; the store keeps the newest CRLs per
+scope, so a file rolled back to an older CRL cannot un-revoke anything. A file that cannot be read
+as what its place says is skipped with a warning naming it: it never stops a process.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
-from consumers.trust import TrustConfig, TrustError, TrustPolicy, TrustStore
+from consumers.trust import Purpose, TrustConfig, TrustError, TrustPolicy, TrustStore
 
 __all__ = ["TrustFiles"]
 
@@ -22,17 +26,27 @@ class TrustFiles:
 
     def __init__(self, pki: Path, config: TrustConfig | None = None) -> None:
         self.pki = Path(pki)
-        root = (self.pki / "ca" / "root.pem").read_bytes()
-        self.store = TrustStore([root])
+        self.store = TrustStore()
+        ca = self.pki / "ca"
+        self._load(ca / "root.pem", self.store.add_anchor)
+        for path in _files(ca, {".pem", ".crt", ".cer", ".der"}):
+            if path.name != "root.pem" and not path.name.endswith(".key.pem"):
+                self._load(path, self.store.add_intermediate)
+        for purpose in Purpose:
+            for path in _files(self.pki / "anchors" / purpose.value, {".pem", ".crt", ".cer", ".der"}):
+                self._load(path, lambda data, p=purpose: self.store.add_anchor(data, {p}))  # type: ignore[misc]
         self.policy = TrustPolicy(self.store, config)
         self._seen: dict[Path, tuple[int, int]] = {}
         self.refresh()
 
+    def _load(self, path: Path, add: Callable[[bytes], object]) -> None:
+        try:
+            add(path.read_bytes())
+        except (OSError, TrustError) as exc:
+            logger.warning("skipping %s: %s", path, exc)
+
     def _crl_files(self) -> list[Path]:
-        folder = self.pki / "crl"
-        if not folder.is_dir():
-            return []
-        return sorted(p for p in folder.iterdir() if p.suffix in {".pem", ".crl", ".der"})
+        return _files(self.pki / "crl", {".pem", ".crl", ".der"})
 
     def refresh(self) -> int:
         """Load changed CRL files; returns how many CRLs replaced a held one or were new."""
@@ -50,8 +64,15 @@ class TrustFiles:
             try:
                 taken += bool(self.store.add_crl(data))
             except TrustError as exc:
-                logger.error("CRL %s refused: %s", path, exc)
+                logger.warning("skipping CRL %s: %s", path, exc)
             self._seen[path] = stamp
         if taken:
             logger.info("loaded %d new CRL(s) from %s", taken, self.pki / "crl")
         return taken
+
+
+def _files(folder: Path, suffixes: set[str]) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.suffix in suffixes and p.is_file())
+    except OSError:  # no such folder (yet)
+        return []

@@ -13,7 +13,6 @@ raises (RecursionError, TypeError, KeyError, NotImplementedError...) is VALIDATO
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from asn1crypto import ocsp as a_ocsp
+from asn1crypto import x509 as a_x509
 from pyhanko_certvalidator import errors as v_errors
 from pyhanko_certvalidator.context import ValidationContext
 from pyhanko_certvalidator.path import ValidationPath
@@ -92,28 +92,35 @@ def _validate(
     if not anchors:
         raise TrustError(Reason.UNTRUSTED_CHAIN, "no trust anchor configured")
     known = {c.sha256: c for c in (*chain, *store.intermediate_certs, *anchors)}
-    others = [c.asn1 for c in known.values() if c not in anchors]
-    builder = ValidationContext(
-        trust_roots=[a.asn1 for a in anchors], other_certs=others, crls=[], revocation_mode="soft-fail"
-    )
-    paths: list[ValidationPath] = _offline(builder.path_builder.async_build_paths(leaf.asn1))
+    # fresh objects per validation: the validator's use of an asn1crypto object can change how it
+    # re-encodes (unique-ID fields), so state must not carry from one validation to the next; it
+    # hands back the objects it was given, so they map back by identity
+    fresh = {sha: a_x509.Certificate.load(c.der) for sha, c in known.items()}
+    by_id = {id(fresh[sha]): c for sha, c in known.items()}
+    roots = [fresh[a.sha256] for a in anchors]
+    others = [fresh[sha] for sha, c in known.items() if c not in anchors]
+    builder = ValidationContext(trust_roots=roots, other_certs=others, crls=[], revocation_mode="soft-fail")
+    paths: list[ValidationPath] = _offline(builder.path_builder.async_build_paths(fresh[leaf.sha256]))
     if not paths:
         raise TrustError(Reason.UNTRUSTED_CHAIN, "no path to a trust anchor")
     policy = DisallowWeakAlgorithmsPolicy(  # type: ignore[no-untyped-call]
-        rsa_key_size_threshold=min_rsa_bits, dsa_key_size_threshold=1024 if allow_dsa else 1 << 20
+        # outside the sector profile (conformance suites), SHA-1 as DSA-1024 needs it
+        weak_hash_algos={"md2", "md5"} if allow_dsa else {"md2", "md5", "sha1"},
+        rsa_key_size_threshold=min_rsa_bits,
+        dsa_key_size_threshold=1024 if allow_dsa else 1 << 20,
     )
     stapled = [a_ocsp.OCSPResponse.load(der) for der in ocsp]
     errors: list[Exception] = []
     for path in paths:
-        certs = tuple(known[_sha256(c)] for c in reversed(list(path.iter_certs(include_root=True))))
+        certs = tuple(by_id[id(c)] for c in reversed(list(path.iter_certs(include_root=True))))
         if len(certs) > max_length:
             errors.append(TrustError(Reason.CHAIN_TOO_LONG, f"{len(certs)} certificates > {max_length}"))
             continue
         crls = store.crls_for(certs)
         context = ValidationContext(
-            trust_roots=[a.asn1 for a in anchors],
+            trust_roots=roots,
             other_certs=others,
-            crls=[c.asn1 for c in crls],
+            crls=[c.der for c in crls],
             ocsps=stapled,
             moment=_moment(certs, now),
             revocation_mode=mode,
@@ -192,10 +199,6 @@ def _refusal(exc: Exception) -> TrustError:
     if "polic" in low:
         return TrustError(Reason.CERT_POLICY, text)
     return TrustError(Reason.UNTRUSTED_CHAIN, text)
-
-
-def _sha256(cert: Any) -> bytes:
-    return hashlib.sha256(cert.dump()).digest()
 
 
 def _brief(exc: BaseException) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +32,8 @@ class Target:
     receipt: bytes
     routed: RoutedRecord
     now: datetime
+    pki: Path  # the lab's PKI folder: CRLs to mutate
+    directory: DirectoryStore
 
     def check(self, raw: bytes) -> Decision:
         return self.validator.check(
@@ -76,4 +79,6 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Target:
         receipt,
         routed,
         datetime.now(UTC),
+        lab.pki,
+        store,
     )

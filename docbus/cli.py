@@ -9,6 +9,7 @@ import typer
 from consumers.audit.cli import audit_app, evidence_app
 from consumers.cli import bus_app, directory_app
 from consumers.inbox_cli import inbox, receipt, status
+from docbus.commands.edxml import edxml_app
 from docbus.demo import demo
 from infra.cli import broker_app, topics_app
 from infra.pki.cli import pki_app
@@ -32,6 +33,7 @@ app.command()(receipt)
 app.command()(status)
 app.add_typer(audit_app, name="audit")
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(edxml_app, name="edxml")
 
 
 @app.callback()

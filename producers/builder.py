@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -34,10 +35,18 @@ from schemas.errors import ContractError
 from schemas.fields import utc_millis
 from schemas.header import DocumentHeader, SignerInfo
 from schemas.limits import DEFAULT_LIMITS, Limits, check_message_size
+from schemas.orgcode import canonical_org_code
 from schemas.payload import Payload
 from schemas.reasons import Reason
 
-__all__ = ["DocumentDraft", "build_envelope", "payload_from_file", "sign_envelope"]
+__all__ = [
+    "DocumentDraft",
+    "EnvelopeSource",
+    "build_envelope",
+    "payload_from_file",
+    "prepare_envelope",
+    "sign_envelope",
+]
 
 _DEFAULT_TYPE = "application/octet-stream"
 
@@ -71,6 +80,41 @@ class DocumentDraft:
     response_for: str | None = None
     business_type: BusinessType = BusinessType.NEW
     contact: dict[str, str] = field(default_factory=dict)  # sender in_charge, address, email...
+
+
+class EnvelopeSource(Protocol):
+    """A document that brings its own header (an imported edXML package): the node only numbers it."""
+
+    def envelope(
+        self, *, message_id: str, sequence: int, previous_hash: bytes, directory_snapshot: bytes
+    ) -> Envelope: ...
+
+
+def prepare_envelope(
+    identity: NodeIdentity,
+    draft: DocumentDraft | EnvelopeSource,
+    *,
+    sequence: int,
+    previous_hash: bytes,
+    directory_snapshot: bytes,
+) -> Envelope:
+    """The unsigned envelope of a draft or a source; a source must name this node as its sender."""
+    if isinstance(draft, DocumentDraft):
+        return build_envelope(
+            identity,
+            draft,
+            sequence=sequence,
+            previous_hash=previous_hash,
+            directory_snapshot=directory_snapshot,
+        )
+    env = draft.envelope(
+        message_id=str(uuid.uuid4()), sequence=sequence, previous_hash=previous_hash,
+        directory_snapshot=directory_snapshot,
+    )  # fmt: skip
+    if canonical_org_code(env.sender.code) != canonical_org_code(identity.org_code):
+        detail = f"the document is from {env.sender.code}; this node signs for {identity.org_code}"
+        raise ContractError(Reason.ORG_MISMATCH, detail)
+    return env
 
 
 def build_envelope(

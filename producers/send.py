@@ -21,7 +21,7 @@ from aiokafka.errors import KafkaError
 
 from consumers.routing import inbox_topic
 from consumers.trust import TrustError, TrustPolicy
-from producers.builder import DocumentDraft, build_envelope, sign_envelope
+from producers.builder import DocumentDraft, EnvelopeSource, prepare_envelope, sign_envelope
 from producers.directory_view import DIRECTORY, DirectoryView
 from producers.identity import NodeIdentity
 from producers.node_state import NodeState
@@ -190,16 +190,21 @@ class Sender:
         return len(pending)
 
     async def send(
-        self, draft: DocumentDraft, *, wait: float | None = None, directory_snapshot: bytes | None = None
+        self,
+        draft: DocumentDraft | EnvelopeSource,
+        *,
+        wait: float | None = None,
+        directory_snapshot: bytes | None = None,
     ) -> SendResult:
-        """Build, sign and publish ``draft``; with ``wait`` seconds, also wait for the bus's notice.
+        """Build, sign and publish ``draft`` (or a source with its own header, such as an imported
+        edXML package); with ``wait`` seconds, also wait for the bus's notice.
 
         Raises ContractError (a draft the bus would refuse), SigningError, PublishError, and
         LookupError when no directory snapshot is known."""
         snapshot = directory_snapshot or await self.directory.current_hash()
         async with self.state.reserve() as slot:
             await self.flush_pending()
-            unsigned = build_envelope(
+            unsigned = prepare_envelope(
                 self.identity, draft, sequence=slot.sequence, previous_hash=slot.previous_hash,
                 directory_snapshot=snapshot,
             )  # fmt: skip
@@ -219,7 +224,7 @@ class Sender:
 
 async def send_document(
     identity: NodeIdentity,
-    draft: DocumentDraft,
+    draft: DocumentDraft | EnvelopeSource,
     *,
     bootstrap: str,
     state_dir: Path,

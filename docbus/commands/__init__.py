@@ -1,0 +1,1 @@
+"""The `docbus` sub-commands (typer), one module per area."""

@@ -51,4 +51,4 @@ class Reason(StrEnum):
     XML_ENTITY_REFUSED = "XML_ENTITY_REFUSED"  # an entity declaration or external reference (XXE, bombs)
     XML_TOO_DEEP = "XML_TOO_DEEP"  # element nesting deeper than the package limit
     FIELD_MISSING = "FIELD_MISSING"  # a required edXML element is absent or empty
-    FIELD_INCONSISTENT = "FIELD_INCONSISTENT"  # two edXML fields disagree (DocumentId vs Code, manifest vs attachments)
+    FIELD_INCONSISTENT = "FIELD_INCONSISTENT"  # two edXML fields disagree (DocumentId vs Code...)

@@ -94,7 +94,10 @@ def _details() -> EdxmlDetails:
         appendixes=["Phụ lục"],
         business=EdxmlBusiness(reason="mới", paper=0, staff=EdxmlStaff(staff="Văn thư")),
         to=[EdxmlOrgan(code="000.00.00.H29", name="Sở GD&ĐT", fax="1")],
-        attachments=[EdxmlAttachment(content_id="cid:1", description="văn bản"), EdxmlAttachment(content_id="2")],
+        attachments=[
+            EdxmlAttachment(content_id="cid:1", description="văn bản"),
+            EdxmlAttachment(content_id="2"),
+        ],
     )
 
 
@@ -114,7 +117,9 @@ def test_v2_details_round_trip_and_are_signed_under_their_own_context() -> None:
     assert decode(raw, Envelope) == env
     signed = envelope_signing_input(env)
     assert signed.startswith(ENVELOPE_V2_CONTEXT)
-    assert signed[len(ENVELOPE_V2_CONTEXT) :].startswith(envelope_signing_input(plain)[len(ENVELOPE_CONTEXT) :])
+    assert signed[len(ENVELOPE_V2_CONTEXT) :].startswith(
+        envelope_signing_input(plain)[len(ENVELOPE_CONTEXT) :]
+    )
     changed = env.model_copy(update={"edxml": _details().model_copy(update={"content": "khác"})})
     assert envelope_signing_input(changed) != signed  # every detail is covered
 

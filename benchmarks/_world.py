@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from consumers.directory import DirectorySnapshot
-from consumers.directory_load import seal_entries
-from consumers.sector import build_sector
+from docbus.directory_load import seal_entries
+from docbus.sector import build_sector
 from infra.pki import Authority, KeyType
 from producers.builder import DocumentDraft, build_envelope, sign_envelope
 from producers.identity import NodeIdentity
@@ -18,6 +17,7 @@ from producers.keys import FileKeyProvider
 from schemas.algorithms import Algorithm
 from schemas.canonical import envelope_hash
 from schemas.directory import DirectoryEntry
+from schemas.directory_store import DirectorySnapshot
 from schemas.document import DocumentType
 from schemas.envelope import ZERO_HASH
 from schemas.payload import Payload

@@ -26,14 +26,14 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, too
 
 from benchmarks._ceilings import rate_over as rate
-from consumers.audit.chain import AuditChain
-from consumers.audit.checkpoint import CheckpointSigner, key_id_for
-from consumers.audit.kafka_io import open_producer, read_values
-from consumers.audit.logview import LogView
-from consumers.audit.merkle import MerkleTree
-from consumers.audit.replay import plan_replay
-from consumers.audit.verify import verify_log
-from consumers.audit.writer import AuditWriter
+from consumers.audit.core.chain import AuditChain
+from consumers.audit.core.checkpoint import CheckpointSigner, key_id_for
+from consumers.audit.core.merkle import MerkleTree
+from consumers.audit.core.verify import verify_log
+from consumers.audit.core.writer import AuditWriter
+from consumers.audit.kafka.kafka_io import open_producer, read_values
+from consumers.audit.kafka.logview import LogView
+from consumers.audit.kafka.replay import plan_replay
 from schemas.algorithms import Algorithm
 from schemas.audit import AuditEvent, SourcePosition
 from schemas.codec import encode

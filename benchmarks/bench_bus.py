@@ -32,9 +32,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from benchmarks._ceilings import ratio, rss_mb
 from benchmarks._world import ALGORITHMS, PASSPHRASE, BenchWorld, Chain, build_world
-from consumers.app import INGRESS_TOPIC, RECEIPTS_TOPIC
-from consumers.directory_load import ensure_topics, publish_entries
-from consumers.routing import inbox_topic
+from docbus.directory_load import ensure_topics, publish_entries
+from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC, inbox_topic
 from tests.bus.kafka import BusProcess, end_offsets, start_group_at_end
 
 __all__ = ["run"]
@@ -49,7 +48,7 @@ def _producer(bootstrap: str) -> AIOKafkaProducer:
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
-        max_batch_size=512 * 1024,  # as the processor's producer (consumers/app.py)
+        max_batch_size=512 * 1024,  # as the processor's producer (consumers/bus/app.py)
         max_request_size=3 * 1024 * 1024,
     )
 

@@ -1,4 +1,4 @@
-"""The pure decision path (consumers/validator.py: decode + contract + directory + routing + trust
+"""The pure decision path (consumers/bus/decide/validator.py: decode + contract + directory + routing + trust
 with cached chains + policy) per algorithm, beside the full-check ceiling measured in the same run
 (Avro decode + model validation + payload SHA-256 + canonical bytes + 2 bare verifies), single core;
 and the decision loop's resident memory over many envelopes.
@@ -19,11 +19,11 @@ from typing import Any
 
 from benchmarks._ceilings import full_check, paired_rates, ratio, rss_mb
 from benchmarks._world import ALGORITHMS, BenchWorld, build_world
-from consumers.directory import DirectoryStore
-from consumers.policy import SenderState
-from consumers.routed import RoutedRecord
-from consumers.trustfiles import TrustFiles
-from consumers.validator import Accepted, Validator
+from consumers.bus.decide.policy import SenderState
+from consumers.bus.decide.routed import RoutedRecord
+from consumers.bus.decide.validator import Accepted, Validator
+from docbus.pki_folder import TrustFiles
+from schemas.directory_store import DirectoryStore
 
 __all__ = ["decision_loop", "memory", "throughput"]
 

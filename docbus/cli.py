@@ -6,14 +6,14 @@ import logging
 
 import typer
 
-from consumers.audit.cli import audit_app, evidence_app
-from consumers.cli import bus_app, directory_app
-from consumers.inbox_cli import inbox, receipt, status
+from docbus.commands.audit import audit_app, evidence_app
+from docbus.commands.broker import broker_app, topics_app
+from docbus.commands.bus import bus_app, directory_app
 from docbus.commands.edxml import edxml_app
+from docbus.commands.inbox import inbox, receipt, status
+from docbus.commands.pki import pki_app
+from docbus.commands.send import send
 from docbus.demo import demo
-from infra.cli import broker_app, topics_app
-from infra.pki.cli import pki_app
-from producers.cli import send
 
 app = typer.Typer(
     no_args_is_help=True,

@@ -10,18 +10,17 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from consumers.directory import DirectoryError, DirectorySnapshot, DirectoryStore
-from consumers.trust import TrustError, TrustPolicy
+from producers.ports import SealVerifier
 from producers.reader import read_to_end
 from schemas.codec import decode
 from schemas.directory import DirectoryEntry, directory_entry_signing_input
-from schemas.errors import ContractError
+from schemas.directory_store import DirectoryError, DirectorySnapshot, DirectoryStore
+from schemas.errors import ContractError, TrustError
+from schemas.topics import DIRECTORY_TOPIC
 
-__all__ = ["DIRECTORY", "DirectoryView"]
+__all__ = ["DirectoryView"]
 
 logger = logging.getLogger(__name__)
-
-DIRECTORY = "docbus.directory"
 
 
 class DirectoryView:
@@ -31,8 +30,8 @@ class DirectoryView:
         self,
         bootstrap: str,
         *,
-        topic: str = DIRECTORY,
-        policy: TrustPolicy | None = None,
+        topic: str = DIRECTORY_TOPIC,
+        policy: SealVerifier | None = None,
         authority: str = "G03",
         capacity: int = 8,
     ) -> None:
@@ -70,7 +69,7 @@ class DirectoryView:
         return self.store.current
 
     async def catch_up(self, timeout: float = 30.0) -> int:
-        """Same shape as consumers.directory_feed.DirectoryFeed: read again; snapshots kept."""
+        """Same shape as consumers.bus.directory_feed.DirectoryFeed: read again; snapshots kept."""
         await self.refresh(timeout=timeout)
         return len(self.store)
 

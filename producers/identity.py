@@ -16,16 +16,11 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from consumers.trust.config import TrustConfig
-from consumers.trust.errors import TrustError
-from consumers.trust.store import TrustStore
-from consumers.trust.verify import TrustPolicy
 from producers.keys import FileKeyProvider, KeyProvider, SigningError
 from schemas.header import Organization
 from schemas.orgcode import canonical_org_code
-from schemas.reasons import Reason
 
-__all__ = ["NodeIdentity", "official_slug", "trust_policy_from_pki"]
+__all__ = ["NodeIdentity", "official_slug"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,14 +95,3 @@ def _find_official(root: Path, code: str, official: str) -> Path:
     if not certs:
         raise SigningError(f"no official {official!r} for {code} under {root}")
     return certs[0]
-
-
-def trust_policy_from_pki(pki_dir: Path, config: TrustConfig | None = None) -> TrustPolicy:
-    """A verifier trusting the PKI folder's root, with both CRLs (the files the PKI publishes)."""
-    folder = Path(pki_dir)
-    try:
-        anchors = [(folder / "ca/root.pem").read_bytes()]
-        crls = [p.read_bytes() for p in sorted((folder / "crl").glob("*.crl.pem"))]
-    except OSError as exc:
-        raise TrustError(Reason.UNTRUSTED_CHAIN, f"cannot read the PKI folder: {exc}") from None
-    return TrustPolicy(TrustStore(anchors=anchors, crls=crls), config)

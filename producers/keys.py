@@ -17,9 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from consumers.trust.algorithms import check_key, low_s
-from consumers.trust.errors import TrustError
-from schemas.algorithms import Algorithm
+from schemas.algorithms import Algorithm, check_key, low_s
+from schemas.errors import TrustError
 from schemas.signature import Signature, SignerRole
 
 __all__ = [

@@ -1,7 +1,7 @@
 """The sender's chain position: its last sequence and envelope hash, kept in the node's state folder.
 
 The bus accepts a sender's envelopes only in order (``sequence = last + 1`` carrying the last
-envelope's hash, consumers/policy.py), so a node numbers, signs and publishes while holding an
+envelope's hash, consumers/bus/decide/policy.py), so a node numbers, signs and publishes while holding an
 exclusive file lock: two senders of one org (processes or tasks) never reuse a number, and their
 envelopes reach the partition in sequence order. The position is advanced, together with a copy
 of the envelope in ``outbox/``, *before* publishing; the copy is removed once the broker has

@@ -21,9 +21,8 @@ from pkcs11 import MGF, Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.types import SignMixin
 from pkcs11.util.ec import encode_ec_public_key
 
-from consumers.trust.algorithms import raw_to_der
 from producers.keys import SigningError, bind_chain
-from schemas.algorithms import Algorithm
+from schemas.algorithms import Algorithm, raw_to_der
 
 __all__ = ["Pkcs11KeyProvider", "token_public_key"]
 

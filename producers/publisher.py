@@ -18,10 +18,9 @@ from aiokafka.structs import RecordMetadata
 
 from schemas.envelope import Envelope
 from schemas.receipt import Receipt
+from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC
 
 __all__ = [
-    "INGRESS",
-    "RECEIPTS",
     "PublishError",
     "Publisher",
     "envelope_headers",
@@ -30,8 +29,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-INGRESS = "docbus.ingress"
-RECEIPTS = "docbus.receipts"
 MAX_REQUEST_BYTES = 2 * 1024 * 1024  # the topics' max.message.bytes; the contract limit is lower
 
 Headers = list[tuple[str, bytes]]
@@ -70,8 +67,8 @@ class Publisher:
         self,
         bootstrap: str,
         *,
-        ingress: str = INGRESS,
-        receipts: str = RECEIPTS,
+        ingress: str = INGRESS_TOPIC,
+        receipts: str = RECEIPTS_TOPIC,
         client_id: str = "docbus-node",
         request_timeout_ms: int = 30_000,
     ) -> None:

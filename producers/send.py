@@ -19,19 +19,19 @@ from typing import Self
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
-from consumers.routing import inbox_topic
-from consumers.trust import TrustError, TrustPolicy
 from producers.builder import DocumentDraft, EnvelopeSource, prepare_envelope, sign_envelope
-from producers.directory_view import DIRECTORY, DirectoryView
+from producers.directory_view import DirectoryView
 from producers.identity import NodeIdentity
 from producers.node_state import NodeState
-from producers.publisher import INGRESS, Publisher
+from producers.ports import SealVerifier
+from producers.publisher import Publisher
 from producers.reader import ReadError, topic_partitions
 from schemas.canonical import envelope_hash, receipt_signing_input
 from schemas.codec import decode
 from schemas.envelope import Envelope
-from schemas.errors import ContractError
+from schemas.errors import ContractError, TrustError
 from schemas.receipt import StatusCode, parse_receipt
+from schemas.topics import DIRECTORY_TOPIC, INGRESS_TOPIC, inbox_topic
 
 __all__ = ["BUS_ORG", "NoticeWatcher", "Outcome", "SendResult", "Sender", "send_document"]
 
@@ -71,7 +71,7 @@ class NoticeWatcher:
     """Collects the bus's notices from the sender's inbox, from the end at start-up onwards."""
 
     def __init__(
-        self, bootstrap: str, topic: str, policy: TrustPolicy | None, bus_org: str = BUS_ORG
+        self, bootstrap: str, topic: str, policy: SealVerifier | None, bus_org: str = BUS_ORG
     ) -> None:
         self.topic, self.policy, self.bus_org = topic, policy, bus_org
         self.bootstrap = bootstrap
@@ -147,9 +147,9 @@ class Sender:
         bootstrap: str,
         state_dir: Path,
         *,
-        policy: TrustPolicy | None = None,
-        ingress: str = INGRESS,
-        directory_topic: str = DIRECTORY,
+        policy: SealVerifier | None = None,
+        ingress: str = INGRESS_TOPIC,
+        directory_topic: str = DIRECTORY_TOPIC,
         inbox: str | None = None,
         watch: bool = True,
     ) -> None:
@@ -229,7 +229,7 @@ async def send_document(
     bootstrap: str,
     state_dir: Path,
     wait: float | None = None,
-    policy: TrustPolicy | None = None,
+    policy: SealVerifier | None = None,
     directory_snapshot: bytes | None = None,
 ) -> SendResult:
     """One document, one connection: what ``docbus send`` does."""

@@ -126,7 +126,7 @@ class AuditRecord(AvroModel):
 
 
 class Checkpoint(AvroModel):
-    """A signed tree head; the signing input is consumers.audit.checkpoint.signing_input."""
+    """A signed tree head; the signing input is consumers.audit.core.checkpoint.signing_input."""
 
     avro_schema: ClassVar[str] = "checkpoint.v1"
     model_config = ConfigDict(frozen=True)

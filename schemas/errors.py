@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from schemas.reasons import Reason
+from schemas.signature import SignerRole
 
-__all__ = ["ContractError", "DocbusError"]
+__all__ = ["ContractError", "DocbusError", "TrustError"]
 
 
 class DocbusError(Exception):
@@ -19,7 +20,7 @@ class DocbusError(Exception):
         self.reason = reason
         self.detail = detail
 
-    def __reduce__(self) -> tuple[type[DocbusError], tuple[Reason, str]]:
+    def __reduce__(self) -> tuple[type[DocbusError], tuple[object, ...]]:
         # keep pickling (multiprocessing, faust) working with the two-argument constructor
         return (type(self), (self.reason, self.detail))
 
@@ -30,3 +31,25 @@ class ContractError(DocbusError):
     Library errors (fastavro, pydantic, struct, EOF, Unicode) are wrapped into this, so callers
     catch one type and route on ``reason``.
     """
+
+
+class TrustError(DocbusError):
+    """A signature, certificate or CRL is not acceptable. ``role`` names the signer that failed
+    (None when the failure is not tied to one signature, e.g. a CRL that cannot be loaded)."""
+
+    reason: Reason
+    detail: str
+    role: SignerRole | None
+
+    def __init__(self, reason: Reason, detail: str, role: SignerRole | None = None) -> None:
+        where = f" [{role.value}]" if role is not None else ""
+        super().__init__(reason, detail)
+        self.args = (f"{reason.value}{where}: {detail}",)
+        self.role = role
+
+    def __reduce__(self) -> tuple[type[DocbusError], tuple[object, ...]]:
+        return (type(self), (self.reason, self.detail, self.role))
+
+    def for_role(self, role: SignerRole) -> TrustError:
+        """The same failure, attributed to ``role``."""
+        return TrustError(self.reason, self.detail, role)

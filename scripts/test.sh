@@ -21,6 +21,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# the codebase's own rules, before any test: lint, strict types, the floors' import contracts
+echo "lint: ruff check, mypy --strict, import-linter" >&2
+.venv/bin/ruff check --quiet .
+.venv/bin/mypy --strict --no-error-summary schemas producers consumers infra docbus
+.venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
+
 # every run starts from an empty test broker: no state leaks between runs
 cleanup
 rm -rf "$DOCBUS_TEST_HOME"

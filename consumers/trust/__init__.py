@@ -4,12 +4,11 @@ Sans-I/O, no aiokafka/faust. Build a ``TrustStore`` from root CA certificates an
 in a ``TrustPolicy`` and call ``verify_document`` / ``verify_seal``; failures raise ``TrustError``.
 """
 
-from consumers.trust.algorithms import low_s, raw_to_der
 from consumers.trust.config import TrustConfig
-from consumers.trust.errors import TrustError
 from consumers.trust.leaf import Purpose
 from consumers.trust.store import TrustStore
 from consumers.trust.verify import Signer, TrustPolicy, VerifiedDocument, VerifiedSeal
+from schemas.errors import TrustError
 
 __all__ = [
     "Purpose",
@@ -20,6 +19,4 @@ __all__ = [
     "TrustStore",
     "VerifiedDocument",
     "VerifiedSeal",
-    "low_s",
-    "raw_to_der",
 ]

@@ -17,14 +17,14 @@ from datetime import UTC, datetime
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
-from consumers.trust.algorithms import PublicKey
 from consumers.trust.config import TrustConfig
 from consumers.trust.der import Cert, parse_cert
-from consumers.trust.errors import TrustError
 from consumers.trust.leaf import Leaf, Purpose, read_leaf
 from consumers.trust.path import validate_path
 from consumers.trust.profile import check_path_profile
 from consumers.trust.store import TrustStore
+from schemas.algorithms import PublicKey
+from schemas.errors import TrustError
 from schemas.reasons import Reason
 
 __all__ = ["ChainCache", "ValidatedChain", "check_times", "validate_chain"]

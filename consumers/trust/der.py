@@ -17,7 +17,7 @@ from asn1crypto import x509 as a_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from consumers.trust.errors import TrustError
+from schemas.errors import TrustError
 from schemas.reasons import Reason
 
 __all__ = ["Cert", "Crl", "parse_cert", "parse_crl", "pem_or_der"]

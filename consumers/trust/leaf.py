@@ -12,8 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
-from consumers.trust import oids
-from consumers.trust.errors import TrustError
+from schemas import oids
+from schemas.errors import TrustError
 from schemas.reasons import Reason
 
 __all__ = ["Leaf", "Purpose", "check_purpose", "org_binds", "read_leaf"]

@@ -28,8 +28,8 @@ from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 from pyhanko_certvalidator.validate import async_validate_path
 
 from consumers.trust.der import Cert, Crl
-from consumers.trust.errors import TrustError
 from consumers.trust.store import TrustStore
+from schemas.errors import TrustError
 from schemas.reasons import Reason
 
 __all__ = ["PathResult", "validate_path"]

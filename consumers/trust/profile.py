@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from consumers.trust.der import Cert
-from consumers.trust.errors import TrustError
+from schemas.errors import TrustError
 from schemas.reasons import Reason
 
 __all__ = ["TrustProfile", "check_path_profile"]

@@ -17,8 +17,8 @@ from asn1crypto import x509 as a_x509
 from cryptography import x509
 
 from consumers.trust.der import Cert, Crl, parse_cert, parse_crl
-from consumers.trust.errors import TrustError
 from consumers.trust.leaf import Purpose
+from schemas.errors import TrustError
 from schemas.reasons import Reason
 
 __all__ = ["ALL_PURPOSES", "TrustStore", "crl_signed_by", "load_certificate", "load_crl"]

@@ -11,13 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from consumers.trust.algorithms import check_key, parse_algorithm, verify_raw
 from consumers.trust.chain import ChainCache, check_times
 from consumers.trust.config import TrustConfig
-from consumers.trust.errors import TrustError
 from consumers.trust.leaf import Purpose, check_purpose, org_binds
 from consumers.trust.store import TrustStore
-from schemas.algorithms import Algorithm
+from schemas.algorithms import Algorithm, check_key, parse_algorithm, verify_raw
+from schemas.errors import TrustError
 from schemas.reasons import Reason
 from schemas.signature import Signature, SignerRole
 

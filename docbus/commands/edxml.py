@@ -18,11 +18,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from rich.console import Console
 
-from consumers.inbox_store import InboxStore
-from consumers.settings import BusSettings
+from consumers.bus.config import BusSettings
+from consumers.inbox.store import InboxStore
 from consumers.trust import TrustError
-from consumers.trustfiles import TrustFiles
-from producers.cli import node_dir
+from docbus.commands.send import node_dir
+from docbus.pki_folder import TrustFiles
 from producers.edxml import EdxmlPackage, SignatureVerdict, export_package, parse_package
 from producers.identity import NodeIdentity
 from producers.keys import SigningError

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from consumers.audit.logview import LogView, load_log
-from consumers.audit.settings import AuditSettings
-from consumers.audit.trusted import verify_trusted
+from consumers.audit.config import AuditSettings
+from consumers.audit.core.trusted import verify_trusted
+from consumers.audit.kafka.logview import LogView, load_log
 from docbus.demo.config import PASSPHRASE, DemoConfig
-from producers.identity import trust_policy_from_pki
+from docbus.pki_folder import trust_policy_from_pki
 from schemas.audit import Checkpoint
 from schemas.codec import decode
 

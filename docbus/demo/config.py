@@ -70,7 +70,6 @@ class DemoConfig:
         return {
             **self.env(),
             "DOCBUS_AUDIT_GROUP": self.audit_group,
-            "DOCBUS_AUDIT_IN_BUS": "false",  # the writer runs apart, as docs/AUDIT.md §9 recommends
             "DOCBUS_CHECKPOINT_SECONDS": "1",
             "DOCBUS_SESSION_TIMEOUT": "6",
             "DOCBUS_LOG_LEVEL": "warn",

@@ -19,8 +19,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
-from consumers.inbox import InboxClient
-from consumers.routing import inbox_topic
+from consumers.inbox.client import InboxClient
 from consumers.trust import TrustError, TrustPolicy
 from docbus.demo.kafka import end_offsets
 from docbus.demo.tally import Tally
@@ -34,6 +33,7 @@ from schemas.envelope import Envelope, parse_envelope
 from schemas.errors import ContractError
 from schemas.orgcode import canonical_org_code
 from schemas.receipt import StatusCode, parse_receipt
+from schemas.topics import inbox_topic
 
 __all__ = ["Clerk", "InboxHub"]
 

@@ -22,21 +22,20 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from consumers.audit.events import AUDIT_EVENTS_TOPIC
-from consumers.directory_load import ensure_topics, publish_entries
-from consumers.sector import MINISTRY
 from docbus.demo.auditcheck import check_audit, settle_audit
 from docbus.demo.config import PASSPHRASE, DemoConfig
 from docbus.demo.inboxes import InboxHub
 from docbus.demo.kafka import end_offsets, start_group_at_end
 from docbus.demo.processes import Processors
-from docbus.demo.summary import QUARANTINE, build_summary, read_quarantine
+from docbus.demo.summary import build_summary, read_quarantine
 from docbus.demo.tally import Tally
 from docbus.demo.traffic import Senders, clerk_for, letters, refusers, send_letters
 from docbus.demo.world import DemoWorld, build_world, university
+from docbus.directory_load import ensure_topics, publish_entries
+from docbus.pki_folder import trust_policy_from_pki
+from docbus.sector import MINISTRY
 from infra.topics import TopicSpec, apply
-from producers.identity import trust_policy_from_pki
-from producers.publisher import INGRESS, RECEIPTS
+from schemas.topics import AUDIT_EVENTS_TOPIC, INGRESS_TOPIC, QUARANTINE_TOPIC, RECEIPTS_TOPIC
 
 __all__ = ["DemoFailed", "run_demo"]
 
@@ -71,9 +70,9 @@ async def run_demo(cfg: DemoConfig, out: Console, *, keep_running: bool) -> dict
     )
 
     # this run's groups start at the current end: nothing earlier on the broker is processed again
-    await start_group_at_end(cfg.bootstrap, cfg.app_id, [INGRESS, RECEIPTS])
+    await start_group_at_end(cfg.bootstrap, cfg.app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
     await start_group_at_end(cfg.bootstrap, cfg.audit_group, [AUDIT_EVENTS_TOPIC])
-    quarantine_start = await end_offsets(cfg.bootstrap, [QUARANTINE])
+    quarantine_start = await end_offsets(cfg.bootstrap, [QUARANTINE_TOPIC])
     processors = Processors(cfg.processor_env(), cfg.state)
     processors.start()
     done(f"processors started: `docbus bus run` (group {cfg.app_id}) and `docbus audit writer`")

@@ -12,9 +12,7 @@ from docbus.demo.tally import Tally
 from schemas.codec import decode
 from schemas.quarantine import QuarantineRecord
 
-__all__ = ["QUARANTINE", "build_summary", "read_quarantine"]
-
-QUARANTINE = "docbus.quarantine"
+__all__ = ["build_summary", "read_quarantine"]
 
 
 async def read_quarantine(cfg: DemoConfig, tally: Tally, start: dict[Any, int]) -> None:

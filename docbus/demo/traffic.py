@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from consumers.routing import inbox_topic, route
+from consumers.bus.decide.routing import route
 from consumers.trust import TrustPolicy
 from docbus.demo.inboxes import Clerk
 from docbus.demo.tally import DocumentTally, Rejection, Tally
@@ -25,6 +25,7 @@ from schemas.document import DocumentType, Priority, SteeringType, format_docume
 from schemas.envelope import Envelope
 from schemas.payload import Payload
 from schemas.receipt import StatusCode
+from schemas.topics import inbox_topic
 
 __all__ = ["REFUSALS", "TAMPERED", "Letter", "clerk_for", "letters", "refusers", "send_letters"]
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from consumers.directory import DirectorySnapshot
-from consumers.directory_load import seal_entries
-from consumers.sector import MINISTRY, build_sector
+from docbus.directory_load import seal_entries
+from docbus.sector import MINISTRY, build_sector
 from infra.pki import Authority
 from producers.identity import NodeIdentity
 from schemas.directory import DirectoryEntry
+from schemas.directory_store import DirectorySnapshot
 
 __all__ = ["LOST_KEY", "OFFICIALS", "DemoWorld", "build_world", "university"]
 

@@ -1,6 +1,6 @@
 """The ministry PKI tooling: root and issuing CA, org/official/audit certificates, CRLs.
 
-Python API in ``infra.pki.authority``; command line ``docbus pki ...`` in ``infra.pki.cli``.
+Python API in ``infra.pki.authority``; command line ``docbus pki ...`` in ``docbus.commands.pki``.
 """
 
 from infra.pki.authority import Authority, Issued

@@ -2,7 +2,7 @@
 
 Leaves carry keyUsage digitalSignature + nonRepudiation (critical), the RFC 9336 documentSigning
 EKU plus the docbus one (audit: only the audit EKU), and a certificate policy naming the role
-(consumers/trust/oids.py; docs/TRUST.md).
+(schemas/oids.py; docs/TRUST.md).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 from cryptography.x509.oid import NameOID
 
-from consumers.trust import oids
 from infra.pki.keys import PrivateKey, signing_hash
+from schemas import oids
 
 __all__ = ["Profile", "build_ca", "build_leaf", "subject_name"]
 

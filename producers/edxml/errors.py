@@ -19,5 +19,5 @@ class EdxmlError(DocbusError):
         self.detail = detail
         self.field = field
 
-    def __reduce__(self) -> tuple[type[EdxmlError], tuple[Reason, str, str | None]]:  # type: ignore[override]
+    def __reduce__(self) -> tuple[type[DocbusError], tuple[object, ...]]:
         return (type(self), (self.reason, self.detail, self.field))

@@ -8,14 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from consumers.directory import DirectorySnapshot, DirectoryStore
-from consumers.directory_load import seal_entries
-from consumers.policy import SenderState
-from consumers.receipt_check import ReceiptCheck
-from consumers.routed import RoutedRecord
-from consumers.sector import build_sector
-from consumers.trustfiles import TrustFiles
-from consumers.validator import Accepted, Decision, Validator
+from consumers.bus.decide.policy import SenderState
+from consumers.bus.decide.receipt_check import ReceiptCheck
+from consumers.bus.decide.routed import RoutedRecord
+from consumers.bus.decide.validator import Accepted, Decision, Validator
+from docbus.directory_load import seal_entries
+from docbus.pki_folder import TrustFiles
+from docbus.sector import build_sector
 from infra.pki import Authority, Issued, KeyType
 from producers.builder import DocumentDraft, build_envelope
 from producers.identity import NodeIdentity
@@ -23,6 +22,7 @@ from producers.keys import FileKeyProvider, sign_dual
 from schemas.canonical import envelope_hash, envelope_signing_input
 from schemas.codec import encode
 from schemas.directory import DirectoryEntry
+from schemas.directory_store import DirectorySnapshot, DirectoryStore
 from schemas.document import DocumentType
 from schemas.envelope import ZERO_HASH, Envelope
 from schemas.payload import Payload

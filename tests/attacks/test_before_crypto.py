@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-import consumers.trust.algorithms
+import consumers.bus.decide.validator
 import consumers.trust.chain
 import consumers.trust.verify
-import consumers.validator
+import schemas.algorithms
+from consumers.bus.decide.validator import Accepted, Rejected
 from consumers.trust import TrustPolicy
-from consumers.validator import Accepted, Rejected
 from schemas.codec import encode
 from schemas.envelope import Envelope
 from schemas.header import TraceHop
@@ -37,7 +37,7 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> Spy:
 
         return wrapper
 
-    raw_check = consumers.trust.algorithms.verify_raw  # what consumers.trust.verify calls
+    raw_check = schemas.algorithms.verify_raw  # what consumers.trust.verify calls
     monkeypatch.setattr(consumers.trust.verify, "verify_raw", counted("verify_raw", raw_check))
     monkeypatch.setattr(
         consumers.trust.chain,
@@ -48,7 +48,9 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> Spy:
         TrustPolicy, "verify_document", counted("verify_document", TrustPolicy.verify_document)
     )
     monkeypatch.setattr(
-        consumers.validator, "trust_hashes", counted("trust_hashes", consumers.validator.trust_hashes)
+        consumers.bus.decide.validator,
+        "trust_hashes",
+        counted("trust_hashes", consumers.bus.decide.validator.trust_hashes),
     )
     return calls
 
@@ -151,4 +153,4 @@ def test_junk_certificates_do_not_pile_up_in_the_issuer_cache(lab: Lab, bus: Bus
         d = bus.check(encode(env.model_copy(update={"signatures": [sig, env.signatures[1]]})))
         assert isinstance(d, Rejected) and d.reason is Reason.UNTRUSTED_CHAIN, d
     # what the cache keeps per certificate an unauthenticated sender names: a digest
-    assert all(len(key) == 32 for key in consumers.validator._ISSUERS)
+    assert all(len(key) == 32 for key in consumers.bus.decide.validator._ISSUERS)

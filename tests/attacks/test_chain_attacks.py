@@ -6,8 +6,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from consumers.trust.algorithms import low_s
-from consumers.validator import Accepted
+from consumers.bus.decide.validator import Accepted
+from schemas.algorithms import low_s
 from schemas.canonical import envelope_signing_input
 from schemas.reasons import Reason
 from schemas.signature import SignerRole

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from consumers.policy import SenderState
-from consumers.validator import Accepted
+from consumers.bus.decide.policy import SenderState
+from consumers.bus.decide.validator import Accepted
 from tests.attacks.lab import Bus, Chain, Lab
 
 

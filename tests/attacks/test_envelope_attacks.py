@@ -11,11 +11,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
-from consumers.trust.algorithms import P256_ORDER, low_s
-from consumers.validator import Accepted, Decision, Rejected
+from consumers.bus.decide.validator import Accepted, Decision, Rejected
 from infra.pki import Authority
 from producers.keys import FileKeyProvider, make_signature
-from schemas.algorithms import Algorithm
+from schemas.algorithms import P256_ORDER, Algorithm, low_s
 from schemas.canonical import envelope_signing_input
 from schemas.codec import encode
 from schemas.document import SecurityLevel

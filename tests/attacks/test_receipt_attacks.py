@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consumers.receipt_check import ReceiptAccepted, ReceiptDecision, ReceiptRejected
-from consumers.validator import Accepted
+from consumers.bus.decide.receipt_check import ReceiptAccepted, ReceiptDecision, ReceiptRejected
+from consumers.bus.decide.validator import Accepted
 from producers.identity import NodeIdentity
 from producers.receipts import receipt_for
 from schemas.codec import encode

@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import NameOID
 
-from consumers.audit.chain import AuditChain
-from consumers.audit.checkpoint import AuditPublicKey, CheckpointSigner
-from consumers.audit.merkle import MerkleTree
+from consumers.audit.core.chain import AuditChain
+from consumers.audit.core.checkpoint import AuditPublicKey, CheckpointSigner
+from consumers.audit.core.merkle import MerkleTree
 from schemas.algorithms import Algorithm
 from schemas.audit import AuditEvent
 from schemas.codec import encode

@@ -4,9 +4,9 @@ import io
 
 import pytest
 
-from consumers.audit.archive import ARCHIVE_FORMAT, ArchiveReader, export_archive, verify_archive
-from consumers.audit.errors import AuditError
-from consumers.audit.verify import FaultKind
+from consumers.audit.core.archive import ARCHIVE_FORMAT, ArchiveReader, export_archive, verify_archive
+from consumers.audit.core.errors import AuditError
+from consumers.audit.core.verify import FaultKind
 from tests.audit.conftest import AuditKey, Log, build_log
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pydantic
 import pytest
 
-from consumers.audit.chain import CHAIN_CONTEXT, HEADER, AuditChain, read_link, record_hash
+from consumers.audit.core.chain import CHAIN_CONTEXT, HEADER, AuditChain, read_link, record_hash
 from schemas.audit import ZERO_HASH, AuditEvent, AuditRecord, SourcePosition
 from schemas.codec import decode, fingerprint
 from schemas.errors import ContractError

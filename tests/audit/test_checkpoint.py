@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
-from consumers.audit.checkpoint import (
+from consumers.audit.core.checkpoint import (
     CHECKPOINT_CONTEXT,
     CheckpointSigner,
     chain_digest,
@@ -17,7 +17,7 @@ from consumers.audit.checkpoint import (
     verify_checkpoint,
     verify_signature,
 )
-from consumers.audit.errors import AuditError
+from consumers.audit.core.errors import AuditError
 from schemas.algorithms import Algorithm
 from schemas.audit import Checkpoint
 from schemas.codec import decode, encode

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pydantic
 import pytest
 
-from consumers.audit.chain import AuditChain
-from consumers.audit.events import decode_draft, draft, event_id
+from consumers.audit.core.chain import AuditChain
+from consumers.audit.core.events import decode_draft, draft, event_id
 from schemas.audit import ZERO_HASH, AuditEvent
 
 AT = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)

@@ -15,10 +15,10 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.audit.chain import AuditChain
-from consumers.audit.errors import AuditError
-from consumers.audit.evidence import build_evidence, verify_evidence
-from consumers.audit.merkle import MerkleTree
+from consumers.audit.core.chain import AuditChain
+from consumers.audit.core.errors import AuditError
+from consumers.audit.core.evidence import build_evidence, verify_evidence
+from consumers.audit.core.merkle import MerkleTree
 from schemas.audit import AuditEvent, Evidence, ProvenRecord
 from schemas.codec import decode, encode
 from schemas.reasons import Reason

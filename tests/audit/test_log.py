@@ -4,12 +4,12 @@ from datetime import timedelta
 
 import pytest
 
-from consumers.audit.chain import record_hash
-from consumers.audit.errors import AuditError
-from consumers.audit.log import AuditLog
-from consumers.audit.merkle import leaf_hash
-from consumers.audit.proofs import verify_consistency, verify_inclusion
-from consumers.audit.verify import verify_log
+from consumers.audit.core.chain import record_hash
+from consumers.audit.core.errors import AuditError
+from consumers.audit.core.log import AuditLog
+from consumers.audit.core.merkle import leaf_hash
+from consumers.audit.core.proofs import verify_consistency, verify_inclusion
+from consumers.audit.core.verify import verify_log
 from schemas.audit import AuditEvent
 from schemas.codec import encode
 from tests.audit.conftest import T0, AuditKey

@@ -8,15 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumers.audit.errors import AuditError
-from consumers.audit.merkle import (
+from consumers.audit.core.errors import AuditError
+from consumers.audit.core.merkle import (
     EMPTY_ROOT,
     CompactTree,
     MerkleTree,
     leaf_hash,
     node_hash,
 )
-from consumers.audit.proofs import verify_consistency, verify_inclusion
+from consumers.audit.core.proofs import verify_consistency, verify_inclusion
 
 # Certificate Transparency's reference leaves and tree heads (certificate-transparency-go testdata)
 LEAVES = [bytes.fromhex(h) for h in ["", "00", "10", "2021", "3031", "40414243", "5051525354555657",

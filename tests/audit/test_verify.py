@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.audit.chain import AuditChain, record_hash
-from consumers.audit.merkle import MerkleTree
-from consumers.audit.verify import FaultKind, verify_log
+from consumers.audit.core.chain import AuditChain, record_hash
+from consumers.audit.core.merkle import MerkleTree
+from consumers.audit.core.verify import FaultKind, verify_log
 from schemas.audit import Checkpoint
 from schemas.codec import decode, encode
 from tests.audit.conftest import T0, AuditKey, Log, append_event, build_log, make_key, sign_at

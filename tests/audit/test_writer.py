@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consumers.audit.errors import AuditError
-from consumers.audit.events import draft
-from consumers.audit.verify import verify_log
-from consumers.audit.writer import AuditWriter, CheckpointPolicy
+from consumers.audit.core.errors import AuditError
+from consumers.audit.core.events import draft
+from consumers.audit.core.verify import verify_log
+from consumers.audit.core.writer import AuditWriter, CheckpointPolicy
 from schemas.audit import AuditEvent, Checkpoint
 from schemas.codec import decode
 from schemas.reasons import Reason

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from consumers.audit.kafka_io import read_values
-from consumers.audit.service import AuditWriterService
-from consumers.audit.settings import AuditSettings
+from consumers.audit.config import AuditSettings
+from consumers.audit.kafka.kafka_io import read_values
+from consumers.audit.kafka.service import AuditWriterService
 from consumers.trust import TrustPolicy
+from docbus.pki_folder import trust_policy_from_pki
 from infra.pki import Authority
 from infra.topics import TopicSpec, apply
-from producers.identity import NodeIdentity, trust_policy_from_pki
+from producers.identity import NodeIdentity
 
 PASS = "audit-bus-passphrase"
 ORGS = {

@@ -12,17 +12,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from consumers.audit.events import CHECKPOINT_REQUEST, CONTROL_HEADER, draft
-from consumers.audit.kafka_io import open_producer, read_values
-from consumers.audit.settings import AuditSettings
-from consumers.headers import envelope_headers
-from consumers.validator import trust_hashes
+from consumers.audit.config import AuditSettings
+from consumers.audit.core.events import CHECKPOINT_REQUEST, CONTROL_HEADER, draft
+from consumers.audit.kafka.kafka_io import open_producer, read_values
+from consumers.bus.decide.validator import trust_hashes
 from producers.builder import DocumentDraft, build_envelope, sign_envelope
 from producers.receipts import receipt_for
 from schemas.audit import AuditEvent, SourcePosition
 from schemas.codec import encode
 from schemas.document import DocumentType
 from schemas.envelope import Envelope
+from schemas.headers import envelope_headers
 from schemas.payload import Payload
 from schemas.receipt import StatusCode
 from tests.audit_bus.conftest import AuditPki, wait_values

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from consumers.audit.archive import ArchiveReader, export_archive
-from consumers.audit.chain import AuditChain
-from consumers.audit.checkpoint import CheckpointSigner
-from consumers.audit.events import draft
-from consumers.audit.kafka_io import produce_all
-from consumers.audit.service import AuditWriterService
-from consumers.audit.settings import AuditSettings
+from consumers.audit.config import AuditSettings
+from consumers.audit.core.archive import ArchiveReader, export_archive
+from consumers.audit.core.chain import AuditChain
+from consumers.audit.core.checkpoint import CheckpointSigner
+from consumers.audit.core.events import draft
+from consumers.audit.kafka.kafka_io import produce_all
+from consumers.audit.kafka.service import AuditWriterService
 from schemas.algorithms import Algorithm
 from schemas.audit import AuditEvent, Checkpoint
 from schemas.codec import decode, encode

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from consumers.audit.events import AUDIT_EVENTS_TOPIC
-from consumers.audit.kafka_io import produce_all
-from consumers.audit.service import AuditWriterService
-from consumers.audit.settings import AuditSettings
+from consumers.audit.config import AuditSettings
+from consumers.audit.kafka.kafka_io import produce_all
+from consumers.audit.kafka.service import AuditWriterService
 from infra.pki import Authority
 from infra.topics import TopicSpec, apply
 from producers.receipts import receipt_for
 from schemas.audit import AuditEvent, AuditRecord, Checkpoint
 from schemas.codec import decode, encode
 from schemas.receipt import StatusCode
+from schemas.topics import AUDIT_EVENTS_TOPIC
 from tests.audit_bus.conftest import wait_values
 from tests.audit_bus.scenario import cli
 from tests.bus import conftest as bus_fixtures

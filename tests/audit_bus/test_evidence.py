@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from consumers.audit.service import AuditWriterService
-from consumers.audit.settings import AuditSettings
+from consumers.audit.config import AuditSettings
+from consumers.audit.kafka.service import AuditWriterService
 from schemas.audit import Evidence
 from schemas.codec import decode, encode
 from tests.audit_bus.conftest import AuditPki

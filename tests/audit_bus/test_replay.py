@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consumers.audit.kafka_io import read_topic
-from consumers.audit.replay import REPLAY_HEADER
-from consumers.audit.service import AuditWriterService
-from consumers.audit.settings import AuditSettings
+from consumers.audit.config import AuditSettings
+from consumers.audit.kafka.kafka_io import read_topic
+from consumers.audit.kafka.replay import REPLAY_HEADER
+from consumers.audit.kafka.service import AuditWriterService
 from schemas.audit import AuditEvent, AuditRecord
 from schemas.codec import decode
 from tests.audit_bus.conftest import AuditPki, wait_values

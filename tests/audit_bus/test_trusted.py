@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from consumers.audit.chain import AuditChain
-from consumers.audit.checkpoint import CheckpointSigner
-from consumers.audit.merkle import MerkleTree
-from consumers.audit.service import load_signer
-from consumers.audit.trusted import verify_trusted
+from consumers.audit.core.chain import AuditChain
+from consumers.audit.core.checkpoint import CheckpointSigner
+from consumers.audit.core.merkle import MerkleTree
+from consumers.audit.core.trusted import verify_trusted
+from consumers.audit.kafka.service import load_signer
+from docbus.pki_folder import trust_policy_from_pki
 from infra.pki import Authority
-from producers.identity import trust_policy_from_pki
 from producers.keys import FileKeyProvider
 from schemas.audit import AuditEvent
 from schemas.codec import encode

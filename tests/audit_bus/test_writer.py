@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consumers.audit.events import CHECKPOINT_REQUEST, CONTROL_HEADER, draft, event_id
-from consumers.audit.kafka_io import produce_all
-from consumers.audit.service import AuditWriterService
-from consumers.audit.settings import AuditSettings
-from consumers.audit.trusted import verify_trusted
+from consumers.audit.config import AuditSettings
+from consumers.audit.core.events import CHECKPOINT_REQUEST, CONTROL_HEADER, draft, event_id
+from consumers.audit.core.trusted import verify_trusted
+from consumers.audit.kafka.kafka_io import produce_all
+from consumers.audit.kafka.service import AuditWriterService
 from schemas.audit import AuditEvent, AuditRecord, Checkpoint
 from schemas.codec import decode
 from tests.audit_bus.conftest import AuditPki, wait_values

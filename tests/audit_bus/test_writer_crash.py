@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consumers.audit.events import draft, event_id
-from consumers.audit.kafka_io import produce_all
-from consumers.audit.settings import AuditSettings
-from consumers.audit.trusted import verify_trusted
+from consumers.audit.config import AuditSettings
+from consumers.audit.core.events import draft, event_id
+from consumers.audit.core.trusted import verify_trusted
+from consumers.audit.kafka.kafka_io import produce_all
 from schemas.audit import AuditEvent, AuditRecord, Checkpoint
 from schemas.codec import decode
 from tests.audit_bus.conftest import AuditPki, wait_values

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from consumers.bus.decide.validator import trust_hashes
 from consumers.trust import TrustStore
 from consumers.trust.store import load_crl
-from consumers.validator import trust_hashes
 from infra.pki import Authority
 from producers.keys import FileKeyProvider, make_signature
 from schemas.signature import SignerRole

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from consumers.app import INGRESS_TOPIC, RECEIPTS_TOPIC
-from consumers.directory_load import ensure_topics, publish_entries
+from docbus.directory_load import ensure_topics, publish_entries
+from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC
 from tests.bus.kafka import BusProcess, start_group_at_end
 from tests.bus.world import PASSPHRASE, Sender, World, build_world
 

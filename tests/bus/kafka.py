@@ -16,9 +16,9 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from consumers.trust import TrustError
-from consumers.trustfiles import TrustFiles
 from docbus.demo.kafka import end_offsets as end_offsets  # re-exported for the tests
 from docbus.demo.kafka import start_group_at_end as start_group_at_end
+from docbus.pki_folder import TrustFiles
 from schemas.canonical import receipt_signing_input
 from schemas.codec import decode
 from schemas.quarantine import QuarantineRecord

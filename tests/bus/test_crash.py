@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from aiokafka import ConsumerRecord
 
-from consumers.app import QUARANTINE_TOPIC
-from consumers.routing import inbox_topic
+from schemas.topics import QUARANTINE_TOPIC, inbox_topic
 from tests.bus.conftest import start_bus
 from tests.bus.kafka import end_offsets, produce, quarantined, read_until
 from tests.bus.world import DEPARTMENTS, UNIVERSITIES, World

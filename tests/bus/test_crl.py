@@ -9,9 +9,8 @@ from collections.abc import Callable
 import pytest
 from aiokafka import ConsumerRecord
 
-from consumers.app import QUARANTINE_TOPIC
-from consumers.routing import inbox_topic
 from infra.pki import Authority
+from schemas.topics import QUARANTINE_TOPIC, inbox_topic
 from tests.bus.kafka import BusProcess, end_offsets, produce, quarantined, read_until
 from tests.bus.world import PASSPHRASE, REVOKED_LATER, Sender, World
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from consumers.directory import DirectorySnapshot, DirectoryStore
-from consumers.directory_feed import DirectoryFeed
-from consumers.directory_load import publish_entries, seal_entries
-from consumers.trustfiles import TrustFiles
+from consumers.bus.directory_feed import DirectoryFeed
+from docbus.directory_load import publish_entries, seal_entries
+from docbus.pki_folder import TrustFiles
+from schemas.directory_store import DirectorySnapshot, DirectoryStore
 from tests.bus.world import World
 
 pytestmark = pytest.mark.broker

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from consumers.receipt_check import ReceiptAccepted, ReceiptCheck, ReceiptDecision, ReceiptRejected
-from consumers.routed import RoutedRecord
-from consumers.trustfiles import TrustFiles
+from consumers.bus.decide.receipt_check import ReceiptAccepted, ReceiptCheck, ReceiptDecision, ReceiptRejected
+from consumers.bus.decide.routed import RoutedRecord
+from docbus.pki_folder import TrustFiles
 from producers.receipts import build_receipt, make_receipt
 from schemas.codec import encode
 from schemas.reasons import Reason

@@ -9,13 +9,12 @@ from collections.abc import Callable
 import pytest
 from aiokafka import ConsumerRecord
 
-from consumers.app import QUARANTINE_TOPIC, RECEIPTS_TOPIC, STATUS_TOPIC
-from consumers.audit.events import AUDIT_EVENTS_TOPIC, decode_draft
-from consumers.routing import inbox_topic
+from consumers.audit.core.events import decode_draft
 from producers.receipts import build_receipt
 from schemas.canonical import envelope_hash
 from schemas.envelope import Envelope
 from schemas.receipt import StatusCode
+from schemas.topics import AUDIT_EVENTS_TOPIC, QUARANTINE_TOPIC, RECEIPTS_TOPIC, STATUS_TOPIC, inbox_topic
 from tests.bus.kafka import BusProcess, end_offsets, from_processor, produce, quarantined, read_until
 from tests.bus.world import Sender, World
 

@@ -10,10 +10,9 @@ from collections.abc import Callable
 import pytest
 from aiokafka import ConsumerRecord
 
-from consumers.app import QUARANTINE_TOPIC
-from consumers.routing import inbox_topic
 from schemas.quarantine import QuarantineRecord
 from schemas.receipt import StatusCode
+from schemas.topics import QUARANTINE_TOPIC, inbox_topic
 from tests.bus.kafka import BusProcess, bus_notices, end_offsets, produce, read_until
 from tests.bus.kafka import quarantined as quarantined_by
 from tests.bus.world import Sender, World, forge

@@ -9,11 +9,10 @@ from collections.abc import Callable
 import pytest
 from aiokafka import ConsumerRecord
 
-from consumers.app import STATUS_TOPIC
-from consumers.audit.events import AUDIT_EVENTS_TOPIC, decode_draft
-from consumers.routing import inbox_topic
+from consumers.audit.core.events import decode_draft
 from schemas.audit import AuditRecord
 from schemas.receipt import StatusCode, parse_receipt
+from schemas.topics import AUDIT_EVENTS_TOPIC, STATUS_TOPIC, inbox_topic
 from tests.bus.kafka import BusProcess, bus_notices, end_offsets, from_processor, header, produce, read_until
 from tests.bus.world import DEPARTMENTS, Sender, World
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consumers.directory import DirectoryStore
-from consumers.policy import SenderState
-from consumers.routed import RoutedRecord
-from consumers.trustfiles import TrustFiles
-from consumers.validator import Accepted, Decision, Rejected, Validator
+from consumers.bus.decide.policy import SenderState
+from consumers.bus.decide.routed import RoutedRecord
+from consumers.bus.decide.validator import Accepted, Decision, Rejected, Validator
+from docbus.pki_folder import TrustFiles
+from schemas.directory_store import DirectoryStore
 from schemas.reasons import Reason
 from tests.bus.world import DEPARTMENTS, World, forge
 

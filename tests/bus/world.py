@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from consumers.directory import DirectorySnapshot
-from consumers.directory_load import seal_entries
-from consumers.sector import build_sector
+from docbus.directory_load import seal_entries
+from docbus.sector import build_sector
 from infra.pki import Authority
 from producers.builder import DocumentDraft, build_envelope, sign_envelope
 from producers.identity import NodeIdentity
@@ -17,6 +16,7 @@ from producers.keys import sign_dual
 from schemas.canonical import envelope_hash, envelope_signing_input
 from schemas.codec import encode
 from schemas.directory import DirectoryEntry
+from schemas.directory_store import DirectorySnapshot
 from schemas.document import DocumentType, SecurityLevel
 from schemas.envelope import ZERO_HASH, Envelope
 from schemas.payload import Payload

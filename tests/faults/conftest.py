@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from consumers.app import INGRESS_TOPIC, RECEIPTS_TOPIC
-from consumers.audit.events import AUDIT_EVENTS_TOPIC
-from consumers.audit.settings import AuditSettings
-from consumers.directory_load import ensure_topics, publish_entries
+from consumers.audit.config import AuditSettings
+from docbus.directory_load import ensure_topics, publish_entries
 from infra.broker import Cluster
 from infra.pki import Authority
 from infra.topics import TopicSpec, apply
+from schemas.topics import AUDIT_EVENTS_TOPIC, INGRESS_TOPIC, RECEIPTS_TOPIC
 from tests.bus.conftest import bus_env
 from tests.bus.kafka import CliProcess as Proc
 from tests.bus.kafka import start_group_at_end
@@ -83,7 +82,7 @@ async def stack(
     writer_env = {
         **env, "DOCBUS_AUDIT_TOPIC": audit.audit_topic, "DOCBUS_CHECKPOINT_TOPIC": audit.checkpoint_topic,
         "DOCBUS_AUDIT_GROUP": audit.audit_group, "DOCBUS_CHECKPOINT_EVERY": "100",
-        "DOCBUS_CHECKPOINT_SECONDS": "5", "DOCBUS_AUDIT_IN_BUS": "false",
+        "DOCBUS_CHECKPOINT_SECONDS": "5",
     }  # fmt: skip
     bus = Proc(["bus", "run"], env, home / "bus.log")
     writer = Proc(["audit", "writer"], writer_env, home / "writer.log")

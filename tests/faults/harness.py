@@ -15,17 +15,18 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from consumers.audit.logview import load_log
-from consumers.audit.settings import AuditSettings
-from consumers.audit.trusted import verify_trusted
-from consumers.checker import AuditSeen, Copy, DeliveryReport, Quarantined, Submitted, check_delivery, digest
-from consumers.directory import DirectorySnapshot
-from consumers.routing import inbox_topic, route
-from producers.identity import trust_policy_from_pki
+from consumers.audit.config import AuditSettings
+from consumers.audit.core.trusted import verify_trusted
+from consumers.audit.kafka.logview import load_log
+from consumers.bus.decide.routing import route
+from docbus.pki_folder import trust_policy_from_pki
 from producers.publisher import Publisher, PublishError
 from schemas.codec import decode
+from schemas.directory_store import DirectorySnapshot
 from schemas.quarantine import QuarantineRecord
+from schemas.topics import inbox_topic
 from tests.bus.world import DEPARTMENTS, UNIVERSITIES, Sender, World, forge
+from tests.checker import AuditSeen, Copy, DeliveryReport, Quarantined, Submitted, check_delivery, digest
 
 __all__ = ["Mix", "Outputs", "SteadyProducer", "build_mix"]
 

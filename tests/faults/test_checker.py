@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consumers.checker import AuditSeen, Copy, Quarantined, Submitted, check_delivery, digest
+from tests.checker import AuditSeen, Copy, Quarantined, Submitted, check_delivery, digest
 
 A, B, BAD = digest(b"a"), digest(b"b"), digest(b"bad")
 SUBS = [

@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from consumers.checker import DeliveryReport
 from tests.bus.kafka import end_offsets
 from tests.bus.world import DEPARTMENTS, UNIVERSITIES
+from tests.checker import DeliveryReport
 from tests.faults.conftest import Stack, topics_named
 from tests.faults.harness import Outputs, SteadyProducer, build_mix
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from consumers.directory import DirectoryStore
-from consumers.policy import SenderState
-from consumers.receipt_check import ReceiptCheck, ReceiptDecision
-from consumers.routed import RoutedRecord
-from consumers.trustfiles import TrustFiles
-from consumers.validator import Decision, Validator
+from consumers.bus.decide.policy import SenderState
+from consumers.bus.decide.receipt_check import ReceiptCheck, ReceiptDecision
+from consumers.bus.decide.routed import RoutedRecord
+from consumers.bus.decide.validator import Decision, Validator
+from docbus.pki_folder import TrustFiles
 from producers.receipts import build_receipt
 from schemas.canonical import envelope_hash
+from schemas.directory_store import DirectoryStore
 from schemas.envelope import Envelope
 from schemas.receipt import StatusCode
 from tests.attacks.lab import Chain, build_lab

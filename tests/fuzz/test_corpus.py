@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from consumers.validator import Accepted
+from consumers.bus.decide.validator import Accepted
 from schemas.canonical import envelope_hash
 from schemas.envelope import parse_envelope
 from schemas.errors import ContractError

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumers.policy import SenderState
-from consumers.receipt_check import ReceiptAccepted, ReceiptCheck, ReceiptRejected
+from consumers.bus.decide.policy import SenderState
+from consumers.bus.decide.receipt_check import ReceiptAccepted, ReceiptCheck, ReceiptRejected
+from consumers.bus.decide.validator import Accepted, Rejected, Validator
 from consumers.trust import TrustError, TrustPolicy, TrustStore
 from consumers.trust.der import pem_or_der
-from consumers.validator import Accepted, Rejected, Validator
 from schemas.codec import encode
 from schemas.envelope import parse_envelope
 from schemas.reasons import Reason

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumers.validator import Accepted, Rejected
+from consumers.bus.decide.validator import Accepted, Rejected
 from schemas.canonical import envelope_hash
 from schemas.envelope import parse_envelope
 from schemas.errors import ContractError

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumers.receipt_check import ReceiptAccepted, ReceiptRejected
+from consumers.bus.decide.receipt_check import ReceiptAccepted, ReceiptRejected
 from schemas.canonical import receipt_signing_input
 from schemas.errors import ContractError
 from schemas.receipt import parse_receipt

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from consumers.trust import TrustPolicy
+from docbus.pki_folder import trust_policy_from_pki
 from infra.pki import Authority
-from producers.identity import NodeIdentity, trust_policy_from_pki
+from producers.identity import NodeIdentity
 
 PASS = "node-test-passphrase"
 OFFICIALS = {

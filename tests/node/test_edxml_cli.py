@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from consumers.directory_load import ensure_topics, publish_entries
-from consumers.routing import inbox_topic
+from docbus.directory_load import ensure_topics, publish_entries
 from infra.pki import Authority
 from producers.edxml import SignatureVerdict, parse_package
+from schemas.topics import inbox_topic
 from tests.bus.conftest import bus_env, start_bus
 from tests.bus.kafka import BusProcess, start_group_at_end
 from tests.bus.world import PASSPHRASE, build_world

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from consumers.directory_load import ensure_topics, publish_entries
-from consumers.routing import inbox_topic
+from docbus.directory_load import ensure_topics, publish_entries
 from infra.pki import Authority
 from schemas.codec import fingerprint
 from schemas.receipt import StatusCode, parse_receipt
+from schemas.topics import inbox_topic
 from tests.bus.conftest import bus_env, start_bus
 from tests.bus.kafka import BusProcess, end_offsets, read_until, start_group_at_end
 from tests.bus.world import PASSPHRASE, World, build_world

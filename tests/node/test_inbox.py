@@ -12,11 +12,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from cryptography import x509
 
-from consumers.directory import DirectorySnapshot
-from consumers.directory_load import seal_entries
-from consumers.inbox import InboxClient, InboxEvent
-from consumers.sector import build_sector
-from consumers.trustfiles import TrustFiles
+from consumers.inbox.client import InboxClient, InboxEvent
+from docbus.directory_load import seal_entries
+from docbus.pki_folder import TrustFiles
+from docbus.sector import build_sector
 from infra.pki import Authority
 from producers.builder import build_envelope, sign_envelope
 from producers.directory_view import DirectoryView
@@ -24,6 +23,7 @@ from producers.identity import NodeIdentity
 from producers.receipts import build_receipt
 from schemas.canonical import envelope_hash, receipt_signing_input
 from schemas.codec import encode
+from schemas.directory_store import DirectorySnapshot
 from schemas.receipt import StatusCode, parse_receipt
 from tests.node.conftest import PASS, NodePki
 from tests.node.drafts import draft

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from consumers.inbox_store import InboxStore
+from consumers.inbox.store import InboxStore
 from producers.builder import build_envelope
 from producers.receipts import make_receipt
 from schemas.codec import encode

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consumers.status_view import status_rows
+from consumers.inbox.status import status_rows
 from producers.receipts import build_receipt
 from schemas.receipt import StatusCode
 from tests.node.conftest import NodePki

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from consumers.directory import DirectorySnapshot
-from consumers.sector import build_sector
+from docbus.sector import build_sector
 from schemas.directory import DirectoryEntry, OrgKind
+from schemas.directory_store import DirectorySnapshot
 
 WHEN = datetime(2025, 7, 1, 8, 30, tzinfo=UTC)
 

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.directory import MAX_SUCCESSOR_DEPTH, DirectoryError, DirectorySnapshot, DirectoryStore
-from consumers.sector import build_sector
+from docbus.sector import build_sector
 from schemas.codec import decode, encode
 from schemas.directory import (
     DIRECTORY_SNAPSHOT_CONTEXT,
@@ -23,6 +22,7 @@ from schemas.directory import (
     directory_snapshot_signing_input,
     snapshot_hash,
 )
+from schemas.directory_store import MAX_SUCCESSOR_DEPTH, DirectoryError, DirectorySnapshot, DirectoryStore
 from schemas.reasons import Reason
 from schemas.signature import Signature, SignerRole
 from tests.routing.conftest import WHEN, entry

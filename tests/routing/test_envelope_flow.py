@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from consumers.directory import DirectorySnapshot, DirectoryStore
-from consumers.policy import PolicyError, ReplayGuard, SenderState
-from consumers.routing import route_envelope
+from consumers.bus.decide.policy import PolicyError, ReplayGuard, SenderState
+from consumers.bus.decide.routing import route_envelope
 from schemas.canonical import envelope_hash
 from schemas.codec import decode, encode
+from schemas.directory_store import DirectorySnapshot, DirectoryStore
 from schemas.envelope import Envelope
 from schemas.reasons import Reason
 from tests.schemas.samples import CREATED, sample_envelope

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumers.policy import (
+from consumers.bus.decide.policy import (
     ZERO_HASH,
     PolicyConfig,
     PolicyError,

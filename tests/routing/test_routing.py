@@ -9,10 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.directory import DirectorySnapshot, DirectoryStore
-from consumers.routing import RoutingError, check_sender, inbox_topic, route, route_envelope
-from consumers.sector import build_sector
+from consumers.bus.decide.routing import RoutingError, check_sender, route, route_envelope
+from docbus.sector import build_sector
+from schemas.directory_store import DirectorySnapshot, DirectoryStore
+from schemas.errors import ContractError
 from schemas.reasons import Reason
+from schemas.topics import inbox_topic
 
 MINISTRY = "G03"
 
@@ -102,7 +104,7 @@ def test_route_envelope_uses_the_named_snapshot(snapshot: DirectorySnapshot) -> 
 def test_inbox_topic() -> None:
     assert inbox_topic("G03.15") == "docbus.inbox.G03.15"
     assert inbox_topic("000.00.15.G03") == "docbus.inbox.G03.15"
-    with pytest.raises(RoutingError) as info:
+    with pytest.raises(ContractError) as info:
         inbox_topic("G03/../x")
     assert info.value.reason is Reason.UNKNOWN_RECIPIENT
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consumers.directory import DirectorySnapshot
 from consumers.trust import TrustError, TrustPolicy, TrustStore
 from infra.pki import Authority
 from producers.keys import FileKeyProvider, make_signature
@@ -20,6 +19,7 @@ from schemas.directory import (
     directory_entry_signing_input,
     directory_snapshot_signing_input,
 )
+from schemas.directory_store import DirectorySnapshot
 from schemas.reasons import Reason
 from schemas.signature import Signature, SignerRole
 from tests.routing.conftest import entry

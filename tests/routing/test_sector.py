@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from consumers.directory import DirectorySnapshot
-from consumers.sector import MERGERS_2025, PROVINCES, build_sector
+from docbus.sector import MERGERS_2025, PROVINCES, build_sector
 from schemas.directory import OrgKind, OrgStatus
+from schemas.directory_store import DirectorySnapshot
 
 
 def test_default_sector_shape(snapshot: DirectorySnapshot) -> None:

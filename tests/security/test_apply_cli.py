@@ -11,8 +11,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import TopicAuthorizationFailedError
 from typer.testing import CliRunner
 
+from docbus.commands.broker import topics_app
 from infra import acls
-from infra.cli import topics_app
 from infra.pki.authority import Authority
 from infra.pki.tls import issue_tls
 from infra.security import ADMIN, client_security

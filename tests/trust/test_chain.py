@@ -12,10 +12,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from consumers.trust import TrustConfig, TrustError, TrustPolicy, TrustStore, oids
+from consumers.trust import TrustConfig, TrustError, TrustPolicy, TrustStore
 from infra.pki import Authority, Issued, KeyType, profiles
 from infra.pki.keys import generate_key
 from producers.keys import FileKeyProvider, make_signature
+from schemas import oids
 from schemas.reasons import Reason
 from schemas.signature import Signature, SignerRole
 from tests.trust.conftest import DATA, PASS, Pki, now

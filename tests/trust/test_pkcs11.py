@@ -18,10 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from pkcs11 import Attribute, KeyType
 from pkcs11.util.ec import encode_named_curve_parameters
 
-from consumers.trust.algorithms import P256_ORDER
 from producers.keys import SigningError, make_signature
 from producers.pkcs11_key import Pkcs11KeyProvider, token_public_key
-from schemas.algorithms import Algorithm
+from schemas.algorithms import P256_ORDER, Algorithm
 from schemas.signature import Signature, SignerRole
 from tests.trust.conftest import DATA, Pki, now
 

@@ -11,10 +11,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
 
-from consumers.trust import TrustPolicy, TrustStore, oids
+from consumers.trust import TrustPolicy, TrustStore
+from docbus.commands.pki import pki_app
 from infra.pki import Authority
-from infra.pki.cli import pki_app
 from producers.keys import FileKeyProvider, SigningError, sign_dual
+from schemas import oids
 from tests.trust.conftest import DATA, PASS, Pki, now
 
 

@@ -13,8 +13,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
-from consumers.trust import Purpose, TrustError, TrustPolicy, TrustStore, oids
+from consumers.trust import Purpose, TrustError, TrustPolicy, TrustStore
 from producers.keys import FileKeyProvider, make_signature
+from schemas import oids
 from schemas.reasons import Reason
 from schemas.signature import SignerRole
 from tests.trust.conftest import DATA, now

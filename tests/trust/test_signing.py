@@ -11,10 +11,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumers.trust import TrustError, low_s, raw_to_der
-from consumers.trust.algorithms import P256_ORDER
 from producers.keys import FileKeyProvider, SigningError, default_algorithm
-from schemas.algorithms import Algorithm
+from schemas.algorithms import P256_ORDER, Algorithm, low_s, raw_to_der
+from schemas.errors import TrustError
 from schemas.reasons import Reason
 from schemas.signature import Signature, SignerRole
 from tests.trust.conftest import DATA, Pki

@@ -14,7 +14,7 @@ import pytest
 
 from consumers.trust import TrustError
 from consumers.trust.der import parse_cert, parse_crl
-from consumers.trustfiles import TrustFiles
+from docbus.pki_folder import TrustFiles
 from schemas.signature import Signature, SignerRole
 from tests.trust.conftest import DATA, Pki, now
 
@@ -49,7 +49,7 @@ def test_a_malformed_file_is_skipped_and_named(
     for target in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-    with caplog.at_level(logging.WARNING, logger="consumers.trustfiles"):
+    with caplog.at_level(logging.WARNING, logger="docbus.pki_folder"):
         trust = TrustFiles(folder)
         trust.refresh()
     named = caplog.text

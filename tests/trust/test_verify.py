@@ -12,8 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from consumers.trust import Purpose, TrustError
-from consumers.trust.algorithms import P256_ORDER
-from schemas.algorithms import Algorithm
+from schemas.algorithms import P256_ORDER, Algorithm
 from schemas.reasons import Reason
 from schemas.signature import Signature, SignerRole
 from tests.trust.conftest import DATA, Pki, now

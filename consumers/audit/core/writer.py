@@ -1,0 +1,144 @@
+"""The single audit writer's decisions, without I/O (docs/AUDIT.md §1, ADR 0001).
+
+``AuditWriter`` turns drafts from ``docbus.audit.events`` into chained records: it drops a draft
+whose event id (``consumers.audit.core.events.event_id``) is already in the log, appends the rest to an
+``AuditLog`` and says when a checkpoint is due (every ``every`` records or ``interval``, whichever
+comes first). After a restart ``AuditWriter.rebuild`` replays the stored log, so the duplicate set
+and the chain continue exactly where the topic ends. The Kafka loop is consumers/audit/kafka/service.py.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import fastavro
+import pydantic
+
+from consumers.audit.core.chain import HEADER, Appended
+from consumers.audit.core.checkpoint import CheckpointSigner
+from consumers.audit.core.errors import AuditError
+from consumers.audit.core.events import decode_draft, event_id, event_id_of
+from consumers.audit.core.log import AuditLog
+from schemas.audit import Checkpoint
+from schemas.codec import decode, encode, schema_entries
+from schemas.errors import ContractError
+from schemas.reasons import Reason
+
+__all__ = ["AuditWriter", "CheckpointPolicy"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointPolicy:
+    every: int = 1000  # records since the last checkpoint
+    interval: timedelta = timedelta(seconds=60)  # time since the last checkpoint, if anything new
+
+    def __post_init__(self) -> None:
+        if self.every < 1 or self.interval <= timedelta(0):
+            raise ValueError("checkpoint every >= 1 record and a positive interval")
+
+
+class AuditWriter:
+    def __init__(self, signer: CheckpointSigner, policy: CheckpointPolicy | None = None) -> None:
+        self.signer = signer
+        self.policy = policy or CheckpointPolicy()
+        self.log = AuditLog()
+        self.seen: set[bytes] = set()
+        self.signed_size = 0  # tree size of the newest checkpoint
+        self.signed_at: datetime | None = None
+        self.dropped = 0  # duplicates dropped since start
+        self._clock: datetime | None = None
+
+    @property
+    def size(self) -> int:
+        return self.log.size
+
+    @classmethod
+    def rebuild(
+        cls,
+        stored: Iterable[bytes],
+        checkpoints: Iterable[bytes],
+        signer: CheckpointSigner,
+        policy: CheckpointPolicy | None = None,
+    ) -> AuditWriter:
+        """Continue the stored log. Raises AuditError when it does not chain or does not decode:
+        a writer must never extend a damaged log (run ``docbus audit verify``)."""
+        writer = cls(signer, policy)
+        records = list(stored)
+        writer.log = AuditLog.replay(records)  # raises unless every record chains
+        reader = next(e.parsed for e in schema_entries() if e.name == "audit_record.v1")
+        for i, data in enumerate(records):
+            # the plain Avro decoding: ~5x faster than models over millions of records
+            buf = io.BytesIO(data)
+            buf.seek(len(HEADER))
+            try:
+                f: Any = fastavro.schemaless_reader(buf, reader, None)
+                eid = event_id_of(f["event"], f["message_id"], f["recipient"], f["status"], f["reason"])
+            except Exception as exc:  # fastavro's errors are not one type; the chain held, the body not
+                raise AuditError(Reason.MALFORMED, f"stored record {i} does not decode: {exc!r}") from exc
+            writer.seen.add(eid)
+        for data in checkpoints:
+            try:
+                cp = decode(data, Checkpoint)
+            except ContractError:
+                logger.warning("ignoring an undecodable checkpoint on the checkpoint topic")
+                continue
+            if cp.tree_size >= writer.signed_size and cp.tree_size <= writer.size:
+                writer.signed_size, writer.signed_at = cp.tree_size, cp.issued_at
+        logger.info("audit writer resumes at %d records, last checkpoint %d", writer.size, writer.signed_size)
+        return writer
+
+    def accept(self, draft: bytes) -> Appended | None:
+        """The chained record for a draft, or None for a duplicate. Raises AuditError(MALFORMED)
+        for a draft that is no audit record (the caller logs and skips it)."""
+        try:
+            record = decode_draft(draft)
+        except ContractError as exc:
+            raise AuditError(Reason.MALFORMED, f"audit draft: {exc.detail}") from exc
+        eid = event_id(record)
+        if eid in self.seen:
+            self.dropped += 1
+            return None
+        try:
+            appended = self.log.append(
+                record.event,
+                at=record.at,
+                message_id=record.message_id,
+                sender=record.sender,
+                document_id=record.document_id,
+                recipient=record.recipient,
+                reason=record.reason,
+                status=record.status,
+                detail=record.detail,
+                envelope_hash=record.envelope_hash,
+                receipt_hash=record.receipt_hash,
+                source=record.source,
+                trust_hashes=record.trust_hashes,
+            )
+        except (pydantic.ValidationError, ContractError) as exc:  # decoded, so this is unexpected
+            raise AuditError(Reason.MALFORMED, f"audit draft does not chain: {exc}") from exc
+        self.seen.add(eid)
+        return appended
+
+    def checkpoint_due(self, now: datetime) -> bool:
+        new = self.size - self.signed_size
+        if new <= 0:
+            return False
+        if new >= self.policy.every:
+            return True
+        if self.signed_at is None and self._clock is None:
+            self._clock = now  # no checkpoint yet: the first interval runs from now
+        since = self.signed_at if self.signed_at is not None else self._clock
+        return since is not None and now - since >= self.policy.interval
+
+    def checkpoint(self, now: datetime) -> bytes:
+        """Sign a tree head over every record so far; returns the encoded checkpoint to publish."""
+        cp = self.log.checkpoint(self.signer, now)
+        self.signed_size, self.signed_at = cp.tree_size, cp.issued_at
+        return encode(cp)

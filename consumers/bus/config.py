@@ -1,0 +1,73 @@
+"""Settings of the bus processors, from the environment (``DOCBUS_*``) or arguments.
+
+Every number here is a documented limit: freshness window, clock skew, how often the CRL folder
+is looked at, how long the directory catch-up may take.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from consumers.bus.decide.policy import PolicyConfig
+
+__all__ = ["BusSettings"]
+
+
+class BusSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOCBUS_", extra="ignore")
+
+    #: state folder (faust table data lives in <home>/bus)
+    home: Path = Path(".docbus")
+    #: Kafka bootstrap servers, host:port[,host:port]
+    bootstrap: str = "127.0.0.1:19092"
+    #: the ministry PKI folder (docs/TRUST.md); default <home>/pki
+    pki_dir: Path | None = None
+    #: passphrase of the keys in the PKI folder (the bus seals its notices with its own key)
+    pki_passphrase: SecretStr = SecretStr("")
+    #: the bus's own org code: it seals 01/02 notices (ADR 0001, "Identities")
+    bus_org: str = "G03.BUS"
+    #: the directory authority whose seal every directory entry carries
+    directory_org: str = "G03"
+    #: replication of the faust table changelogs (3 on the production cluster)
+    changelog_replication: int = Field(default=1, ge=1)
+    #: faust app id: consumer group and table changelog names derive from it
+    app_id: str = "docbus-bus"
+    #: an envelope must reach the bus within this window after created_at
+    max_age: timedelta = timedelta(hours=24)
+    #: how far a node clock may run ahead of the bus
+    max_skew: timedelta = timedelta(minutes=5)
+    #: accept any first sequence of a sender (a bus joining a running exchange); off by default
+    learn_first_sequence: bool = False
+    #: seconds between looks at <pki_dir>/crl for changed CRL files
+    crl_check_interval: float = Field(default=10.0, gt=0)
+    #: seconds a directory catch-up may take before the processor gives up waiting
+    directory_timeout: float = Field(default=30.0, gt=0)
+    #: seconds without heartbeats before the group drops a dead worker (a restart waits this long)
+    session_timeout: float = Field(default=10.0, gt=0)
+    #: records an agent decides before awaiting their outputs together (throughput vs. redo on crash)
+    batch_size: int = Field(default=200, ge=1)
+    #: seconds an agent waits to fill a batch before deciding what it has
+    batch_wait: float = Field(default=0.02, gt=0)
+    #: faust worker log level: crit|error|warn|info|debug
+    log_level: str = "info"
+
+    @property
+    def pki(self) -> Path:
+        return self.pki_dir if self.pki_dir is not None else self.home / "pki"
+
+    @property
+    def passphrase(self) -> bytes:
+        return self.pki_passphrase.get_secret_value().encode()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "bus"
+
+    def policy(self) -> PolicyConfig:
+        return PolicyConfig(
+            max_age=self.max_age, max_skew=self.max_skew, learn_first_sequence=self.learn_first_sequence
+        )

@@ -1,0 +1,290 @@
+"""The recipient's inbox client: consume ``docbus.inbox.<org>`` only, re-verify, store, acknowledge.
+
+Every envelope is verified end to end again (contract, both signatures, addressed to this org
+explicitly or through a group of the snapshot it names) — the recipient trusts the signatures,
+not the bus. Accepted documents are stored once per message id and answered with a sealed 01
+receipt on ``docbus.receipts`` (key: the original sender); a refused one is kept in ``rejected/``
+and answered with a 02 carrying the reason code. Notices of the bus and receipts forwarded from
+recipients are verified (seal of their ``from_org``) and logged. Offsets are committed after the
+record's outputs are stored and acknowledged: at-least-once underneath, effectively once here.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer
+
+from consumers.bus.decide.routing import RoutingError, route
+from consumers.inbox.store import InboxStore
+from consumers.trust import TrustError, TrustPolicy, VerifiedDocument
+from producers.identity import NodeIdentity
+from producers.publisher import Publisher
+from producers.receipts import make_receipt
+from schemas.canonical import envelope_hash, envelope_signing_input, receipt_signing_input
+from schemas.codec import encode, fingerprint
+from schemas.directory_store import DirectoryStore
+from schemas.envelope import Envelope, parse_envelope
+from schemas.errors import ContractError
+from schemas.orgcode import canonical_org_code
+from schemas.reasons import Reason
+from schemas.receipt import Receipt, StatusCode, parse_receipt
+from schemas.topics import RECEIPTS_TOPIC, inbox_topic
+
+__all__ = ["DirectorySource", "InboxClient", "InboxEvent", "auto_receipt_id"]
+
+logger = logging.getLogger(__name__)
+
+_NAMESPACE = uuid.UUID("0c4f1a52-3e9b-4f7e-8d2a-6b1c9e7d5a30")  # docbus inbox receipts
+
+
+def auto_receipt_id(envelope_id: str, org: str, status: StatusCode) -> str:
+    """Deterministic id of an automatic receipt: re-sent after a crash, it is the same receipt."""
+    return str(uuid.uuid5(_NAMESPACE, f"{envelope_id}/{org}/{status.value}"))
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEvent:
+    """What one inbox record led to (``docbus inbox`` prints these)."""
+
+    kind: str  # document | duplicate | rejected | receipt | notice | ignored
+    message_id: str | None
+    detail: str
+    sender: str | None = None
+    subject: str | None = None
+
+
+class DirectorySource(Protocol):
+    """consumers.bus.directory_feed.DirectoryFeed or producers.directory_view.DirectoryView."""
+
+    @property
+    def store(self) -> DirectoryStore: ...
+
+    async def catch_up(self, timeout: float = 30.0) -> int: ...
+
+
+class _Refused(Exception):
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+class InboxClient:
+    def __init__(
+        self,
+        identity: NodeIdentity,
+        bootstrap: str,
+        store_dir: Path,
+        policy: TrustPolicy,
+        *,
+        directory: DirectorySource | None = None,
+        topic: str | None = None,
+        receipts_topic: str = RECEIPTS_TOPIC,
+        group: str | None = None,
+        bus_org: str = "G03.BUS",
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.identity, self.policy, self.directory = identity, policy, directory
+        self.org = identity.org_code
+        self.store = InboxStore(store_dir)
+        self.topic = topic or inbox_topic(self.org)
+        self.group = group or f"docbus-inbox-{self.org}"
+        self.bootstrap = bootstrap
+        self.publisher = Publisher(bootstrap, receipts=receipts_topic, client_id=f"docbus-inbox-{self.org}")
+        self.bus_org = canonical_org_code(bus_org)
+        self.now = now
+
+    # --- one record -------------------------------------------------------------------------
+
+    async def handle(self, raw: bytes) -> InboxEvent:
+        """Decide, store and answer one inbox record; returns what happened."""
+        if raw[2:10] == fingerprint("receipt.v1"):
+            return self._receipt(raw)
+        try:
+            env = parse_envelope(raw)
+        except ContractError as exc:
+            self.store.save_rejected(raw, None, exc.reason.value, exc.detail, self.now().isoformat())
+            return InboxEvent("rejected", None, f"{exc.reason.value}: {exc.detail} (undecodable, no receipt)")
+        if self.store.has(env.message_id):
+            return await self._duplicate(env, raw)
+        try:
+            verified = self._verify(env)
+            await self._addressed(env)
+        except _Refused as exc:
+            return await self._refuse(env, raw, exc.reason, exc.detail)
+        meta = self._meta(env, verified)
+        try:
+            self.store.save_document(env, raw, meta)
+        except OSError:
+            if not self.store.has(env.message_id):
+                raise
+            return await self._duplicate(env, raw)  # another client of this org stored it just now
+        await self._acknowledge(env)
+        return InboxEvent("document", env.message_id, env.document.document_id, env.sender.code,
+                          env.document.subject)  # fmt: skip
+
+    def _verify(self, env: Envelope) -> VerifiedDocument:
+        try:
+            return self.policy.verify_document(
+                envelope_signing_input(env),
+                env.signatures,
+                canonical_org_code(env.sender.code),
+                now=self.now(),
+            )
+        except TrustError as exc:
+            raise _Refused(exc.reason, exc.detail) from None
+
+    async def _addressed(self, env: Envelope) -> None:
+        """This org is named, or a closed code it succeeds, or a member of an addressed group."""
+        if self.org in {canonical_org_code(c) for c in env.recipients}:
+            return
+        if self.directory is None:
+            raise _Refused(Reason.UNKNOWN_RECIPIENT, f"{self.org} is not named and no directory is read")
+        snapshot = self.directory.store.get(env.directory_snapshot)
+        if snapshot is None:
+            await self.directory.catch_up()
+            snapshot = self.directory.store.get(env.directory_snapshot)
+        if snapshot is None:
+            raise _Refused(Reason.DIRECTORY_MISMATCH, f"snapshot {env.directory_snapshot.hex()[:16]} unknown")
+        try:
+            plan = route(snapshot, env.sender.code, env.recipients, env.groups)
+        except RoutingError as exc:
+            raise _Refused(exc.reason, exc.detail) from None
+        if self.org not in plan.recipients:
+            raise _Refused(Reason.UNKNOWN_RECIPIENT, f"{self.org} is not among the envelope's recipients")
+
+    def _meta(self, env: Envelope, doc: VerifiedDocument) -> dict[str, Any]:
+        d = env.document
+        return {
+            "message_id": env.message_id,
+            "document_id": d.document_id,
+            "sender": {"code": env.sender.code, "name": env.sender.name},
+            "subject": d.subject,
+            "document_type": d.document_type.value,
+            "priority": int(d.priority),
+            "business_type": d.business_type.value,
+            "response_for": d.response_for,
+            "created_at": env.created_at.isoformat(),
+            "received_at": self.now().isoformat(),
+            "envelope_hash": envelope_hash(env).hex(),
+            "verification": {
+                "result": "valid",
+                "official": {"name": doc.official.name, "position": doc.official.position,
+                             "org": doc.official.org_code, "serial": f"{doc.official.serial:x}"},
+                "organization": {"org": doc.organization.org_code, "serial": f"{doc.organization.serial:x}"},
+                "signed_at": doc.organization.signing_time.isoformat(),
+            },
+        }  # fmt: skip
+
+    async def _duplicate(self, env: Envelope, raw: bytes) -> InboxEvent:
+        if raw != self.store.envelope_bytes(env.message_id):
+            # same id, other bytes: never replaces what was stored, and the sender is not answered
+            detail = "another envelope under a stored message id"
+            self.store.save_rejected(raw, env.message_id, Reason.REPLAY.value, detail, self.now().isoformat())
+            return InboxEvent("rejected", env.message_id, "REPLAY: other bytes under a stored message id")
+        if not self.store.receipt_sent(env.message_id):
+            await self._acknowledge(env)  # stored before a crash, receipt never acknowledged
+        return InboxEvent("duplicate", env.message_id, "already stored; copy dropped", env.sender.code)
+
+    async def _acknowledge(self, env: Envelope) -> None:
+        receipt = self._receipt_for(env, StatusCode.ARRIVED, None)
+        raw = encode(receipt)
+        await self.publisher.publish_receipt(receipt, raw)
+        self.store.mark_receipt(env.message_id, raw)
+
+    async def _refuse(self, env: Envelope, raw: bytes, reason: Reason, detail: str) -> InboxEvent:
+        logger.warning("refused %s from %s: %s %s", env.message_id, env.sender.code, reason.value, detail)
+        self.store.save_rejected(raw, env.message_id, reason.value, detail, self.now().isoformat())
+        receipt = self._receipt_for(env, StatusCode.REJECTED, f"{reason.value}: {detail}"[:1000])
+        await self.publisher.publish_receipt(receipt, encode(receipt))
+        return InboxEvent("rejected", env.message_id, f"{reason.value}: {detail}", env.sender.code)
+
+    def _receipt_for(self, env: Envelope, status: StatusCode, reason: str | None) -> Receipt:
+        return make_receipt(
+            self.identity, envelope_message_id=env.message_id, document_id=env.document.document_id,
+            envelope_hash=envelope_hash(env), to_org=env.sender.code, status=status, reason=reason,
+            by_name=self.identity.org_name, by_position="inbox", at=self.now(),
+            message_id=auto_receipt_id(env.message_id, self.org, status),
+        )  # fmt: skip
+
+    def _receipt(self, raw: bytes) -> InboxEvent:
+        try:
+            receipt = parse_receipt(raw)
+        except ContractError as exc:
+            return InboxEvent("ignored", None, f"{exc.reason.value}: {exc.detail}")
+        origin = canonical_org_code(receipt.from_org)
+        try:
+            data = receipt_signing_input(receipt)
+            self.policy.verify_seal(data, receipt.signatures, origin, self.now())
+            verified = "valid"
+        except TrustError as exc:
+            verified = f"{exc.reason.value}: {exc.detail}"
+        kind = "notice" if origin == self.bus_org else "receipt"
+        entry = {
+            "receipt_id": receipt.message_id, "kind": kind, "envelope_id": receipt.envelope_id,
+            "document_id": receipt.document_id, "from": origin, "to": receipt.to_org,
+            "status": receipt.status.value, "reason": receipt.reason, "by": receipt.by_name,
+            "at": receipt.at.isoformat(), "received_at": self.now().isoformat(), "seal": verified,
+        }  # fmt: skip
+        fresh = self.store.record_receipt(receipt, raw, entry)
+        detail = f"{receipt.status.value} from {origin} for {receipt.envelope_id}"
+        detail += f" ({receipt.reason})" if receipt.reason else ""
+        detail += "" if verified == "valid" else f" — seal NOT valid: {verified}"
+        return InboxEvent(kind if fresh else "duplicate", receipt.message_id, detail, origin)
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    async def run(
+        self,
+        *,
+        once: bool = False,
+        on_event: Callable[[InboxEvent], Awaitable[None] | None] | None = None,
+        idle_ms: int = 1000,
+        refresh: Callable[[], object] | None = None,
+    ) -> int:
+        """Consume the inbox with the org's group. ``once``: stop when caught up. Returns records
+        handled. ``refresh`` runs before each batch (reload changed CRL files)."""
+        consumer = AIOKafkaConsumer(
+            self.topic, bootstrap_servers=self.bootstrap, group_id=self.group,
+            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=100,
+        )  # fmt: skip
+        handled = 0
+        await self.publisher.start()
+        try:
+            await consumer.start()
+            while True:
+                batches = await consumer.getmany(timeout_ms=idle_ms)
+                if refresh is not None:
+                    refresh()  # e.g. TrustFiles.refresh: a CRL published meanwhile applies now
+                for records in batches.values():
+                    for record in records:
+                        event = await self.handle(record.value or b"")
+                        handled += 1
+                        if on_event is not None:
+                            result = on_event(event)
+                            if result is not None:
+                                await result
+                if batches:
+                    await consumer.commit()  # after every output above was stored or acknowledged
+                elif once and await self._caught_up(consumer):
+                    return handled
+        finally:
+            await consumer.stop()
+            await self.publisher.stop()
+
+    @staticmethod
+    async def _caught_up(consumer: AIOKafkaConsumer) -> bool:
+        parts = consumer.assignment()
+        if not parts:
+            return False  # still joining the group
+        ends = await consumer.end_offsets(list(parts))
+        for tp in parts:
+            if await consumer.position(tp) < ends[tp]:
+                return False
+        return True

@@ -1,0 +1,334 @@
+"""`docbus audit ...` and `docbus evidence ...`: run the writer, verify, trace, replay, export.
+
+Settings come from DOCBUS_* (consumers/audit/config.py). Exit codes: 0 ok, 1 the log or the
+bundle does not verify (or nothing was found), 2 the tool could not run (broker, files).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from typer.core import TyperGroup
+
+from consumers.audit.config import AuditSettings
+from consumers.audit.core.archive import ArchiveReader, export_archive
+from consumers.audit.core.errors import AuditError
+from consumers.audit.core.events import CHECKPOINT_REQUEST, CONTROL_HEADER
+from consumers.audit.core.report import Fault, FaultKind, VerifyReport
+from consumers.audit.core.trusted import verify_trusted
+from consumers.audit.kafka.bundle import build_bundle, pki_anchors, pki_crls, verify_bundle
+from consumers.audit.kafka.kafka_io import produce_all, read_values
+from consumers.audit.kafka.logview import LogView, load_log
+from consumers.audit.kafka.replay import replay as run_replay
+from consumers.audit.kafka.service import AuditWriterService
+from consumers.trust import TrustError
+from docbus.pki_folder import trust_policy_from_pki
+from producers.keys import SigningError
+from schemas.audit import AuditEvent, Checkpoint
+from schemas.codec import decode
+from schemas.errors import ContractError
+
+__all__ = ["audit_app", "evidence_app"]
+
+logger = logging.getLogger(__name__)
+console = Console()
+
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail (docs/AUDIT.md).")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[red]{message}[/red]")
+    return typer.Exit(code)
+
+
+def _when(text: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO 8601 time") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _run(coro: Any) -> Any:
+    try:
+        return asyncio.run(coro)
+    except TimeoutError:  # an OSError too, but the caller says what was awaited
+        raise
+    except (LookupError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    except Exception as exc:  # aiokafka errors: the broker is not reachable
+        if type(exc).__module__.startswith("aiokafka"):
+            raise _fail(f"Kafka: {exc!r}") from None
+        raise
+
+
+@audit_app.command("writer")
+def writer() -> None:
+    """Run the single audit writer (events -> chained log + checkpoints) until stopped."""
+    settings = AuditSettings()
+    try:
+        service = AuditWriterService.from_settings(settings)
+    except SigningError as exc:
+        raise _fail(f"audit key: {exc} (issue one with `docbus pki issue-audit`)") from None
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await service.run(stop)
+
+    try:
+        _run(main())
+    except AuditError as exc:  # the stored log does not chain: never extend it
+        raise _fail(f"the audit log cannot be extended: {exc}; run `docbus audit verify`") from None
+
+
+@audit_app.command("checkpoint")
+def checkpoint(
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the writer")] = 30.0,
+) -> None:
+    """Ask the running writer to sign a checkpoint now, and wait for it."""
+    s = AuditSettings()
+
+    async def main() -> Checkpoint:
+        before = len(await read_values(s.bootstrap, s.checkpoint_topic))
+        request = [(s.audit_events_topic, b"checkpoint", b"", [(CONTROL_HEADER, CHECKPOINT_REQUEST)])]
+        await produce_all(s.bootstrap, request)
+        async with asyncio.timeout(timeout):
+            while True:
+                values = await read_values(s.bootstrap, s.checkpoint_topic)
+                if len(values) > before:
+                    return decode(values[-1], Checkpoint)
+                await asyncio.sleep(0.2)
+
+    try:
+        cp = _run(main())
+    except TimeoutError:
+        raise _fail(f"no checkpoint within {timeout:.0f} s: is the audit writer running?") from None
+    console.print(
+        f"checkpoint: tree size {cp.tree_size}, root {cp.root_hash.hex()}, {cp.issued_at:%Y-%m-%d %H:%M:%S}Z"
+    )
+
+
+@audit_app.command("verify")
+def verify(
+    archive: Annotated[
+        Path | None, typer.Option("--archive", help="an exported archive instead of the topic")
+    ] = None,
+    decode_records: Annotated[
+        bool, typer.Option("--decode/--no-decode", help="also decode every record body")
+    ] = True,
+) -> None:
+    """Walk the whole log: chain, checkpoint signatures (audit certificate checked against the PKI's
+    anchors) and their consistency. Names the first bad position; exit code 1 on a fault."""
+    s = AuditSettings()
+    try:
+        policy = trust_policy_from_pki(s.pki)
+    except TrustError as exc:
+        raise _fail(str(exc)) from None
+    now = datetime.now(UTC)
+    with _progress() as (progress, task):
+        if archive is None:
+            view: LogView = _run(load_log(s))
+            progress.update(task, total=len(view.stored))
+            report = verify_trusted(
+                view.stored, view.checkpoints, policy, org=s.audit_org, now=now,
+                decode_records=decode_records, progress=lambda n: progress.update(task, completed=n),
+            )  # fmt: skip
+            checkpoints = view.checkpoints
+        else:
+            report, checkpoints = _verify_archive(
+                archive, policy, s.audit_org, now, decode_records, progress, task
+            )
+    _print_report(report, _signed_size(checkpoints) if report.ok else 0)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _verify_archive(
+    path: Path, policy: Any, org: str, now: datetime, decode_records: bool, progress: Progress, task: Any
+) -> tuple[VerifyReport, list[bytes]]:
+    try:
+        src = path.open("rb")
+    except OSError as exc:
+        raise _fail(str(exc)) from None
+    with src:
+        try:
+            reader = ArchiveReader(src)
+        except AuditError as exc:
+            return VerifyReport(False, 0, 0, b"\0" * 32, Fault(FaultKind.DECODE, None, exc.detail)), []
+        try:
+            report = verify_trusted(
+                reader.records(), reader.checkpoints, policy, org=org, now=now,
+                decode_records=decode_records, progress=lambda n: progress.update(task, completed=n),
+            )  # fmt: skip
+        except AuditError as exc:  # the container broke mid-stream
+            fault = Fault(FaultKind.DECODE, reader.read, exc.detail)
+            report = VerifyReport(False, reader.read, 0, b"\0" * 32, fault)
+        return report, reader.checkpoints
+
+
+class _progress:
+    def __enter__(self) -> tuple[Progress, Any]:
+        self.p = Progress(
+            TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console, transient=True,
+        )  # fmt: skip
+        self.p.__enter__()
+        return self.p, self.p.add_task("verify", total=None)
+
+    def __exit__(self, *exc: object) -> None:
+        self.p.__exit__(None, None, None)
+
+
+def _signed_size(checkpoints: list[bytes]) -> int:
+    # only called on a verified log: every checkpoint decoded there
+    return max((decode(c, Checkpoint).tree_size for c in checkpoints), default=0)
+
+
+def _print_report(report: VerifyReport, signed: int) -> None:
+    if report.ok:
+        console.print(
+            f"[green]OK[/green]: {report.records} records, {report.checkpoints} checkpoints verified"
+        )
+        if report.records > signed:  # nobody can detect a change there yet (docs/AUDIT.md §5)
+            tail = report.records - signed
+            console.print(f"[yellow]{tail} record(s) after the newest checkpoint are not signed yet[/yellow]")
+        return
+    f = report.fault
+    assert f is not None
+    where = "a checkpoint" if f.position is None else f"position {f.position}"
+    cp = "" if f.checkpoint is None else f" (checkpoint {f.checkpoint})"
+    console.print(f"[red]FAULT {f.kind.value}[/red] at {where}{cp}: {f.message}")
+    console.print(f"records verified before it: {report.records}")
+
+
+@audit_app.command("timeline")
+def timeline(ident: Annotated[str, typer.Argument(help="a message id or a document id")]) -> None:
+    """The life of a document: submitted, decided, routed, delivered, receipts, replays."""
+    view: LogView = _run(load_log(AuditSettings(), checkpoints=False))
+    rows = list(view.about(ident))
+    if not rows:
+        raise _fail(f"no audit record about {ident}", 1)
+    table = Table(title=f"audit timeline of {ident}")
+    for col in ("#", "time (UTC)", "event", "from", "to", "code", "detail"):
+        table.add_column(col)
+    for _, r in rows:
+        code = r.status or r.reason or ""
+        table.add_row(
+            str(r.index), r.at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], r.event.value, r.sender,
+            r.recipient or "", code, r.detail[:80],
+        )  # fmt: skip
+    console.print(table)
+
+
+@audit_app.command("replay")
+def replay(
+    org: Annotated[str, typer.Option("--org", help="the recipient whose envelopes to re-deliver")],
+    since: Annotated[str, typer.Option("--since", help="ISO 8601 time (UTC if no zone)")],
+    until: Annotated[str, typer.Option("--until", help="ISO 8601 time (UTC if no zone)")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would be sent, send nothing")] = False,
+) -> None:
+    """Re-deliver what the log shows was routed to ORG in the window and its inbox lacks."""
+    start, end = _when(since), _when(until)
+    result = _run(run_replay(AuditSettings(), org, start, end, now=datetime.now(UTC), dry_run=dry_run))
+    table = Table(title=f"replay to {result.inbox}" + (" (dry run)" if dry_run else ""))
+    for col in ("message id", "document", "from", "routed at", "action"):
+        table.add_column(col)
+    for item in result.items:
+        if item.held:
+            action = "in inbox: skip"
+        elif dry_run:
+            action = "would send"
+        else:
+            action = "sent" if item.message_id in result.sent else "[red]missing[/red]"
+        table.add_row(
+            item.message_id, item.document_id or "", item.sender, item.routed_at.isoformat(), action
+        )
+    console.print(table)
+    console.print(f"{len(result.sent)} sent, {sum(i.held for i in result.items)} already held")
+    if result.missing:
+        raise _fail(f"{len(result.missing)} envelope(s) could not be fetched as recorded", 1)
+
+
+@audit_app.command("export")
+def export(
+    out: Annotated[Path, typer.Option("--out", help="the Avro archive to write")],
+    codec: Annotated[str, typer.Option(help="null (damage located per record) or deflate")] = "null",
+) -> None:
+    """Write the log and its checkpoints as an Avro object-container archive (verify --archive)."""
+    view: LogView = _run(load_log(AuditSettings()))
+    with out.open("wb") as f:
+        # the checkpoints were read before the log, so each covers records the log holds
+        count = export_archive(f, view.stored, view.checkpoints, codec=codec)
+    console.print(f"exported {count} records and {len(view.checkpoints)} checkpoints to {out}")
+
+
+# --- docbus evidence ---------------------------------------------------------------------------
+
+
+class _EvidenceGroup(TyperGroup):
+    """`docbus evidence <message id> --out F` builds; `docbus evidence verify F` checks."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # click.Context (vendored)
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["build", *args]
+        return super().parse_args(ctx, args)
+
+
+evidence_app = typer.Typer(
+    cls=_EvidenceGroup, no_args_is_help=True, help="One document's evidence bundle: build and check."
+)
+
+
+@evidence_app.command("build")
+def evidence_build(
+    message_id: Annotated[str, typer.Argument(help="the envelope's message id")],
+    out: Annotated[Path, typer.Option("--out", help="the bundle file to write")],
+) -> None:
+    """Envelope, chains, CRLs, its audit records with inclusion proofs, a checkpoint, receipts."""
+    try:
+        bundle = _run(build_bundle(AuditSettings(), message_id, now=datetime.now(UTC)))
+    except AuditError as exc:
+        raise _fail(str(exc), 1) from None
+    out.write_bytes(bundle)
+    console.print(f"evidence for {message_id}: {len(bundle)} bytes written to {out}")
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    bundle: Annotated[Path, typer.Argument(help="a bundle written by `docbus evidence`")],
+    anchors: Annotated[Path | None, typer.Option("--anchors", help="PEM anchors or a PKI folder")] = None,
+) -> None:
+    """Check a bundle with no broker and no network, against the anchors of the PKI folder."""
+    s = AuditSettings()
+    source = anchors if anchors is not None else s.pki
+    try:
+        roots = pki_anchors(source)
+        crls = pki_crls(s.pki) if anchors is None else []
+        report = verify_bundle(bundle.read_bytes(), roots, audit_org=s.audit_org, crls=crls)
+    except OSError as exc:
+        raise _fail(str(exc)) from None
+    except (AuditError, TrustError, ContractError) as exc:
+        raise _fail(f"evidence does NOT verify: {exc}", 1) from None
+    console.print(f"[green]OK[/green]: message {report.message_id}, envelope {report.envelope_hash.hex()}")
+    for r in report.records:
+        console.print(
+            f"  #{r.index} {r.at:%Y-%m-%d %H:%M:%S} {r.event.value} {r.recipient or ''} {r.status or ''}"
+        )
+    cp = report.checkpoint
+    console.print(
+        f"proven against checkpoint of size {cp.tree_size} signed {cp.issued_at:%Y-%m-%d %H:%M:%S}Z"
+    )
+    if not any(r.event is AuditEvent.ACCEPTED for r in report.records):
+        console.print("[yellow]not accepted by the bus: the envelope's signatures were not checked[/yellow]")

@@ -1,0 +1,204 @@
+"""`docbus inbox`, `docbus receipt` and `docbus status`: the recipient's and the clerk's commands.
+
+Settings: the ``DOCBUS_*`` environment of consumers/bus/config.py. An org's store is
+``<home>/nodes/<org>/inbox``; the node state (sent envelopes, for a recall) ``<home>/nodes/<org>/state``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from consumers.bus.config import BusSettings
+from consumers.bus.decide.routing import RoutingError, route
+from consumers.inbox.client import InboxClient, InboxEvent
+from consumers.inbox.status import status_rows
+from consumers.inbox.store import InboxStore
+from docbus.pki_folder import TrustFiles
+from producers.directory_view import DirectoryView
+from producers.identity import NodeIdentity
+from producers.keys import SigningError
+from producers.node_state import NodeState
+from producers.publisher import Publisher, PublishError
+from producers.reader import ReadError, read_to_end
+from producers.receipts import receipt_for
+from schemas.codec import encode
+from schemas.envelope import Envelope, parse_envelope
+from schemas.errors import ContractError
+from schemas.orgcode import canonical_org_code
+from schemas.receipt import Receipt, StatusCode
+from schemas.topics import STATUS_TOPIC
+
+__all__ = ["inbox", "receipt", "status"]
+
+CLERK_STATUSES = ("02", "03", "04", "05", "06", "13", "15", "16")
+out = Console()
+err = Console(stderr=True)
+_COLOURS = {"document": "green", "duplicate": "dim", "rejected": "red", "receipt": "cyan", "notice": "blue"}
+
+
+def _node(settings: BusSettings, org: str) -> Path:
+    return settings.home / "nodes" / org
+
+
+def _identity(settings: BusSettings, org: str) -> NodeIdentity:
+    try:
+        return NodeIdentity.from_pki(settings.pki, org, settings.pki_passphrase.get_secret_value())
+    except SigningError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+
+
+def _print_event(event: InboxEvent) -> None:
+    colour = _COLOURS.get(event.kind, "white")
+    who = f" from {event.sender}" if event.sender else ""
+    subject = f" — {event.subject}" if event.subject else ""
+    out.print(f"[{colour}]{event.kind:9}[/] {event.message_id or '-'}{who}: {event.detail}{subject}")
+
+
+def inbox(
+    org: str = typer.Option(..., "--org", envvar="DOCBUS_ORG", help="this org's code"),
+    follow: bool = typer.Option(False, "--follow/--once", help="keep running, or stop when caught up"),
+    show: bool = typer.Option(False, "--list", help="only list what the local store holds"),
+) -> None:
+    """Receive this org's documents: verify, store, acknowledge (01) or refuse (02)."""
+    settings = BusSettings()
+    identity = _identity(settings, org)
+    store_dir = _node(settings, identity.org_code) / "inbox"
+    if not show:
+        trust = TrustFiles(settings.pki)
+        directory = DirectoryView(settings.bootstrap, policy=trust.policy, authority=settings.directory_org)
+        client = InboxClient(identity, settings.bootstrap, store_dir, trust.policy, directory=directory,
+                             bus_org=settings.bus_org)  # fmt: skip
+        try:
+            count = asyncio.run(client.run(once=not follow, on_event=_print_event, refresh=trust.refresh))
+        except KeyboardInterrupt:
+            return
+        out.print(f"{count} record(s) handled")
+    _list(InboxStore(store_dir))
+
+
+def _list(store: InboxStore) -> None:
+    docs = Table("received at", "message id", "from", "document id", "subject", "01 sent", title="documents")
+    for m in store.documents():
+        sent = "yes" if store.receipt_sent(m["message_id"]) else "no"
+        docs.add_row(m["received_at"][:19], m["message_id"], m["sender"]["code"], m["document_id"],
+                     m["subject"], sent)  # fmt: skip
+    out.print(docs)
+    log = Table("at", "kind", "status", "from", "envelope", "reason", "seal", title="receipts and notices")
+    for r in store.receipts():
+        log.add_row(r["at"][:19], r["kind"], r["status"], r["from"], r["envelope_id"], r["reason"], r["seal"])
+    out.print(log)
+    refused = store.rejected()
+    if refused:
+        table = Table("at", "message id", "reason", "detail", title="rejected")
+        for r in refused:
+            table.add_row(r["at"][:19], r["message_id"] or "-", r["reason"], r["detail"])
+        out.print(table)
+
+
+def receipt(
+    message_id: str = typer.Argument(..., help="the envelope's message id"),
+    org: str = typer.Option(..., "--org", envvar="DOCBUS_ORG", help="this org's code"),
+    status: str = typer.Option(..., "--status", help="02 03 04 05 06 (recipient), 13 (sender), 15 16"),
+    reason: str = typer.Option("", "--reason", help="needed for 02 and 16"),
+    by: str = typer.Option("", "--by", help="the clerk's name"),
+    position: str = typer.Option("", "--position", help="the clerk's position"),
+) -> None:
+    """Send a sealed status receipt about a stored envelope (13: about one this org sent)."""
+    if status not in CLERK_STATUSES:
+        err.print(f"[red]error:[/] --status must be one of {', '.join(CLERK_STATUSES)}")
+        raise typer.Exit(2)
+    settings = BusSettings()
+    identity = _identity(settings, org)
+    code = StatusCode(status)
+    node = _node(settings, identity.org_code)
+    try:
+        env = _envelope(node, identity.org_code, message_id, code)
+        # a 13 goes from the sender to the recipients: the bus forwards it to every one of them
+        to = (env.recipients or [env.sender.code])[0] if code is StatusCode.RECALL_REQUESTED else None
+        made = receipt_for(identity, env, code, reason or None, by_name=by, by_position=position, to_org=to)
+        asyncio.run(_publish(settings.bootstrap, made))
+    except (LookupError, ValueError, ContractError, SigningError, PublishError) as exc:
+        err.print(f"[red]not sent:[/] {exc}")
+        raise typer.Exit(1) from None
+    out.print(f"receipt {made.message_id}: {code.value} for {message_id} sent to {made.to_org}")
+
+
+def _envelope(node: Path, org: str, message_id: str, code: StatusCode) -> Envelope:
+    if code is StatusCode.RECALL_REQUESTED:
+        raw = NodeState(node / "state", org).sent_envelope(message_id)
+        if raw is None:
+            raise LookupError(f"{org} did not send {message_id} from this node (13 is the sender's)")
+        return parse_envelope(raw)
+    store = InboxStore(node / "inbox")
+    if not store.has(message_id):
+        raise LookupError(f"{message_id} is not in {org}'s inbox store (run `docbus inbox` first)")
+    env = parse_envelope(store.envelope_bytes(message_id))
+    if code in (StatusCode.RECALL_AGREED, StatusCode.RECALL_REFUSED) and not any(
+        r["envelope_id"] == message_id and r["status"] == StatusCode.RECALL_REQUESTED.value
+        and r["from"] == canonical_org_code(env.sender.code) and r["seal"] == "valid"
+        for r in store.receipts()
+    ):  # fmt: skip
+        raise LookupError(f"no recall (13) of {message_id} from its sender has arrived: nothing to answer")
+    return env
+
+
+async def _publish(bootstrap: str, made: Receipt) -> None:
+    async with Publisher(bootstrap) as pub:
+        await pub.publish_receipt(made, encode(made))
+
+
+def status(
+    query: str = typer.Argument(..., help="a message id or a document id"),
+    org: str = typer.Option("", "--org", envvar="DOCBUS_ORG", help="the sender: add whom it addressed"),
+    topic: str = typer.Option(STATUS_TOPIC, "--topic", hidden=True),
+) -> None:
+    """Every recipient's latest status of a document, and who has not acknowledged yet."""
+    settings = BusSettings()
+    try:
+        records = asyncio.run(read_to_end(settings.bootstrap, topic, timeout=settings.directory_timeout))
+        addressed = asyncio.run(_addressed(settings, org, query)) if org else {}
+    except ReadError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    rows = status_rows(((r.key, r.value) for r in records), query, addressed)
+    if not rows:
+        err.print(f"no status for {query}")
+        raise typer.Exit(1)
+    table = Table("message id", "recipient", "status", "at", "by", "reason", title=rows[0].document_id)
+    for row in rows:
+        state = row.status.value if row.status is not None else "[yellow]not yet acknowledged[/]"
+        at = row.at or row.routed_at
+        when = at.isoformat()[:19] if at else ""
+        table.add_row(row.message_id, row.recipient, state, when, row.by, row.reason)
+    out.print(table)
+    waiting = [r.recipient for r in rows if not r.acknowledged]
+    tail = f"; waiting for {', '.join(waiting)}" if waiting else ""
+    out.print(f"{len(rows) - len(waiting)}/{len(rows)} acknowledged{tail}")
+
+
+async def _addressed(settings: BusSettings, org: str, query: str) -> dict[str, tuple[str, list[str]]]:
+    """The sender's own sent envelopes matching ``query``, with the recipients they resolve to
+    (against the snapshot they name; their explicit recipients if it is not known)."""
+    sent = NodeState(_node(settings, canonical_org_code(org)) / "state", org).sent_dir
+    envelopes = [parse_envelope(p.read_bytes()) for p in sorted(sent.glob("*.bin"))] if sent.is_dir() else []
+    matching = [e for e in envelopes if query in (e.message_id, e.document.document_id)]
+    if not matching:
+        return {}
+    view = DirectoryView(settings.bootstrap, policy=TrustFiles(settings.pki).policy,
+                         authority=settings.directory_org)  # fmt: skip
+    out_: dict[str, tuple[str, list[str]]] = {}
+    for env in matching:
+        snapshot = await view.snapshot(env.directory_snapshot, timeout=settings.directory_timeout)
+        codes = [canonical_org_code(c) for c in env.recipients]
+        if snapshot is not None:
+            with contextlib.suppress(RoutingError):  # the bus refused it then: its explicit names
+                codes = list(route(snapshot, env.sender.code, env.recipients, env.groups).recipients)
+        out_[env.message_id] = (env.document.document_id, codes)
+    return out_

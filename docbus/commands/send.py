@@ -1,0 +1,104 @@
+"""`docbus send`: sign a document as an org's official and seal, publish it, wait for the bus.
+
+Settings come from the same ``DOCBUS_*`` environment as the bus (home, bootstrap, PKI folder and
+passphrase); the node keeps its chain position in ``<home>/nodes/<org>/state``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from consumers.bus.config import BusSettings
+from consumers.trust import TrustError
+from docbus.pki_folder import TrustFiles
+from producers.builder import DocumentDraft, payload_from_file
+from producers.identity import NodeIdentity
+from producers.keys import SigningError
+from producers.publisher import PublishError
+from producers.reader import ReadError
+from producers.send import SendResult, send_document
+from schemas.document import BusinessType, Competence, DocumentType, Priority
+from schemas.errors import ContractError
+
+__all__ = ["node_dir", "send"]
+
+out = Console()
+err = Console(stderr=True)
+
+
+def node_dir(settings: BusSettings, org: str) -> Path:
+    return settings.home / "nodes" / org
+
+
+def send(
+    file: Annotated[Path, typer.Option("--file", exists=True, dir_okay=False, help="the document")],
+    org: str = typer.Option(..., "--org", envvar="DOCBUS_ORG", help="sender org code"),
+    to: Annotated[list[str] | None, typer.Option("--to", help="recipient org code (repeatable)")] = None,
+    group: Annotated[
+        list[str] | None, typer.Option("--group", help="all-<kind>, children:<code>, list:<name>")
+    ] = None,
+    doc_type: Annotated[
+        DocumentType, typer.Option("--type", help="ND 30 document type")
+    ] = DocumentType.CONG_VAN,
+    number: str = typer.Option(..., "--number", help="số"),
+    notation: str = typer.Option(..., "--notation", help="ký hiệu"),
+    subject: str = typer.Option(..., "--subject", help="trích yếu"),
+    attach: Annotated[list[Path] | None, typer.Option("--attach", exists=True, dir_okay=False)] = None,
+    official: str = typer.Option("*", "--official", help="official's name or slug; * = the first"),
+    priority: int = typer.Option(0, "--priority", min=0, max=4, help="0 normal .. 4 hỏa tốc hẹn giờ"),
+    place: str = typer.Option("Hà Nội", "--place", help="promulgation place"),
+    promulgated: str = typer.Option("", "--date", help="promulgation date YYYY-MM-DD (today)"),
+    competence: Annotated[Competence, typer.Option("--competence")] = Competence.NONE,
+    response_for: str = typer.Option("", "--response-for", help="document id this answers"),
+    business: Annotated[BusinessType, typer.Option("--business")] = BusinessType.NEW,
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="wait for the bus's 01/02 notice"),
+    timeout: float = typer.Option(30.0, "--timeout", help="seconds to wait for the notice"),
+) -> None:
+    """Send a signed document to the bus (exit 1: refused or failed; 3: no notice in time)."""
+    settings = BusSettings()
+    try:
+        identity = NodeIdentity.from_pki(
+            settings.pki, org, settings.pki_passphrase.get_secret_value(), official
+        )
+        draft = DocumentDraft(
+            document_type=doc_type, code_number=number, code_notation=notation, subject=subject,
+            payload=payload_from_file(file), attachments=[payload_from_file(p) for p in attach or []],
+            recipients=to or [], groups=group or [], promulgation_place=place,
+            promulgation_date=date.fromisoformat(promulgated) if promulgated else None,
+            competence=competence, priority=Priority(priority), response_for=response_for or None,
+            business_type=business,
+        )  # fmt: skip
+        policy = TrustFiles(settings.pki).policy
+        result = asyncio.run(
+            send_document(
+                identity, draft, bootstrap=settings.bootstrap, state_dir=node_dir(settings, identity.org_code)
+                / "state", wait=timeout if wait else None, policy=policy,
+            )
+        )  # fmt: skip
+    except (ContractError, SigningError, PublishError, ReadError, TrustError, LookupError, ValueError) as exc:
+        err.print(f"[red]not sent:[/] {exc}")
+        raise typer.Exit(1) from None
+    _report(result, wait)
+
+
+def _report(result: SendResult, waited: bool) -> None:
+    out.print(f"message id   {result.message_id}")
+    out.print(f"document id  {result.document_id}")
+    out.print(f"sequence     {result.sequence}   ({result.topic}[{result.partition}]@{result.offset})")
+    if not waited:
+        return
+    outcome = result.outcome
+    if outcome is None:
+        err.print("[yellow]no notice from the bus yet[/] (see `docbus inbox` or `docbus status`)")
+        raise typer.Exit(3)
+    if outcome.accepted:
+        out.print(f"[green]accepted by the bus[/] at {outcome.at.isoformat()}")
+    else:
+        err.print(f"[red]rejected by the bus:[/] {outcome.reason}")
+        raise typer.Exit(1)

@@ -1,0 +1,38 @@
+"""Topic names of the exchange (ADR 0001): one place, both sides read them from here."""
+
+from __future__ import annotations
+
+from schemas.errors import ContractError
+from schemas.orgcode import canonical_org_code
+from schemas.reasons import Reason
+
+__all__ = [
+    "AUDIT_EVENTS_TOPIC",
+    "AUDIT_TOPIC",
+    "CHECKPOINT_TOPIC",
+    "DIRECTORY_TOPIC",
+    "INBOX_PREFIX",
+    "INGRESS_TOPIC",
+    "QUARANTINE_TOPIC",
+    "RECEIPTS_TOPIC",
+    "STATUS_TOPIC",
+    "inbox_topic",
+]
+
+INGRESS_TOPIC = "docbus.ingress"  # envelopes from nodes, keyed by sender code
+RECEIPTS_TOPIC = "docbus.receipts"  # sealed receipts from recipients
+QUARANTINE_TOPIC = "docbus.quarantine"  # refused records with their reason
+STATUS_TOPIC = "docbus.status"  # accepted receipts, compacted per (message, recipient)
+DIRECTORY_TOPIC = "docbus.directory"  # signed directory entries (compacted)
+AUDIT_EVENTS_TOPIC = "docbus.audit.events"  # the processors' audit drafts
+AUDIT_TOPIC = "docbus.audit"  # the single writer's hash chain
+CHECKPOINT_TOPIC = "docbus.checkpoints"  # signed Merkle checkpoints
+INBOX_PREFIX = "docbus.inbox."
+
+
+def inbox_topic(code: str) -> str:
+    """``docbus.inbox.<dotted code>``: Kafka topic names allow ``[a-zA-Z0-9._-]``, so dots stay."""
+    try:
+        return INBOX_PREFIX + canonical_org_code(code)
+    except ValueError as exc:
+        raise ContractError(Reason.UNKNOWN_RECIPIENT, f"no inbox for {code!r}: {exc}") from exc

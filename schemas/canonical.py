@@ -10,7 +10,8 @@ a context line, then fields in a fixed order, each as
 * date: string ``YYYY-MM-DD``
 * list: 4-byte big-endian count + each item; optional: a list of zero or one item.
 
-Signatures are not covered; payload and attachment bytes are covered through their SHA-256.
+Signatures are not covered; payload and attachment bytes are covered through their SHA-256
+(and, for a payload travelling as chunks, through each chunk's SHA-256 and place: v3 input).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from schemas.fields import to_millis
 from schemas.reasons import Reason
 
 if TYPE_CHECKING:
+    from schemas.blob import BlobRef
     from schemas.edxml import EdxmlBusiness, EdxmlDetails, EdxmlOrgan
     from schemas.envelope import Envelope
     from schemas.header import TraceHop
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENVELOPE_CONTEXT",
     "ENVELOPE_V2_CONTEXT",
+    "ENVELOPE_V3_CONTEXT",
     "RECEIPT_CONTEXT",
     "check_digests",
     "envelope_hash",
@@ -46,6 +49,7 @@ __all__ = [
 
 ENVELOPE_CONTEXT = b"docbus/envelope/v1\n"
 ENVELOPE_V2_CONTEXT = b"docbus/envelope/v2\n"  # an envelope carrying edxml details
+ENVELOPE_V3_CONTEXT = b"docbus/envelope/v3\n"  # an envelope with a payload travelling as chunks
 RECEIPT_CONTEXT = b"docbus/receipt/v1\n"
 
 _U32 = struct.Struct(">I").pack
@@ -82,6 +86,14 @@ def _opt(value: X | None, encode: Callable[[X], bytes]) -> bytes:
 
 def _descriptor(p: Payload) -> bytes:
     return _str(p.file_name) + _str(p.content_type) + _I64(p.size) + _bin(p.sha256)
+
+
+def _blob(b: BlobRef) -> bytes:
+    return _I64(b.chunk_size) + _I64(b.partition) + _list(b.chunks, lambda c: _bin(c.sha256) + _I64(c.offset))
+
+
+def _descriptor_v3(p: Payload) -> bytes:
+    return _descriptor(p) + _opt(p.blob, _blob)
 
 
 def _hop(hop: TraceHop) -> bytes:
@@ -128,11 +140,25 @@ def _edxml(x: EdxmlDetails) -> bytes:
 def envelope_signing_input(env: Envelope) -> bytes:
     """The envelope's signing input; field order is docs/ENVELOPE.md §4, table rows 1-34, and for an
     envelope with edxml details the v2 context and rows 35-52 after them. Without details the input
-    is the v1 one, byte for byte, whichever schema version carried the envelope."""
+    is the v1 one, byte for byte, whichever schema version carried the envelope. An envelope with a
+    chunked payload signs the v3 input: rows 1-32, the descriptors with their blob reference, then
+    the edxml rows as one optional item (§4, "v3")."""
+    chunked = env.payload.blob is not None or any(a.blob is not None for a in env.attachments)
+    if chunked:
+        tail = [_descriptor_v3(env.payload), _list(env.attachments, _descriptor_v3), _opt(env.edxml, _edxml)]
+        context = ENVELOPE_V3_CONTEXT
+    else:
+        tail = [_descriptor(env.payload), _list(env.attachments, _descriptor)]
+        tail.append(_edxml(env.edxml) if env.edxml is not None else b"")
+        context = ENVELOPE_CONTEXT if env.edxml is None else ENVELOPE_V2_CONTEXT
+    return context + _rows(env) + b"".join(tail)
+
+
+def _rows(env: Envelope) -> bytes:
+    """Rows 1-32: everything before the payload descriptors."""
     s, d = env.sender, env.document
     return b"".join(
         [
-            ENVELOPE_CONTEXT if env.edxml is None else ENVELOPE_V2_CONTEXT,
             _str(env.message_id),
             _time(env.created_at),
             _I64(env.sequence),
@@ -165,9 +191,6 @@ def envelope_signing_input(env: Envelope) -> bytes:
             _str(d.business_type),
             _str(d.security_level),
             _list(env.trace, _hop),
-            _descriptor(env.payload),
-            _list(env.attachments, _descriptor),
-            _edxml(env.edxml) if env.edxml is not None else b"",
         ]
     )
 
@@ -203,6 +226,8 @@ def receipt_hash(receipt: Receipt) -> bytes:
 
 
 def _digest_problem(p: Payload) -> str | None:
+    if p.blob is not None:
+        return None  # the chunks are checked as they stream (schemas.blob.BlobAssembly)
     if len(p.data) != p.size:
         return f"{p.file_name}: {len(p.data)} bytes, descriptor says {p.size}"
     if hashlib.sha256(p.data).digest() != p.sha256:
@@ -211,7 +236,7 @@ def _digest_problem(p: Payload) -> str | None:
 
 
 def payload_digest_ok(env: Envelope) -> bool:
-    """True when the payload and every attachment match their size and SHA-256."""
+    """True when the payload and every inline attachment match their size and SHA-256."""
     return all(_digest_problem(p) is None for p in (env.payload, *env.attachments))
 
 

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from schemas.envelope import Envelope
+    from schemas.payload import Payload
     from schemas.signature import Signature
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "Limits",
     "check_envelope_limits",
     "check_message_size",
+    "check_payload_limits",
     "check_signature_limits",
 ]
 
@@ -38,6 +40,11 @@ class Limits:
     max_chain_length: int = 4  # certificates per signature chain (leaf, intermediates, anchor)
     max_certificate_bytes: int = 16 * 1024
     max_signature_bytes: int = 1024  # RSA-4096 is 512 bytes; anything larger is not a signature
+    # large payloads as chunks on docbus.blobs (docs/ENVELOPE.md §7)
+    max_payload_bytes: int = 256 * 1024 * 1024  # one payload or attachment, inline or chunked
+    max_total_bytes: int = 512 * 1024 * 1024  # payload and every attachment of one envelope
+    min_chunk_bytes: int = 4 * 1024
+    max_chunk_bytes: int = 1024 * 1024  # a chunk record stays under the topics' 2 MiB max.message.bytes
 
 
 DEFAULT_LIMITS = Limits()
@@ -61,6 +68,18 @@ def check_envelope_limits(env: Envelope, limits: Limits = DEFAULT_LIMITS) -> Non
     _at_most("trace hops", len(env.trace), limits.max_trace_hops)
     _at_most("attachments", len(env.attachments), limits.max_attachments)
     check_signature_limits(env.signatures, limits)
+    check_payload_limits([env.payload, *env.attachments], limits)
+
+
+def check_payload_limits(payloads: Sequence[Payload], limits: Limits = DEFAULT_LIMITS) -> None:
+    """Per-payload and per-envelope size limits and the chunk size range (TOO_LARGE)."""
+    for p in payloads:
+        _at_most(f"bytes in {p.file_name}", p.size, limits.max_payload_bytes)
+        if p.blob is not None and not limits.min_chunk_bytes <= p.blob.chunk_size <= limits.max_chunk_bytes:
+            bounds = f"{limits.min_chunk_bytes}..{limits.max_chunk_bytes}"
+            detail = f"{p.file_name}: chunk size {p.blob.chunk_size} not in {bounds}"
+            raise ContractError(Reason.TOO_LARGE, detail)
+    _at_most("payload bytes in the envelope", sum(p.size for p in payloads), limits.max_total_bytes)
 
 
 def check_signature_limits(signatures: Sequence[Signature], limits: Limits = DEFAULT_LIMITS) -> None:

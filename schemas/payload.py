@@ -1,6 +1,8 @@
-"""Payload and attachment: a descriptor (name, type, size, SHA-256) plus the inline bytes.
+"""Payload and attachment: a descriptor (name, type, size, SHA-256) plus the inline bytes, or,
+for a large one, a :class:`~schemas.blob.BlobRef` to its chunks on ``docbus.blobs``.
 
-The signing input covers the descriptor, never the bytes; the digest check binds the two."""
+The signing input covers the descriptor (and the blob reference), never the bytes; the digest
+check binds the two (inline here, chunked by schemas.blob.BlobAssembly)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ import hashlib
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from schemas.blob import BlobRef, chunk_count
 from schemas.fields import Sha256
 
 __all__ = ["Payload"]
@@ -40,6 +43,20 @@ class Payload(BaseModel):
     size: int = Field(ge=0, lt=2**63)
     sha256: Sha256
     data: bytes
+    blob: BlobRef | None = None  # v3: the content travels as chunks, ``data`` is empty
+
+    @model_validator(mode="after")
+    def _chunked(self) -> Payload:
+        if self.blob is not None:
+            if self.data:
+                raise ValueError("a chunked payload carries no inline data")
+            if self.size < 1 or chunk_count(self.size, self.blob.chunk_size) != len(self.blob.chunks):
+                raise ValueError("chunk count does not match size and chunk_size")
+        return self
+
+    @property
+    def chunked(self) -> bool:
+        return self.blob is not None
 
     @classmethod
     def of(cls, file_name: str, content_type: str, data: bytes) -> Payload:

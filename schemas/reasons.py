@@ -52,3 +52,6 @@ class Reason(StrEnum):
     XML_TOO_DEEP = "XML_TOO_DEEP"  # element nesting deeper than the package limit
     FIELD_MISSING = "FIELD_MISSING"  # a required edXML element is absent or empty
     FIELD_INCONSISTENT = "FIELD_INCONSISTENT"  # two edXML fields disagree (DocumentId vs Code...)
+    # --- large payloads as chunks on docbus.blobs (schemas/blob.py) ---
+    BLOB_INCOMPLETE = "BLOB_INCOMPLETE"  # a referenced chunk is not on the blob topic within the wait
+    BLOB_MISMATCH = "BLOB_MISMATCH"  # a chunk or the reassembled content does not match its signed digest

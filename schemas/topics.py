@@ -9,6 +9,7 @@ from schemas.reasons import Reason
 __all__ = [
     "AUDIT_EVENTS_TOPIC",
     "AUDIT_TOPIC",
+    "BLOBS_TOPIC",
     "CHECKPOINT_TOPIC",
     "DIRECTORY_TOPIC",
     "INBOX_PREFIX",
@@ -28,6 +29,7 @@ AUDIT_EVENTS_TOPIC = "docbus.audit.events"  # the processors' audit drafts
 AUDIT_TOPIC = "docbus.audit"  # the single writer's hash chain
 CHECKPOINT_TOPIC = "docbus.checkpoints"  # signed Merkle checkpoints
 INBOX_PREFIX = "docbus.inbox."
+BLOBS_TOPIC = "docbus.blobs"  # chunks of large payloads, keyed by the content's SHA-256 (hex)
 
 
 def inbox_topic(code: str) -> str:

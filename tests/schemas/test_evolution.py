@@ -113,7 +113,7 @@ def test_v2_details_round_trip_and_are_signed_under_their_own_context() -> None:
     plain = sample_envelope()
     env = plain.model_copy(update={"edxml": _details()})
     raw = encode(env)
-    assert raw[2:10] == fingerprint("envelope.v2")
+    assert raw[2:10] == fingerprint("envelope.v3")
     assert decode(raw, Envelope) == env
     signed = envelope_signing_input(env)
     assert signed.startswith(ENVELOPE_V2_CONTEXT)
@@ -126,7 +126,7 @@ def test_v2_details_round_trip_and_are_signed_under_their_own_context() -> None:
 
 def test_v2_without_details_signs_the_v1_input() -> None:
     plain = sample_envelope()
-    assert encode(plain)[2:10] == fingerprint("envelope.v2")
+    assert encode(plain)[2:10] == fingerprint("envelope.v3")
     assert envelope_signing_input(decode(encode(plain), Envelope)).startswith(ENVELOPE_CONTEXT)
 
 

@@ -10,6 +10,7 @@ from docbus.commands.audit import audit_app, evidence_app
 from docbus.commands.broker import broker_app, topics_app
 from docbus.commands.bus import bus_app, directory_app
 from docbus.commands.edxml import edxml_app
+from docbus.commands.gateway import gateway_app
 from docbus.commands.inbox import inbox, receipt, status
 from docbus.commands.pki import pki_app
 from docbus.commands.send import send
@@ -34,6 +35,7 @@ app.command()(status)
 app.add_typer(audit_app, name="audit")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(edxml_app, name="edxml")
+app.add_typer(gateway_app, name="gateway")
 
 
 @app.callback()

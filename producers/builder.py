@@ -97,8 +97,11 @@ def prepare_envelope(
     sequence: int,
     previous_hash: bytes,
     directory_snapshot: bytes,
+    message_id: str | None = None,
 ) -> Envelope:
-    """The unsigned envelope of a draft or a source; a source must name this node as its sender."""
+    """The unsigned envelope of a draft or a source; a source must name this node as its sender.
+    ``message_id`` is chosen by the caller when it must be known before sending (an idempotent
+    retry), else a fresh UUID."""
     if isinstance(draft, DocumentDraft):
         return build_envelope(
             identity,
@@ -106,9 +109,10 @@ def prepare_envelope(
             sequence=sequence,
             previous_hash=previous_hash,
             directory_snapshot=directory_snapshot,
+            message_id=message_id,
         )
     env = draft.envelope(
-        message_id=str(uuid.uuid4()), sequence=sequence, previous_hash=previous_hash,
+        message_id=message_id or str(uuid.uuid4()), sequence=sequence, previous_hash=previous_hash,
         directory_snapshot=directory_snapshot,
     )  # fmt: skip
     if canonical_org_code(env.sender.code) != canonical_org_code(identity.org_code):

@@ -18,6 +18,7 @@ from typing import Self
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
+from aiokafka.structs import RecordMetadata
 
 from producers.builder import DocumentDraft, EnvelopeSource, prepare_envelope, sign_envelope
 from producers.directory_view import DirectoryView
@@ -30,6 +31,7 @@ from schemas.canonical import envelope_hash, receipt_signing_input
 from schemas.codec import decode
 from schemas.envelope import Envelope
 from schemas.errors import ContractError, TrustError
+from schemas.reasons import Reason
 from schemas.receipt import StatusCode, parse_receipt
 from schemas.topics import DIRECTORY_TOPIC, INGRESS_TOPIC, inbox_topic
 
@@ -195,9 +197,11 @@ class Sender:
         *,
         wait: float | None = None,
         directory_snapshot: bytes | None = None,
+        message_id: str | None = None,
     ) -> SendResult:
         """Build, sign and publish ``draft`` (or a source with its own header, such as an imported
-        edXML package); with ``wait`` seconds, also wait for the bus's notice.
+        edXML package); with ``wait`` seconds, also wait for the bus's notice. ``message_id``: the
+        envelope's id when the caller chose it beforehand (the gateway's idempotent submits).
 
         Raises ContractError (a draft the bus would refuse), SigningError, PublishError, and
         LookupError when no directory snapshot is known."""
@@ -206,13 +210,33 @@ class Sender:
             await self.flush_pending()
             unsigned = prepare_envelope(
                 self.identity, draft, sequence=slot.sequence, previous_hash=slot.previous_hash,
-                directory_snapshot=snapshot,
+                directory_snapshot=snapshot, message_id=message_id,
             )  # fmt: skip
             env, raw = sign_envelope(self.identity, unsigned)
             digest = envelope_hash(env)
             slot.commit(digest, raw)
             meta = await self.publisher.publish_envelope(env, raw)
             self.state.sent(slot.sequence, env.message_id)
+        return await self._result(env, digest, meta, wait)
+
+    async def send_signed(self, env: Envelope, raw: bytes, *, wait: float | None = None) -> SendResult:
+        """Publish an envelope signed elsewhere (an official's token on the clerk's machine). It must
+        carry this node's next sequence and previous hash (ContractError SEQUENCE_GAP otherwise: sign
+        again at the new position); the caller has checked its signatures."""
+        async with self.state.reserve() as slot:
+            await self.flush_pending()
+            if env.sequence != slot.sequence or env.previous_hash != slot.previous_hash:
+                detail = f"signed at sequence {env.sequence}; the node's next is {slot.sequence}"
+                raise ContractError(Reason.SEQUENCE_GAP, detail)
+            digest = envelope_hash(env)
+            slot.commit(digest, raw)
+            meta = await self.publisher.publish_envelope(env, raw)
+            self.state.sent(slot.sequence, env.message_id)
+        return await self._result(env, digest, meta, wait)
+
+    async def _result(
+        self, env: Envelope, digest: bytes, meta: RecordMetadata, wait: float | None
+    ) -> SendResult:
         outcome = None
         if wait is not None and self.watcher is not None:
             outcome = await self.watcher.wait_for(env.message_id, wait)

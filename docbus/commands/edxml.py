@@ -33,7 +33,7 @@ from schemas.envelope import parse_envelope
 from schemas.errors import DocbusError
 from schemas.orgcode import canonical_org_code
 
-__all__ = ["edxml_app"]
+__all__ = ["edxml_app", "seal_key"]
 
 out = Console()
 err = Console(stderr=True)
@@ -103,7 +103,7 @@ def _report(result: SendResult, waited: bool) -> None:
     out.print(f"[green]accepted by the bus[/] at {result.outcome.at.isoformat()}")
 
 
-def _seal_key(
+def seal_key(
     settings: BusSettings, code: str
 ) -> tuple[rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, list[x509.Certificate]]:
     folder = settings.pki / "issued" / code
@@ -137,7 +137,7 @@ def export(
             err.print(f"[red]not found:[/] {message_id} is not in {code}'s inbox store (run `docbus inbox`)")
             raise typer.Exit(1)
         env = parse_envelope(store.envelope_bytes(message_id))
-        key, chain = _seal_key(settings, code) if sign else (None, None)
+        key, chain = seal_key(settings, code) if sign else (None, None)
         data = export_package(env, key=key, chain=chain)
         target = output or Path(f"{message_id}.edxml")
         target.write_bytes(data)

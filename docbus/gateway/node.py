@@ -1,0 +1,92 @@
+"""One org a gateway serves: its identity, its sender (numbering, signing, publishing, the bus's
+notices) and its inbox client running in the background (receive, verify, store, answer 01).
+
+The same node state and inbox store as ``docbus send`` and ``docbus inbox``
+(``<home>/nodes/<org>/state`` and ``/inbox``): the CLI and the gateway can serve one org in turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from aiokafka.errors import KafkaError
+
+from consumers.inbox.client import InboxClient, InboxEvent
+from consumers.inbox.store import InboxStore
+from consumers.trust import TrustPolicy
+from producers.directory_view import DirectoryView
+from producers.identity import NodeIdentity
+from producers.node_state import NodeState
+from producers.publisher import PublishError
+from producers.reader import ReadError
+from producers.send import Sender
+
+__all__ = ["OrgNode"]
+
+logger = logging.getLogger(__name__)
+
+_RESTART_AFTER = 2.0  # seconds before the inbox loop is started again after a broker error
+
+
+class OrgNode:
+    def __init__(
+        self,
+        identity: NodeIdentity,
+        *,
+        bootstrap: str,
+        node_dir: Path,
+        policy: TrustPolicy,
+        directory: DirectoryView,
+        bus_org: str,
+        refresh: Callable[[], object] | None = None,
+    ) -> None:
+        self.identity = identity
+        self.org = identity.org_code
+        self.sender = Sender(identity, bootstrap, node_dir / "state", policy=policy)
+        self.sender.directory = directory  # one address book for every org of the gateway
+        self.state: NodeState = self.sender.state
+        self.store = InboxStore(node_dir / "inbox")
+        self.inbox = InboxClient(identity, bootstrap, node_dir / "inbox", policy, directory=directory,
+                                 bus_org=bus_org)  # fmt: skip
+        self.changed = asyncio.Condition()
+        self._refresh = refresh
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.sender.__aenter__()
+        self._task = asyncio.create_task(self._receive(), name=f"inbox-{self.org}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.sender.__aexit__(None, None, None)
+
+    async def _receive(self) -> None:
+        while True:
+            try:
+                await self.inbox.run(on_event=self._event, refresh=self._refresh)
+            except (KafkaError, PublishError, ReadError, OSError) as exc:
+                logger.warning("inbox of %s stopped (%r); starting again", self.org, exc)
+                await asyncio.sleep(_RESTART_AFTER)
+
+    async def _event(self, event: InboxEvent) -> None:
+        logger.info("inbox %s: %s %s %s", self.org, event.kind, event.message_id, event.detail)
+        async with self.changed:
+            self.changed.notify_all()
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait until ``predicate()`` holds after an inbox event (or at once); False on timeout."""
+        if predicate() or timeout <= 0:
+            return predicate()
+        try:
+            async with asyncio.timeout(timeout), self.changed:
+                await self.changed.wait_for(predicate)
+        except TimeoutError:
+            return predicate()
+        return True

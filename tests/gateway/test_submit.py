@@ -1,0 +1,84 @@
+"""Submitting through a live gateway: files + header and edXML in, the bus's notice back; bad input
+refused with a problem+json reason before anything is sent."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.edxml.conftest import SAMPLE_PATH
+from tests.gateway.conftest import MOET, UNI, Exchange
+
+pytestmark = pytest.mark.broker
+
+META = {"to": [MOET], "number": "15", "notation": "ĐHBK-HCTH", "subject": "V/v báo cáo tuyển sinh 2026"}
+
+
+def _files(meta: dict[str, object]) -> dict[str, tuple[str | None, bytes, str]]:
+    return {"metadata": (None, json.dumps(meta).encode(), "application/json"),
+            "file": ("bao-cao.pdf", b"%PDF-1.7 bao cao", "application/pdf")}  # fmt: skip
+
+
+def test_files_and_header_are_signed_sent_and_accepted(exchange: Exchange) -> None:
+    with exchange.uni.client() as http:
+        r = http.post(f"/v1/orgs/{UNI}/documents", params={"wait": 30}, files=_files(META))
+        assert r.status_code == 202, r.text
+        sent = r.json()
+        assert sent["state"] == "accepted", sent
+        assert sent["document_id"].startswith(f"{UNI},") and sent["sequence"] >= 1
+        status = http.get(f"/v1/orgs/{UNI}/documents/{sent['message_id']}", params={"wait": 30})
+        assert status.status_code == 200, status.text
+        assert status.json()["state"] == "accepted"
+
+
+def test_a_retried_submit_with_the_same_key_sends_once(exchange: Exchange) -> None:
+    with exchange.uni.client() as http:
+        first = http.post(f"/v1/orgs/{UNI}/documents", files=_files(META), headers={"Idempotency-Key": "k-1"})
+        again = http.post(f"/v1/orgs/{UNI}/documents", files=_files(META), headers={"Idempotency-Key": "k-1"})
+        assert first.status_code == again.status_code == 202, first.text + again.text
+        assert first.json()["message_id"] == again.json()["message_id"]
+        assert again.headers["Idempotent-Replayed"] == "true"
+        other = {**META, "subject": "V/v khác"}
+        reused = http.post(
+            f"/v1/orgs/{UNI}/documents", files=_files(other), headers={"Idempotency-Key": "k-1"}
+        )
+        assert reused.status_code == 422 and reused.json()["reason"] == "IDEMPOTENCY_KEY_REUSED"
+
+
+def _problem(r: object, status: int, reason: str) -> None:
+    import httpx
+
+    assert isinstance(r, httpx.Response)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["reason"] == reason, r.text
+
+
+def test_bad_input_is_a_problem_with_a_reason(exchange: Exchange) -> None:
+    url = f"/v1/orgs/{UNI}"
+    sample = SAMPLE_PATH.read_bytes()  # from 000.00.15.G03: not the university's
+    with exchange.uni.client() as http:
+        _problem(http.post(f"{url}/documents", json=META), 415, "UNSUPPORTED_MEDIA_TYPE")
+        _problem(http.post(f"{url}/documents", files=_files({**META, "priority": 9})), 422, "INVALID_FIELD")
+        _problem(
+            http.post(f"{url}/documents", files=_files({**META, "to": ["bad code"]})), 422, "INVALID_FIELD"
+        )
+        xml = {"Content-Type": "application/xml"}
+        _problem(http.post(f"{url}/edxml", content=b"<edXML><unclosed>", headers=xml), 400, "MALFORMED")
+        bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>'
+        _problem(http.post(f"{url}/edxml", content=bomb, headers=xml), 400, "XML_ENTITY_REFUSED")
+        _problem(http.post(f"{url}/edxml", content=sample, headers=xml), 403, "ORG_NOT_GRANTED")
+        _problem(http.post(f"{url}/edxml", content=sample, headers={"Content-Type": "text/plain"}), 415,
+                 "UNSUPPORTED_MEDIA_TYPE")  # fmt: skip
+        big = b"x" * (7 * 1024 * 1024)
+        _problem(http.post(f"{url}/edxml", content=big, headers=xml), 413, "TOO_LARGE")
+        _problem(http.get(f"/v1/orgs/{MOET}/inbox"), 403, "ORG_NOT_GRANTED")
+        octets = {"Content-Type": "application/octet-stream"}
+        _problem(http.post(f"{url}/envelopes", content=b"\xc3\x01junk", headers=octets), 400, "MALFORMED")
+        status = http.get(f"{url}/documents/00000000-0000-4000-8000-000000000000")
+        _problem(status, 404, "NOT_FOUND")
+        # nothing of the above was numbered: the next position is right after the accepted ones
+    with exchange.uni.client() as http:
+        http.headers["Authorization"] = "Bearer nope"
+        _problem(http.get(f"{url}/inbox"), 401, "UNAUTHENTICATED")

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sys
+import traceback
 
 import typer
+from rich.console import Console
+from rich.markup import escape
 
 from docbus.commands.audit import audit_app, evidence_app
 from docbus.commands.broker import broker_app, topics_app
@@ -15,6 +19,7 @@ from docbus.commands.inbox import inbox, receipt, status
 from docbus.commands.pki import pki_app
 from docbus.commands.send import send
 from docbus.demo import demo
+from docbus.errors import explain
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -38,16 +43,40 @@ app.add_typer(edxml_app, name="edxml")
 app.add_typer(gateway_app, name="gateway")
 
 
+_verbose = False
+
+
 @app.callback()
-def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logging")) -> None:
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logging, tracebacks on errors"),
+) -> None:
+    global _verbose
+    _verbose = verbose
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:  # the one-line error says it; the client libraries' own lines would repeat it
+        for name in ("aiokafka", "asyncio", "kafka"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def main() -> None:
-    app()
+    """Run the command; any error becomes one line on stderr and a documented exit code
+    (docbus/errors.py), with the traceback only under --verbose."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        code = 130
+    except Exception as exc:  # the one error handler of the command line
+        exit_code, message = explain(exc)
+        if _verbose:
+            traceback.print_exc()
+        if message.startswith(" (see "):  # no arguments: the help was printed
+            sys.exit(int(exit_code))
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/] {escape(message)}", highlight=False)
+        code = int(exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

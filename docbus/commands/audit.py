@@ -31,9 +31,10 @@ from consumers.audit.kafka.logview import LogView, load_log
 from consumers.audit.kafka.replay import replay as run_replay
 from consumers.audit.kafka.service import AuditWriterService
 from consumers.trust import TrustError
+from docbus.output import JSON, emit
 from docbus.pki_folder import trust_policy_from_pki
 from producers.keys import SigningError
-from schemas.audit import AuditEvent, Checkpoint
+from schemas.audit import AuditEvent, AuditRecord, Checkpoint
 from schemas.codec import decode
 from schemas.errors import ContractError
 
@@ -128,6 +129,7 @@ def verify(
     decode_records: Annotated[
         bool, typer.Option("--decode/--no-decode", help="also decode every record body")
     ] = True,
+    as_json: bool = JSON,
 ) -> None:
     """Walk the whole log: chain, checkpoint signatures (audit certificate checked against the PKI's
     anchors) and their consistency. Names the first bad position; exit code 1 on a fault."""
@@ -150,9 +152,22 @@ def verify(
             report, checkpoints = _verify_archive(
                 archive, policy, s.audit_org, now, decode_records, progress, task
             )
-    _print_report(report, _signed_size(checkpoints) if report.ok else 0)
+    signed = _signed_size(checkpoints) if report.ok else 0
+    if as_json:
+        emit(_report_json(report, signed))
+    else:
+        _print_report(report, signed)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _report_json(report: VerifyReport, signed: int) -> dict[str, object]:
+    f = report.fault
+    fault = None if f is None else {"kind": f.kind.value, "position": f.position,
+                                    "checkpoint": f.checkpoint, "message": f.message}  # fmt: skip
+    return {"ok": report.ok, "records": report.records, "checkpoints": report.checkpoints,
+            "signed_records": signed, "unsigned_tail": max(report.records - signed, 0) if report.ok else None,
+            "fault": fault}  # fmt: skip
 
 
 def _verify_archive(
@@ -214,12 +229,17 @@ def _print_report(report: VerifyReport, signed: int) -> None:
 
 
 @audit_app.command("timeline")
-def timeline(ident: Annotated[str, typer.Argument(help="a message id or a document id")]) -> None:
+def timeline(
+    ident: Annotated[str, typer.Argument(help="a message id or a document id")], as_json: bool = JSON
+) -> None:
     """The life of a document: submitted, decided, routed, delivered, receipts, replays."""
     view: LogView = _run(load_log(AuditSettings(), checkpoints=False))
     rows = list(view.about(ident))
     if not rows:
         raise _fail(f"no audit record about {ident}", 1)
+    if as_json:
+        emit({"query": ident, "records": [_record_json(r) for _, r in rows]})
+        return
     table = Table(title=f"audit timeline of {ident}")
     for col in ("#", "time (UTC)", "event", "from", "to", "code", "detail"):
         table.add_column(col)
@@ -274,6 +294,13 @@ def export(
     console.print(f"exported {count} records and {len(view.checkpoints)} checkpoints to {out}")
 
 
+def _record_json(r: AuditRecord) -> dict[str, object]:
+    return {"index": r.index, "at": r.at, "event": r.event.value, "message_id": r.message_id,
+            "document_id": r.document_id, "sender": r.sender, "recipient": r.recipient, "status": r.status,
+            "reason": r.reason, "detail": r.detail, "envelope_hash": r.envelope_hash,
+            "source": None if r.source is None else r.source.model_dump()}  # fmt: skip
+
+
 # --- docbus evidence ---------------------------------------------------------------------------
 
 
@@ -309,6 +336,7 @@ def evidence_build(
 def evidence_verify(
     bundle: Annotated[Path, typer.Argument(help="a bundle written by `docbus evidence`")],
     anchors: Annotated[Path | None, typer.Option("--anchors", help="PEM anchors or a PKI folder")] = None,
+    as_json: bool = JSON,
 ) -> None:
     """Check a bundle with no broker and no network, against the anchors of the PKI folder."""
     s = AuditSettings()
@@ -320,7 +348,17 @@ def evidence_verify(
     except OSError as exc:
         raise _fail(str(exc)) from None
     except (AuditError, TrustError, ContractError) as exc:
+        if as_json:
+            emit({"ok": False, "error": str(exc)})
+            raise typer.Exit(1) from None
         raise _fail(f"evidence does NOT verify: {exc}", 1) from None
+    if as_json:
+        cp = report.checkpoint
+        emit({"ok": True, "message_id": report.message_id, "envelope_hash": report.envelope_hash,
+              "accepted": any(r.event is AuditEvent.ACCEPTED for r in report.records),
+              "records": [_record_json(r) for r in report.records],
+              "checkpoint": {"tree_size": cp.tree_size, "issued_at": cp.issued_at}})  # fmt: skip
+        return
     console.print(f"[green]OK[/green]: message {report.message_id}, envelope {report.envelope_hash.hex()}")
     for r in report.records:
         console.print(

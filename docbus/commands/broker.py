@@ -11,10 +11,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from consumers.bus.config import BusSettings
+from docbus.local_broker import local_cluster
+from docbus.output import JSON, emit
+from docbus.pki_folder import TrustFiles
 from infra import acls, kafka_runtime, topics
 from infra import security as security_mod
 from infra.broker import BrokerError, cluster_for
 from infra.pki.tls import tls_files
+from producers.directory_view import DirectoryView
+from producers.reader import ReadError
 
 __all__ = ["broker_app", "topics_app"]
 
@@ -72,15 +78,22 @@ def stop(
     kill: bool = typer.Option(False, "--kill", help="SIGKILL instead of a controlled shutdown"),
 ) -> None:
     """Stop the broker cleanly by its own pid."""
-    cluster = cluster_for(nodes)
+    cluster = local_cluster(nodes)
     stopped = cluster.stop(only=node or None, kill=kill)
     out.print(f"stopped {len(stopped)} node(s)" if stopped else "not running")
 
 
 @broker_app.command()
-def status(nodes: int = NODES) -> None:
-    """Show each node: pid, port, data folder."""
-    cluster = cluster_for(nodes)
+def status(nodes: int = NODES, as_json: bool = JSON) -> None:
+    """Show each node: pid, port, data folder (exit 3 when none runs)."""
+    cluster = local_cluster(nodes)
+    if as_json:
+        emit({"bootstrap": cluster.bootstrap, "running": bool(cluster.running()), "nodes": [
+            {"node": n.node_id, "pid": n.pid(), "port": n.port, "controller_port": n.controller_port,
+             "data": str(n.dir)} for n in cluster.nodes]})  # fmt: skip
+        if not cluster.running():
+            raise typer.Exit(3)
+        return
     table = Table("node", "pid", "client port", "controller port", "data")
     for n in cluster.nodes:
         pid = n.pid()
@@ -104,7 +117,7 @@ def logs(
     follow: bool = typer.Option(False, "--follow", "-f"),
 ) -> None:
     """Print the tail of a node's server.log."""
-    cluster = cluster_for(nodes)
+    cluster = local_cluster(nodes)
     target = next((n for n in cluster.nodes if n.node_id == node), None)
     if target is None or not target.log_file.exists():
         raise _fail(BrokerError(f"no log for node {node} yet"))
@@ -114,16 +127,27 @@ def logs(
 @topics_app.command("apply")
 def apply_topics(
     nodes: int = NODES,
-    bootstrap: str = typer.Option(None, help="default: the local broker"),
-    with_acls: bool = typer.Option(False, "--acls", help="also apply the [acls] of topics.toml"),
+    bootstrap: str = typer.Option(None, envvar="DOCBUS_BOOTSTRAP", help="default: the local broker"),
+    with_acls: bool = typer.Option(False, "--acls", help="also apply the ACLs of topics.toml's [acls]"),
     org: list[str] = typer.Option(None, "--org", help="grant this org (default: every org with an inbox)"),  # noqa: B008
     tls_dir: Path = typer.Option(None, "--tls-dir", help="PKI folder: connect over mTLS (SSL listener)"),  # noqa: B008
     tls_name: str = typer.Option("docbus-admin", "--tls-name", help="TLS identity under <tls-dir>/tls/"),
+    inboxes: bool = typer.Option(
+        True, "--inboxes/--no-inboxes", help="also every active org's inbox, from the signed directory"
+    ),
+    as_json: bool = JSON,
 ) -> None:
-    """Create missing topics and report drift from infra/topics.toml (and its ACLs). Idempotent."""
-    target = bootstrap or cluster_for(nodes).bootstrap
+    """Create missing topics and report drift from infra/topics.toml (and its ACLs), and the inbox
+    of every active org of the directory. Idempotent."""
+    target = bootstrap or local_cluster(nodes).bootstrap
     security = security_mod.client_security(tls_files(tls_dir, tls_name)) if tls_dir else None
-    plan = asyncio.run(topics.apply(target, topics.load_specs(), security=security))
+    specs = topics.load_specs()
+    if inboxes and security is None:
+        specs += asyncio.run(_inbox_specs(target))
+    plan = asyncio.run(topics.apply(target, specs, security=security))
+    if as_json and not with_acls:
+        emit(_plan_json(plan))
+        return
     for w in plan.warnings:
         err.print(f"[yellow]warning:[/] {w}")
     for s in plan.create:
@@ -141,6 +165,29 @@ def apply_topics(
         for a in granted.create:
             out.print(f"granted {a}")
         out.print(f"ACLs: {len(granted.create)} created, {len(granted.ok)} unchanged ({len(orgs)} orgs)")
+
+
+def _plan_json(plan: topics.Plan) -> dict[str, object]:
+    return {
+        "created": [{"name": s.name, "partitions": s.partitions, "replication": s.replication,
+                     "cleanup": s.cleanup} for s in plan.create],
+        "unchanged": list(plan.ok), "drift": [str(d) for d in plan.drift], "warnings": list(plan.warnings),
+    }  # fmt: skip
+
+
+async def _inbox_specs(bootstrap: str) -> list[topics.TopicSpec]:
+    """An inbox spec for every active org of the directory (entries checked against the PKI folder;
+    without a PKI folder, none: an unchecked directory never creates topics)."""
+    settings = BusSettings(bootstrap=bootstrap)
+    if not (settings.pki / "issued").is_dir():
+        return []
+    view = DirectoryView(bootstrap, policy=TrustFiles(settings.pki).policy, authority=settings.directory_org)
+    try:
+        snapshot = await view.refresh(timeout=settings.directory_timeout)
+    except ReadError:
+        return []  # no directory topic yet: the fixed topics come first
+    active = [] if snapshot is None else [e.code for e in snapshot.entries() if e.active]
+    return [topics.inbox_spec(code) for code in active]
 
 
 @topics_app.command("revoke")

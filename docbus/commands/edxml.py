@@ -21,7 +21,7 @@ from rich.console import Console
 from consumers.bus.config import BusSettings
 from consumers.inbox.store import InboxStore
 from consumers.trust import TrustError
-from docbus.commands.send import node_dir
+from docbus.commands.common import node_dir
 from docbus.pki_folder import TrustFiles
 from producers.edxml import EdxmlPackage, SignatureVerdict, export_package, parse_package
 from producers.identity import NodeIdentity

@@ -19,17 +19,16 @@ from consumers.bus.decide.routing import RoutingError, route
 from consumers.inbox.client import InboxClient, InboxEvent
 from consumers.inbox.status import status_rows
 from consumers.inbox.store import InboxStore
+from docbus.commands.common import ORG, identity, node_dir
+from docbus.output import JSON, emit
 from docbus.pki_folder import TrustFiles
 from producers.directory_view import DirectoryView
-from producers.identity import NodeIdentity
-from producers.keys import SigningError
 from producers.node_state import NodeState
-from producers.publisher import Publisher, PublishError
+from producers.publisher import Publisher
 from producers.reader import ReadError, read_to_end
 from producers.receipts import receipt_for
 from schemas.codec import encode
 from schemas.envelope import Envelope, parse_envelope
-from schemas.errors import ContractError
 from schemas.orgcode import canonical_org_code
 from schemas.receipt import Receipt, StatusCode
 from schemas.topics import STATUS_TOPIC
@@ -42,16 +41,8 @@ err = Console(stderr=True)
 _COLOURS = {"document": "green", "duplicate": "dim", "rejected": "red", "receipt": "cyan", "notice": "blue"}
 
 
-def _node(settings: BusSettings, org: str) -> Path:
-    return settings.home / "nodes" / org
-
-
-def _identity(settings: BusSettings, org: str) -> NodeIdentity:
-    try:
-        return NodeIdentity.from_pki(settings.pki, org, settings.pki_passphrase.get_secret_value())
-    except SigningError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from None
+_node = node_dir
+_identity = identity
 
 
 def _print_event(event: InboxEvent) -> None:
@@ -62,9 +53,10 @@ def _print_event(event: InboxEvent) -> None:
 
 
 def inbox(
-    org: str = typer.Option(..., "--org", envvar="DOCBUS_ORG", help="this org's code"),
+    org: str = ORG,
     follow: bool = typer.Option(False, "--follow/--once", help="keep running, or stop when caught up"),
     show: bool = typer.Option(False, "--list", help="only list what the local store holds"),
+    as_json: bool = JSON,
 ) -> None:
     """Receive this org's documents: verify, store, acknowledge (01) or refuse (02)."""
     settings = BusSettings()
@@ -75,12 +67,27 @@ def inbox(
         directory = DirectoryView(settings.bootstrap, policy=trust.policy, authority=settings.directory_org)
         client = InboxClient(identity, settings.bootstrap, store_dir, trust.policy, directory=directory,
                              bus_org=settings.bus_org)  # fmt: skip
+        events: list[InboxEvent] = []
+        on_event = events.append if as_json else _print_event
         try:
-            count = asyncio.run(client.run(once=not follow, on_event=_print_event, refresh=trust.refresh))
+            count = asyncio.run(client.run(once=not follow, on_event=on_event, refresh=trust.refresh))
         except KeyboardInterrupt:
             return
-        out.print(f"{count} record(s) handled")
+        if not as_json:
+            out.print(f"{count} record(s) handled")
+    if as_json:
+        emit(_json(identity.org_code, InboxStore(store_dir), events if not show else []))
+        return
     _list(InboxStore(store_dir))
+
+
+def _json(org: str, store: InboxStore, events: list[InboxEvent]) -> dict[str, object]:
+    """The shape of `docbus inbox --json` (docs/OPERATIONS.md)."""
+    docs = [{**m, "receipt_sent": store.receipt_sent(m["message_id"])} for m in store.documents()]
+    handled = [{"kind": e.kind, "message_id": e.message_id, "sender": e.sender, "detail": e.detail,
+                "subject": e.subject} for e in events]  # fmt: skip
+    return {"org": org, "handled": handled, "documents": docs, "receipts": store.receipts(),
+            "rejected": store.rejected()}  # fmt: skip
 
 
 def _list(store: InboxStore) -> None:
@@ -104,7 +111,7 @@ def _list(store: InboxStore) -> None:
 
 def receipt(
     message_id: str = typer.Argument(..., help="the envelope's message id"),
-    org: str = typer.Option(..., "--org", envvar="DOCBUS_ORG", help="this org's code"),
+    org: str = ORG,
     status: str = typer.Option(..., "--status", help="02 03 04 05 06 (recipient), 13 (sender), 15 16"),
     reason: str = typer.Option("", "--reason", help="needed for 02 and 16"),
     by: str = typer.Option("", "--by", help="the clerk's name"),
@@ -118,15 +125,11 @@ def receipt(
     identity = _identity(settings, org)
     code = StatusCode(status)
     node = _node(settings, identity.org_code)
-    try:
-        env = _envelope(node, identity.org_code, message_id, code)
-        # a 13 goes from the sender to the recipients: the bus forwards it to every one of them
-        to = (env.recipients or [env.sender.code])[0] if code is StatusCode.RECALL_REQUESTED else None
-        made = receipt_for(identity, env, code, reason or None, by_name=by, by_position=position, to_org=to)
-        asyncio.run(_publish(settings.bootstrap, made))
-    except (LookupError, ValueError, ContractError, SigningError, PublishError) as exc:
-        err.print(f"[red]not sent:[/] {exc}")
-        raise typer.Exit(1) from None
+    env = _envelope(node, identity.org_code, message_id, code)
+    # a 13 goes from the sender to the recipients: the bus forwards it to every one of them
+    to = (env.recipients or [env.sender.code])[0] if code is StatusCode.RECALL_REQUESTED else None
+    made = receipt_for(identity, env, code, reason or None, by_name=by, by_position=position, to_org=to)
+    asyncio.run(_publish(settings.bootstrap, made))
     out.print(f"receipt {made.message_id}: {code.value} for {message_id} sent to {made.to_org}")
 
 

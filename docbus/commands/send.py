@@ -15,16 +15,15 @@ import typer
 from rich.console import Console
 
 from consumers.bus.config import BusSettings
-from consumers.trust import TrustError
+from consumers.bus.decide.routing import RoutingError, route
+from consumers.trust import TrustPolicy
+from docbus.commands.common import ORG, identity, node_dir
+from docbus.errors import CliError, ExitCode
 from docbus.pki_folder import TrustFiles
 from producers.builder import DocumentDraft, payload_from_file
-from producers.identity import NodeIdentity
-from producers.keys import SigningError
-from producers.publisher import PublishError
-from producers.reader import ReadError
+from producers.directory_view import DirectoryView
 from producers.send import SendResult, send_document
 from schemas.document import BusinessType, Competence, DocumentType, Priority
-from schemas.errors import ContractError
 
 __all__ = ["node_dir", "send"]
 
@@ -32,13 +31,9 @@ out = Console()
 err = Console(stderr=True)
 
 
-def node_dir(settings: BusSettings, org: str) -> Path:
-    return settings.home / "nodes" / org
-
-
 def send(
     file: Annotated[Path, typer.Option("--file", exists=True, dir_okay=False, help="the document")],
-    org: str = typer.Option(..., "--org", envvar="DOCBUS_ORG", help="sender org code"),
+    org: str = ORG,
     to: Annotated[list[str] | None, typer.Option("--to", help="recipient org code (repeatable)")] = None,
     group: Annotated[
         list[str] | None, typer.Option("--group", help="all-<kind>, children:<code>, list:<name>")
@@ -60,31 +55,45 @@ def send(
     wait: bool = typer.Option(True, "--wait/--no-wait", help="wait for the bus's 01/02 notice"),
     timeout: float = typer.Option(30.0, "--timeout", help="seconds to wait for the notice"),
 ) -> None:
-    """Send a signed document to the bus (exit 1: refused or failed; 3: no notice in time)."""
+    """Send a signed document to the bus (exit 1: refused; 3: no notice in time; others: OPERATIONS.md)."""
     settings = BusSettings()
+    sender = identity(settings, org, official)
+    draft = DocumentDraft(
+        document_type=doc_type, code_number=number, code_notation=notation, subject=subject,
+        payload=payload_from_file(file), attachments=[payload_from_file(p) for p in attach or []],
+        recipients=to or [], groups=group or [], promulgation_place=place,
+        promulgation_date=date.fromisoformat(promulgated) if promulgated else None,
+        competence=competence, priority=Priority(priority), response_for=response_for or None,
+        business_type=business,
+    )  # fmt: skip
+    policy = TrustFiles(settings.pki).policy
+
+    async def go() -> SendResult:
+        snapshot = await _addresses_known(settings, policy, sender.org_code, to or [], group or [])
+        return await send_document(
+            sender, draft, bootstrap=settings.bootstrap, state_dir=node_dir(settings, sender.org_code)
+            / "state", wait=timeout if wait else None, policy=policy, directory_snapshot=snapshot,
+        )  # fmt: skip
+
+    _report(asyncio.run(go()), wait)
+
+
+async def _addresses_known(
+    settings: BusSettings, policy: TrustPolicy, org: str, to: list[str], groups: list[str]
+) -> bytes:
+    """The current snapshot's hash, once every address resolves in it (the bus would refuse it)."""
+    view = DirectoryView(settings.bootstrap, policy=policy, authority=settings.directory_org)
     try:
-        identity = NodeIdentity.from_pki(
-            settings.pki, org, settings.pki_passphrase.get_secret_value(), official
-        )
-        draft = DocumentDraft(
-            document_type=doc_type, code_number=number, code_notation=notation, subject=subject,
-            payload=payload_from_file(file), attachments=[payload_from_file(p) for p in attach or []],
-            recipients=to or [], groups=group or [], promulgation_place=place,
-            promulgation_date=date.fromisoformat(promulgated) if promulgated else None,
-            competence=competence, priority=Priority(priority), response_for=response_for or None,
-            business_type=business,
-        )  # fmt: skip
-        policy = TrustFiles(settings.pki).policy
-        result = asyncio.run(
-            send_document(
-                identity, draft, bootstrap=settings.bootstrap, state_dir=node_dir(settings, identity.org_code)
-                / "state", wait=timeout if wait else None, policy=policy,
-            )
-        )  # fmt: skip
-    except (ContractError, SigningError, PublishError, ReadError, TrustError, LookupError, ValueError) as exc:
-        err.print(f"[red]not sent:[/] {exc}")
-        raise typer.Exit(1) from None
-    _report(result, wait)
+        snapshot = await view.refresh(timeout=settings.directory_timeout)
+    finally:
+        await view.stop()
+    if snapshot is None:
+        raise CliError(ExitCode.PENDING, "no directory published yet: docbus directory publish (or load)")
+    try:
+        route(snapshot, org, to, groups)
+    except RoutingError as exc:
+        raise CliError(ExitCode.REFUSED, f"{exc}; check the codes with docbus directory show") from None
+    return snapshot.hash
 
 
 def _report(result: SendResult, waited: bool) -> None:

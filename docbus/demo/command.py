@@ -21,6 +21,7 @@ from docbus.demo.config import DemoConfig
 from docbus.demo.processes import stop_recorded
 from docbus.demo.report import print_summary
 from docbus.demo.runner import DemoFailed, run_demo
+from docbus.local_broker import MARKER, local_cluster, record_broker
 from infra.broker import BrokerError, Cluster, cluster_for
 from infra.settings import InfraSettings
 
@@ -30,13 +31,17 @@ out = Console()
 
 
 def _stop(state: Path) -> None:
+    home = InfraSettings().home.resolve()
+    if not (state / "pids.json").exists() and (home / MARKER).exists():
+        state = home  # run with the environment the demo printed: DOCBUS_HOME is the state folder
     stopped = stop_recorded(state)
     out.print(f"processors stopped: {', '.join(stopped)}" if stopped else "no demo processors running")
-    marker = state / "broker.json"
+    marker = state / MARKER
     if marker.exists():
-        cluster_for(1).stop()
+        if json.loads(marker.read_text()).get("owned"):
+            local_cluster(1, InfraSettings(home=state)).stop()
+            out.print("broker stopped")
         marker.unlink()
-        out.print("broker stopped")
 
 
 def demo(
@@ -73,9 +78,8 @@ def demo(
         except BrokerError as exc:
             out.print(f"[red]error:[/] {exc}; or run against a broker that is up: --bootstrap HOST:PORT")
             raise typer.Exit(1) from None
-        if started:
-            (folder / "broker.json").write_text(json.dumps({"bootstrap": cluster.bootstrap}))
-        else:
+        record_broker(folder, cluster, InfraSettings(), owned=started)
+        if not started:
             cluster = None  # someone else's broker: never stopped by the demo
         bootstrap = cluster_for(1).bootstrap
         out.print(f"[green]✓[/] broker up at {bootstrap}")
@@ -90,7 +94,7 @@ def demo(
     finally:
         if cluster is not None and not (keep_running and ok):
             cluster.stop()
-            (folder / "broker.json").unlink(missing_ok=True)
+            (folder / MARKER).unlink(missing_ok=True)
             out.print("broker stopped")
     if not ok:
         raise typer.Exit(1)

@@ -1,0 +1,34 @@
+"""Which local broker a command means: the one of DOCBUS_HOME, or the one a demo state folder names.
+
+The demo prints ``export DOCBUS_HOME=<state>``; its broker lives under the home it was started from.
+The demo writes ``<state>/broker.json`` (home, port, whether it started the broker), so
+`docbus broker status` and `docbus demo --stop` run with that environment find the right broker.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from infra.broker import Cluster, cluster_for
+from infra.settings import InfraSettings
+
+__all__ = ["MARKER", "local_cluster", "record_broker"]
+
+MARKER = "broker.json"
+
+
+def record_broker(state: Path, cluster: Cluster, cfg: InfraSettings, *, owned: bool) -> None:
+    marker = {"bootstrap": cluster.bootstrap, "home": str(cfg.home.resolve()), "port": cfg.broker_port,
+              "owned": owned}  # fmt: skip
+    (state / MARKER).write_text(json.dumps(marker))
+
+
+def local_cluster(nodes: int = 1, cfg: InfraSettings | None = None) -> Cluster:
+    """The local broker of ``cfg`` (DOCBUS_*), or, when its home is a demo state folder, the demo's."""
+    cfg = cfg or InfraSettings()
+    marker = cfg.home / MARKER
+    if nodes == 1 and marker.is_file():
+        data = json.loads(marker.read_text())
+        cfg = cfg.model_copy(update={"home": Path(data["home"]), "broker_port": int(data["port"])})
+    return cluster_for(nodes, cfg)

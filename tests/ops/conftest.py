@@ -1,0 +1,65 @@
+"""A small exchange of its own for the operators' command tests: its own PKI (so its directory
+entries never mix with other tests' — their seals fail each other's anchors), a sector of
+3 departments and 2 universities sealed by its G03, published on the test broker."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from docbus.directory_load import ensure_topics, publish_entries, seal_entries
+from docbus.sector import build_sector
+from infra.pki import Authority
+from producers.identity import NodeIdentity
+from schemas.directory import DirectoryEntry
+from tests.bus.kafka import REPO
+
+PASSPHRASE = "ops-test-passphrase"
+ORGS = ("G03", "G03.BUS", "H01", "H02", "H03", "G03.U001", "G03.U002")
+
+
+@dataclass(frozen=True)
+class Exchange:
+    pki: Path
+    home: Path
+    bootstrap: str
+    entries: list[DirectoryEntry]
+
+    def env(self, **override: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCBUS_")}
+        env.update(
+            DOCBUS_HOME=str(self.home), DOCBUS_BOOTSTRAP=self.bootstrap, DOCBUS_PKI_DIR=str(self.pki),
+            DOCBUS_PKI_PASSPHRASE=PASSPHRASE, DOCBUS_DIRECTORY_TIMEOUT="20", COLUMNS="250",
+        )  # fmt: skip
+        env.update(override)
+        return env
+
+    def run(self, *args: str, timeout: float = 90, **env: str) -> subprocess.CompletedProcess[str]:
+        """`docbus ...` as a user runs it, in this exchange's environment."""
+        return subprocess.run(
+            [sys.executable, "-m", "docbus.cli", *args], cwd=REPO, env=self.env(**env),
+            capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def exchange(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Exchange:
+    root = tmp_path_factory.mktemp("ops")
+    ca = Authority.init(root / "pki", PASSPHRASE.encode())
+    with ca.batch():
+        for code in ORGS:
+            ca.issue_org(code, f"Tổ chức {code}")
+        ca.issue_official("G03", "Cán bộ Bộ", "Chánh Văn phòng")
+        ca.issue_official("H01", "Cán bộ Sở Một", "Giám đốc")
+        ca.issue_official("H03", "Cán bộ Cũ", "Giám đốc", days=0)  # expired at once
+    g03 = NodeIdentity.from_pki(root / "pki", "G03", PASSPHRASE)
+    entries = seal_entries(build_sector(3, 2, with_bus=True), g03.seal)
+    asyncio.run(ensure_topics(kafka_bootstrap, entries))
+    asyncio.run(publish_entries(kafka_bootstrap, entries))
+    return Exchange(root / "pki", root / "home", kafka_bootstrap, entries)

@@ -39,6 +39,7 @@ class Reason(StrEnum):
     UNKNOWN_RECIPIENT = "UNKNOWN_RECIPIENT"  # a recipient or group not resolvable in the snapshot
     DIRECTORY_MISMATCH = "DIRECTORY_MISMATCH"  # envelope names a directory snapshot the bus does not have
     POLICY = "POLICY"  # refused by bus policy (e.g. recall not by original sender)
+    NOT_ROUTED = "NOT_ROUTED"  # an inbox copy without the bus's valid routing proof for this recipient
     # --- trust on real PKIs (consumers/trust, appended) ---
     KEY_TOO_WEAK = "KEY_TOO_WEAK"  # a certificate of the path has a key under the profile's floor
     CERT_PROFILE = "CERT_PROFILE"  # a certificate of the path breaks the sector's CA profile

@@ -126,11 +126,11 @@ class DeliveryReport:
 
 
 def _expected_events(s: Submitted) -> set[tuple[str, str | None, str | None]]:
+    # one draft per decision (ACCEPTED or REJECTED, carrying the ingress position), plus ROUTED
+    # per recipient: the bus writes no separate SUBMITTED draft
     if s.accepted:
-        return {("SUBMITTED", None, None), ("ACCEPTED", None, None)} | {
-            ("ROUTED", code, None) for code in s.recipients
-        }
-    return {("SUBMITTED", None, None), ("REJECTED", None, s.reason)}
+        return {("ACCEPTED", None, None)} | {("ROUTED", code, None) for code in s.recipients}
+    return {("REJECTED", None, s.reason)}
 
 
 def check_delivery(
@@ -208,7 +208,7 @@ def _audit(
         if ids[rec.event_id] == 2:
             dup.append((s.key, label))
         found[s.raw_hash].add(rec.expectation)
-        # a re-sent submission is seen again: SUBMITTED at its new position, REPLAY if it was accepted
+        # a re-sent submission is seen again: REJECTED as REPLAY at its new position if it was accepted
         allowed = _expected_events(s) | ({("REJECTED", None, _REPLAY)} if s.resent else set())
         if rec.expectation not in allowed:
             unexpected.append((s.key, label))

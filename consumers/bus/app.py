@@ -1,10 +1,12 @@
 """The faust application of the bus: topics and tables declared once, shared state, output helpers.
 
 ``create_bus(settings)`` builds a :class:`Bus` and registers the thin agents of
-consumers/agents/. Outputs are awaited until the broker acknowledged them (acks=all, idempotent
-producer) before an agent moves on, and faust flushes its producer before committing offsets, so
-an offset is committed only after everything the record caused is stored: at-least-once, made
-effectively once by the id-based deduplication of inboxes and the audit writer (ADR 0001).
+consumers/bus/agents/. An agent decides a batch, turns each decision into plain records
+(consumers/bus/outputs.py), hands them to one aiokafka producer (consumers/bus/writer.py) and
+awaits every acknowledgement (acks=all, idempotent) before it commits the batch's offsets itself:
+an offset is committed only after everything the record caused is stored, and a restart redoes at
+most the batch in flight. At-least-once, made effectively once by the id-based deduplication of
+inboxes and the audit writer (ADR 0001).
 """
 
 from __future__ import annotations
@@ -12,13 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Iterable, Mapping
-from datetime import datetime
 from typing import Any, Protocol
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from consumers.audit.core.events import draft
+from consumers.bus.clients import MAX_BATCH, MAX_PARTITION_FETCH, MAX_REQUEST
 from consumers.bus.config import BusSettings
 from consumers.bus.decide.policy import ReplayGuard
 from consumers.bus.decide.receipt_check import ReceiptCheck
@@ -26,19 +27,13 @@ from consumers.bus.decide.routed import RoutedRecord
 from consumers.bus.decide.validator import Validator
 from consumers.bus.directory_feed import DirectoryFeed
 from consumers.bus.gaps import GapFiller
-from consumers.bus.notices import BusNotices
+from consumers.bus.notices import BusNotices, NoticeBudget
+from consumers.bus.outputs import Outputs, OutRecord, Stored
+from consumers.bus.writer import RecordWriter
 from consumers.trust import TrustPolicy
 from producers.identity import NodeIdentity
-from schemas.audit import AuditEvent
 from schemas.directory_store import DirectoryStore
-from schemas.topics import (
-    AUDIT_EVENTS_TOPIC,
-    INGRESS_TOPIC,
-    QUARANTINE_TOPIC,
-    RECEIPTS_TOPIC,
-    STATUS_TOPIC,
-    inbox_topic,
-)
+from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC
 
 __all__ = [
     "Bus",
@@ -49,8 +44,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_MAX_BATCH = 512 * 1024  # well under the topics' and the broker's 1 MiB record-batch limits
-_MAX_REQUEST = 3 * 1024 * 1024
+Futures = list[Awaitable[Any]]
 _RAW: dict[str, Any] = {
     "key_type": bytes,
     "value_type": bytes,
@@ -95,7 +89,9 @@ class Bus:
 
     def __init__(self, settings: BusSettings, *, trust: TrustSource, partitions: Mapping[str, int]) -> None:
         self.settings = settings
-        self._deferred: dict[tuple[int, int, bytes], tuple[Any, int, bytes, bytes]] = {}
+        self._deferred: dict[tuple[int, int, bytes], tuple[Any, int, bytes, Stored]] = {}
+        # sender states written in this batch, as objects (encoded once, at the batch's end)
+        self.pending_states: dict[bytes, Stored] = {}
         parts = partitions
         self.app = faust.App(
             settings.app_id,
@@ -105,10 +101,13 @@ class Bus:
             web_enabled=False,
             producer_acks=-1,
             # a 1 MiB envelope (the contract's limit) plus headers must fit one request
-            producer_max_request_size=_MAX_REQUEST,
+            producer_max_request_size=MAX_REQUEST,
             # aiokafka's 16 KiB default holds two or three envelopes: a sender to one inbox partition
             # then waits a broker round trip every few records (about 100/s; benchmarks/bench_bus.py)
-            producer_max_batch_size=_MAX_BATCH,
+            producer_max_batch_size=MAX_BATCH,
+            consumer_max_fetch_size=MAX_PARTITION_FETCH,
+            # the agents commit after each batch (Bus.commit); faust's own timer is a fallback
+            broker_commit_every=1_000_000,
             topic_replication_factor=settings.changelog_replication,
             topic_allow_declare=True,
             consumer_auto_offset_reset="earliest",
@@ -119,17 +118,18 @@ class Bus:
         self.app.transport.Producer = _IdempotentProducer  # type: ignore[misc]
         self.ingress = self.app.topic(INGRESS_TOPIC, **_RAW)
         self.receipts = self.app.topic(RECEIPTS_TOPIC, **_RAW)
-        self.quarantine = self.app.topic(QUARANTINE_TOPIC, **_RAW)
-        self.status = self.app.topic(STATUS_TOPIC, **_RAW)
-        self.audit = self.app.topic(AUDIT_EVENTS_TOPIC, **_RAW)
         # tables are co-partitioned with the topic whose agent writes them
         table: dict[str, Any] = {"key_type": bytes, "value_type": bytes}  # bytes: raw changelog records
         self.senders = self.app.Table("senders", partitions=parts[INGRESS_TOPIC], **table)
         self.routed = self.app.Table("routed", partitions=parts[INGRESS_TOPIC], **table)
         self.recalls = self.app.Table("recalls", partitions=parts[RECEIPTS_TOPIC], **table)
-        self._inboxes: dict[str, faust.types.TopicT] = {}
+        self.tables: dict[str, faust.types.TableT[Any, Any]] = {
+            "routed": self.routed, "senders": self.senders, "recalls": self.recalls,
+        }  # fmt: skip
         # which processor group wrote a quarantine record or audit draft (several may share a cluster)
-        self.processor_headers = [("docbus_processor", settings.app_id.encode())]
+        self.processor_headers = (("docbus_processor", settings.app_id.encode()),)
+        self.writer = RecordWriter(settings.bootstrap)
+        self.notice_budget = NoticeBudget(settings.notice_burst, settings.notices_per_minute)
 
         self.trust = trust
         self.directory = DirectoryStore()
@@ -153,50 +153,61 @@ class Bus:
             if not self._ready.is_set():
                 count = await self.feed.catch_up(self.settings.directory_timeout)
                 logger.info("directory caught up: %d entries, %d snapshot(s)", count, len(self.directory))
+                await self.writer.start()
                 self._ready.set()
 
-    @staticmethod
-    def store(
-        table: faust.types.TableT[Any, Any], partition: int, key: bytes, value: bytes
-    ) -> Awaitable[Any]:
-        """``table[key] = value`` with its changelog record in ``partition`` (the source record's, as
-        faust would choose), returning the record's future. Agents await it with their outputs:
-        faust's own flush before a commit stops waiting after 0.1 s, so an offset could otherwise be
-        committed ahead of the state it produced (seen under SIGKILL)."""
+    def _changelog(self, table: faust.types.TableT[Any, Any], key: bytes, value: bytes) -> OutRecord:
+        """``table[key] = value`` now, and its changelog record (raw key and value, as faust
+        writes them for these tables) for our own producer: faust's per-record buffered send is
+        what held the processor to a few hundred records a second."""
         table.data[key] = value
-        return table.send_changelog(partition, key, value)
+        return OutRecord(table.changelog_topic.get_topic_name(), key, value)
 
-    def defer(self, table: faust.types.TableT[Any, Any], partition: int, key: bytes, value: bytes) -> None:
-        """``table[key] = value`` now (later records of the batch see it); its changelog record is
-        sent by :meth:`flush_deferred`, after the batch's other outputs are acknowledged."""
-        table.data[key] = value
+    async def store(
+        self, table: faust.types.TableT[Any, Any], partition: int, key: bytes, value: bytes
+    ) -> Futures:
+        """``table[key] = value`` with its changelog record in ``partition`` (the source record's, as
+        faust would choose); returns the record's acknowledgement, awaited with the outputs."""
+        return list(await self.writer.write([self._changelog(table, key, value)], partition))
+
+    def defer(self, table: faust.types.TableT[Any, Any], partition: int, key: bytes, value: Stored) -> None:
+        """``table[key] = value`` for later records of the batch (:meth:`pending_states`); the
+        table and its changelog record by :meth:`flush_deferred`, after the batch's other outputs
+        are acknowledged."""
+        self.pending_states[key] = value
         self._deferred[(id(table), partition, key)] = (table, partition, key, value)
 
-    def flush_deferred(self) -> list[Awaitable[Any]]:
+    async def flush_deferred(self) -> Futures:
         pending, self._deferred = self._deferred, {}
-        return [
-            table.send_changelog(partition, key, value) for table, partition, key, value in pending.values()
-        ]
+        futures: Futures = []
+        for table, partition, key, value in pending.values():
+            futures += await self.store(table, partition, key, value.to_bytes())
+        self.pending_states.clear()
+        return futures
 
     def routed_of(self, message_id: str) -> RoutedRecord | None:
         value = self.routed.get(message_id.encode())
         return None if value is None else RoutedRecord.from_bytes(value)
 
-    def inbox(self, code: str) -> faust.types.TopicT:
-        topic = self._inboxes.get(code)
-        if topic is None:
-            topic = self._inboxes[code] = self.app.topic(inbox_topic(code), **_RAW)
-        return topic
+    async def apply(self, outputs: Outputs, partition: int) -> Futures:
+        """Table updates (changelog records in ``partition``, the source record's) and records of
+        one decision handed to the producers; returns the acknowledgements to await."""
+        futures: Futures = []
+        for write in outputs.tables:
+            table = self.tables[write.table]
+            if write.after_batch and not isinstance(write.value, bytes):
+                self.defer(table, partition, write.key, write.value)
+            else:
+                futures += await self.store(table, partition, write.key, write.encoded())
+        futures += await self.writer.write(outputs.records)
+        return futures
 
-    async def send(
-        self, topic: faust.types.TopicT, key: bytes, value: bytes, headers: Iterable[tuple[str, bytes]] = ()
-    ) -> Awaitable[Any]:
-        """Hand one record to the producer; returns the future of its acknowledgement."""
-        return await topic.send(key=key, value=value, headers=list(headers))
-
-    async def audit_draft(self, event: AuditEvent, *, at: datetime, **fields: Any) -> Awaitable[Any]:
-        key, value = draft(event, at=at, **fields)
-        return await self.send(self.audit, key, value, self.processor_headers)
+    async def commit(self, events: Iterable[Any]) -> None:
+        """Mark a batch's events processed and commit their offsets now (its outputs are all
+        acknowledged): a restart then redoes at most the batch in flight."""
+        for event in events:
+            event.ack()
+        await self.app.consumer.commit()
 
     @staticmethod
     async def acknowledged(futures: Iterable[Awaitable[Any]]) -> None:
@@ -216,6 +227,7 @@ def create_bus(settings: BusSettings, *, trust: TrustSource, partitions: Mapping
     @bus.app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def stop_readers(app: faust.App, *_: Any, **__: Any) -> None:
         await bus.feed.stop()
+        await bus.writer.stop()
         await bus.ingress_gaps.stop()
         await bus.receipt_gaps.stop()
 

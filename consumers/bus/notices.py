@@ -1,8 +1,11 @@
-"""The bus's own status notices to a sender (ADR 0001): 01 accepted by the bus, 02 rejected with
-the reason code. Sealed by the bus org (``G03.BUS``) with the node tooling's receipt builder.
+"""The bus's own seal (ADR 0001): 01/02 status notices to a sender and the routing proof on every
+inbox copy. Sealed by the bus org (``G03.BUS``) with the node tooling's receipt builder.
 
 A notice's id is derived from the envelope id, the status and the reason, so processing the same
-record again after a crash yields the same id and the sender's inbox keeps it once.
+record again after a crash yields the same id and the sender's inbox keeps it once. 02 notices are
+rate-bounded per sender (:class:`NoticeBudget`): a flood of forged or broken envelopes naming one
+org costs that org's inbox at most ``burst`` notices plus ``per_minute`` a minute; every refusal is
+still quarantined and audited.
 """
 
 from __future__ import annotations
@@ -11,13 +14,18 @@ import uuid
 from datetime import datetime
 
 from producers.identity import NodeIdentity
+from producers.keys import make_signature
 from producers.receipts import make_receipt
 from schemas.canonical import envelope_hash
+from schemas.codec import encode
 from schemas.envelope import Envelope
+from schemas.fields import utc_millis
 from schemas.reasons import Reason
 from schemas.receipt import Receipt, StatusCode
+from schemas.route_proof import RouteProof, route_proof_signing_input
+from schemas.signature import SignerRole
 
-__all__ = ["BusNotices"]
+__all__ = ["BusNotices", "NoticeBudget"]
 
 _NAMESPACE = uuid.UUID("5f0b6f7e-7c1d-4a43-9a57-0d6f3c8e2b11")  # docbus bus notices
 
@@ -39,6 +47,21 @@ class BusNotices:
         text = f"{reason.value}: {detail}"[:1000]
         return self._notice(env, envelope_hash(env), to, StatusCode.REJECTED, text, at)
 
+    def route_proof(
+        self, env: Envelope, digest: bytes, *, recipient: str, snapshot: bytes, at: datetime
+    ) -> bytes:
+        """The encoded :class:`RouteProof` for the copy of ``env`` routed to ``recipient``."""
+        data = route_proof_signing_input(env.message_id, digest, recipient, snapshot)
+        seal = make_signature(self.identity.seal, SignerRole.ORGANIZATION, data, utc_millis(at))
+        proof = RouteProof(
+            message_id=env.message_id,
+            envelope_hash=digest,
+            recipient=recipient,
+            snapshot=snapshot,
+            signature=seal,
+        )
+        return encode(proof)
+
     def _notice(
         self, env: Envelope, digest: bytes, to: str, status: StatusCode, reason: str, at: datetime
     ) -> Receipt:
@@ -56,3 +79,25 @@ class BusNotices:
             at=at,
             message_id=str(uuid.uuid5(_NAMESPACE, name)),
         )
+
+
+class NoticeBudget:
+    """A token bucket per sender for 02 notices: ``burst`` at once, refilled ``per_minute``."""
+
+    def __init__(self, burst: int, per_minute: float, *, max_senders: int = 10_000) -> None:
+        self.burst = burst
+        self.rate = per_minute / 60.0
+        self.max_senders = max_senders
+        self._tokens: dict[str, tuple[float, float]] = {}  # sender -> (tokens, at seconds)
+        self.suppressed = 0
+
+    def allow(self, sender: str, now: float) -> bool:
+        tokens, then = self._tokens.get(sender, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + max(0.0, now - then) * self.rate)
+        if len(self._tokens) >= self.max_senders and sender not in self._tokens:
+            self._tokens.clear()  # bounded memory: forgetting only ever grants a fresh burst
+        ok = tokens >= 1.0
+        self._tokens[sender] = (tokens - 1.0 if ok else tokens, now)
+        if not ok:
+            self.suppressed += 1
+        return ok

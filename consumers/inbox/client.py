@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from aiokafka import AIOKafkaConsumer
 
 from consumers.bus.decide.routing import RoutingError, route
+from consumers.inbox.proof import check_route_proof, proof_header
 from consumers.inbox.store import InboxStore
 from consumers.trust import TrustError, TrustPolicy, VerifiedDocument
 from producers.identity import NodeIdentity
@@ -102,8 +103,10 @@ class InboxClient:
 
     # --- one record -------------------------------------------------------------------------
 
-    async def handle(self, raw: bytes) -> InboxEvent:
-        """Decide, store and answer one inbox record; returns what happened."""
+    async def handle(self, raw: bytes, headers: Iterable[tuple[str, bytes]] | None = None) -> InboxEvent:
+        """Decide, store and answer one inbox record (its value and Kafka headers); returns what
+        happened. An envelope is taken only with the bus's routing proof for this org in its
+        headers (consumers/inbox/proof.py), however valid its sender's signatures."""
         if raw[2:10] == fingerprint("receipt.v1"):
             return self._receipt(raw)
         try:
@@ -118,6 +121,10 @@ class InboxClient:
             await self._addressed(env)
         except _Refused as exc:
             return await self._refuse(env, raw, exc.reason, exc.detail)
+        try:
+            check_route_proof(proof_header(headers), env, self.org, self.policy, self.bus_org, self.now())
+        except TrustError as exc:
+            return self._not_routed(env, raw, exc)
         meta = self._meta(env, verified)
         try:
             self.store.save_document(env, raw, meta)
@@ -128,6 +135,14 @@ class InboxClient:
         await self._acknowledge(env)
         return InboxEvent("document", env.message_id, env.document.document_id, env.sender.code,
                           env.document.subject)  # fmt: skip
+
+    def _not_routed(self, env: Envelope, raw: bytes, exc: TrustError) -> InboxEvent:
+        """Written around the bus: nothing was routed, so there is nothing to answer; the copy is
+        kept as rejected and reported."""
+        what = f"{exc.reason.value}: {exc.detail}"
+        logger.warning("refused %s from %s: %s", env.message_id, env.sender.code, what)
+        self.store.save_rejected(raw, env.message_id, exc.reason.value, exc.detail, self.now().isoformat())
+        return InboxEvent("rejected", env.message_id, what, env.sender.code)
 
     def _verify(self, env: Envelope) -> VerifiedDocument:
         try:
@@ -264,7 +279,7 @@ class InboxClient:
                     refresh()  # e.g. TrustFiles.refresh: a CRL published meanwhile applies now
                 for records in batches.values():
                     for record in records:
-                        event = await self.handle(record.value or b"")
+                        event = await self.handle(record.value or b"", record.headers)
                         handled += 1
                         if on_event is not None:
                             result = on_event(event)

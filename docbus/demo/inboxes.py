@@ -110,7 +110,7 @@ class InboxHub:
         doc_id = env.document.document_id
         if not self.tally.knows(doc_id):
             return
-        event = await client.handle(raw)
+        event = await client.handle(raw, record.headers)
         self.tally.events[event.kind] += 1
         if event.kind in ("document", "duplicate"):
             self.tally.delivered(doc_id, client.org)

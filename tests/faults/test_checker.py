@@ -14,7 +14,7 @@ SUBS = [
 
 def _audit_for(s: Submitted, message_id: str | None = None) -> list[AuditSeen]:
     mid = message_id or s.key
-    out = [AuditSeen("SUBMITTED", mid, s.raw_hash)]
+    out: list[AuditSeen] = []
     if s.accepted:
         out.append(AuditSeen("ACCEPTED", mid, s.raw_hash))
         out += [AuditSeen("ROUTED", mid, s.raw_hash, recipient=r) for r in sorted(s.recipients)]
@@ -41,7 +41,7 @@ def test_clean_run_counts_and_tolerates_topic_duplicates() -> None:
     assert report.counts()["delivered"] == 3 and report.delivered == {"H01": 2, "H02": 1}
     assert (report.submitted, report.accepted, report.rejected) == (3, 2, 1)
     assert report.duplicated_in_topic == 1 and report.duplicated_after_dedup == 0
-    assert report.audit_records == 9 and report.audit_per_id == {"m-a": 4, "m-b": 3, "m-bad": 2}
+    assert report.audit_records == 6 and report.audit_per_id == {"m-a": 3, "m-b": 2, "m-bad": 1}
 
 
 def test_losses_are_named() -> None:
@@ -56,7 +56,7 @@ def test_losses_are_named() -> None:
 
 def test_audit_duplicates_and_failed_verification_fail() -> None:
     copies, quarantined, audit = _clean()
-    report = check_delivery(SUBS, copies, quarantined, [*audit, audit[1]], audit_verified=True)
+    report = check_delivery(SUBS, copies, quarantined, [*audit, audit[0]], audit_verified=True)
     assert report.audit_duplicated == [("m-a", "ACCEPTED")] and not report.ok
     report = check_delivery(SUBS, copies, quarantined, audit, audit_verified=False, audit_detail="CHAIN")
     assert not report.ok and report.audit_detail == "CHAIN"

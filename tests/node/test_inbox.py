@@ -12,6 +12,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from cryptography import x509
 
+from consumers.bus.notices import BusNotices
 from consumers.inbox.client import InboxClient, InboxEvent
 from docbus.directory_load import seal_entries
 from docbus.pki_folder import TrustFiles
@@ -24,7 +25,9 @@ from producers.receipts import build_receipt
 from schemas.canonical import envelope_hash, receipt_signing_input
 from schemas.codec import encode
 from schemas.directory_store import DirectorySnapshot
+from schemas.envelope import parse_envelope
 from schemas.receipt import StatusCode, parse_receipt
+from schemas.route_proof import ROUTE_PROOF_HEADER
 from tests.node.conftest import PASS, NodePki
 from tests.node.drafts import draft
 from tests.node.kafka_util import collect, make_topics
@@ -33,12 +36,26 @@ pytestmark = pytest.mark.broker
 Unique = Callable[[str], str]
 
 
-async def _produce(bootstrap: str, topic: str, records: list[tuple[str, bytes]]) -> None:
+Record = tuple[str, bytes] | tuple[str, bytes, list[tuple[str, bytes]]]
+
+
+def routed(bus: NodeIdentity, raw: bytes, recipient: str) -> list[tuple[str, bytes]]:
+    """The headers the bus gives its copy of ``raw`` for ``recipient``: its routing proof."""
+    env = parse_envelope(raw)
+    proof = BusNotices(bus).route_proof(
+        env, envelope_hash(env), recipient=recipient, snapshot=env.directory_snapshot, at=datetime.now(UTC)
+    )
+    return [(ROUTE_PROOF_HEADER, proof)]
+
+
+async def _produce(bootstrap: str, topic: str, records: list[Record]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
-        for key, value in records:
-            await producer.send_and_wait(topic, value, key=key.encode())
+        for key, value, *headers in records:
+            await producer.send_and_wait(
+                topic, value, key=key.encode(), headers=headers[0] if headers else None
+            )
     finally:
         await producer.stop()
 
@@ -61,8 +78,11 @@ async def test_store_once_refuse_forgery_and_acknowledge(
         to_org="G03.U002",
         status=StatusCode.ARRIVED,
     )  # fmt: skip  (a notice the bus would send; its content does not matter to the log)
+    proof = routed(bus, good_raw, "G03.U002")
     await _produce(
-        kafka_bootstrap, inbox, [("a", good_raw), ("a", good_raw), ("b", encode(forged)), ("c", notice)]
+        kafka_bootstrap,
+        inbox,
+        [("a", good_raw, proof), ("a", good_raw, proof), ("b", encode(forged)), ("c", notice)],
     )
 
     client = InboxClient(
@@ -99,7 +119,7 @@ async def test_store_once_refuse_forgery_and_acknowledge(
 
     # a restarted client with the same group reads nothing again, and a replayed copy is dropped
     assert await client.run(once=True) == 0
-    await _produce(kafka_bootstrap, inbox, [("a", good_raw)])
+    await _produce(kafka_bootstrap, inbox, [("a", good_raw, proof)])
     assert await client.run(once=True, on_event=events.append) == 1 and events[-1].kind == "duplicate"
     assert len(client.store.documents()) == 1
 
@@ -125,7 +145,11 @@ async def test_group_addressing_checked_against_the_named_snapshot(
             sender, draft("6", recipients=[], groups=["all-departments"]), directory_snapshot=snapshot
         ),
     )
-    await _produce(kafka_bootstrap, inbox, [("x", raw_all), ("y", raw_depts)])
+    bus = node_pki.identity("G03.BUS")
+    await _produce(
+        kafka_bootstrap, inbox,
+        [(k, raw, routed(bus, raw, "G03.U002")) for k, raw in (("x", raw_all), ("y", raw_depts))],
+    )  # fmt: skip
     feed = DirectoryView(kafka_bootstrap, topic=directory, policy=node_pki.policy())
     client = InboxClient(
         node_pki.identity("G03.U002"), kafka_bootstrap, tmp_path, node_pki.policy(), directory=feed,
@@ -147,6 +171,7 @@ async def test_revocation_published_while_running_is_honoured(
     ca = Authority.init(tmp_path / "pki", PASS.encode())
     for code in ("G03.U001", "G03.U002"):
         ca.issue_org(code, f"Trường {code}")
+    ca.issue_org("G03.BUS", "docbus")
     ca.issue_official("G03.U001", "Trần Thị Bình", "Hiệu trưởng")
     ca.publish_crl()
     sender = NodeIdentity.from_pki(tmp_path / "pki", "G03.U001", PASS, "*")
@@ -158,14 +183,46 @@ async def test_revocation_published_while_running_is_honoured(
         NodeIdentity.from_pki(tmp_path / "pki", "G03.U002", PASS), kafka_bootstrap, tmp_path / "store",
         trust.policy, topic=inbox, receipts_topic=receipts, group=unique("group"),
     )  # fmt: skip
-    await _produce(kafka_bootstrap, inbox, [("a", before_raw)])
+    bus = NodeIdentity.from_pki(tmp_path / "pki", "G03.BUS", PASS)
+    await _produce(kafka_bootstrap, inbox, [("a", before_raw, routed(bus, before_raw, "G03.U002"))])
     events: list[InboxEvent] = []
     await client.run(once=True, on_event=events.append, refresh=trust.refresh)
     ca.revoke("G03.U001", x509.ReasonFlags.key_compromise)  # writes fresh CRL files
     _, after_raw = sign_envelope(sender, build_envelope(sender, draft("2")))
-    await _produce(kafka_bootstrap, inbox, [("b", after_raw)])
+    await _produce(kafka_bootstrap, inbox, [("b", after_raw, routed(bus, after_raw, "G03.U002"))])
     await client.run(once=True, on_event=events.append, refresh=trust.refresh)
     assert [e.kind for e in events] == ["document", "rejected"]
     assert events[1].detail.startswith("CERT_REVOKED")
     got = await collect(kafka_bootstrap, receipts, lambda rs: len(rs) >= 2)
     assert [parse_receipt(r.value).status for r in got] == [StatusCode.ARRIVED, StatusCode.REJECTED]
+
+
+async def test_a_validly_signed_copy_written_around_the_bus_is_refused(
+    kafka_bootstrap: str, unique: Unique, node_pki: NodePki, tmp_path: Path
+) -> None:
+    """A plain client with the sender's valid signatures writes straight into the inbox: no proof,
+    a proof for another recipient, a proof sealed by someone other than the bus. All refused as
+    NOT_ROUTED, none stored, none answered; the bus's own copy is taken."""
+    inbox, receipts = unique("inbox"), unique("receipts")
+    await make_topics(kafka_bootstrap, inbox, receipts)
+    sender, bus = node_pki.identity("G03.U001"), node_pki.identity("G03.BUS")
+    raws = [sign_envelope(sender, build_envelope(sender, draft(str(i))))[1] for i in range(4)]
+    forged_seal = routed(sender, raws[2], "G03.U002")  # sealed, but by the sender, not the bus
+    await _produce(kafka_bootstrap, inbox, [
+        ("a", raws[0]),
+        ("b", raws[1], routed(bus, raws[1], "G03.U003")),
+        ("c", raws[2], forged_seal),
+        ("d", raws[3], routed(bus, raws[3], "G03.U002")),
+    ])  # fmt: skip
+    client = InboxClient(
+        node_pki.identity("G03.U002"), kafka_bootstrap, tmp_path / "store", node_pki.policy(),
+        topic=inbox, receipts_topic=receipts, group=unique("group"),
+    )  # fmt: skip
+    events: list[InboxEvent] = []
+    assert await client.run(once=True, on_event=events.append) == 4
+    assert [e.kind for e in events] == ["rejected", "rejected", "rejected", "document"]
+    assert [e.detail.split(":")[0] for e in events[:3]] == ["NOT_ROUTED"] * 3
+    assert "another recipient" in events[1].detail and "seal" in events[2].detail
+    assert [r["reason"] for r in client.store.rejected()] == ["NOT_ROUTED"] * 3
+    got = await collect(kafka_bootstrap, receipts, lambda rs: len(rs) >= 1)
+    assert [parse_receipt(r.value).status for r in got] == [StatusCode.ARRIVED]  # only the routed copy

@@ -1,0 +1,58 @@
+"""Every Kafka client the bus opens outside faust, built in one place (one settings function
+for connection options such as TLS when they come)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+__all__ = ["MAX_BATCH", "MAX_REQUEST", "admin", "connection", "consumer", "producer"]
+
+MAX_BATCH = 512 * 1024  # well under the topics' and the broker's record-batch limits
+MAX_REQUEST = 3 * 1024 * 1024  # a 1 MiB envelope (the contract's limit) plus headers fits one request
+# what one fetch may bring into memory at most (compressed); decompressed sizes: consumers/bus/bombs.py
+MAX_FETCH = 4 * 1024 * 1024
+MAX_PARTITION_FETCH = 2 * 1024 * 1024
+
+
+def connection(bootstrap: str) -> dict[str, Any]:
+    """Connection options shared by every client: bootstrap, and the retry/backoff the bus relies
+    on to outlive broker outages (a client never gives up; requests time out and are retried)."""
+    return {
+        "bootstrap_servers": bootstrap,
+        "request_timeout_ms": 10_000,
+        "retry_backoff_ms": 200,
+        "metadata_max_age_ms": 30_000,
+        "connections_max_idle_ms": 60_000,
+    }
+
+
+def producer(bootstrap: str) -> AIOKafkaProducer:
+    """acks=all and idempotence (aiokafka's defaults are acks=1, none); a short linger batches the
+    records of one decision without costing the latency budget."""
+    return AIOKafkaProducer(
+        **connection(bootstrap),
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=1,
+        max_batch_size=MAX_BATCH,
+        max_request_size=MAX_REQUEST,
+    )
+
+
+def consumer(bootstrap: str, **extra: Any) -> AIOKafkaConsumer:
+    """A group-less reader (the gap filler, the directory feed)."""
+    options: dict[str, Any] = {
+        "group_id": None,
+        "enable_auto_commit": False,
+        "fetch_max_bytes": MAX_FETCH,
+        "max_partition_fetch_bytes": MAX_PARTITION_FETCH,
+        **extra,
+    }
+    return AIOKafkaConsumer(**connection(bootstrap), **options)
+
+
+def admin(bootstrap: str) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**connection(bootstrap))

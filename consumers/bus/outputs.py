@@ -1,0 +1,255 @@
+"""From a decision to the records it writes, as plain data (no broker, no faust).
+
+The agents decide (consumers/bus/decide/), turn the decision into :class:`Outputs` here and hand
+the list to the Kafka shell (consumers/bus/writer.py), which only writes it and awaits the
+acknowledgements. Everything a decision causes — inbox copies with their headers and routing
+proofs, notices, routing facts, quarantine records, audit drafts, table updates — is therefore
+unit-tested without a broker (tests/bus/test_outputs.py).
+
+Accepted envelope: the exact bytes to each recipient inbox (CloudEvents headers + the bus's
+routing proof), a sealed 01 notice to the sender, a routing fact per recipient on docbus.status,
+audit ACCEPTED and ROUTED per recipient, the routing record and the sender state. Refused record:
+one quarantine record of bounded size, one audit REJECTED draft, and a sealed 02 notice only when
+the decider says the sender is a known org and the notice budget allows it. (ACCEPTED and REJECTED
+carry everything the former SUBMITTED draft did: message id, sender, raw hash, ingress position.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from consumers.audit.core.events import draft
+from consumers.bus.decide.quarantine import quarantine_record
+from consumers.bus.decide.receipt_check import ReceiptAccepted, ReceiptDecision
+from consumers.bus.decide.routed import RoutedRecord
+from consumers.bus.decide.validator import Accepted, Decision, Rejected
+from schemas.audit import AuditEvent, SourcePosition
+from schemas.codec import encode
+from schemas.envelope import Envelope
+from schemas.headers import envelope_headers, receipt_headers
+from schemas.reasons import Reason
+from schemas.receipt import Receipt, StatusCode
+from schemas.route_proof import ROUTE_PROOF_HEADER
+from schemas.topics import AUDIT_EVENTS_TOPIC, QUARANTINE_TOPIC, STATUS_TOPIC, inbox_topic
+
+__all__ = [
+    "Headers",
+    "OutRecord",
+    "Outputs",
+    "Sealer",
+    "Source",
+    "Stored",
+    "TableWrite",
+    "envelope_outputs",
+    "receipt_outputs",
+]
+
+logger = logging.getLogger(__name__)
+
+Headers = tuple[tuple[str, bytes], ...]
+Table = Literal["routed", "senders", "recalls"]
+MAX_AUDIT_DETAIL = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    """One record to produce: topic, key, exact value bytes, headers."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: Headers = ()
+
+
+class Stored(Protocol):
+    """A table value kept as an object until its changelog record is written (a sender state:
+    encoded once per batch, not once per envelope)."""
+
+    def to_bytes(self) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TableWrite:
+    """``table[key] = value``; ``after_batch``: its changelog record is written only once every
+    record of the batch is acknowledged (the sender state, ADR 0001)."""
+
+    table: Table
+    key: bytes
+    value: bytes | Stored
+    after_batch: bool = False
+
+    def encoded(self) -> bytes:
+        return self.value if isinstance(self.value, bytes) else self.value.to_bytes()
+
+
+@dataclass(frozen=True, slots=True)
+class Outputs:
+    records: tuple[OutRecord, ...] = ()
+    tables: tuple[TableWrite, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where the decided record was read, when, and whose processor group decided it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    at: datetime
+    processor: Headers = field(default=())
+
+    @property
+    def position(self) -> SourcePosition:
+        return SourcePosition(topic=self.topic, partition=self.partition, offset=self.offset)
+
+    @property
+    def fallback_id(self) -> str:
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
+
+class Sealer(Protocol):
+    """The bus's own seal (consumers/bus/notices.py): notices and routing proofs."""
+
+    @property
+    def org(self) -> str: ...
+
+    def accepted(self, env: Envelope, digest: bytes, *, to: str, at: datetime) -> Receipt: ...
+
+    def rejected(self, env: Envelope, reason: Reason, detail: str, *, to: str, at: datetime) -> Receipt: ...
+
+    def route_proof(
+        self, env: Envelope, digest: bytes, *, recipient: str, snapshot: bytes, at: datetime
+    ) -> bytes: ...
+
+
+def _audit(event: AuditEvent, src: Source, **fields: Any) -> OutRecord:
+    key, value = draft(event, at=src.at, source=src.position, **fields)
+    return OutRecord(AUDIT_EVENTS_TOPIC, key, value, src.processor)
+
+
+def envelope_outputs(
+    decision: Decision, raw: bytes, src: Source, sealer: Sealer, *, notify: bool = True
+) -> Outputs:
+    """What one ingress decision writes. ``notify``: the sender's 02 notice budget allows one
+    (consumers/bus/notices.py, NoticeBudget); an accepted envelope is always answered."""
+    raw_hash = hashlib.sha256(raw).digest()
+    if isinstance(decision, Accepted):
+        return _route(decision, raw_hash, src, sealer)
+    return _refuse(decision, raw, raw_hash, src, sealer, notify)
+
+
+def key_sender(key: bytes | None) -> str:
+    """The ingress key is the sender's code by contract; for a refused record only a hint."""
+    text = (key or b"").decode("utf-8", "replace")[:35]
+    return text if text.strip() else "unknown"
+
+
+def _route(d: Accepted, raw_hash: bytes, src: Source, sealer: Sealer) -> Outputs:
+    env, sender = d.envelope, d.sender
+    key = env.message_id.encode()
+    tables: list[TableWrite] = []
+    if not d.duplicate:
+        # the routing record goes with the outputs; the sender state after the batch is stored, so a
+        # re-processed record is always known by position (validator.py)
+        record = RoutedRecord(
+            sender, d.plan.recipients, d.envelope_hash, env.document.document_id, (src.partition, src.offset)
+        )
+        tables.append(TableWrite("routed", key, record.to_bytes()))
+    tables.append(TableWrite("senders", sender.encode(), d.state, after_batch=True))
+    records: list[OutRecord] = []
+    for code in d.plan.recipients:
+        proof = sealer.route_proof(env, d.envelope_hash, recipient=code, snapshot=d.plan.snapshot, at=src.at)
+        headers = (*envelope_headers(env, sender, code, d.plan.snapshot), (ROUTE_PROOF_HEADER, proof))
+        records.append(OutRecord(inbox_topic(code), key, d.raw, headers))
+    notice = sealer.accepted(env, d.envelope_hash, to=sender, at=src.at)
+    sealed = encode(notice)
+    notice_headers = tuple(receipt_headers(notice, sealer.org, sender, notice=True))
+    records.append(OutRecord(inbox_topic(sender), notice.message_id.encode(), sealed, notice_headers))
+    for code in d.plan.recipients:  # routing facts: who was addressed (ADR 0001, flow step 4)
+        records.append(OutRecord(STATUS_TOPIC, f"{env.message_id}/{code}/routed".encode(), sealed))
+    common: dict[str, Any] = {
+        "message_id": env.message_id, "sender": sender, "envelope_hash": raw_hash,
+        "document_id": env.document.document_id,
+    }  # fmt: skip
+    records.append(_audit(AuditEvent.ACCEPTED, src, trust_hashes=d.trust_hashes, **common))
+    records += (_audit(AuditEvent.ROUTED, src, recipient=code, **common) for code in d.plan.recipients)
+    return Outputs(tuple(records), tuple(tables))
+
+
+def _refuse(d: Rejected, raw: bytes, raw_hash: bytes, src: Source, sealer: Sealer, notify: bool) -> Outputs:
+    claimed = d.sender or key_sender(src.key)
+    message_id = d.message_id or src.fallback_id
+    logger.info("rejected %s from %s: %s %s", message_id, claimed, d.reason.value, d.detail[:200])
+    record = quarantine_record(
+        raw, d.reason, d.detail, topic=src.topic, partition=src.partition, offset=src.offset,
+        at=src.at, message_id=d.message_id,
+    )  # fmt: skip
+    records = [
+        OutRecord(QUARANTINE_TOPIC, claimed.encode(), record, src.processor),
+        _audit(
+            AuditEvent.REJECTED, src, message_id=message_id, sender=claimed, reason=d.reason.value,
+            detail=d.detail[:MAX_AUDIT_DETAIL], envelope_hash=raw_hash,
+            document_id=d.envelope.document.document_id if d.envelope is not None else None,
+            trust_hashes=d.trust_hashes,
+        ),
+    ]  # fmt: skip
+    if notify and d.notify and d.envelope is not None and d.sender is not None:
+        notice = sealer.rejected(d.envelope, d.reason, d.detail, to=d.sender, at=src.at)
+        headers = tuple(receipt_headers(notice, sealer.org, d.sender, notice=True))
+        records.append(OutRecord(inbox_topic(d.sender), notice.message_id.encode(), encode(notice), headers))
+    return Outputs(tuple(records))
+
+
+def receipt_outputs(decision: ReceiptDecision, raw: bytes, src: Source) -> Outputs:
+    """What one receipt decision writes: forwarded copies, status records, audit drafts; or a
+    quarantine record and an audit REJECTED draft."""
+    if not isinstance(decision, ReceiptAccepted):
+        who = decision.from_org or "unknown"
+        message_id = decision.message_id or src.fallback_id
+        logger.info(
+            "refused receipt %s from %s: %s %s", message_id, who, decision.reason.value, decision.detail
+        )
+        record = quarantine_record(
+            raw, decision.reason, decision.detail, topic=src.topic, partition=src.partition,
+            offset=src.offset, at=src.at, message_id=decision.message_id,
+        )  # fmt: skip
+        return Outputs((
+            OutRecord(QUARANTINE_TOPIC, who.encode(), record, src.processor),
+            _audit(
+                AuditEvent.REJECTED, src, message_id=message_id, sender=who, reason=decision.reason.value,
+                detail=decision.detail[:MAX_AUDIT_DETAIL], receipt_hash=hashlib.sha256(raw).digest(),
+            ),
+        ))  # fmt: skip
+    d, receipt = decision, decision.receipt
+    tables: list[TableWrite] = []
+    if receipt.status is StatusCode.RECALL_REQUESTED:
+        tables.append(TableWrite("recalls", receipt.envelope_id.encode(), receipt.message_id.encode()))
+    key = receipt.message_id.encode()
+    records = [
+        OutRecord(inbox_topic(code), key, d.raw, tuple(receipt_headers(receipt, d.from_org, code)))
+        for code in d.forward_to
+    ]
+    records += (OutRecord(STATUS_TOPIC, key.encode(), d.raw) for key in d.status_keys)
+    common: dict[str, Any] = {
+        "message_id": receipt.envelope_id, "sender": d.routed.sender, "document_id": receipt.document_id,
+        "receipt_hash": d.receipt_hash,
+    }  # fmt: skip
+    records.append(
+        _audit(
+            AuditEvent.RECEIPT, src, status=receipt.status.value, recipient=d.from_org,
+            detail=receipt.reason[:MAX_AUDIT_DETAIL], trust_hashes=d.trust_hashes, **common,
+        )
+    )  # fmt: skip
+    if receipt.status is StatusCode.ARRIVED:
+        records.append(_audit(AuditEvent.DELIVERED, src, recipient=d.from_org, **common))
+    return Outputs(tuple(records), tuple(tables))
+
+
+def count(outputs: Iterable[Outputs]) -> int:
+    return sum(len(o.records) for o in outputs)

@@ -37,6 +37,7 @@ from consumers.audit.kafka.replay import plan_replay
 from schemas.algorithms import Algorithm
 from schemas.audit import AuditEvent, SourcePosition
 from schemas.codec import encode
+from schemas.connection import KafkaConnection
 
 T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
 EVENTS = [AuditEvent.SUBMITTED, AuditEvent.ACCEPTED, AuditEvent.ROUTED, AuditEvent.DELIVERED]
@@ -71,19 +72,19 @@ def select(stored: list[bytes]) -> int:
     return len(plan_replay(routed, ORG, T0, T0 + timedelta(days=1), set()))
 
 
-async def kafka_rates(bootstrap: str, records: list[bytes]) -> dict[str, float]:
+async def kafka_rates(kafka: KafkaConnection, records: list[bytes]) -> dict[str, float]:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     topic = f"bench.audit.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, 1, 1)])
-        async with open_producer(bootstrap) as producer:
+        async with open_producer(kafka) as producer:
             futures = [await producer.send(topic, data) for data in records]
             await asyncio.gather(*futures)
         start = time.perf_counter()
-        stored = await read_values(bootstrap, topic)
+        stored = await read_values(kafka, topic)
         read_s = time.perf_counter() - start
         assert stored == records
         selected = select(stored)
@@ -98,7 +99,7 @@ async def kafka_rates(bootstrap: str, records: list[bytes]) -> dict[str, float]:
         await admin.close()
 
 
-def measure(n: int, bootstrap: str | None = None) -> dict[str, Any]:
+def measure(n: int, kafka: KafkaConnection | None = None) -> dict[str, Any]:
     records, hashes = build(n)
     key = ed25519.Ed25519PrivateKey.generate()
     signer = CheckpointSigner(key.sign, Algorithm.ED25519, (), key_id_for(key.public_key()))
@@ -128,7 +129,7 @@ def measure(n: int, bootstrap: str | None = None) -> dict[str, Any]:
     full = rate(n, walk([checkpoint], True))
     selection = rate(n, lambda: select(records), repeats=3)
     rebuild = rate(n, lambda: AuditWriter.rebuild(records, [checkpoint], signer), repeats=3)
-    kafka = asyncio.run(kafka_rates(bootstrap, records)) if bootstrap else {}
+    on_kafka = asyncio.run(kafka_rates(kafka, records)) if kafka else {}
     result = {
         "records": n,
         "mean_record_bytes": round(mean_len, 1),
@@ -141,7 +142,7 @@ def measure(n: int, bootstrap: str | None = None) -> dict[str, Any]:
         "full_verify_ratio": round(full / raw, 3),
         "replay_select_per_s": round(selection),
         "replay_select_ratio": round(selection / raw, 4),
-        **{k: round(v) for k, v in kafka.items()},
+        **{k: round(v) for k, v in on_kafka.items()},
         "writer_rebuild_per_s": round(rebuild),
         "python": sys.version.split()[0],
     }
@@ -153,7 +154,8 @@ def main() -> None:
     parser.add_argument("records", type=int, nargs="?", default=200_000)
     parser.add_argument("--bootstrap", help="a broker to measure reading the log from Kafka")
     args = parser.parse_args()
-    print(json.dumps(measure(args.records, args.bootstrap), indent=2))
+    kafka = KafkaConnection(bootstrap=args.bootstrap) if args.bootstrap else None
+    print(json.dumps(measure(args.records, kafka), indent=2))
 
 
 if __name__ == "__main__":

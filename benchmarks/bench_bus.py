@@ -33,6 +33,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from benchmarks._ceilings import ratio, rss_mb
 from benchmarks._world import ALGORITHMS, PASSPHRASE, BenchWorld, Chain, build_world
 from docbus.directory_load import ensure_topics, publish_entries
+from docbus.settings import connection_env
+from schemas.connection import KafkaConnection
 from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC, inbox_topic
 from tests.bus.kafka import BusProcess, end_offsets, start_group_at_end
 
@@ -42,9 +44,9 @@ RECIPIENT = "H05"
 Batch = list[tuple[bytes, str, bytes]]  # (ingress key, message id, wire bytes)
 
 
-def _producer(bootstrap: str) -> AIOKafkaProducer:
+def _producer(kafka: KafkaConnection) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **kafka.client_kwargs(),
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
@@ -86,7 +88,7 @@ class Sampler:
 
 
 async def collect(
-    bootstrap: str,
+    kafka: KafkaConnection,
     start: dict[TopicPartition, int],
     wanted: set[str],
     timeout: float,
@@ -95,7 +97,7 @@ async def collect(
 ) -> dict[Any, tuple[float, float]]:
     """Read ``start``'s partitions until every wanted key arrived (or the deadline); key (or
     (topic, key)) -> (local arrival time, record CreateTime in s)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.client_kwargs(), group_id=None, enable_auto_commit=False)
     await consumer.start()
     out: dict[Any, tuple[float, float]] = {} if seen is None else seen
     need = len(wanted) * (len({tp.topic for tp in start}) if per_topic else 1)
@@ -117,9 +119,11 @@ async def collect(
     return out
 
 
-async def raw_ceiling(bootstrap: str, batch: Batch, start: dict[TopicPartition, int]) -> dict[str, float]:
+async def raw_ceiling(
+    kafka: KafkaConnection, batch: Batch, start: dict[TopicPartition, int]
+) -> dict[str, float]:
     """Produce the batch to ingress (timed), then consume it back from ``start`` (timed)."""
-    producer = _producer(bootstrap)
+    producer = _producer(kafka)
     await producer.start()
     t0 = time.perf_counter()
     try:
@@ -128,7 +132,7 @@ async def raw_ceiling(bootstrap: str, batch: Batch, start: dict[TopicPartition, 
     finally:
         produce_s = time.perf_counter() - t0
         await producer.stop()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.client_kwargs(), group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(list(start))
@@ -149,14 +153,14 @@ async def raw_ceiling(bootstrap: str, batch: Batch, start: dict[TopicPartition, 
     }
 
 
-async def paced(bootstrap: str, batch: Batch, per_s: float, wait: float) -> dict[str, Any]:
+async def paced(kafka: KafkaConnection, batch: Batch, per_s: float, wait: float) -> dict[str, Any]:
     """Open loop: envelope i is sent at t0 + i/per_s whatever happened to the earlier ones."""
     inbox = inbox_topic(RECIPIENT)
-    start = await end_offsets(bootstrap, [inbox])
+    start = await end_offsets(kafka, [inbox])
     wanted = {mid for _, mid, _ in batch}
     arrived: dict[Any, tuple[float, float]] = {}
-    reader = asyncio.ensure_future(collect(bootstrap, start, wanted, len(batch) / per_s + wait, arrived))
-    producer = _producer(bootstrap)
+    reader = asyncio.ensure_future(collect(kafka, start, wanted, len(batch) / per_s + wait, arrived))
+    producer = _producer(kafka)
     await producer.start()
     sent: dict[str, float] = {}
     try:
@@ -186,17 +190,17 @@ async def paced(bootstrap: str, batch: Batch, per_s: float, wait: float) -> dict
     }
 
 
-async def fan_out(bootstrap: str, world: BenchWorld, chain: Chain, repeats: int) -> dict[str, Any]:
+async def fan_out(kafka: KafkaConnection, world: BenchWorld, chain: Chain, repeats: int) -> dict[str, Any]:
     departments = [e.code for e in world.entries if e.kind.value == "department" and e.active]
     topics = [inbox_topic(c) for c in departments]
     times = []
-    producer = _producer(bootstrap)
+    producer = _producer(kafka)
     await producer.start()
     try:
         for _ in range(repeats):
             ((_, mid, raw),) = [(b"G03", *e) for e in chain.envelopes(1, groups=("all-departments",))]
-            start = await end_offsets(bootstrap, topics)
-            reader = asyncio.ensure_future(collect(bootstrap, start, {mid}, 30, per_topic=True))
+            start = await end_offsets(kafka, topics)
+            reader = asyncio.ensure_future(collect(kafka, start, {mid}, 30, per_topic=True))
             await asyncio.sleep(0.5)  # the reader is assigned and positioned before the send
             sent = time.time()
             await (await producer.send(INGRESS_TOPIC, raw, key=b"G03"))
@@ -217,7 +221,7 @@ async def fan_out(bootstrap: str, world: BenchWorld, chain: Chain, repeats: int)
 
 
 async def measure(
-    bootstrap: str,
+    kafka: KafkaConnection,
     world: BenchWorld,
     home: Path,
     drain: int,
@@ -225,18 +229,18 @@ async def measure(
     seconds: float,
     fanouts: int,
 ) -> dict[str, Any]:
-    await ensure_topics(bootstrap, world.entries)
-    await publish_entries(bootstrap, world.entries)
+    await ensure_topics(kafka, world.entries)
+    await publish_entries(kafka, world.entries)
     chains = {code: world.chain(code) for code, _, _ in ALGORITHMS.values()}
     batch = presign(chains, drain, recipients=(RECIPIENT,))
     app_id = f"docbus-bench-{uuid.uuid4().hex[:8]}"
-    await start_group_at_end(bootstrap, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
-    ingress_start = await end_offsets(bootstrap, [INGRESS_TOPIC])
-    inbox_start = await end_offsets(bootstrap, [inbox_topic(RECIPIENT)])
-    raw = await raw_ceiling(bootstrap, batch, ingress_start)
+    await start_group_at_end(kafka, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
+    ingress_start = await end_offsets(kafka, [INGRESS_TOPIC])
+    inbox_start = await end_offsets(kafka, [inbox_topic(RECIPIENT)])
+    raw = await raw_ceiling(kafka, batch, ingress_start)
     env = {
         "DOCBUS_HOME": str(home),
-        "DOCBUS_BOOTSTRAP": bootstrap,
+        **connection_env(kafka),
         "DOCBUS_PKI_DIR": str(world.pki),
         "DOCBUS_PKI_PASSPHRASE": PASSPHRASE,
         "DOCBUS_APP_ID": app_id,
@@ -249,7 +253,7 @@ async def measure(
     sampler = Sampler(bus.proc.pid)
     sampler.start()
     try:
-        got = await collect(bootstrap, inbox_start, {m for _, m, _ in batch}, 120 + drain / 200)
+        got = await collect(kafka, inbox_start, {m for _, m, _ in batch}, 120 + drain / 200)
         if len(got) < len(batch):
             raise RuntimeError(f"drained {len(got)} of {len(batch)}; bus log: {bus.log.read_text()[-2000:]}")
         stamps = sorted(ts for _, ts in got.values())
@@ -265,13 +269,13 @@ async def measure(
             }
         }
         try:
-            result["fan_out"] = await fan_out(bootstrap, world, world.chain("G03"), fanouts)
+            result["fan_out"] = await fan_out(kafka, world, world.chain("G03"), fanouts)
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}; bus log: {bus.log.read_text()[-3000:]}") from None
         result["latency"] = []
         for per_s in rates:
             paced_batch = presign(chains, max(2, int(per_s * seconds)), recipients=(RECIPIENT,))
-            row = await paced(bootstrap, paced_batch, per_s, wait=15)
+            row = await paced(kafka, paced_batch, per_s, wait=15)
             if per_s == 1000:
                 row["target_p99_ms"], row["met"] = (
                     50,
@@ -298,10 +302,12 @@ async def measure(
     return result
 
 
-def run(bootstrap: str, drain: int, rates: Sequence[int], seconds: float, fanouts: int) -> dict[str, Any]:
+def run(
+    kafka: KafkaConnection, drain: int, rates: Sequence[int], seconds: float, fanouts: int
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         world = build_world(Path(tmp) / "pki")
-        return asyncio.run(measure(bootstrap, world, Path(tmp), drain, rates, seconds, fanouts))
+        return asyncio.run(measure(kafka, world, Path(tmp), drain, rates, seconds, fanouts))
 
 
 def main() -> None:
@@ -313,7 +319,8 @@ def main() -> None:
     parser.add_argument("--fanouts", type=int, default=5)
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
-    print(json.dumps(run(args.bootstrap, args.drain, rates, args.seconds, args.fanouts), indent=2))
+    kafka = KafkaConnection(bootstrap=args.bootstrap)
+    print(json.dumps(run(kafka, args.drain, rates, args.seconds, args.fanouts), indent=2))
 
 
 if __name__ == "__main__":

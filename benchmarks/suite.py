@@ -23,6 +23,7 @@ from rich.table import Table
 
 from benchmarks import bench_audit, bench_bus, bench_pipeline, bench_verify
 from benchmarks._ceilings import machine
+from schemas.connection import KafkaConnection
 
 __all__ = ["Sizes", "main", "render", "run_all"]
 
@@ -43,18 +44,18 @@ class Sizes:
 QUICK = Sizes(0.02, 8, 0.05, 200, 2000, 20, (100, 1000), 0.05, 1)
 
 
-def test_broker() -> str:
+def test_broker() -> KafkaConnection:
     """The test broker of tests/conftest.py, started if it is not running."""
     from infra.broker import cluster_for
-    from tests.conftest import test_settings
+    from tests.conftest import harness_connection, test_settings
 
     cluster = cluster_for(1, test_settings())
     cluster.start()
-    return cluster.bootstrap
+    return harness_connection(cluster)
 
 
-def run_all(sizes: Sizes, bootstrap: str | None) -> dict[str, Any]:
-    """Every benchmark; the broker parts only with ``bootstrap``."""
+def run_all(sizes: Sizes, kafka: KafkaConnection | None) -> dict[str, Any]:
+    """Every benchmark; the broker parts only with ``kafka``."""
     started = time.perf_counter()
     out: dict[str, Any] = {"machine": machine(), "sizes": sizes.__dict__}
     out["verify"] = bench_verify.measure(sizes.verify_seconds)
@@ -62,9 +63,9 @@ def run_all(sizes: Sizes, bootstrap: str | None) -> dict[str, Any]:
         out["pipeline"] = bench_pipeline.run(
             sizes.pipeline_envelopes, sizes.pipeline_seconds, sizes.memory_envelopes, Path(tmp)
         )
-    out["audit"] = bench_audit.measure(sizes.audit_records, bootstrap)
-    if bootstrap:
-        out["bus"] = bench_bus.run(bootstrap, sizes.drain, sizes.rates, sizes.rate_seconds, sizes.fanouts)
+    out["audit"] = bench_audit.measure(sizes.audit_records, kafka)
+    if kafka:
+        out["bus"] = bench_bus.run(kafka, sizes.drain, sizes.rates, sizes.rate_seconds, sizes.fanouts)
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
 
@@ -191,8 +192,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-broker", action="store_true", help="skip the broker parts")
     parser.add_argument("--json", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
-    bootstrap = None if args.no_broker else (args.bootstrap or test_broker())
-    result = run_all(QUICK if args.quick else Sizes(), bootstrap)
+    given = KafkaConnection(bootstrap=args.bootstrap) if args.bootstrap else None
+    kafka = None if args.no_broker else (given or test_broker())
+    result = run_all(QUICK if args.quick else Sizes(), kafka)
     text = json.dumps(result, indent=2, ensure_ascii=False)
     if args.json:
         args.json.write_text(text + "\n")

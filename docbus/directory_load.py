@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from infra.topics import Plan, apply, inbox_spec, load_specs
 from producers.keys import KeyProvider, make_signature
 from schemas.codec import encode
+from schemas.connection import KafkaConnection
 from schemas.directory import DirectoryEntry, directory_entry_signing_input
 from schemas.signature import SignerRole
 from schemas.topics import DIRECTORY_TOPIC
@@ -31,20 +32,20 @@ def seal_entries(entries: Iterable[DirectoryEntry], seal: KeyProvider) -> list[D
     return out
 
 
-async def ensure_topics(bootstrap: str, entries: Sequence[DirectoryEntry]) -> Plan:
+async def ensure_topics(kafka: KafkaConnection, entries: Sequence[DirectoryEntry]) -> Plan:
     """The bus topics of infra/topics.toml and the inbox of every active org; idempotent."""
     specs = load_specs() + [inbox_spec(e.code) for e in entries if e.active]
-    return await apply(bootstrap, specs)
+    return await apply(kafka, specs)
 
 
 async def publish_entries(
-    bootstrap: str, entries: Sequence[DirectoryEntry], topic: str = DIRECTORY_TOPIC
+    kafka: KafkaConnection, entries: Sequence[DirectoryEntry], topic: str = DIRECTORY_TOPIC
 ) -> None:
     """Produce sealed entries to the directory topic (key: code), acknowledged by all replicas.
 
     A whole directory or an update of a few codes; check a whole one with DirectorySnapshot.build
     first, so an inconsistent set is never published."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka.client_kwargs(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         futures = [await producer.send(topic, encode(e), key=e.code.encode()) for e in entries]

@@ -10,23 +10,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from docbus.settings import Settings
 from infra.broker import Cluster, cluster_for
-from infra.settings import InfraSettings
 
 __all__ = ["MARKER", "local_cluster", "record_broker"]
 
 MARKER = "broker.json"
 
 
-def record_broker(state: Path, cluster: Cluster, cfg: InfraSettings, *, owned: bool) -> None:
+def record_broker(state: Path, cluster: Cluster, cfg: Settings, *, owned: bool) -> None:
     marker = {"bootstrap": cluster.bootstrap, "home": str(cfg.home.resolve()), "port": cfg.broker_port,
               "owned": owned}  # fmt: skip
     (state / MARKER).write_text(json.dumps(marker))
 
 
-def local_cluster(nodes: int = 1, cfg: InfraSettings | None = None) -> Cluster:
+def local_cluster(nodes: int = 1, cfg: Settings | None = None) -> Cluster:
     """The local broker of ``cfg`` (DOCBUS_*), or, when its home is a demo state folder, the demo's."""
-    cfg = cfg or InfraSettings()
+    cfg = cfg or Settings()
     marker = cfg.home / MARKER
     if nodes == 1 and marker.is_file():
         data = json.loads(marker.read_text())

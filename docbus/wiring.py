@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from consumers.bus.app import Bus
 from consumers.bus.app import create_bus as _create_bus
-from consumers.bus.config import BusSettings
 from docbus.pki_folder import TrustFiles
+from docbus.settings import PROCESSOR, Settings
 from infra.topics import load_specs
 
 __all__ = ["create_bus", "topic_partitions"]
@@ -16,6 +16,12 @@ def topic_partitions() -> dict[str, int]:
     return {spec.name: spec.partitions for spec in load_specs()}
 
 
-def create_bus(settings: BusSettings | None = None) -> Bus:
-    settings = settings or BusSettings()
-    return _create_bus(settings, trust=TrustFiles(settings.pki), partitions=topic_partitions())
+def create_bus(settings: Settings | None = None) -> Bus:
+    """The processors as `docbus bus run` starts them, on the processors' own TLS identity."""
+    settings = settings or Settings()
+    return _create_bus(
+        settings,
+        settings.connection(PROCESSOR),
+        trust=TrustFiles(settings.pki),
+        partitions=topic_partitions(),
+    )

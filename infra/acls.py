@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
 
+from schemas.connection import KafkaConnection
+
 __all__ = [
     "Acl",
     "AclError",
@@ -193,17 +195,16 @@ async def describe_acls(admin: object, node_id: int | None = None) -> set[Acl]:
 
 
 async def apply_acls(
-    bootstrap: str,
+    kafka: KafkaConnection,
     acls: Iterable[Acl],
     *,
-    security: Mapping[str, object] | None = None,
     timeout: float = 30.0,
 ) -> AclPlan:
     """Create the ACLs the broker does not list yet, and return once every broker enforces them.
     Running it twice creates nothing the second time."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or {}))
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
     await admin.start()
     try:
         result = plan_acls(acls, await describe_acls(admin))
@@ -220,13 +221,11 @@ async def apply_acls(
         await admin.close()
 
 
-async def inbox_orgs(
-    bootstrap: str, policy: AclPolicy, *, security: Mapping[str, object] | None = None
-) -> list[str]:
+async def inbox_orgs(kafka: KafkaConnection, policy: AclPolicy) -> list[str]:
     """The org codes that have an inbox topic on the cluster (the orgs to grant by default)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or {}))
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
     await admin.start()
     try:
         names = await admin.list_topics()
@@ -236,10 +235,9 @@ async def inbox_orgs(
 
 
 async def revoke_principal(
-    bootstrap: str,
+    kafka: KafkaConnection,
     principal: str,
     *,
-    security: Mapping[str, object] | None = None,
     timeout: float = 30.0,
 ) -> int:
     """Delete every ACL of ``principal`` (e.g. ``User:G03.15``): the org is shut out at once, even
@@ -247,7 +245,7 @@ async def revoke_principal(
     from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.protocol.admin import DeleteAclsRequest
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or {}))
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
     await admin.start()
     try:
         request = DeleteAclsRequest(_ANY, None, _ANY, principal, None, _ANY, _ANY)  # type: ignore[arg-type,unused-ignore]

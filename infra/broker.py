@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra import kafka_runtime
-from infra.settings import InfraSettings, settings
+from infra.settings import InfraConfig
 
 __all__ = ["BrokerError", "Cluster", "Node", "cluster_for"]
 
@@ -79,7 +79,7 @@ class Cluster:
 
     name: str
     nodes: list[Node]
-    cfg: InfraSettings
+    cfg: InfraConfig
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -308,9 +308,8 @@ async def _count_brokers(bootstrap: str) -> int:
         await client.close()
 
 
-def cluster_for(nodes: int = 1, cfg: InfraSettings | None = None) -> Cluster:
+def cluster_for(nodes: int, cfg: InfraConfig) -> Cluster:
     """The single-node broker (``nodes=1``) or the 3-node fault-test cluster (``nodes=3``)."""
-    cfg = cfg or settings()
     if nodes == 1:
         return Cluster(
             "broker", [Node(1, cfg.broker_port, cfg.broker_port + 1, cfg.home / "broker" / "node-1")], cfg

@@ -9,13 +9,12 @@ principal ``User:<name>``; Kafka's StandardAuthorizer then allows only what infr
 from __future__ import annotations
 
 import dataclasses
-import ssl
 from pathlib import Path
 
 from infra.broker import Cluster, cluster_for
 from infra.pki.authority import Authority
 from infra.pki.tls import TlsFiles, issue_tls, tls_files
-from infra.settings import InfraSettings
+from infra.settings import InfraConfig
 
 __all__ = [
     "ADMIN",
@@ -23,10 +22,8 @@ __all__ = [
     "PROCESSOR",
     "SSL_PORT_OFFSET",
     "broker_security_properties",
-    "client_security",
     "issue_service_identities",
     "secure_cluster",
-    "ssl_context",
 ]
 
 BROKER = "docbus-broker"
@@ -74,7 +71,7 @@ def issue_service_identities(authority: Authority) -> dict[str, TlsFiles]:
     }
 
 
-def secure_cluster(pki: Path, nodes: int = 1, cfg: InfraSettings | None = None) -> Cluster:
+def secure_cluster(pki: Path, nodes: int, cfg: InfraConfig) -> Cluster:
     """The broker (or 3-node cluster) of ``cfg`` with an mTLS listener and the StandardAuthorizer.
 
     ``pki`` must already hold the broker's TLS identity (`issue_service_identities`)."""
@@ -87,18 +84,3 @@ def secure_cluster(pki: Path, nodes: int = 1, cfg: InfraSettings | None = None) 
         nodes=[dataclasses.replace(n, ssl_port=n.port + SSL_PORT_OFFSET) for n in base.nodes],
         extra={**base.extra, **broker_security_properties(server)},
     )
-
-
-def ssl_context(files: TlsFiles) -> ssl.SSLContext:
-    """A client context presenting ``files``' certificate and trusting only the PKI's root."""
-    from aiokafka.helpers import create_ssl_context
-
-    ctx: ssl.SSLContext = create_ssl_context(
-        cafile=str(files.ca), certfile=str(files.cert), keyfile=str(files.key)
-    )
-    return ctx
-
-
-def client_security(files: TlsFiles) -> dict[str, object]:
-    """Keyword arguments for any aiokafka client (producer, consumer, admin) on the SSL listener."""
-    return {"security_protocol": "SSL", "ssl_context": ssl_context(files)}

@@ -1,19 +1,17 @@
-"""Where docbus keeps local state and how the local broker is shaped. Environment: DOCBUS_*."""
+"""How the local broker is shaped and where its state lives: a plain object the one settings model
+(docbus/settings.py) fills from the environment (``DOCBUS_*``), or a test from arguments."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from schemas.connection import StateFolders
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-__all__ = ["InfraSettings", "settings"]
+__all__ = ["InfraConfig"]
 
 
-class InfraSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DOCBUS_")
+class InfraConfig(StateFolders):
+    """Broker data, logs and pid files live under ``home``; the broker's TLS identity and the
+    trust anchor under the PKI folder (``pki``)."""
 
-    #: state folder: broker data, logs, pid files, PKI, inbox stores (git-ignored)
-    home: Path = Path(".docbus")
     #: JVM heap per broker node; the broker is bounded so three nodes fit beside the processors
     broker_heap: str = "512m"
     #: single node: client port, controller port = client + 1
@@ -24,7 +22,3 @@ class InfraSettings(BaseSettings):
     start_timeout_s: float = 90.0
     #: how long a clean stop may take before the broker is killed
     stop_timeout_s: float = 60.0
-
-
-def settings() -> InfraSettings:
-    return InfraSettings()

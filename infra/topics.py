@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from schemas.connection import KafkaConnection
+
 __all__ = ["Drift", "Plan", "TopicSpec", "apply", "inbox_spec", "load_specs", "plan"]
 
 log = logging.getLogger(__name__)
@@ -157,12 +159,12 @@ async def describe(admin: object, names: list[str]) -> dict[str, Existing]:
 
 
 async def apply(
-    bootstrap: str, specs: list[TopicSpec], *, security: Mapping[str, object] | None = None
+    kafka: KafkaConnection, specs: list[TopicSpec]
 ) -> Plan:
     """Create what is missing; report drift. Running it twice creates nothing the second time."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(security or {}))
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
     await admin.start()
     try:
         brokers = len((await admin.describe_cluster())["brokers"])

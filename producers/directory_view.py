@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from producers.ports import SealVerifier
 from producers.reader import read_to_end
 from schemas.codec import decode
+from schemas.connection import KafkaConnection
 from schemas.directory import DirectoryEntry, directory_entry_signing_input
 from schemas.directory_store import DirectoryError, DirectorySnapshot, DirectoryStore
 from schemas.errors import ContractError, TrustError
@@ -28,14 +29,14 @@ class DirectoryView:
 
     def __init__(
         self,
-        bootstrap: str,
+        kafka: KafkaConnection,
         *,
         topic: str = DIRECTORY_TOPIC,
         policy: SealVerifier | None = None,
         authority: str = "G03",
         capacity: int = 8,
     ) -> None:
-        self.bootstrap, self.topic, self.policy, self.authority = bootstrap, topic, policy, authority
+        self.kafka, self.topic, self.policy, self.authority = kafka, topic, policy, authority
         self.store = DirectoryStore(capacity)
 
     def _trusted(self, entry: DirectoryEntry) -> bool:
@@ -52,7 +53,7 @@ class DirectoryView:
     async def refresh(self, *, timeout: float = 30.0) -> DirectorySnapshot | None:
         """Read the topic to its end and apply every entry; the current snapshot afterwards."""
         entries = []
-        for record in await read_to_end(self.bootstrap, self.topic, timeout=timeout):
+        for record in await read_to_end(self.kafka, self.topic, timeout=timeout):
             if record.value is None:
                 continue
             try:

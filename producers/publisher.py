@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
+from schemas.connection import KafkaConnection
 from schemas.envelope import Envelope
 from schemas.receipt import Receipt
 from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC
@@ -61,11 +62,11 @@ def receipt_headers(receipt: Receipt) -> Headers:
 
 
 class Publisher:
-    """``async with Publisher(bootstrap) as pub: await pub.publish_envelope(env, raw)``."""
+    """``async with Publisher(kafka) as pub: await pub.publish_envelope(env, raw)``."""
 
     def __init__(
         self,
-        bootstrap: str,
+        kafka: KafkaConnection,
         *,
         ingress: str = INGRESS_TOPIC,
         receipts: str = RECEIPTS_TOPIC,
@@ -74,7 +75,7 @@ class Publisher:
     ) -> None:
         self.ingress, self.receipts = ingress, receipts
         self._config = {
-            "bootstrap_servers": bootstrap,
+            **kafka.client_kwargs(),
             "client_id": client_id,
             "acks": "all",
             "enable_idempotence": True,

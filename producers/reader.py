@@ -12,6 +12,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
+from schemas.connection import KafkaConnection
+
 __all__ = ["ReadError", "read_to_end", "topic_partitions"]
 
 logger = logging.getLogger(__name__)
@@ -22,11 +24,11 @@ class ReadError(Exception):
 
 
 async def read_to_end(
-    bootstrap: str, topic: str, *, timeout: float = 30.0
+    kafka: KafkaConnection, topic: str, *, timeout: float = 30.0
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of ``topic`` up to the end offsets at the time of the call, in partition order."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        **kafka.client_kwargs(), enable_auto_commit=False, auto_offset_reset="earliest"
     )
     try:
         async with asyncio.timeout(timeout):

@@ -29,6 +29,7 @@ from producers.publisher import Publisher
 from producers.reader import ReadError, topic_partitions
 from schemas.canonical import envelope_hash, receipt_signing_input
 from schemas.codec import decode
+from schemas.connection import KafkaConnection
 from schemas.envelope import Envelope
 from schemas.errors import ContractError, TrustError
 from schemas.reasons import Reason
@@ -73,17 +74,17 @@ class NoticeWatcher:
     """Collects the bus's notices from the sender's inbox, from the end at start-up onwards."""
 
     def __init__(
-        self, bootstrap: str, topic: str, policy: SealVerifier | None, bus_org: str = BUS_ORG
+        self, kafka: KafkaConnection, topic: str, policy: SealVerifier | None, bus_org: str = BUS_ORG
     ) -> None:
         self.topic, self.policy, self.bus_org = topic, policy, bus_org
-        self.bootstrap = bootstrap
+        self.kafka = kafka
         self._seen: dict[str, Outcome] = {}
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(**self.kafka.client_kwargs(), enable_auto_commit=False)
         self._consumer = consumer
         await consumer.start()
         parts = await topic_partitions(consumer, self.topic)  # ReadError: stop() still closes it
@@ -141,12 +142,12 @@ class NoticeWatcher:
 
 
 class Sender:
-    """A node's sending side: ``async with Sender(identity, bootstrap, state_dir) as s: ...``."""
+    """A node's sending side: ``async with Sender(identity, kafka, state_dir) as s: ...``."""
 
     def __init__(
         self,
         identity: NodeIdentity,
-        bootstrap: str,
+        kafka: KafkaConnection,
         state_dir: Path,
         *,
         policy: SealVerifier | None = None,
@@ -157,10 +158,10 @@ class Sender:
     ) -> None:
         self.identity = identity
         self.state = NodeState(state_dir, identity.org_code)
-        self.publisher = Publisher(bootstrap, ingress=ingress, client_id=f"docbus-node-{identity.org_code}")
-        self.directory = DirectoryView(bootstrap, topic=directory_topic, policy=policy)
+        self.publisher = Publisher(kafka, ingress=ingress, client_id=f"docbus-node-{identity.org_code}")
+        self.directory = DirectoryView(kafka, topic=directory_topic, policy=policy)
         inbox_name = inbox or inbox_topic(identity.org_code)
-        self.watcher = NoticeWatcher(bootstrap, inbox_name, policy) if watch else None
+        self.watcher = NoticeWatcher(kafka, inbox_name, policy) if watch else None
 
     async def __aenter__(self) -> Self:
         await self.publisher.start()
@@ -250,12 +251,12 @@ async def send_document(
     identity: NodeIdentity,
     draft: DocumentDraft | EnvelopeSource,
     *,
-    bootstrap: str,
+    kafka: KafkaConnection,
     state_dir: Path,
     wait: float | None = None,
     policy: SealVerifier | None = None,
     directory_snapshot: bytes | None = None,
 ) -> SendResult:
     """One document, one connection: what ``docbus send`` does."""
-    async with Sender(identity, bootstrap, state_dir, policy=policy, watch=wait is not None) as sender:
+    async with Sender(identity, kafka, state_dir, policy=policy, watch=wait is not None) as sender:
         return await sender.send(draft, wait=wait, directory_snapshot=directory_snapshot)

@@ -15,15 +15,16 @@ from pathlib import Path
 import pytest
 
 from infra.broker import Cluster, cluster_for
-from infra.settings import InfraSettings
+from infra.settings import InfraConfig
+from schemas.connection import KafkaConnection
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_HOME = Path(os.environ.get("DOCBUS_TEST_HOME", str(REPO / ".docbus-test")))
 
 
-def test_settings() -> InfraSettings:
+def test_settings() -> InfraConfig:
     """The test broker lives apart from the demo's (own folder, own ports)."""
-    return InfraSettings(
+    return InfraConfig(
         home=TEST_HOME,
         broker_port=int(os.environ.get("DOCBUS_TEST_BROKER_PORT", "29092")),
         cluster_port=int(os.environ.get("DOCBUS_TEST_CLUSTER_PORT", "29100")),
@@ -38,9 +39,15 @@ def kafka() -> Iterator[Cluster]:
     yield cluster
 
 
+def harness_connection(cluster: Cluster) -> KafkaConnection:
+    """How the test harness reaches ``cluster``."""
+    return KafkaConnection(bootstrap=cluster.bootstrap)
+
+
 @pytest.fixture(scope="session")
-def kafka_bootstrap(kafka: Cluster) -> str:
-    return kafka.bootstrap
+def kafka_conn(kafka: Cluster) -> KafkaConnection:
+    """The test broker as the harness reaches it."""
+    return harness_connection(kafka)
 
 
 @pytest.fixture

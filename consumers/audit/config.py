@@ -1,4 +1,5 @@
-"""Settings of the audit writer and the ops tools, from the environment (``DOCBUS_*``) or arguments.
+"""Configuration of the audit writer and the ops tools: a plain object the one settings model
+(docbus/settings.py) fills from the environment (``DOCBUS_*``), or a test from arguments.
 
 Topic names are settings so a test (or a second exchange on one cluster) can use its own; the
 defaults are ADR 0001's. The audit key lives in the PKI folder (``docbus pki issue-audit``).
@@ -7,12 +8,11 @@ defaults are ADR 0001's. The audit key lives in the PKI folder (``docbus pki iss
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
 
 from consumers.audit.core.writer import CheckpointPolicy
+from schemas.connection import StateFolders
 from schemas.topics import (
     AUDIT_EVENTS_TOPIC,
     AUDIT_TOPIC,
@@ -22,17 +22,13 @@ from schemas.topics import (
     RECEIPTS_TOPIC,
 )
 
-__all__ = ["AuditSettings"]
+__all__ = ["AuditConfig"]
 
 
-class AuditSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DOCBUS_", extra="ignore")
+class AuditConfig(StateFolders):
+    """Topics, group and checkpoint cadence of the audit trail; the PKI folder (anchors ca/root.pem,
+    CRLs crl/*, the audit key) comes from StateFolders."""
 
-    home: Path = Path(".docbus")
-    bootstrap: str = "127.0.0.1:19092"
-    #: the ministry PKI folder; default <home>/pki. Anchors: ca/root.pem; CRLs: crl/*
-    pki_dir: Path | None = None
-    pki_passphrase: SecretStr = SecretStr("")
     #: the org code the audit certificate is issued to (``docbus pki issue-audit --code``)
     audit_org: str = "G03"
     audit_topic: str = AUDIT_TOPIC
@@ -49,14 +45,6 @@ class AuditSettings(BaseSettings):
     checkpoint_every: int = Field(default=1000, ge=1)
     #: ... or this many seconds after the last one, if anything was appended since
     checkpoint_seconds: float = Field(default=60.0, gt=0)
-
-    @property
-    def pki(self) -> Path:
-        return self.pki_dir if self.pki_dir is not None else self.home / "pki"
-
-    @property
-    def passphrase(self) -> bytes:
-        return self.pki_passphrase.get_secret_value().encode()
 
     def checkpoint_policy(self) -> CheckpointPolicy:
         return CheckpointPolicy(self.checkpoint_every, timedelta(seconds=self.checkpoint_seconds))

@@ -20,7 +20,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from consumers.bus.clients import MAX_BATCH, MAX_PARTITION_FETCH, MAX_REQUEST
-from consumers.bus.config import BusSettings
+from consumers.bus.config import BusConfig
 from consumers.bus.decide.policy import ReplayGuard
 from consumers.bus.decide.receipt_check import ReceiptCheck
 from consumers.bus.decide.routed import RoutedRecord
@@ -32,6 +32,7 @@ from consumers.bus.outputs import Outputs, OutRecord, Stored
 from consumers.bus.writer import RecordWriter
 from consumers.trust import TrustPolicy
 from producers.identity import NodeIdentity
+from schemas.connection import KafkaConnection
 from schemas.directory_store import DirectoryStore
 from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC
 
@@ -77,6 +78,12 @@ class SourceRecord(Protocol):
     def value(self) -> Any: ...
 
 
+def _credentials(kafka: KafkaConnection) -> faust.SSLCredentials | None:
+    """The processors' mTLS identity for every faust client (consumer, producer, admin)."""
+    ctx = kafka.ssl_context()
+    return None if ctx is None else faust.SSLCredentials(ctx)
+
+
 class _IdempotentProducer(faust_aiokafka.Producer):
     """faust enables idempotence only inside transactions; the bus wants it always (ADR 0001)."""
 
@@ -87,15 +94,23 @@ class _IdempotentProducer(faust_aiokafka.Producer):
 class Bus:
     """The app, its topics and tables, and the pure deciders the agents call."""
 
-    def __init__(self, settings: BusSettings, *, trust: TrustSource, partitions: Mapping[str, int]) -> None:
-        self.settings = settings
+    def __init__(
+        self,
+        settings: BusConfig,
+        kafka: KafkaConnection,
+        *,
+        trust: TrustSource,
+        partitions: Mapping[str, int],
+    ) -> None:
+        self.settings, self.kafka = settings, kafka
         self._deferred: dict[tuple[int, int, bytes], tuple[Any, int, bytes, Stored]] = {}
         # sender states written in this batch, as objects (encoded once, at the batch's end)
         self.pending_states: dict[bytes, Stored] = {}
         parts = partitions
         self.app = faust.App(
             settings.app_id,
-            broker=[f"kafka://{host}" for host in settings.bootstrap.split(",")],
+            broker=[f"kafka://{host}" for host in kafka.bootstrap.split(",")],
+            broker_credentials=_credentials(kafka),
             store="memory://",
             datadir=str(settings.data_dir),
             web_enabled=False,
@@ -128,18 +143,16 @@ class Bus:
         }  # fmt: skip
         # which processor group wrote a quarantine record or audit draft (several may share a cluster)
         self.processor_headers = (("docbus_processor", settings.app_id.encode()),)
-        self.writer = RecordWriter(settings.bootstrap)
+        self.writer = RecordWriter(kafka)
         self.notice_budget = NoticeBudget(settings.notice_burst, settings.notices_per_minute)
 
         self.trust = trust
         self.directory = DirectoryStore()
-        self.feed = DirectoryFeed(
-            settings.bootstrap, self.directory, self.trust.policy, authority=settings.directory_org
-        )
+        self.feed = DirectoryFeed(kafka, self.directory, self.trust.policy, authority=settings.directory_org)
         self.validator = Validator(self.trust.policy, self.directory, ReplayGuard(settings.policy()))
         self.receipt_check = ReceiptCheck(self.trust.policy)
-        self.ingress_gaps = GapFiller(settings.bootstrap, settings.app_id, INGRESS_TOPIC)
-        self.receipt_gaps = GapFiller(settings.bootstrap, settings.app_id, RECEIPTS_TOPIC)
+        self.ingress_gaps = GapFiller(kafka, settings.app_id, INGRESS_TOPIC)
+        self.receipt_gaps = GapFiller(kafka, settings.app_id, RECEIPTS_TOPIC)
         identity = NodeIdentity.from_pki(
             settings.pki, settings.bus_org, settings.pki_passphrase.get_secret_value()
         )
@@ -215,12 +228,14 @@ class Bus:
         await asyncio.gather(*futures)
 
 
-def create_bus(settings: BusSettings, *, trust: TrustSource, partitions: Mapping[str, int]) -> Bus:
+def create_bus(
+    settings: BusConfig, kafka: KafkaConnection, *, trust: TrustSource, partitions: Mapping[str, int]
+) -> Bus:
     """The bus with its agents; ``trust`` and ``partitions`` come from the composition floor
     (docbus.wiring: the PKI folder and infra's topic specs)."""
     from consumers.bus.agents import receipts, validate_route
 
-    bus = Bus(settings, trust=trust, partitions=partitions)
+    bus = Bus(settings, kafka, trust=trust, partitions=partitions)
     validate_route.register(bus)
     receipts.register(bus)
 

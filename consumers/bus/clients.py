@@ -1,5 +1,5 @@
-"""Every Kafka client the bus opens outside faust, built in one place (one settings function
-for connection options such as TLS when they come)."""
+"""Every Kafka client the bus opens outside faust, built in one place: the connection (bootstrap and
+the processors' TLS identity, schemas.connection.KafkaConnection) plus the bus's retry options."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+
+from schemas.connection import KafkaConnection
 
 __all__ = ["MAX_BATCH", "MAX_REQUEST", "admin", "connection", "consumer", "producer"]
 
@@ -17,11 +19,11 @@ MAX_FETCH = 4 * 1024 * 1024
 MAX_PARTITION_FETCH = 2 * 1024 * 1024
 
 
-def connection(bootstrap: str) -> dict[str, Any]:
-    """Connection options shared by every client: bootstrap, and the retry/backoff the bus relies
+def connection(kafka: KafkaConnection) -> dict[str, Any]:
+    """Connection options shared by every client: bootstrap and TLS, and the retry/backoff the bus relies
     on to outlive broker outages (a client never gives up; requests time out and are retried)."""
     return {
-        "bootstrap_servers": bootstrap,
+        **kafka.client_kwargs(),
         "request_timeout_ms": 10_000,
         "retry_backoff_ms": 200,
         "metadata_max_age_ms": 30_000,
@@ -29,11 +31,11 @@ def connection(bootstrap: str) -> dict[str, Any]:
     }
 
 
-def producer(bootstrap: str) -> AIOKafkaProducer:
+def producer(kafka: KafkaConnection) -> AIOKafkaProducer:
     """acks=all and idempotence (aiokafka's defaults are acks=1, none); a short linger batches the
     records of one decision without costing the latency budget."""
     return AIOKafkaProducer(
-        **connection(bootstrap),
+        **connection(kafka),
         acks="all",
         enable_idempotence=True,
         linger_ms=1,
@@ -42,7 +44,7 @@ def producer(bootstrap: str) -> AIOKafkaProducer:
     )
 
 
-def consumer(bootstrap: str, **extra: Any) -> AIOKafkaConsumer:
+def consumer(kafka: KafkaConnection, **extra: Any) -> AIOKafkaConsumer:
     """A group-less reader (the gap filler, the directory feed)."""
     options: dict[str, Any] = {
         "group_id": None,
@@ -51,8 +53,8 @@ def consumer(bootstrap: str, **extra: Any) -> AIOKafkaConsumer:
         "max_partition_fetch_bytes": MAX_PARTITION_FETCH,
         **extra,
     }
-    return AIOKafkaConsumer(**connection(bootstrap), **options)
+    return AIOKafkaConsumer(**connection(kafka), **options)
 
 
-def admin(bootstrap: str) -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(**connection(bootstrap))
+def admin(kafka: KafkaConnection) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**connection(kafka))

@@ -1,4 +1,5 @@
-"""Settings of the bus processors, from the environment (``DOCBUS_*``) or arguments.
+"""Configuration of the bus processors: a plain object the one settings model (docbus/settings.py)
+fills from the environment (``DOCBUS_*``), or a test from arguments.
 
 Every number here is a documented limit: freshness window, clock skew, how often the CRL folder
 is looked at, how long the directory catch-up may take.
@@ -9,25 +10,18 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
 
 from consumers.bus.decide.policy import PolicyConfig
+from schemas.connection import StateFolders
 
-__all__ = ["BusSettings"]
+__all__ = ["BusConfig"]
 
 
-class BusSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DOCBUS_", extra="ignore")
+class BusConfig(StateFolders):
+    """The bus's limits and names; home, PKI folder and passphrase (the bus seals its notices with
+    its own key) come from StateFolders. Faust table data lives in <home>/bus."""
 
-    #: state folder (faust table data lives in <home>/bus)
-    home: Path = Path(".docbus")
-    #: Kafka bootstrap servers, host:port[,host:port]
-    bootstrap: str = "127.0.0.1:19092"
-    #: the ministry PKI folder (docs/TRUST.md); default <home>/pki
-    pki_dir: Path | None = None
-    #: passphrase of the keys in the PKI folder (the bus seals its notices with its own key)
-    pki_passphrase: SecretStr = SecretStr("")
     #: the bus's own org code: it seals 01/02 notices (ADR 0001, "Identities")
     bus_org: str = "G03.BUS"
     #: the directory authority whose seal every directory entry carries
@@ -58,14 +52,6 @@ class BusSettings(BaseSettings):
     notices_per_minute: float = Field(default=60.0, ge=0)
     #: faust worker log level: crit|error|warn|info|debug
     log_level: str = "info"
-
-    @property
-    def pki(self) -> Path:
-        return self.pki_dir if self.pki_dir is not None else self.home / "pki"
-
-    @property
-    def passphrase(self) -> bytes:
-        return self.pki_passphrase.get_secret_value().encode()
 
     @property
     def data_dir(self) -> Path:

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from consumers.trust import TrustError, TrustPolicy
 from schemas.codec import decode
+from schemas.connection import KafkaConnection
 from schemas.directory import DirectoryEntry, directory_entry_signing_input
 from schemas.directory_store import DirectoryError, DirectoryStore
 from schemas.errors import ContractError
@@ -37,14 +38,14 @@ def verify_entry(raw: bytes, trust: TrustPolicy, authority: str, now: datetime) 
 class DirectoryFeed:
     def __init__(
         self,
-        bootstrap: str,
+        kafka: KafkaConnection,
         store: DirectoryStore,
         trust: TrustPolicy,
         *,
         authority: str = "G03",
         topic: str = DIRECTORY_TOPIC,
     ) -> None:
-        self.bootstrap = bootstrap
+        self.kafka = kafka
         self.store = store
         self.trust = trust
         self.authority = authority
@@ -56,7 +57,7 @@ class DirectoryFeed:
     async def _start(self) -> AIOKafkaConsumer:
         if self._consumer is None:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
+                **self.kafka.client_kwargs(), group_id=None, enable_auto_commit=False
             )
             await consumer.start()
             # aiokafka keeps fetched metadata apart from the consumer's cache; ask it directly

@@ -14,6 +14,8 @@ import logging
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from schemas.connection import KafkaConnection
+
 __all__ = ["GapFiller"]
 
 logger = logging.getLogger(__name__)
@@ -22,8 +24,8 @@ logger = logging.getLogger(__name__)
 class GapFiller:
     """Tracks the next expected offset of each partition of ``topic`` for consumer ``group``."""
 
-    def __init__(self, bootstrap: str, group: str, topic: str) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: KafkaConnection, group: str, topic: str) -> None:
+        self.kafka = kafka
         self.group = group
         self.topic = topic
         self.filled = 0  # records re-read so far
@@ -50,7 +52,7 @@ class GapFiller:
 
     async def _committed(self, partition: int) -> int | None:
         tp = TopicPartition(self.topic, partition)
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        admin = AIOKafkaAdminClient(**self.kafka.client_kwargs())
         await admin.start()
         try:
             offsets = await admin.list_consumer_group_offsets(self.group, partitions=[tp])
@@ -62,7 +64,7 @@ class GapFiller:
     async def _read(self, partition: int, start: int, end: int) -> list[ConsumerRecord[bytes, bytes]]:
         if self._consumer is None:
             self._consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
+                **self.kafka.client_kwargs(), group_id=None, enable_auto_commit=False
             )
             await self._consumer.start()
         consumer, tp = self._consumer, TopicPartition(self.topic, partition)

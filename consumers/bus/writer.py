@@ -11,13 +11,14 @@ from aiokafka import AIOKafkaProducer
 
 from consumers.bus.clients import producer
 from consumers.bus.outputs import OutRecord
+from schemas.connection import KafkaConnection
 
 __all__ = ["RecordWriter"]
 
 
 class RecordWriter:
-    def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: KafkaConnection) -> None:
+        self.kafka = kafka
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
         self.written = 0
@@ -25,7 +26,7 @@ class RecordWriter:
     async def start(self) -> None:
         async with self._lock:
             if self._producer is None:
-                started = producer(self.bootstrap)
+                started = producer(self.kafka)
                 await started.start()
                 self._producer = started
 

@@ -30,6 +30,7 @@ from producers.publisher import Publisher
 from producers.receipts import make_receipt
 from schemas.canonical import envelope_hash, envelope_signing_input, receipt_signing_input
 from schemas.codec import encode, fingerprint
+from schemas.connection import KafkaConnection
 from schemas.directory_store import DirectoryStore
 from schemas.envelope import Envelope, parse_envelope
 from schemas.errors import ContractError
@@ -80,7 +81,7 @@ class InboxClient:
     def __init__(
         self,
         identity: NodeIdentity,
-        bootstrap: str,
+        kafka: KafkaConnection,
         store_dir: Path,
         policy: TrustPolicy,
         *,
@@ -96,8 +97,8 @@ class InboxClient:
         self.store = InboxStore(store_dir)
         self.topic = topic or inbox_topic(self.org)
         self.group = group or f"docbus-inbox-{self.org}"
-        self.bootstrap = bootstrap
-        self.publisher = Publisher(bootstrap, receipts=receipts_topic, client_id=f"docbus-inbox-{self.org}")
+        self.kafka = kafka
+        self.publisher = Publisher(kafka, receipts=receipts_topic, client_id=f"docbus-inbox-{self.org}")
         self.bus_org = canonical_org_code(bus_org)
         self.now = now
 
@@ -266,7 +267,7 @@ class InboxClient:
         """Consume the inbox with the org's group. ``once``: stop when caught up. Returns records
         handled. ``refresh`` runs before each batch (reload changed CRL files)."""
         consumer = AIOKafkaConsumer(
-            self.topic, bootstrap_servers=self.bootstrap, group_id=self.group,
+            self.topic, **self.kafka.client_kwargs(), group_id=self.group,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=100,
         )  # fmt: skip
         handled = 0

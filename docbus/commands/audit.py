@@ -19,7 +19,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
-from consumers.audit.config import AuditSettings
 from consumers.audit.core.archive import ArchiveReader, export_archive
 from consumers.audit.core.errors import AuditError
 from consumers.audit.core.events import CHECKPOINT_REQUEST, CONTROL_HEADER
@@ -33,6 +32,7 @@ from consumers.audit.kafka.service import AuditWriterService
 from consumers.trust import TrustError
 from docbus.output import JSON, emit
 from docbus.pki_folder import trust_policy_from_pki
+from docbus.settings import ADMIN, AUDIT_WRITER, Settings
 from producers.keys import SigningError
 from schemas.audit import AuditEvent, AuditRecord, Checkpoint
 from schemas.codec import decode
@@ -75,9 +75,10 @@ def _run(coro: Any) -> Any:
 @audit_app.command("writer")
 def writer() -> None:
     """Run the single audit writer (events -> chained log + checkpoints) until stopped."""
-    settings = AuditSettings()
+    settings = Settings()
+    settings.warn_if_insecure()
     try:
-        service = AuditWriterService.from_settings(settings)
+        service = AuditWriterService.from_settings(settings, settings.connection(AUDIT_WRITER))
     except SigningError as exc:
         raise _fail(f"audit key: {exc} (issue one with `docbus pki issue-audit`)") from None
 
@@ -99,15 +100,16 @@ def checkpoint(
     timeout: Annotated[float, typer.Option(help="seconds to wait for the writer")] = 30.0,
 ) -> None:
     """Ask the running writer to sign a checkpoint now, and wait for it."""
-    s = AuditSettings()
+    s = Settings()
+    kafka = s.connection(ADMIN)
 
     async def main() -> Checkpoint:
-        before = len(await read_values(s.bootstrap, s.checkpoint_topic))
+        before = len(await read_values(kafka, s.checkpoint_topic))
         request = [(s.audit_events_topic, b"checkpoint", b"", [(CONTROL_HEADER, CHECKPOINT_REQUEST)])]
-        await produce_all(s.bootstrap, request)
+        await produce_all(kafka, request)
         async with asyncio.timeout(timeout):
             while True:
-                values = await read_values(s.bootstrap, s.checkpoint_topic)
+                values = await read_values(kafka, s.checkpoint_topic)
                 if len(values) > before:
                     return decode(values[-1], Checkpoint)
                 await asyncio.sleep(0.2)
@@ -133,7 +135,7 @@ def verify(
 ) -> None:
     """Walk the whole log: chain, checkpoint signatures (audit certificate checked against the PKI's
     anchors) and their consistency. Names the first bad position; exit code 1 on a fault."""
-    s = AuditSettings()
+    s = Settings()
     try:
         policy = trust_policy_from_pki(s.pki)
     except TrustError as exc:
@@ -141,7 +143,7 @@ def verify(
     now = datetime.now(UTC)
     with _progress() as (progress, task):
         if archive is None:
-            view: LogView = _run(load_log(s))
+            view: LogView = _run(load_log(s, s.connection(ADMIN)))
             progress.update(task, total=len(view.stored))
             report = verify_trusted(
                 view.stored, view.checkpoints, policy, org=s.audit_org, now=now,
@@ -233,7 +235,8 @@ def timeline(
     ident: Annotated[str, typer.Argument(help="a message id or a document id")], as_json: bool = JSON
 ) -> None:
     """The life of a document: submitted, decided, routed, delivered, receipts, replays."""
-    view: LogView = _run(load_log(AuditSettings(), checkpoints=False))
+    s = Settings()
+    view: LogView = _run(load_log(s, s.connection(ADMIN), checkpoints=False))
     rows = list(view.about(ident))
     if not rows:
         raise _fail(f"no audit record about {ident}", 1)
@@ -261,7 +264,8 @@ def replay(
 ) -> None:
     """Re-deliver what the log shows was routed to ORG in the window and its inbox lacks."""
     start, end = _when(since), _when(until)
-    result = _run(run_replay(AuditSettings(), org, start, end, now=datetime.now(UTC), dry_run=dry_run))
+    s = Settings()
+    result = _run(run_replay(s, s.connection(ADMIN), org, start, end, now=datetime.now(UTC), dry_run=dry_run))
     table = Table(title=f"replay to {result.inbox}" + (" (dry run)" if dry_run else ""))
     for col in ("message id", "document", "from", "routed at", "action"):
         table.add_column(col)
@@ -287,7 +291,8 @@ def export(
     codec: Annotated[str, typer.Option(help="null (damage located per record) or deflate")] = "null",
 ) -> None:
     """Write the log and its checkpoints as an Avro object-container archive (verify --archive)."""
-    view: LogView = _run(load_log(AuditSettings()))
+    s = Settings()
+    view: LogView = _run(load_log(s, s.connection(ADMIN)))
     with out.open("wb") as f:
         # the checkpoints were read before the log, so each covers records the log holds
         count = export_archive(f, view.stored, view.checkpoints, codec=codec)
@@ -325,7 +330,8 @@ def evidence_build(
 ) -> None:
     """Envelope, chains, CRLs, its audit records with inclusion proofs, a checkpoint, receipts."""
     try:
-        bundle = _run(build_bundle(AuditSettings(), message_id, now=datetime.now(UTC)))
+        s = Settings()
+        bundle = _run(build_bundle(s, s.connection(ADMIN), message_id, now=datetime.now(UTC)))
     except AuditError as exc:
         raise _fail(str(exc), 1) from None
     out.write_bytes(bundle)
@@ -339,7 +345,7 @@ def evidence_verify(
     as_json: bool = JSON,
 ) -> None:
     """Check a bundle with no broker and no network, against the anchors of the PKI folder."""
-    s = AuditSettings()
+    s = Settings()
     source = anchors if anchors is not None else s.pki
     try:
         roots = pki_anchors(source)

@@ -11,16 +11,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from consumers.bus.config import BusSettings
 from docbus.local_broker import local_cluster
 from docbus.output import JSON, emit
 from docbus.pki_folder import TrustFiles
+from docbus.settings import ADMIN, Settings
 from infra import acls, kafka_runtime, topics
 from infra import security as security_mod
-from infra.broker import BrokerError, cluster_for
-from infra.pki.tls import tls_files
+from infra.broker import BrokerError
 from producers.directory_view import DirectoryView
 from producers.reader import ReadError
+from schemas.connection import KafkaConnection, tls_paths
 
 __all__ = ["broker_app", "topics_app"]
 
@@ -56,7 +56,7 @@ def start(
 ) -> None:
     """Start the broker (formats storage on first start); returns once it answers metadata requests."""
     try:
-        cluster = security_mod.secure_cluster(tls_dir, nodes) if tls_dir else cluster_for(nodes)
+        cluster = security_mod.secure_cluster(tls_dir, nodes, Settings()) if tls_dir else local_cluster(nodes)
         if len(cluster.running()) == cluster.size:
             out.print(f"already running: {cluster.bootstrap} (nothing to do)")
             return
@@ -124,6 +124,16 @@ def logs(
     subprocess.run(["tail", f"-n{lines}", *(["-F"] if follow else []), str(target.log_file)], check=False)
 
 
+def _admin(nodes: int, bootstrap: str | None, tls_dir: Path | None, tls_name: str) -> KafkaConnection:
+    """The operator's connection: ``--bootstrap``/``--tls-dir`` if given, else the settings'."""
+    settings = Settings()
+    target = bootstrap or local_cluster(nodes).bootstrap
+    if tls_dir is not None:
+        return KafkaConnection(bootstrap=target, tls=tls_paths(tls_dir, tls_name))
+    settings.warn_if_insecure()
+    return KafkaConnection(bootstrap=target, tls=settings.tls(tls_name))
+
+
 @topics_app.command("apply")
 def apply_topics(
     nodes: int = NODES,
@@ -131,7 +141,7 @@ def apply_topics(
     with_acls: bool = typer.Option(False, "--acls", help="also apply the ACLs of topics.toml's [acls]"),
     org: list[str] = typer.Option(None, "--org", help="grant this org (default: every org with an inbox)"),  # noqa: B008
     tls_dir: Path = typer.Option(None, "--tls-dir", help="PKI folder: connect over mTLS (SSL listener)"),  # noqa: B008
-    tls_name: str = typer.Option("docbus-admin", "--tls-name", help="TLS identity under <tls-dir>/tls/"),
+    tls_name: str = typer.Option(ADMIN, "--tls-name", help="TLS identity under <tls-dir>/tls/"),
     inboxes: bool = typer.Option(
         True, "--inboxes/--no-inboxes", help="also every active org's inbox, from the signed directory"
     ),
@@ -139,12 +149,11 @@ def apply_topics(
 ) -> None:
     """Create missing topics and report drift from infra/topics.toml (and its ACLs), and the inbox
     of every active org of the directory. Idempotent."""
-    target = bootstrap or local_cluster(nodes).bootstrap
-    security = security_mod.client_security(tls_files(tls_dir, tls_name)) if tls_dir else None
+    target = _admin(nodes, bootstrap, tls_dir, tls_name)
     specs = topics.load_specs()
-    if inboxes and security is None:
+    if inboxes:
         specs += asyncio.run(_inbox_specs(target))
-    plan = asyncio.run(topics.apply(target, specs, security=security))
+    plan = asyncio.run(topics.apply(target, specs))
     if as_json and not with_acls:
         emit(_plan_json(plan))
         return
@@ -157,9 +166,9 @@ def apply_topics(
     out.print(f"{len(plan.create)} created, {len(plan.ok)} unchanged, {len(plan.drift)} drifted")
     if with_acls:
         policy = acls.load_policy()
-        orgs = org or asyncio.run(acls.inbox_orgs(target, policy, security=security))
+        orgs = org or asyncio.run(acls.inbox_orgs(target, policy))
         try:
-            granted = asyncio.run(acls.apply_acls(target, acls.desired_acls(orgs, policy), security=security))
+            granted = asyncio.run(acls.apply_acls(target, acls.desired_acls(orgs, policy)))
         except acls.AclError as exc:
             raise _fail(exc) from None
         for a in granted.create:
@@ -175,13 +184,13 @@ def _plan_json(plan: topics.Plan) -> dict[str, object]:
     }  # fmt: skip
 
 
-async def _inbox_specs(bootstrap: str) -> list[topics.TopicSpec]:
+async def _inbox_specs(kafka: KafkaConnection) -> list[topics.TopicSpec]:
     """An inbox spec for every active org of the directory (entries checked against the PKI folder;
     without a PKI folder, none: an unchecked directory never creates topics)."""
-    settings = BusSettings(bootstrap=bootstrap)
+    settings = Settings()
     if not (settings.pki / "issued").is_dir():
         return []
-    view = DirectoryView(bootstrap, policy=TrustFiles(settings.pki).policy, authority=settings.directory_org)
+    view = DirectoryView(kafka, policy=TrustFiles(settings.pki).policy, authority=settings.directory_org)
     try:
         snapshot = await view.refresh(timeout=settings.directory_timeout)
     except ReadError:
@@ -196,13 +205,12 @@ def revoke_acls(
     nodes: int = NODES,
     bootstrap: str = typer.Option(None, help="default: the local broker"),
     tls_dir: Path = typer.Option(None, "--tls-dir", help="PKI folder: connect over mTLS (SSL listener)"),  # noqa: B008
-    tls_name: str = typer.Option("docbus-admin", "--tls-name", help="TLS identity under <tls-dir>/tls/"),
+    tls_name: str = typer.Option(ADMIN, "--tls-name", help="TLS identity under <tls-dir>/tls/"),
 ) -> None:
     """Shut an org out of the secured broker at once: delete every ACL of its principal."""
-    target = bootstrap or cluster_for(nodes).bootstrap
-    security = security_mod.client_security(tls_files(tls_dir, tls_name)) if tls_dir else None
+    target = _admin(nodes, bootstrap, tls_dir, tls_name)
     try:
-        deleted = asyncio.run(acls.revoke_principal(target, f"User:{org}", security=security))
+        deleted = asyncio.run(acls.revoke_principal(target, f"User:{org}"))
     except acls.AclError as exc:
         raise _fail(exc) from None
     out.print(f"User:{org}: {deleted} ACL(s) deleted" if deleted else f"User:{org} had no ACLs")

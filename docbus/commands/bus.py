@@ -8,11 +8,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from consumers.bus.config import BusSettings
 from consumers.bus.directory_feed import DirectoryFeed
 from docbus.directory_load import ensure_topics, publish_entries, seal_entries
 from docbus.pki_folder import TrustFiles
 from docbus.sector import build_sector
+from docbus.settings import ADMIN, DIRECTORY, Settings
 from producers.identity import NodeIdentity
 from producers.keys import SigningError
 from schemas.directory_store import DirectorySnapshot, DirectoryStore
@@ -32,7 +32,8 @@ def run() -> None:
 
     from docbus.wiring import create_bus
 
-    settings = BusSettings()
+    settings = Settings()
+    settings.warn_if_insecure()
     try:
         bus = create_bus(settings)
     except (OSError, SigningError) as exc:  # no PKI folder, no bus seal, wrong passphrase
@@ -52,7 +53,7 @@ def load(
     if not sector:
         err.print("[red]error:[/] say which directory: --sector")
         raise typer.Exit(2)
-    settings = BusSettings()
+    settings = Settings()
     try:
         authority = NodeIdentity.from_pki(
             settings.pki, settings.directory_org, settings.pki_passphrase.get_secret_value()
@@ -65,9 +66,9 @@ def load(
     snapshot = DirectorySnapshot.build(entries)  # an inconsistent directory is never published
 
     async def go() -> None:
-        plan = await ensure_topics(settings.bootstrap, entries)
+        plan = await ensure_topics(settings.connection(ADMIN), entries)
         out.print(f"topics: {len(plan.create)} created, {len(plan.ok)} in place")
-        await publish_entries(settings.bootstrap, entries)
+        await publish_entries(settings.connection(DIRECTORY), entries)
 
     asyncio.run(go())
     out.print(f"{len(entries)} entries published; snapshot {snapshot.hash.hex()}")
@@ -76,11 +77,11 @@ def load(
 @directory_app.command()
 def show(code: str = typer.Argument(None, help="one org code; all when omitted")) -> None:
     """Read docbus.directory (checking every seal) and show the current snapshot or one entry."""
-    settings = BusSettings()
+    settings = Settings()
     store = DirectoryStore()
 
     async def go() -> int:
-        feed = DirectoryFeed(settings.bootstrap, store, TrustFiles(settings.pki).policy,
+        feed = DirectoryFeed(settings.connection(ADMIN), store, TrustFiles(settings.pki).policy,
                              authority=settings.directory_org)  # fmt: skip
         try:
             await feed.catch_up(settings.directory_timeout)

@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 from cryptography import x509
 
-from consumers.bus.config import BusSettings
 from docbus.errors import CliError, ExitCode
+from docbus.settings import Settings
 from producers.identity import NodeIdentity
 from schemas.orgcode import canonical_org_code
 
@@ -40,11 +40,11 @@ def _valid(code: str) -> bool:
 ORG = typer.Option(..., "--org", envvar="DOCBUS_ORG", callback=org_code, help="this org's code")
 
 
-def node_dir(settings: BusSettings, org: str) -> Path:
+def node_dir(settings: Settings, org: str) -> Path:
     return settings.home / "nodes" / org
 
 
-def require_pki(settings: BusSettings) -> Path:
+def require_pki(settings: Settings) -> Path:
     """The PKI folder, or a one-line error saying where it was looked for."""
     folder = settings.pki
     if not (folder / "issued").is_dir():
@@ -55,7 +55,7 @@ def require_pki(settings: BusSettings) -> Path:
     return folder
 
 
-def identity(settings: BusSettings, org: str, official: str | None = None) -> NodeIdentity:
+def identity(settings: Settings, org: str, official: str | None = None) -> NodeIdentity:
     """The org's seal (and an official's key) from the PKI folder, both certificates in their validity
     period; errors go to the central handler."""
     folder = require_pki(settings)

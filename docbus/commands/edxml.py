@@ -18,11 +18,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from rich.console import Console
 
-from consumers.bus.config import BusSettings
 from consumers.inbox.store import InboxStore
 from consumers.trust import TrustError
 from docbus.commands.common import node_dir
 from docbus.pki_folder import TrustFiles
+from docbus.settings import Settings
 from producers.edxml import EdxmlPackage, SignatureVerdict, export_package, parse_package
 from producers.identity import NodeIdentity
 from producers.keys import SigningError
@@ -65,7 +65,7 @@ def import_package(
     timeout: float = typer.Option(30.0, "--timeout", help="seconds to wait for the notice"),
 ) -> None:
     """Send an edXML package as a signed envelope (exit 1: refused or failed; 3: no notice in time)."""
-    settings = BusSettings()
+    settings = Settings()
     try:
         pkg = parse_package(file.read_bytes())
         _signature(pkg, require_signature)
@@ -77,7 +77,7 @@ def import_package(
         sending = send_document(
             identity,
             pkg,
-            bootstrap=settings.bootstrap,
+            kafka=settings.connection(identity.org_code),
             state_dir=state,
             wait=timeout if wait else None,
             policy=policy,
@@ -104,7 +104,7 @@ def _report(result: SendResult, waited: bool) -> None:
 
 
 def seal_key(
-    settings: BusSettings, code: str
+    settings: Settings, code: str
 ) -> tuple[rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, list[x509.Certificate]]:
     folder = settings.pki / "issued" / code
     try:
@@ -129,7 +129,7 @@ def export(
     sign: bool = typer.Option(False, "--sign/--no-sign", help="sign the package with the org's seal key"),
 ) -> None:
     """Write a received document back as an edXML package."""
-    settings = BusSettings()
+    settings = Settings()
     try:
         code = canonical_org_code(org)
         store = InboxStore(node_dir(settings, code) / "inbox")

@@ -18,9 +18,9 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from consumers.bus.config import BusSettings
 from docbus.gateway import Gateway, GatewaySettings, create_app
 from docbus.gateway.auth import add_client
+from docbus.settings import Settings
 from producers.keys import SigningError
 
 __all__ = ["gateway_app"]
@@ -59,7 +59,7 @@ def run(
 ) -> None:
     """Serve the gateway until interrupted (prints its address once it accepts calls)."""
     settings = _settings(org, name, port=port, host=host)
-    bus = BusSettings()
+    bus = Settings()
     try:
         gateway = Gateway(bus, settings)
     except (SigningError, ValueError, OSError) as exc:
@@ -86,7 +86,7 @@ def client(
     settings = _settings(org if not (name or GatewaySettings().orgs) else None, name)
     if not settings.orgs and not name:
         settings = settings.model_copy(update={"orgs": org})
-    path = settings.folder(BusSettings().home) / "clients.json"
+    path = settings.folder(Settings().home) / "clients.json"
     try:
         made = add_client(path, client_id, org, secret or None)
     except ValueError as exc:
@@ -106,5 +106,5 @@ def openapi() -> None:
 def openapi_document() -> dict[str, object]:
     from pathlib import Path
 
-    bus = BusSettings(home=Path("/nonexistent"), pki_dir=Path("/nonexistent"))
+    bus = Settings(home=Path("/nonexistent"), pki_dir=Path("/nonexistent"))
     return create_app(Gateway(bus, GatewaySettings()), manage=False).openapi()

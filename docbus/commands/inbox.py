@@ -14,7 +14,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from consumers.bus.config import BusSettings
 from consumers.bus.decide.routing import RoutingError, route
 from consumers.inbox.client import InboxClient, InboxEvent
 from consumers.inbox.status import status_rows
@@ -22,12 +21,14 @@ from consumers.inbox.store import InboxStore
 from docbus.commands.common import ORG, identity, node_dir
 from docbus.output import JSON, emit
 from docbus.pki_folder import TrustFiles
+from docbus.settings import ADMIN, Settings
 from producers.directory_view import DirectoryView
 from producers.node_state import NodeState
 from producers.publisher import Publisher
 from producers.reader import ReadError, read_to_end
 from producers.receipts import receipt_for
 from schemas.codec import encode
+from schemas.connection import KafkaConnection
 from schemas.envelope import Envelope, parse_envelope
 from schemas.orgcode import canonical_org_code
 from schemas.receipt import Receipt, StatusCode
@@ -59,13 +60,14 @@ def inbox(
     as_json: bool = JSON,
 ) -> None:
     """Receive this org's documents: verify, store, acknowledge (01) or refuse (02)."""
-    settings = BusSettings()
+    settings = Settings()
     identity = _identity(settings, org)
     store_dir = _node(settings, identity.org_code) / "inbox"
     if not show:
         trust = TrustFiles(settings.pki)
-        directory = DirectoryView(settings.bootstrap, policy=trust.policy, authority=settings.directory_org)
-        client = InboxClient(identity, settings.bootstrap, store_dir, trust.policy, directory=directory,
+        kafka = settings.connection(identity.org_code)
+        directory = DirectoryView(kafka, policy=trust.policy, authority=settings.directory_org)
+        client = InboxClient(identity, kafka, store_dir, trust.policy, directory=directory,
                              bus_org=settings.bus_org)  # fmt: skip
         events: list[InboxEvent] = []
         on_event = events.append if as_json else _print_event
@@ -121,7 +123,7 @@ def receipt(
     if status not in CLERK_STATUSES:
         err.print(f"[red]error:[/] --status must be one of {', '.join(CLERK_STATUSES)}")
         raise typer.Exit(2)
-    settings = BusSettings()
+    settings = Settings()
     identity = _identity(settings, org)
     code = StatusCode(status)
     node = _node(settings, identity.org_code)
@@ -129,7 +131,7 @@ def receipt(
     # a 13 goes from the sender to the recipients: the bus forwards it to every one of them
     to = (env.recipients or [env.sender.code])[0] if code is StatusCode.RECALL_REQUESTED else None
     made = receipt_for(identity, env, code, reason or None, by_name=by, by_position=position, to_org=to)
-    asyncio.run(_publish(settings.bootstrap, made))
+    asyncio.run(_publish(settings.connection(identity.org_code), made))
     out.print(f"receipt {made.message_id}: {code.value} for {message_id} sent to {made.to_org}")
 
 
@@ -152,8 +154,8 @@ def _envelope(node: Path, org: str, message_id: str, code: StatusCode) -> Envelo
     return env
 
 
-async def _publish(bootstrap: str, made: Receipt) -> None:
-    async with Publisher(bootstrap) as pub:
+async def _publish(kafka: KafkaConnection, made: Receipt) -> None:
+    async with Publisher(kafka) as pub:
         await pub.publish_receipt(made, encode(made))
 
 
@@ -163,10 +165,11 @@ def status(
     topic: str = typer.Option(STATUS_TOPIC, "--topic", hidden=True),
 ) -> None:
     """Every recipient's latest status of a document, and who has not acknowledged yet."""
-    settings = BusSettings()
+    settings = Settings()
     try:
-        records = asyncio.run(read_to_end(settings.bootstrap, topic, timeout=settings.directory_timeout))
-        addressed = asyncio.run(_addressed(settings, org, query)) if org else {}
+        kafka = settings.connection(ADMIN)  # docbus.status is the processors' and the operator's
+        records = asyncio.run(read_to_end(kafka, topic, timeout=settings.directory_timeout))
+        addressed = asyncio.run(_addressed(settings, kafka, org, query)) if org else {}
     except ReadError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
@@ -186,7 +189,9 @@ def status(
     out.print(f"{len(rows) - len(waiting)}/{len(rows)} acknowledged{tail}")
 
 
-async def _addressed(settings: BusSettings, org: str, query: str) -> dict[str, tuple[str, list[str]]]:
+async def _addressed(
+    settings: Settings, kafka: KafkaConnection, org: str, query: str
+) -> dict[str, tuple[str, list[str]]]:
     """The sender's own sent envelopes matching ``query``, with the recipients they resolve to
     (against the snapshot they name; their explicit recipients if it is not known)."""
     sent = NodeState(_node(settings, canonical_org_code(org)) / "state", org).sent_dir
@@ -194,7 +199,7 @@ async def _addressed(settings: BusSettings, org: str, query: str) -> dict[str, t
     matching = [e for e in envelopes if query in (e.message_id, e.document.document_id)]
     if not matching:
         return {}
-    view = DirectoryView(settings.bootstrap, policy=TrustFiles(settings.pki).policy,
+    view = DirectoryView(kafka, policy=TrustFiles(settings.pki).policy,
                          authority=settings.directory_org)  # fmt: skip
     out_: dict[str, tuple[str, list[str]]] = {}
     for env in matching:

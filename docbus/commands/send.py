@@ -14,12 +14,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from consumers.bus.config import BusSettings
 from consumers.bus.decide.routing import RoutingError, route
 from consumers.trust import TrustPolicy
 from docbus.commands.common import ORG, identity, node_dir
 from docbus.errors import CliError, ExitCode
 from docbus.pki_folder import TrustFiles
+from docbus.settings import Settings
 from producers.builder import DocumentDraft, payload_from_file
 from producers.directory_view import DirectoryView
 from producers.send import SendResult, send_document
@@ -56,7 +56,7 @@ def send(
     timeout: float = typer.Option(30.0, "--timeout", help="seconds to wait for the notice"),
 ) -> None:
     """Send a signed document to the bus (exit 1: refused; 3: no notice in time; others: OPERATIONS.md)."""
-    settings = BusSettings()
+    settings = Settings()
     sender = identity(settings, org, official)
     draft = DocumentDraft(
         document_type=doc_type, code_number=number, code_notation=notation, subject=subject,
@@ -71,18 +71,19 @@ def send(
     async def go() -> SendResult:
         snapshot = await _addresses_known(settings, policy, sender.org_code, to or [], group or [])
         return await send_document(
-            sender, draft, bootstrap=settings.bootstrap, state_dir=node_dir(settings, sender.org_code)
-            / "state", wait=timeout if wait else None, policy=policy, directory_snapshot=snapshot,
+            sender, draft, kafka=settings.connection(sender.org_code),
+            state_dir=node_dir(settings, sender.org_code) / "state", wait=timeout if wait else None,
+            policy=policy, directory_snapshot=snapshot,
         )  # fmt: skip
 
     _report(asyncio.run(go()), wait)
 
 
 async def _addresses_known(
-    settings: BusSettings, policy: TrustPolicy, org: str, to: list[str], groups: list[str]
+    settings: Settings, policy: TrustPolicy, org: str, to: list[str], groups: list[str]
 ) -> bytes:
     """The current snapshot's hash, once every address resolves in it (the bus would refuse it)."""
-    view = DirectoryView(settings.bootstrap, policy=policy, authority=settings.directory_org)
+    view = DirectoryView(settings.connection(org), policy=policy, authority=settings.directory_org)
     try:
         snapshot = await view.refresh(timeout=settings.directory_timeout)
     finally:

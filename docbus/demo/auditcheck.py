@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from consumers.audit.config import AuditSettings
+from consumers.audit.config import AuditConfig
 from consumers.audit.core.trusted import verify_trusted
 from consumers.audit.kafka.logview import LogView, load_log
 from docbus.demo.config import PASSPHRASE, DemoConfig
 from docbus.pki_folder import trust_policy_from_pki
+from docbus.settings import ADMIN
 from schemas.audit import Checkpoint
 from schemas.codec import decode
 
@@ -35,9 +36,9 @@ class AuditCheck:
                 "signed": self.signed, "about_demo": self.about_demo, "fault": self.fault}  # fmt: skip
 
 
-def settings_of(cfg: DemoConfig) -> AuditSettings:
-    return AuditSettings(
-        bootstrap=cfg.bootstrap, pki_dir=cfg.pki, pki_passphrase=PASSPHRASE,
+def settings_of(cfg: DemoConfig) -> AuditConfig:
+    return AuditConfig(
+        pki_dir=cfg.pki, pki_passphrase=PASSPHRASE,
         audit_topic=cfg.audit_topic, checkpoint_topic=cfg.checkpoint_topic,
     )  # fmt: skip
 
@@ -53,7 +54,7 @@ async def settle_audit(cfg: DemoConfig, message_ids: Iterable[str], minimum: int
     ids, settings = set(message_ids), settings_of(cfg)
     deadline = time.monotonic() + timeout
     while True:
-        view = await load_log(settings)
+        view = await load_log(settings, cfg.connection(ADMIN))
         ours = [i for i, r in enumerate(view.records) if r is not None and r.message_id in ids]
         if len(ours) >= minimum and _signed(view) > ours[-1]:
             return view

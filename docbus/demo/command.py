@@ -22,8 +22,8 @@ from docbus.demo.processes import stop_recorded
 from docbus.demo.report import print_summary
 from docbus.demo.runner import DemoFailed, run_demo
 from docbus.local_broker import MARKER, local_cluster, record_broker
+from docbus.settings import Settings
 from infra.broker import BrokerError, Cluster, cluster_for
-from infra.settings import InfraSettings
 
 __all__ = ["demo"]
 
@@ -31,7 +31,7 @@ out = Console()
 
 
 def _stop(state: Path) -> None:
-    home = InfraSettings().home.resolve()
+    home = Settings().home.resolve()
     if not (state / "pids.json").exists() and (home / MARKER).exists():
         state = home  # run with the environment the demo printed: DOCBUS_HOME is the state folder
     stopped = stop_recorded(state)
@@ -39,7 +39,7 @@ def _stop(state: Path) -> None:
     marker = state / MARKER
     if marker.exists():
         if json.loads(marker.read_text()).get("owned"):
-            local_cluster(1, InfraSettings(home=state)).stop()
+            local_cluster(1, Settings(home=state)).stop()
             out.print("broker stopped")
         marker.unlink()
 
@@ -61,7 +61,8 @@ def demo(
     # hundreds of new topics elect their leaders while the directory is produced (retried): expected
     for name in ("producers.directory_view", "producers.send", "aiokafka.producer.sender"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    folder = (state or InfraSettings().home / "demo").resolve()
+    settings = Settings()
+    folder = (state or settings.home / "demo").resolve()
     if stop:
         _stop(folder)
         return
@@ -70,7 +71,7 @@ def demo(
     folder.mkdir(parents=True)
     cluster: Cluster | None = None
     if not bootstrap:
-        cluster = cluster_for(1)
+        cluster = cluster_for(1, settings)
         started = not cluster.running()
         try:
             with out.status("starting Apache Kafka (KRaft) on loopback..."):
@@ -78,12 +79,12 @@ def demo(
         except BrokerError as exc:
             out.print(f"[red]error:[/] {exc}; or run against a broker that is up: --bootstrap HOST:PORT")
             raise typer.Exit(1) from None
-        record_broker(folder, cluster, InfraSettings(), owned=started)
+        record_broker(folder, cluster, settings, owned=started)
         if not started:
             cluster = None  # someone else's broker: never stopped by the demo
-        bootstrap = cluster_for(1).bootstrap
+        bootstrap = cluster_for(1, settings).bootstrap
         out.print(f"[green]✓[/] broker up at {bootstrap}")
-    cfg = DemoConfig(departments, universities, folder, bootstrap, timeout=timeout)
+    cfg = DemoConfig(departments, universities, folder, bootstrap, secured=False, timeout=timeout)
     ok = False
     try:
         summary = asyncio.run(run_demo(cfg, out, keep_running=keep_running))

@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from schemas.connection import KafkaConnection, tls_paths
+
 __all__ = ["PASSPHRASE", "DemoConfig"]
 
 #: the demo PKI's key passphrase (a demo secret, printed in the "what next" env on purpose)
@@ -23,12 +25,19 @@ class DemoConfig:
     universities: int = 300
     state: Path = Path(".docbus/demo")
     bootstrap: str = ""  # set once the broker is known
+    #: mTLS with each role's own certificate from the demo's PKI (False: the unsecured mode)
+    secured: bool = True
     run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     timeout: float = 150.0  # seconds the whole exchange may take once sent
 
     @property
     def pki(self) -> Path:
         return self.state / "pki"
+
+    def connection(self, identity: str) -> KafkaConnection:
+        """The broker as ``identity`` (an org code, docbus-admin, ...) reaches it."""
+        tls = tls_paths(self.pki, identity) if self.secured else None
+        return KafkaConnection(bootstrap=self.bootstrap, tls=tls)
 
     @property
     def logs(self) -> Path:
@@ -59,6 +68,7 @@ class DemoConfig:
         return {
             "DOCBUS_HOME": str(self.state),
             "DOCBUS_BOOTSTRAP": self.bootstrap,
+            "DOCBUS_INSECURE": "0" if self.secured else "1",
             "DOCBUS_PKI_DIR": str(self.pki),
             "DOCBUS_PKI_PASSPHRASE": PASSPHRASE,
             "DOCBUS_APP_ID": self.app_id,

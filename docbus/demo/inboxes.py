@@ -1,7 +1,7 @@
 """The recipients' side of the demo: many organisations' inbox clients in one process.
 
-One consumer reads every watched inbox (``docbus.inbox.<org>``) from the positions taken before
-anything was sent, and hands each record to that org's :class:`InboxClient` — the same client
+Each watched org reads its own inbox (``docbus.inbox.<org>``) as itself, from the position taken
+before anything was sent, and hands each record to its :class:`InboxClient` — the same client
 `docbus inbox` runs: it re-verifies, stores and sends the 01 receipt. Then the org's clerk answers
 (03 accepted, or 02 refused with a reason). Records about documents this run did not send (other
 runs, other users of the broker) are left alone. Sealed receipts forwarded to the senders' inboxes
@@ -11,24 +11,23 @@ are checked again and counted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from consumers.inbox.client import InboxClient
 from consumers.trust import TrustError, TrustPolicy
-from docbus.demo.kafka import end_offsets
 from docbus.demo.tally import Tally
 from docbus.demo.world import DemoWorld
+from docbus.sector import MINISTRY
 from producers.directory_view import DirectoryView
-from producers.publisher import Publisher
 from producers.receipts import receipt_for
 from schemas.canonical import receipt_signing_input
 from schemas.codec import encode, fingerprint
+from schemas.connection import KafkaConnection
 from schemas.envelope import Envelope, parse_envelope
 from schemas.errors import ContractError
 from schemas.orgcode import canonical_org_code
@@ -46,50 +45,57 @@ _BUS = "G03.BUS"
 
 
 class InboxHub:
+    """Each org's inbox client on the org's own connection (its own certificate on the secured
+    broker, which lets it read its own inbox only), fed from a consumer of its own."""
+
     def __init__(
-        self, world: DemoWorld, bootstrap: str, state: Path, policy: TrustPolicy, tally: Tally, clerk: Clerk
+        self,
+        world: DemoWorld,
+        connect: Callable[[str], KafkaConnection],
+        state: Path,
+        policy: TrustPolicy,
+        tally: Tally,
+        clerk: Clerk,
     ) -> None:
-        self.world, self.bootstrap, self.state = world, bootstrap, state
+        self.world, self.connect, self.state = world, connect, state
         self.policy, self.tally, self.clerk = policy, tally, clerk
-        self.publisher = Publisher(bootstrap, client_id="docbus-demo-inboxes")
-        self.directory = DirectoryView(bootstrap, policy=policy)
+        self.directory = DirectoryView(connect(MINISTRY), policy=policy)
         self.clients: dict[str, InboxClient] = {}
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._consumers: list[AIOKafkaConsumer] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self, orgs: list[str]) -> None:
         """Watch ``orgs``' inboxes from their current end (call before anything is sent)."""
-        await self.publisher.start()
         await self.directory.catch_up()
-        for org in orgs:
-            store = self.state / "nodes" / org / "inbox"  # where `docbus inbox --org` keeps it
-            client = InboxClient(
-                self.world.identity(org), self.bootstrap, store, self.policy, directory=self.directory
-            )
-            client.publisher = self.publisher  # one producer for every org's receipts
-            self.clients[inbox_topic(org)] = client
-        start = await end_offsets(self.bootstrap, self.clients)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
-        self._consumer = consumer
+        await asyncio.gather(*(self._watch(org) for org in orgs))
+
+    async def _watch(self, org: str) -> None:
+        kafka = self.connect(org)
+        store = self.state / "nodes" / org / "inbox"  # where `docbus inbox --org` keeps it
+        client = InboxClient(self.world.identity(org), kafka, store, self.policy, directory=self.directory)
+        self.clients[inbox_topic(org)] = client
+        await client.publisher.start()
+        consumer = AIOKafkaConsumer(**kafka.client_kwargs(), group_id=None, enable_auto_commit=False)
+        self._consumers.append(consumer)
         await consumer.start()
-        consumer.assign(list(start))
-        for tp, offset in start.items():
-            consumer.seek(tp, offset)
-        self._task = asyncio.create_task(self._run(consumer))
+        tp = TopicPartition(inbox_topic(org), 0)
+        consumer.assign([tp])
+        await consumer.seek_to_end(tp)
+        await consumer.position(tp)  # resolve the lazy seek now, before anything is sent
+        self._tasks.append(asyncio.create_task(self._run(consumer)))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._consumer is not None:
-            await self._consumer.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(c.stop() for c in self._consumers), return_exceptions=True)
+        await asyncio.gather(*(c.publisher.stop() for c in self.clients.values()), return_exceptions=True)
         await self.directory.stop()
-        await self.publisher.stop()
 
     def failed(self) -> BaseException | None:
-        if self._task is not None and self._task.done() and not self._task.cancelled():
-            return self._task.exception()
+        for task in self._tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                return task.exception()
         return None
 
     async def _run(self, consumer: AIOKafkaConsumer) -> None:
@@ -120,7 +126,7 @@ class InboxHub:
                 status, reason = answer
                 made = receipt_for(client.identity, env, status, reason, by_name="Văn thư",
                                    by_position=client.identity.org_name)  # fmt: skip
-                await self.publisher.publish_receipt(made, encode(made))
+                await client.publisher.publish_receipt(made, encode(made))
 
     async def _receipt(self, client: InboxClient, raw: bytes) -> None:
         try:

@@ -8,14 +8,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from schemas.connection import KafkaConnection
+
 __all__ = ["Positions", "end_offsets", "header", "read_until", "start_group_at_end"]
 
 Positions = dict[TopicPartition, int]
 Records = list[ConsumerRecord[bytes, bytes]]
 
 
-async def end_offsets(bootstrap: str, topics: Iterable[str]) -> Positions:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+async def end_offsets(kafka: KafkaConnection, topics: Iterable[str]) -> Positions:
+    consumer = AIOKafkaConsumer(**kafka.client_kwargs(), group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
         cluster = await consumer._client.fetch_all_metadata()
@@ -25,11 +27,11 @@ async def end_offsets(bootstrap: str, topics: Iterable[str]) -> Positions:
         await consumer.stop()
 
 
-async def start_group_at_end(bootstrap: str, group: str, topics: Sequence[str]) -> None:
+async def start_group_at_end(kafka: KafkaConnection, group: str, topics: Sequence[str]) -> None:
     """Commit the current end offsets for ``group``: a new group starts from now, not from what
     earlier runs (or other users of the broker) left on the shared topics."""
-    ends = await end_offsets(bootstrap, topics)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    ends = await end_offsets(kafka, topics)
+    consumer = AIOKafkaConsumer(**kafka.client_kwargs(), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(list(ends))
@@ -39,10 +41,13 @@ async def start_group_at_end(bootstrap: str, group: str, topics: Sequence[str]) 
 
 
 async def read_until(
-    bootstrap: str, start: Mapping[TopicPartition, int], done: Callable[[Records], bool], timeout: float
+    kafka: KafkaConnection,
+    start: Mapping[TopicPartition, int],
+    done: Callable[[Records], bool],
+    timeout: float,
 ) -> Records:
     """Records of ``start``'s partitions from those offsets, until ``done(records)`` or the deadline."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.client_kwargs(), group_id=None, enable_auto_commit=False)
     await consumer.start()
     records: Records = []
     try:

@@ -34,6 +34,7 @@ from docbus.demo.world import DemoWorld, build_world, university
 from docbus.directory_load import ensure_topics, publish_entries
 from docbus.pki_folder import trust_policy_from_pki
 from docbus.sector import MINISTRY
+from docbus.settings import ADMIN, DIRECTORY
 from infra.topics import TopicSpec, apply
 from schemas.topics import AUDIT_EVENTS_TOPIC, INGRESS_TOPIC, QUARANTINE_TOPIC, RECEIPTS_TOPIC
 
@@ -60,19 +61,21 @@ async def run_demo(cfg: DemoConfig, out: Console, *, keep_running: bool) -> dict
     done(f"PKI in {cfg.pki}: {len(world.entries) - 1} organisation seals, audit key, "
          f"one official's certificate revoked and the CRL published")  # fmt: skip
     with out.status("creating topics and publishing the directory..."):
-        plan = await ensure_topics(cfg.bootstrap, world.entries)
+        admin = cfg.connection(ADMIN)
+        plan = await ensure_topics(admin, world.entries)
         audit = [TopicSpec(t, 1, 1, retention_ms=-1) for t in (cfg.audit_topic, cfg.checkpoint_topic)]
-        await apply(cfg.bootstrap, audit)
-        await publish_entries(cfg.bootstrap, world.entries)
+        await apply(admin, audit)
+        await publish_entries(cfg.connection(DIRECTORY), world.entries)
     done(
         f"directory sealed by G03 and published: {len(world.entries)} codes, {len(world.departments)} "
         f"departments (H64 closed -> H01); {len(plan.create)} topics created, {len(plan.ok)} in place"
     )
 
     # this run's groups start at the current end: nothing earlier on the broker is processed again
-    await start_group_at_end(cfg.bootstrap, cfg.app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
-    await start_group_at_end(cfg.bootstrap, cfg.audit_group, [AUDIT_EVENTS_TOPIC])
-    quarantine_start = await end_offsets(cfg.bootstrap, [QUARANTINE_TOPIC])
+    admin = cfg.connection(ADMIN)
+    await start_group_at_end(admin, cfg.app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
+    await start_group_at_end(admin, cfg.audit_group, [AUDIT_EVENTS_TOPIC])
+    quarantine_start = await end_offsets(admin, [QUARANTINE_TOPIC])
     processors = Processors(cfg.processor_env(), cfg.state)
     processors.start()
     done(f"processors started: `docbus bus run` (group {cfg.app_id}) and `docbus audit writer`")
@@ -104,13 +107,13 @@ async def _exchange(
     """Inbox clients listening, letters sent, until every count is in or ``cfg.timeout`` passes."""
     policy = trust_policy_from_pki(cfg.pki)
     tally = Tally()
-    hub = InboxHub(world, cfg.bootstrap, cfg.state, policy, tally, clerk_for(refusers(world.departments)))
+    hub = InboxHub(world, cfg.connection, cfg.state, policy, tally, clerk_for(refusers(world.departments)))
     watched = [MINISTRY, *world.departments, *(university(i) for i in range(1, min(cfg.universities, 4) + 1))]
     try:
         await hub.start(watched)
         out.print(f"[green]✓[/] inbox clients of {len(watched)} organisations listening")
         t0 = time.monotonic()
-        senders = Senders(world, cfg.bootstrap, cfg.state, policy, wait=cfg.timeout)
+        senders = Senders(world, cfg.connection, cfg.state, policy, wait=cfg.timeout)
         sending = asyncio.create_task(send_letters(senders, tally, letters(cfg.universities, senders.today)))
         try:
             with _progress(out) as progress:

@@ -9,6 +9,7 @@ from docbus.demo.auditcheck import AuditCheck
 from docbus.demo.config import DemoConfig
 from docbus.demo.kafka import header, read_until
 from docbus.demo.tally import Tally
+from docbus.settings import ADMIN
 from schemas.codec import decode
 from schemas.quarantine import QuarantineRecord
 
@@ -25,7 +26,7 @@ async def read_quarantine(cfg: DemoConfig, tally: Tally, start: dict[Any, int]) 
         return [q for q in found if q.message_id in wanted]
 
     for q in mine(
-        await read_until(cfg.bootstrap, start, lambda rs: len(mine(rs)) >= len(wanted), timeout=30)
+        await read_until(cfg.connection(ADMIN), start, lambda rs: len(mine(rs)) >= len(wanted), timeout=30)
     ):
         wanted[q.message_id or ""].quarantined = q.reason.value
 

@@ -8,6 +8,7 @@ recipients' side can count a copy that arrives before its sender hears back from
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from producers.builder import DocumentDraft, build_envelope, sign_envelope
 from producers.publisher import Publisher
 from producers.send import NoticeWatcher, Outcome, Sender
 from schemas.codec import encode
+from schemas.connection import KafkaConnection
 from schemas.document import DocumentType, Priority, SteeringType, format_document_id
 from schemas.envelope import Envelope
 from schemas.payload import Payload
@@ -111,7 +113,8 @@ def clerk_for(refusing: dict[str, str]) -> Clerk:
 @dataclass
 class Senders:
     world: DemoWorld
-    bootstrap: str
+    #: the broker as an org reaches it, by org code
+    connect: Callable[[str], KafkaConnection]
     state: Path
     policy: TrustPolicy
     wait: float
@@ -130,7 +133,7 @@ class Senders:
         else:
             identity = self.world.identity(letter.sender, signs=True)
             state = self.state / "nodes" / letter.sender / "state"
-            async with Sender(identity, self.bootstrap, state, policy=self.policy) as sender:
+            async with Sender(identity, self.connect(letter.sender), state, policy=self.policy) as sender:
                 result = await sender.send(
                     letter.draft, wait=self.wait, directory_snapshot=self.world.snapshot.hash
                 )
@@ -151,10 +154,11 @@ class Senders:
         spoiled = signed.model_copy(
             update={"payload": signed.payload.model_copy(update={"data": bytes(data)})}
         )
-        watcher = NoticeWatcher(self.bootstrap, inbox_topic(letter.sender), self.policy)
+        watcher = NoticeWatcher(self.connect(letter.sender), inbox_topic(letter.sender), self.policy)
         await watcher.start()
         try:
-            async with Publisher(self.bootstrap, client_id=f"docbus-node-{letter.sender}") as pub:
+            kafka = self.connect(letter.sender)
+            async with Publisher(kafka, client_id=f"docbus-node-{letter.sender}") as pub:
                 await pub.publish_envelope(spoiled, encode(spoiled))
             return signed.message_id, await watcher.wait_for(signed.message_id, self.wait)
         finally:

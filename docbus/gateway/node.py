@@ -24,6 +24,7 @@ from producers.node_state import NodeState
 from producers.publisher import PublishError
 from producers.reader import ReadError
 from producers.send import Sender
+from schemas.connection import KafkaConnection
 
 __all__ = ["OrgNode"]
 
@@ -37,7 +38,7 @@ class OrgNode:
         self,
         identity: NodeIdentity,
         *,
-        bootstrap: str,
+        kafka: KafkaConnection,
         node_dir: Path,
         policy: TrustPolicy,
         directory: DirectoryView,
@@ -46,11 +47,11 @@ class OrgNode:
     ) -> None:
         self.identity = identity
         self.org = identity.org_code
-        self.sender = Sender(identity, bootstrap, node_dir / "state", policy=policy)
+        self.sender = Sender(identity, kafka, node_dir / "state", policy=policy)
         self.sender.directory = directory  # one address book for every org of the gateway
         self.state: NodeState = self.sender.state
         self.store = InboxStore(node_dir / "inbox")
-        self.inbox = InboxClient(identity, bootstrap, node_dir / "inbox", policy, directory=directory,
+        self.inbox = InboxClient(identity, kafka, node_dir / "inbox", policy, directory=directory,
                                  bus_org=bus_org)  # fmt: skip
         self.changed = asyncio.Condition()
         self._refresh = refresh

@@ -27,6 +27,7 @@ from docbus.gateway.node import OrgNode
 from docbus.gateway.problems import GatewayError, GatewayReason
 from docbus.gateway.schema import ACCEPTED, PROBLEMS, binary_body, multipart_body
 from docbus.gateway.submit import idempotent, notice_out
+from docbus.settings import ADMIN
 from producers.builder import DocumentDraft
 from producers.edxml import SignatureVerdict, parse_package
 from producers.keys import make_signature
@@ -244,7 +245,7 @@ async def _recipients(gw: GatewayDep, env: Envelope) -> list[RecipientStatus]:
         with contextlib.suppress(RoutingError):  # the bus refused it: its explicit names
             codes = list(route(snapshot, env.sender.code, env.recipients, env.groups).recipients)
     try:
-        records = await read_to_end(gw.bus.bootstrap, STATUS_TOPIC, timeout=gw.bus.directory_timeout)
+        records = await read_to_end(gw.bus.connection(ADMIN), STATUS_TOPIC, timeout=gw.bus.directory_timeout)
     except ReadError as exc:
         raise GatewayError(503, GatewayReason.BROKER_UNAVAILABLE, str(exc)) from exc
     addressed = {env.message_id: (env.document.document_id, codes)}

@@ -10,13 +10,13 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from consumers.bus.config import BusSettings
 from docbus.gateway.auth import Client, ClientRegistry, TokenIssuer
 from docbus.gateway.idempotency import IdempotencyStore
 from docbus.gateway.node import OrgNode
 from docbus.gateway.problems import GatewayError, GatewayReason
 from docbus.gateway.settings import GatewaySettings
 from docbus.pki_folder import TrustFiles
+from docbus.settings import ADMIN, Settings
 from producers.directory_view import DirectoryView
 from producers.identity import NodeIdentity
 from producers.keys import SigningError
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("docbus.gateway.access")
 
 
-def _identity(bus: BusSettings, code: str, official: str) -> NodeIdentity:
+def _identity(bus: Settings, code: str, official: str) -> NodeIdentity:
     secret = bus.pki_passphrase.get_secret_value()
     try:
         return NodeIdentity.from_pki(bus.pki, code, secret, official)
@@ -39,7 +39,7 @@ def _identity(bus: BusSettings, code: str, official: str) -> NodeIdentity:
 
 
 class Gateway:
-    def __init__(self, bus: BusSettings, settings: GatewaySettings) -> None:
+    def __init__(self, bus: Settings, settings: GatewaySettings) -> None:
         self.bus, self.settings = bus, settings
         self.folder = settings.folder(bus.home)
         self.clients = ClientRegistry(self.folder / "clients.json")
@@ -47,12 +47,16 @@ class Gateway:
         self.idempotency = IdempotencyStore(self.folder / "idempotency")
         self.access_log = self.folder / "access.jsonl"
         self.trust = TrustFiles(bus.pki)
-        self.directory = DirectoryView(bus.bootstrap, policy=self.trust.policy, authority=bus.directory_org)
+        # the address book is public to every org: read it as the first org served
+        first = canonical_org_code(settings.orgs[0]) if settings.orgs else ADMIN
+        self.directory = DirectoryView(
+            bus.connection(first), policy=self.trust.policy, authority=bus.directory_org
+        )
         self.nodes: dict[str, OrgNode] = {}
         for org in settings.orgs:
             code = canonical_org_code(org)
             self.nodes[code] = OrgNode(
-                _identity(bus, code, settings.official), bootstrap=bus.bootstrap,
+                _identity(bus, code, settings.official), kafka=bus.connection(code),
                 node_dir=bus.home / "nodes" / code, policy=self.trust.policy, directory=self.directory,
                 bus_org=bus.bus_org, refresh=self.trust.refresh,
             )  # fmt: skip

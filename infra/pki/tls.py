@@ -31,6 +31,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from infra.pki.authority import Authority
 from infra.pki.index import Entry
 from infra.pki.keys import KeyType, generate_key, signing_hash
+from schemas.connection import TlsPaths
 
 __all__ = ["TlsFiles", "issue_tls", "tls_files"]
 
@@ -43,6 +44,11 @@ class TlsFiles:
     key: Path
     bundle: Path
     ca: Path
+
+    @property
+    def paths(self) -> TlsPaths:
+        """What a Kafka client presents (schemas.connection.KafkaConnection)."""
+        return TlsPaths(cert=self.cert, key=self.key, ca=self.ca)
 
 
 def tls_files(pki: Path, name: str) -> TlsFiles:

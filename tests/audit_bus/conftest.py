@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from consumers.audit.config import AuditSettings
+from consumers.audit.config import AuditConfig
 from consumers.audit.kafka.kafka_io import read_values
 from consumers.audit.kafka.service import AuditWriterService
 from consumers.trust import TrustPolicy
@@ -17,6 +17,7 @@ from docbus.pki_folder import trust_policy_from_pki
 from infra.pki import Authority
 from infra.topics import TopicSpec, apply
 from producers.identity import NodeIdentity
+from schemas.connection import KafkaConnection
 
 PASS = "audit-bus-passphrase"
 ORGS = {
@@ -38,6 +39,12 @@ class AuditPki:
         return trust_policy_from_pki(self.folder)
 
 
+class AuditTestSettings(AuditConfig):
+    """One test's audit configuration and the connection its Kafka clients use."""
+
+    kafka: KafkaConnection
+
+
 @pytest.fixture(scope="session")
 def audit_pki(tmp_path_factory: pytest.TempPathFactory) -> AuditPki:
     folder = tmp_path_factory.mktemp("auditpki") / "pki"
@@ -53,11 +60,11 @@ def audit_pki(tmp_path_factory: pytest.TempPathFactory) -> AuditPki:
 
 @pytest.fixture
 async def audit_settings(
-    kafka_bootstrap: str, unique: Callable[[str], str], audit_pki: AuditPki
-) -> AuditSettings:
+    kafka_conn: KafkaConnection, unique: Callable[[str], str], audit_pki: AuditPki
+) -> AuditTestSettings:
     """Settings naming this test's own topics (and inbox prefix), all created empty."""
-    settings = AuditSettings(
-        bootstrap=kafka_bootstrap,
+    settings = AuditTestSettings(
+        kafka=kafka_conn,
         pki_dir=audit_pki.folder,
         pki_passphrase=PASS,
         audit_topic=unique("audit"),
@@ -76,29 +83,31 @@ async def audit_settings(
         TopicSpec(n, 3, 1, retention_ms=-1) for n in (settings.audit_events_topic, settings.ingress_topic)
     ]
     specs += [TopicSpec(settings.inbox(code), 1, 1, retention_ms=-1) for code in ORGS]
-    await apply(kafka_bootstrap, specs)
+    await apply(kafka_conn, specs)
     return settings
 
 
 async def wait_values(
-    bootstrap: str, topic: str, until: Callable[[list[bytes]], bool], timeout: float = 30.0
+    kafka: KafkaConnection, topic: str, until: Callable[[list[bytes]], bool], timeout: float = 30.0
 ) -> list[bytes]:
     """Read ``topic`` again and again until ``until(values)``; TimeoutError after ``timeout``."""
     async with asyncio.timeout(timeout):
         while True:
-            values = await read_values(bootstrap, topic)
+            values = await read_values(kafka, topic)
             if until(values):
                 return values
             await asyncio.sleep(0.2)  # polling interval, not a stand-in for synchronisation
 
 
 @pytest.fixture
-async def running_writer(audit_settings: AuditSettings) -> AsyncIterator[Callable[[], AuditWriterService]]:
+async def running_writer(
+    audit_settings: AuditTestSettings,
+) -> AsyncIterator[Callable[[], AuditWriterService]]:
     """start() runs a writer in this event loop; every one started is stopped at the end."""
     tasks: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
 
     def start() -> AuditWriterService:
-        service = AuditWriterService.from_settings(audit_settings)
+        service = AuditWriterService.from_settings(audit_settings, audit_settings.kafka)
         stop = asyncio.Event()
         tasks.append((stop, asyncio.create_task(service.run(stop))))
         return service

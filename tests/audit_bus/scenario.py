@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from consumers.audit.config import AuditSettings
 from consumers.audit.core.events import CHECKPOINT_REQUEST, CONTROL_HEADER, draft
 from consumers.audit.kafka.kafka_io import open_producer, read_values
 from consumers.bus.decide.validator import trust_hashes
+from docbus.settings import connection_env
 from producers.builder import DocumentDraft, build_envelope, sign_envelope
 from producers.receipts import receipt_for
 from schemas.audit import AuditEvent, SourcePosition
@@ -25,7 +25,7 @@ from schemas.envelope import Envelope
 from schemas.headers import envelope_headers
 from schemas.payload import Payload
 from schemas.receipt import StatusCode
-from tests.audit_bus.conftest import AuditPki, wait_values
+from tests.audit_bus.conftest import AuditPki, AuditTestSettings, wait_values
 from tests.conftest import REPO
 
 __all__ = ["Sent", "cli", "request_checkpoint", "send_document"]
@@ -44,7 +44,7 @@ class Sent:
 
 
 async def send_document(
-    settings: AuditSettings,
+    settings: AuditTestSettings,
     pki: AuditPki,
     *,
     number: str,
@@ -64,7 +64,7 @@ async def send_document(
     env, raw = sign_envelope(identity, build_envelope(identity, doc))
     store = pki.policy().store
     now = datetime.now(UTC)
-    async with open_producer(settings.bootstrap) as producer:
+    async with open_producer(settings.kafka) as producer:
         meta = await producer.send_and_wait(settings.ingress_topic, raw, key=sender.encode())
         source = SourcePosition(topic=meta.topic, partition=meta.partition, offset=meta.offset)
         for code in deliver_to:
@@ -101,33 +101,34 @@ async def send_document(
     return Sent(env, raw, source, now)
 
 
-async def request_checkpoint(settings: AuditSettings, size: int) -> list[bytes]:
+async def request_checkpoint(settings: AuditTestSettings, size: int) -> list[bytes]:
     """Ask the writer for a checkpoint once ``size`` records are chained; returns the checkpoints."""
-    await wait_values(settings.bootstrap, settings.audit_topic, lambda v: len(v) >= size)
-    before = len(await read_values(settings.bootstrap, settings.checkpoint_topic))
-    async with open_producer(settings.bootstrap) as producer:
+    await wait_values(settings.kafka, settings.audit_topic, lambda v: len(v) >= size)
+    before = len(await read_values(settings.kafka, settings.checkpoint_topic))
+    async with open_producer(settings.kafka) as producer:
         await producer.send_and_wait(
             settings.audit_events_topic,
             b"",
             key=b"checkpoint",
             headers=[(CONTROL_HEADER, CHECKPOINT_REQUEST)],
         )
-    return await wait_values(settings.bootstrap, settings.checkpoint_topic, lambda v: len(v) > before)
+    return await wait_values(settings.kafka, settings.checkpoint_topic, lambda v: len(v) > before)
 
 
-def settings_env(settings: AuditSettings, **override: str) -> dict[str, str]:
+def settings_env(settings: AuditTestSettings, **override: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCBUS_")}
-    for name, value in settings.model_dump().items():
+    for name, value in settings.model_dump(exclude={"kafka"}).items():
         if value is None:
             continue
         text = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
         env[f"DOCBUS_{name.upper()}"] = text
+    env |= connection_env(settings.kafka)
     env["COLUMNS"] = "250"  # rich wraps tables to the terminal; ids must stay whole
     env.update(override)
     return env
 
 
-def cli(settings: AuditSettings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def cli(settings: AuditTestSettings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run `docbus ...` as a real process with the test's settings in its environment."""
     return subprocess.run(
         [sys.executable, "-m", "docbus.cli", *args], cwd=REPO, env=settings_env(settings, **env),

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from consumers.audit.config import AuditSettings
 from consumers.audit.core.archive import ArchiveReader, export_archive
 from consumers.audit.core.chain import AuditChain
 from consumers.audit.core.checkpoint import CheckpointSigner
@@ -20,7 +19,7 @@ from schemas.algorithms import Algorithm
 from schemas.audit import AuditEvent, Checkpoint
 from schemas.codec import decode, encode
 from tests.audit.conftest import make_key
-from tests.audit_bus.conftest import wait_values
+from tests.audit_bus.conftest import AuditTestSettings, wait_values
 from tests.audit_bus.scenario import cli, request_checkpoint
 
 pytestmark = pytest.mark.broker
@@ -29,14 +28,14 @@ T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
 N = 6
 
 
-async def _log(settings: AuditSettings, start: Callable[[], AuditWriterService]) -> list[bytes]:
+async def _log(settings: AuditTestSettings, start: Callable[[], AuditWriterService]) -> list[bytes]:
     start()
     items = [
         draft(AuditEvent.SUBMITTED, message_id=f"m-{i}", sender="G03.U001", at=T0 + timedelta(seconds=i))
         for i in range(N)
     ]
     await produce_all(
-        settings.bootstrap, [(settings.audit_events_topic, k, v, []) for k, v in items], partition=0
+        settings.kafka, [(settings.audit_events_topic, k, v, []) for k, v in items], partition=0
     )
     return await request_checkpoint(settings, N)
 
@@ -80,7 +79,7 @@ def _foreign_checkpoint(records: list[bytes], checkpoints: list[bytes]) -> None:
     ids=["flip-byte", "delete", "swap", "truncate", "foreign-checkpoint"],
 )
 async def test_verify_topic_export_and_tampered_export(
-    audit_settings: AuditSettings,
+    audit_settings: AuditTestSettings,
     running_writer: Callable[[], AuditWriterService],
     tmp_path: Path,
     change: Callable[[list[bytes], list[bytes]], object],
@@ -104,7 +103,7 @@ async def test_verify_topic_export_and_tampered_export(
 
 
 async def test_verify_on_the_topic_names_a_record_from_a_second_writer(
-    audit_settings: AuditSettings, running_writer: Callable[[], AuditWriterService]
+    audit_settings: AuditTestSettings, running_writer: Callable[[], AuditWriterService]
 ) -> None:
     s = audit_settings
     await _log(s, running_writer)
@@ -113,19 +112,19 @@ async def test_verify_on_the_topic_names_a_record_from_a_second_writer(
     assert asked.returncode == 0 and f"tree size {N}," in asked.stdout, asked.stdout + asked.stderr
     # a second writer starting from scratch forks the chain: its record 0 lands at position N
     fork = AuditChain().append(AuditEvent.SUBMITTED, message_id="forged", sender="G03.U001", at=T0)
-    await produce_all(s.bootstrap, [(s.audit_topic, None, fork.stored, [])])
+    await produce_all(s.kafka, [(s.audit_topic, None, fork.stored, [])])
     bad = cli(s, "audit", "verify")
     assert bad.returncode == 1
     assert "FAULT INDEX_DUPLICATE" in bad.stdout and f"at position {N}" in bad.stdout, bad.stdout
 
 
 async def test_verify_warns_about_records_no_checkpoint_covers_yet(
-    audit_settings: AuditSettings, running_writer: Callable[[], AuditWriterService]
+    audit_settings: AuditTestSettings, running_writer: Callable[[], AuditWriterService]
 ) -> None:
     s = audit_settings
     await _log(s, running_writer)
     late = draft(AuditEvent.SUBMITTED, message_id="late", sender="G03.U001", at=T0)
-    await produce_all(s.bootstrap, [(s.audit_events_topic, *late, [])], partition=0)
-    await wait_values(s.bootstrap, s.audit_topic, lambda v: len(v) == N + 1)
+    await produce_all(s.kafka, [(s.audit_events_topic, *late, [])], partition=0)
+    await wait_values(s.kafka, s.audit_topic, lambda v: len(v) == N + 1)
     ok = cli(s, "audit", "verify")
     assert ok.returncode == 0 and "1 record(s) after the newest checkpoint are not signed yet" in ok.stdout

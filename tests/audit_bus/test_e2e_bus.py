@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from consumers.audit.config import AuditSettings
 from consumers.audit.kafka.kafka_io import produce_all
 from consumers.audit.kafka.service import AuditWriterService
 from infra.pki import Authority
@@ -18,9 +17,10 @@ from infra.topics import TopicSpec, apply
 from producers.receipts import receipt_for
 from schemas.audit import AuditEvent, AuditRecord, Checkpoint
 from schemas.codec import decode, encode
+from schemas.connection import KafkaConnection
 from schemas.receipt import StatusCode
 from schemas.topics import AUDIT_EVENTS_TOPIC
-from tests.audit_bus.conftest import wait_values
+from tests.audit_bus.conftest import AuditTestSettings, wait_values
 from tests.audit_bus.scenario import cli
 from tests.bus import conftest as bus_fixtures
 from tests.bus.kafka import BusProcess, start_group_at_end
@@ -36,24 +36,24 @@ world, published, bus_process, senders = (
 
 @pytest.fixture
 async def bus_audit(
-    kafka_bootstrap: str,
+    kafka_conn: KafkaConnection,
     published: World,
     unique: Callable[[str], str],
-) -> AsyncIterator[AuditSettings]:
+) -> AsyncIterator[AuditTestSettings]:
     """The writer on the processors' real events topic, chaining into this test's own log."""
     if not (published.pki / "audit" / "audit.pem").exists():
         Authority(published.pki, PASSPHRASE.encode()).issue_audit()  # `docbus pki issue-audit`
-    s = AuditSettings(
-        bootstrap=kafka_bootstrap, pki_dir=published.pki, pki_passphrase=PASSPHRASE,
+    s = AuditTestSettings(
+        kafka=kafka_conn, pki_dir=published.pki, pki_passphrase=PASSPHRASE,
         audit_topic=unique("audit"), checkpoint_topic=unique("checkpoints"), audit_group=unique("writer"),
         checkpoint_seconds=1,  # signs by itself: no control message on the shared events topic
     )  # fmt: skip
     await apply(
-        kafka_bootstrap, [TopicSpec(t, 1, 1, retention_ms=-1) for t in (s.audit_topic, s.checkpoint_topic)]
+        kafka_conn, [TopicSpec(t, 1, 1, retention_ms=-1) for t in (s.audit_topic, s.checkpoint_topic)]
     )
-    await start_group_at_end(kafka_bootstrap, s.audit_group, [AUDIT_EVENTS_TOPIC])  # drafts from now on
+    await start_group_at_end(kafka_conn, s.audit_group, [AUDIT_EVENTS_TOPIC])  # drafts from now on
     stop = asyncio.Event()
-    task = asyncio.create_task(AuditWriterService.from_settings(s).run(stop))
+    task = asyncio.create_task(AuditWriterService.from_settings(s, s.kafka).run(stop))
     yield s
     stop.set()
     await task
@@ -64,7 +64,7 @@ def about(stored: list[bytes], message_id: str) -> list[AuditRecord]:
 
 
 async def test_processor_drafts_become_a_verifiable_story(
-    bus_audit: AuditSettings,
+    bus_audit: AuditTestSettings,
     bus_process: BusProcess,
     senders: Callable[[str], Sender],
     published: World,
@@ -72,21 +72,21 @@ async def test_processor_drafts_become_a_verifiable_story(
 ) -> None:
     s = bus_audit
     env, raw = senders("G03").envelope(recipients=("H01", "H02"))
-    await produce_all(s.bootstrap, [(s.ingress_topic, b"G03", raw, [])])
+    await produce_all(s.kafka, [(s.ingress_topic, b"G03", raw, [])])
 
     def routed(stored: list[bytes]) -> bool:
         return sum(r.event is AuditEvent.ROUTED for r in about(stored, env.message_id)) == 2
 
-    await wait_values(s.bootstrap, s.audit_topic, routed, timeout=60)
+    await wait_values(s.kafka, s.audit_topic, routed, timeout=60)
     receipt = receipt_for(published.identities["H01"], env, StatusCode.ACCEPTED)
-    await produce_all(s.bootstrap, [(s.receipts_topic, b"G03", encode(receipt), [])])
+    await produce_all(s.kafka, [(s.receipts_topic, b"G03", encode(receipt), [])])
 
     def receipted(stored: list[bytes]) -> bool:
         return any(r.event is AuditEvent.RECEIPT for r in about(stored, env.message_id))
 
-    stored = await wait_values(s.bootstrap, s.audit_topic, receipted, timeout=45)
+    stored = await wait_values(s.kafka, s.audit_topic, receipted, timeout=45)
     await wait_values(
-        s.bootstrap,
+        s.kafka,
         s.checkpoint_topic,
         lambda v: any(decode(c, Checkpoint).tree_size >= len(stored) for c in v),
     )

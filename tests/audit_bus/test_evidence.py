@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from consumers.audit.config import AuditSettings
 from consumers.audit.kafka.service import AuditWriterService
 from schemas.audit import Evidence
 from schemas.codec import decode, encode
-from tests.audit_bus.conftest import AuditPki
+from tests.audit_bus.conftest import AuditPki, AuditTestSettings
 from tests.audit_bus.scenario import cli, request_checkpoint, send_document
 
 pytestmark = pytest.mark.broker
@@ -21,7 +20,7 @@ OFFLINE = {"DOCBUS_BOOTSTRAP": "127.0.0.1:9"}  # nothing listens there: no broke
 
 
 async def test_evidence_verifies_offline_and_refuses_alterations(
-    audit_settings: AuditSettings,
+    audit_settings: AuditTestSettings,
     running_writer: Callable[[], AuditWriterService],
     audit_pki: AuditPki,
     tmp_path: Path,

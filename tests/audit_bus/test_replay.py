@@ -7,27 +7,26 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consumers.audit.config import AuditSettings
 from consumers.audit.kafka.kafka_io import read_topic
 from consumers.audit.kafka.replay import REPLAY_HEADER
 from consumers.audit.kafka.service import AuditWriterService
 from schemas.audit import AuditEvent, AuditRecord
 from schemas.codec import decode
-from tests.audit_bus.conftest import AuditPki, wait_values
+from tests.audit_bus.conftest import AuditPki, AuditTestSettings, wait_values
 from tests.audit_bus.scenario import cli, send_document
 
 pytestmark = pytest.mark.broker
 
 
 async def test_replay_sends_what_the_org_lacks_and_is_entitled_to(
-    audit_settings: AuditSettings, running_writer: Callable[[], AuditWriterService], audit_pki: AuditPki
+    audit_settings: AuditTestSettings, running_writer: Callable[[], AuditWriterService], audit_pki: AuditPki
 ) -> None:
     s = audit_settings
     running_writer()
     held = await send_document(s, audit_pki, number="1", deliver_to=["H01", "G03.U002"])
     lost = await send_document(s, audit_pki, number="2", deliver_to=["G03.U002"])  # H01's copy lost
     other = await send_document(s, audit_pki, number="3", recipients=["G03.U002"])  # not for H01
-    await wait_values(s.bootstrap, s.audit_topic, lambda v: len(v) == 3 + 4 + 4)
+    await wait_values(s.kafka, s.audit_topic, lambda v: len(v) == 3 + 4 + 4)
     window = [
         "--since",
         (held.at - timedelta(minutes=1)).isoformat(),
@@ -40,13 +39,13 @@ async def test_replay_sends_what_the_org_lacks_and_is_entitled_to(
     assert lost.message_id in dry.stdout and "would send" in dry.stdout
     assert held.message_id in dry.stdout and "in inbox: skip" in dry.stdout
     assert other.message_id not in dry.stdout
-    inbox = [m async for m in read_topic(s.bootstrap, s.inbox("H01"))]
+    inbox = [m async for m in read_topic(s.kafka, s.inbox("H01"))]
     assert [m.key for m in inbox] == [held.message_id.encode()]  # a dry run sends nothing
 
     done = cli(s, "audit", "replay", "--org", "H01", *window)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 sent, 1 already held" in done.stdout
-    inbox = [m async for m in read_topic(s.bootstrap, s.inbox("H01"))]
+    inbox = [m async for m in read_topic(s.kafka, s.inbox("H01"))]
     assert [m.key for m in inbox] == [held.message_id.encode(), lost.message_id.encode()]
     copy = inbox[1]
     assert copy.value == lost.raw  # the exact ingress bytes
@@ -54,7 +53,7 @@ async def test_replay_sends_what_the_org_lacks_and_is_entitled_to(
     assert copy.header("docbus_recipient") == b"H01" and copy.header(REPLAY_HEADER) is not None
 
     stored = await wait_values(
-        s.bootstrap,
+        s.kafka,
         s.audit_topic,
         lambda v: any(decode(x, AuditRecord).event is AuditEvent.REPLAYED for x in v),
     )
@@ -68,7 +67,7 @@ async def test_replay_sends_what_the_org_lacks_and_is_entitled_to(
     # the ministry was never a recipient: it gets nothing, whatever its inbox lacks
     none = cli(s, "audit", "replay", "--org", "G03", *window)
     assert none.returncode == 0 and "0 sent, 0 already held" in none.stdout
-    assert [m async for m in read_topic(s.bootstrap, s.inbox("G03"))] == []
+    assert [m async for m in read_topic(s.kafka, s.inbox("G03"))] == []
     # outside the window nothing is selected
     early = ["--since", "2020-01-01T00:00:00", "--until", "2020-01-02T00:00:00"]
     assert "0 sent, 0 already held" in cli(s, "audit", "replay", "--org", "G03.U002", *early).stdout

@@ -8,14 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consumers.audit.config import AuditSettings
 from consumers.audit.core.events import CHECKPOINT_REQUEST, CONTROL_HEADER, draft, event_id
 from consumers.audit.core.trusted import verify_trusted
 from consumers.audit.kafka.kafka_io import produce_all
 from consumers.audit.kafka.service import AuditWriterService
 from schemas.audit import AuditEvent, AuditRecord, Checkpoint
 from schemas.codec import decode
-from tests.audit_bus.conftest import AuditPki, wait_values
+from tests.audit_bus.conftest import AuditPki, AuditTestSettings, wait_values
 
 pytestmark = pytest.mark.broker
 
@@ -31,14 +30,14 @@ def drafts(n: int, tag: str = "m") -> list[tuple[bytes, bytes]]:
 
 
 async def send(
-    settings: AuditSettings, items: list[tuple[bytes, bytes]], *, checkpoint: bool = False
+    settings: AuditTestSettings, items: list[tuple[bytes, bytes]], *, checkpoint: bool = False
 ) -> None:
     # one partition on purpose: the writer sees them in this order, so a later sentinel proves
     # that everything before it was handled
     records = [(settings.audit_events_topic, k, v, []) for k, v in items]
     if checkpoint:
         records.append((settings.audit_events_topic, b"ctl", b"", [(CONTROL_HEADER, CHECKPOINT_REQUEST)]))
-    await produce_all(settings.bootstrap, records, partition=0)
+    await produce_all(settings.kafka, records, partition=0)
 
 
 def ids_of(stored: list[bytes]) -> list[str]:
@@ -46,7 +45,7 @@ def ids_of(stored: list[bytes]) -> list[str]:
 
 
 async def test_each_event_chained_once_across_resends_and_restarts(
-    audit_settings: AuditSettings,
+    audit_settings: AuditTestSettings,
     running_writer: Callable[[], AuditWriterService],
     audit_pki: AuditPki,
 ) -> None:
@@ -54,20 +53,20 @@ async def test_each_event_chained_once_across_resends_and_restarts(
     first = drafts(8)
     running_writer()
     await send(s, first + first + drafts(1, "sentinel-a"), checkpoint=True)
-    stored = await wait_values(s.bootstrap, s.audit_topic, lambda v: "sentinel-a-0" in ids_of(v))
+    stored = await wait_values(s.kafka, s.audit_topic, lambda v: "sentinel-a-0" in ids_of(v))
     assert ids_of(stored) == [f"m-{i}" for i in range(8)] + ["sentinel-a-0"]
-    cps = await wait_values(s.bootstrap, s.checkpoint_topic, lambda v: len(v) >= 1)
+    cps = await wait_values(s.kafka, s.checkpoint_topic, lambda v: len(v) >= 1)
     assert decode(cps[-1], Checkpoint).tree_size == 9
 
     # a restarted writer in a NEW group re-reads every draft ever sent: the worst re-delivery
     restarted = s.model_copy(update={"audit_group": s.audit_group + ".2"})
-    service = AuditWriterService.from_settings(restarted)
+    service = AuditWriterService.from_settings(restarted, restarted.kafka)
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))
     try:
         await send(s, first + drafts(2, "late") + drafts(1, "sentinel-b"), checkpoint=True)
-        stored = await wait_values(s.bootstrap, s.audit_topic, lambda v: "sentinel-b-0" in ids_of(v))
-        cps = await wait_values(s.bootstrap, s.checkpoint_topic, lambda v: len(v) >= 3)
+        stored = await wait_values(s.kafka, s.audit_topic, lambda v: "sentinel-b-0" in ids_of(v))
+        cps = await wait_values(s.kafka, s.checkpoint_topic, lambda v: len(v) >= 3)
     finally:
         stop.set()
         await task
@@ -82,17 +81,17 @@ async def test_each_event_chained_once_across_resends_and_restarts(
 
 
 async def test_checkpoint_every_n_records(
-    audit_settings: AuditSettings, audit_pki: AuditPki, unique: Callable[[str], str]
+    audit_settings: AuditTestSettings, audit_pki: AuditPki, unique: Callable[[str], str]
 ) -> None:
     s = audit_settings.model_copy(update={"checkpoint_every": 4})
     stop = asyncio.Event()
-    task = asyncio.create_task(AuditWriterService.from_settings(s).run(stop))
+    task = asyncio.create_task(AuditWriterService.from_settings(s, s.kafka).run(stop))
     try:
         await send(s, drafts(10))
-        cps = await wait_values(s.bootstrap, s.checkpoint_topic, lambda v: len(v) >= 2)
+        cps = await wait_values(s.kafka, s.checkpoint_topic, lambda v: len(v) >= 2)
     finally:
         stop.set()
         await task
     assert [decode(c, Checkpoint).tree_size for c in cps] == [4, 8]
-    stored = await wait_values(s.bootstrap, s.audit_topic, lambda v: len(v) == 10)
+    stored = await wait_values(s.kafka, s.audit_topic, lambda v: len(v) == 10)
     assert verify_trusted(stored, cps, audit_pki.policy(), org="G03", now=datetime.now(UTC)).ok

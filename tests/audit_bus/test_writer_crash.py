@@ -11,13 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consumers.audit.config import AuditSettings
 from consumers.audit.core.events import draft, event_id
 from consumers.audit.core.trusted import verify_trusted
 from consumers.audit.kafka.kafka_io import produce_all
 from schemas.audit import AuditEvent, AuditRecord, Checkpoint
 from schemas.codec import decode
-from tests.audit_bus.conftest import AuditPki, wait_values
+from tests.audit_bus.conftest import AuditPki, AuditTestSettings, wait_values
 from tests.audit_bus.scenario import cli, settings_env
 from tests.conftest import REPO
 
@@ -28,7 +27,7 @@ N = 3000
 M = 200  # sent after the restart
 
 
-def start_writer(settings: AuditSettings) -> subprocess.Popen[bytes]:
+def start_writer(settings: AuditTestSettings) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "docbus.cli", "audit", "writer"], cwd=REPO, env=settings_env(settings),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -36,7 +35,7 @@ def start_writer(settings: AuditSettings) -> subprocess.Popen[bytes]:
 
 
 async def test_killed_writer_resumes_without_duplicates_or_gaps(
-    audit_settings: AuditSettings, audit_pki: AuditPki
+    audit_settings: AuditTestSettings, audit_pki: AuditPki
 ) -> None:
     # small batches: many commits, so the kill lands between a produce and its commit
     s = audit_settings.model_copy(update={"checkpoint_every": 400, "audit_batch": 50})
@@ -45,10 +44,10 @@ async def test_killed_writer_resumes_without_duplicates_or_gaps(
               at=T0 + timedelta(milliseconds=i))
         for i in range(N + M)
     ]  # fmt: skip
-    await produce_all(s.bootstrap, [(s.audit_events_topic, k, v, []) for k, v in items[:N]])
+    await produce_all(s.kafka, [(s.audit_events_topic, k, v, []) for k, v in items[:N]])
     first = start_writer(s)
     try:
-        await wait_values(s.bootstrap, s.audit_topic, lambda v: len(v) >= N // 10, timeout=45)
+        await wait_values(s.kafka, s.audit_topic, lambda v: len(v) >= N // 10, timeout=45)
     finally:
         first.send_signal(signal.SIGKILL)  # no shutdown, no commit
         first.wait(10)
@@ -56,12 +55,12 @@ async def test_killed_writer_resumes_without_duplicates_or_gaps(
     second = start_writer(s)
     # sent again (the first M) and new ones: the second writer must be up and working to chain them
     again = items[:M] + items[N:]
-    await produce_all(s.bootstrap, [(s.audit_events_topic, k, v, []) for k, v in again])
+    await produce_all(s.kafka, [(s.audit_events_topic, k, v, []) for k, v in again])
     total = N + M
     try:
-        stored = await wait_values(s.bootstrap, s.audit_topic, lambda v: len(v) >= total, timeout=60)
+        stored = await wait_values(s.kafka, s.audit_topic, lambda v: len(v) >= total, timeout=60)
         checkpoints = await wait_values(
-            s.bootstrap,
+            s.kafka,
             s.checkpoint_topic,
             lambda v: any(decode(c, Checkpoint).tree_size == total for c in v),
         )

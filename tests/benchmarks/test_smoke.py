@@ -10,12 +10,13 @@ import pytest
 from rich.console import Console
 
 from benchmarks import suite
+from schemas.connection import KafkaConnection
 
 pytestmark = pytest.mark.broker
 
 
-def test_every_benchmark_runs_and_reports_its_ceiling(kafka_bootstrap: str) -> None:
-    result = suite.run_all(suite.QUICK, kafka_bootstrap)
+def test_every_benchmark_runs_and_reports_its_ceiling(kafka_conn: KafkaConnection) -> None:
+    result = suite.run_all(suite.QUICK, kafka_conn)
     json.dumps(result)  # the JSON output is plain data
 
     assert result["machine"]["nproc"] >= 1 and result["machine"]["cryptography"]

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from docbus.directory_load import ensure_topics, publish_entries
+from docbus.settings import connection_env
+from schemas.connection import KafkaConnection
 from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC
 from tests.bus.kafka import BusProcess, start_group_at_end
 from tests.bus.world import PASSPHRASE, Sender, World, build_world
@@ -22,17 +24,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
 
 
 @pytest.fixture(scope="session")
-def published(kafka_bootstrap: str, world: World) -> World:
+def published(kafka_conn: KafkaConnection, world: World) -> World:
     """The world's topics (bus topics, one inbox per active org) and sealed directory on the broker."""
-    asyncio.run(ensure_topics(kafka_bootstrap, world.entries))
-    asyncio.run(publish_entries(kafka_bootstrap, world.entries))
+    asyncio.run(ensure_topics(kafka_conn, world.entries))
+    asyncio.run(publish_entries(kafka_conn, world.entries))
     return world
 
 
-def bus_env(bootstrap: str, world: World, home: Path, app_id: str) -> dict[str, str]:
+def bus_env(kafka: KafkaConnection, world: World, home: Path, app_id: str) -> dict[str, str]:
     return {
         "DOCBUS_HOME": str(home),
-        "DOCBUS_BOOTSTRAP": bootstrap,
+        **connection_env(kafka),
         "DOCBUS_PKI_DIR": str(world.pki),
         "DOCBUS_PKI_PASSPHRASE": PASSPHRASE,
         "DOCBUS_APP_ID": app_id,
@@ -42,20 +44,20 @@ def bus_env(bootstrap: str, world: World, home: Path, app_id: str) -> dict[str, 
     }
 
 
-async def start_bus(bootstrap: str, world: World, home: Path) -> BusProcess:
+async def start_bus(kafka: KafkaConnection, world: World, home: Path) -> BusProcess:
     """A worker of a fresh processor group (and fresh tables) that starts reading at the current end."""
     app_id = f"docbus-test-{uuid.uuid4().hex[:8]}"
-    await start_group_at_end(bootstrap, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
-    bus = BusProcess(bus_env(bootstrap, world, home, app_id), home / "bus.log")
+    await start_group_at_end(kafka, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
+    bus = BusProcess(bus_env(kafka, world, home, app_id), home / "bus.log")
     bus.start()
     return bus
 
 
 @pytest.fixture(scope="module")
 def bus_process(
-    kafka_bootstrap: str, published: World, tmp_path_factory: pytest.TempPathFactory
+    kafka_conn: KafkaConnection, published: World, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BusProcess]:
-    bus = asyncio.run(start_bus(kafka_bootstrap, published, tmp_path_factory.mktemp("bus-home")))
+    bus = asyncio.run(start_bus(kafka_conn, published, tmp_path_factory.mktemp("bus-home")))
     yield bus
     bus.stop()
 

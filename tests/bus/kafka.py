@@ -21,6 +21,7 @@ from docbus.demo.kafka import start_group_at_end as start_group_at_end
 from docbus.pki_folder import TrustFiles
 from schemas.canonical import receipt_signing_input
 from schemas.codec import decode
+from schemas.connection import KafkaConnection
 from schemas.quarantine import QuarantineRecord
 from schemas.receipt import Receipt, parse_receipt
 from tests.bus.world import World
@@ -28,9 +29,9 @@ from tests.bus.world import World
 REPO = Path(__file__).resolve().parents[2]
 
 
-async def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes]]) -> None:
+async def produce(kafka: KafkaConnection, topic: str, records: Iterable[tuple[bytes, bytes]]) -> None:
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, max_request_size=3 * 1024 * 1024
+        **kafka.client_kwargs(), acks="all", enable_idempotence=True, max_request_size=3 * 1024 * 1024
     )
     await producer.start()
     try:
@@ -41,7 +42,7 @@ async def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, byt
 
 
 async def read_until(
-    bootstrap: str,
+    kafka: KafkaConnection,
     start: Mapping[TopicPartition, int],
     done: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
     timeout: float = 90.0,  # an upper bound for a loaded machine; outcomes usually come in seconds
@@ -51,7 +52,7 @@ async def read_until(
     """Records of ``start``'s partitions from those offsets, until ``done(records)`` or the deadline
     (or ``bus`` has exited: nothing more will come); with ``settle`` > 0 keep reading that long
     after ``done`` to catch extra copies."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.client_kwargs(), group_id=None, enable_auto_commit=False)
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas.connection import KafkaConnection
 from tests.bus.conftest import bus_env
 from tests.bus.kafka import REPO
 from tests.bus.world import DEPARTMENTS, UNIVERSITIES, World
@@ -29,8 +30,10 @@ def docbus(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def test_load_and_show_the_sector_directory(kafka_bootstrap: str, published: World, tmp_path: Path) -> None:
-    env = {**os.environ, **bus_env(kafka_bootstrap, published, tmp_path, "unused"), "COLUMNS": "200"}
+def test_load_and_show_the_sector_directory(
+    kafka_conn: KafkaConnection, published: World, tmp_path: Path
+) -> None:
+    env = {**os.environ, **bus_env(kafka_conn, published, tmp_path, "unused"), "COLUMNS": "200"}
     counts = ["--departments", str(len(DEPARTMENTS)), "--universities", str(len(UNIVERSITIES))]
     loaded = docbus(env, "directory", "load", "--sector", *counts)
     # the same entries, sealed again: signatures are outside the snapshot hash, so nothing moves

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from aiokafka import ConsumerRecord
 
+from schemas.connection import KafkaConnection
 from schemas.topics import QUARANTINE_TOPIC, inbox_topic
 from tests.bus.conftest import start_bus
 from tests.bus.kafka import end_offsets, produce, quarantined, read_until
@@ -22,7 +23,7 @@ PER_SENDER = 100
 
 
 async def test_sigkill_mid_batch_then_restart_delivers_everything_once(
-    kafka_bootstrap: str, published: World, tmp_path: Path
+    kafka_conn: KafkaConnection, published: World, tmp_path: Path
 ) -> None:
     plan = {"G03": ("all-departments",), "H01": ("all-universities",), "H02": ()}
     expected: dict[str, set[bytes]] = defaultdict(set)  # inbox topic -> message ids
@@ -38,20 +39,20 @@ async def test_sigkill_mid_batch_then_restart_delivers_everything_once(
                     expected[inbox_topic(target)].add(env.message_id.encode())
     total = sum(len(ids) for ids in expected.values())
     topics = sorted({*expected, inbox_topic("G03"), inbox_topic("H01"), inbox_topic("H02"), QUARANTINE_TOPIC})
-    start = await end_offsets(kafka_bootstrap, topics)
+    start = await end_offsets(kafka_conn, topics)
 
     def delivered(records: Records) -> int:
         return sum(1 for r in records if r.key in expected.get(r.topic, ()) and _envelope(r))
 
-    bus = await start_bus(kafka_bootstrap, published, tmp_path)
+    bus = await start_bus(kafka_conn, published, tmp_path)
     try:
-        await produce(kafka_bootstrap, "docbus.ingress", batch)
-        early = await read_until(kafka_bootstrap, start, lambda rs: delivered(rs) >= total // 10, bus=bus)
+        await produce(kafka_conn, "docbus.ingress", batch)
+        early = await read_until(kafka_conn, start, lambda rs: delivered(rs) >= total // 10, bus=bus)
         bus.kill()
         assert 0 < delivered(early) < total, "the kill should land in the middle of the batch"
         bus.start()
         records = await read_until(
-            kafka_bootstrap,
+            kafka_conn,
             start,
             lambda rs: all(_seen(rs, t) >= ids for t, ids in expected.items()),
             90,

@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from consumers.bus.directory_feed import DirectoryFeed
 from docbus.directory_load import publish_entries, seal_entries
 from docbus.pki_folder import TrustFiles
+from schemas.connection import KafkaConnection
 from schemas.directory_store import DirectorySnapshot, DirectoryStore
 from tests.bus.world import World
 
@@ -19,19 +20,19 @@ pytestmark = pytest.mark.broker
 
 
 async def test_feed_catches_up_and_refuses_unsealed_entries(
-    kafka_bootstrap: str, world: World, unique: Callable[[str], str]
+    kafka_conn: KafkaConnection, world: World, unique: Callable[[str], str]
 ) -> None:
     topic = unique("directory")
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_conn.client_kwargs())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"cleanup.policy": "compact"})])
     finally:
         await admin.close()
     store = DirectoryStore()
-    feed = DirectoryFeed(kafka_bootstrap, store, TrustFiles(world.pki).policy, topic=topic)
+    feed = DirectoryFeed(kafka_conn, store, TrustFiles(world.pki).policy, topic=topic)
     try:
-        await publish_entries(kafka_bootstrap, world.entries, topic)
+        await publish_entries(kafka_conn, world.entries, topic)
         assert await feed.catch_up(10) == len(world.entries)
         assert store.current is not None and store.current.hash == world.snapshot
 
@@ -42,7 +43,7 @@ async def test_feed_catches_up_and_refuses_unsealed_entries(
         [sealed] = seal_entries([renamed], world.identities["G03"].seal)
         unsealed = old.model_copy(update={"name": "Giả mạo", "version": 3, "signatures": []})
         forged = sealed.model_copy(update={"code": "G03.U002"})  # the seal covers the code
-        await publish_entries(kafka_bootstrap, [sealed, unsealed, forged], topic)
+        await publish_entries(kafka_conn, [sealed, unsealed, forged], topic)
         assert await feed.catch_up(10) == 1 and feed.refused == 2
         expected = DirectorySnapshot.build([*world.entries, sealed]).hash
         assert store.current.hash == expected

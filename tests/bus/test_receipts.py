@@ -12,6 +12,7 @@ from aiokafka import ConsumerRecord
 from consumers.audit.core.events import decode_draft
 from producers.receipts import build_receipt
 from schemas.canonical import envelope_hash
+from schemas.connection import KafkaConnection
 from schemas.envelope import Envelope
 from schemas.receipt import StatusCode
 from schemas.topics import AUDIT_EVENTS_TOPIC, QUARANTINE_TOPIC, RECEIPTS_TOPIC, STATUS_TOPIC, inbox_topic
@@ -36,19 +37,19 @@ def values(records: Records, topic: str, key: bytes | None = None) -> list[bytes
 
 
 async def test_receipts_status_and_recall(
-    kafka_bootstrap: str, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
+    kafka_conn: KafkaConnection, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
 ) -> None:
     topics = [inbox_topic(c) for c in ("G03", "H01", "H02")] + [
         STATUS_TOPIC,
         QUARANTINE_TOPIC,
         AUDIT_EVENTS_TOPIC,
     ]
-    start = await end_offsets(kafka_bootstrap, topics)
+    start = await end_offsets(kafka_conn, topics)
     env, raw = senders("G03").envelope(("H01", "H02"))
-    await produce(kafka_bootstrap, "docbus.ingress", [(b"G03", raw)])
+    await produce(kafka_conn, "docbus.ingress", [(b"G03", raw)])
     key = env.message_id.encode()
     delivered = await read_until(
-        kafka_bootstrap, start, lambda rs: raw in values(rs, inbox_topic("H01"), key), bus=bus_process
+        kafka_conn, start, lambda rs: raw in values(rs, inbox_topic("H01"), key), bus=bus_process
     )
     assert raw in values(delivered, inbox_topic("H01"), key), bus_process.log.read_text()[-3000:]
 
@@ -56,9 +57,7 @@ async def test_receipts_status_and_recall(
     stranger = answer(published, "H04", env, StatusCode.ARRIVED)
     recall = answer(published, "G03", env, StatusCode.RECALL_REQUESTED, to="H01")
     refusal = answer(published, "H02", env, StatusCode.RECALL_REFUSED)
-    await produce(
-        kafka_bootstrap, RECEIPTS_TOPIC, [(b"G03", r) for r in (arrived, stranger, recall, refusal)]
-    )
+    await produce(kafka_conn, RECEIPTS_TOPIC, [(b"G03", r) for r in (arrived, stranger, recall, refusal)])
 
     def events(rs: Records) -> Counter[tuple[str, str | None, str | None]]:
         mine = [
@@ -85,7 +84,7 @@ async def test_receipts_status_and_recall(
             and wanted <= set(events(rs))
         )
 
-    records = await read_until(kafka_bootstrap, start, done, bus=bus_process)
+    records = await read_until(kafka_conn, start, done, bus=bus_process)
     assert done(records), bus_process.log.read_text()[-3000:]
     assert arrived in values(records, inbox_topic("G03"))
     assert recall in values(records, inbox_topic("H01"))

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 from aiokafka import ConsumerRecord
 
+from schemas.connection import KafkaConnection
 from schemas.quarantine import QuarantineRecord
 from schemas.receipt import StatusCode
 from schemas.topics import QUARANTINE_TOPIC, inbox_topic
@@ -27,10 +28,10 @@ def has(records: Records, topic: str, key: bytes) -> bool:
 
 
 async def test_every_rejection_is_quarantined_with_its_reason_and_a_notice(
-    kafka_bootstrap: str, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
+    kafka_conn: KafkaConnection, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
 ) -> None:
     codes = ("H01", "H02", "H03", "H04", "H05")
-    start = await end_offsets(kafka_bootstrap, [QUARANTINE_TOPIC, *(inbox_topic(c) for c in codes)])
+    start = await end_offsets(kafka_conn, [QUARANTINE_TOPIC, *(inbox_topic(c) for c in codes)])
     h01, h02, h03, h04 = (senders(c) for c in ("H01", "H02", "H03", "H04"))
     cases: dict[str, tuple[str, str]] = {}  # message id -> (reason, sender)
 
@@ -54,7 +55,7 @@ async def test_every_rejection_is_quarantined_with_its_reason_and_a_notice(
     good_env, good = senders("G03").envelope(("H05",))
 
     await produce(
-        kafka_bootstrap,
+        kafka_conn,
         "docbus.ingress",
         [
             (b"H01", forged), (b"H03", revoked), (b"H02", unknown), (b"H02", elsewhere), (b"H01", secret),
@@ -83,7 +84,7 @@ async def test_every_rejection_is_quarantined_with_its_reason_and_a_notice(
             and len([k for k in notices(records) if k[0] in cases]) == len(cases)
         )
 
-    records = await read_until(kafka_bootstrap, start, done, bus=bus_process)
+    records = await read_until(kafka_conn, start, done, bus=bus_process)
     assert done(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
     by_id = {q.message_id: q for q in quarantined(records) if q.message_id in cases}
     assert {mid: q.reason.value for mid, q in by_id.items()} == {mid: r for mid, (r, _) in cases.items()}
@@ -104,14 +105,14 @@ async def test_every_rejection_is_quarantined_with_its_reason_and_a_notice(
 
 
 async def test_random_bytes_do_not_stall_the_agent(
-    kafka_bootstrap: str, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
+    kafka_conn: KafkaConnection, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
 ) -> None:
-    start = await end_offsets(kafka_bootstrap, [QUARANTINE_TOPIC, inbox_topic("H02")])
+    start = await end_offsets(kafka_conn, [QUARANTINE_TOPIC, inbox_topic("H02")])
     sender = senders("G03")
     huge = os.urandom(1536 * 1024)  # over the 1 MiB limit, under the topic's 2 MiB
     junk: list[bytes] = [b"", b"\xc3\x01", b"\xc3\x01" + os.urandom(50), os.urandom(5000), huge]
     good_env, good = sender.envelope(("H02",))
-    await produce(kafka_bootstrap, "docbus.ingress", [*((b"G03", j) for j in junk), (b"G03", good)])
+    await produce(kafka_conn, "docbus.ingress", [*((b"G03", j) for j in junk), (b"G03", good)])
 
     def kept(rs: Records) -> list[QuarantineRecord]:
         return [q for q in quarantined_by(rs, bus_process.app_id) if q.message_id is None]
@@ -122,7 +123,7 @@ async def test_random_bytes_do_not_stall_the_agent(
             j in raws or (j is huge and huge[:65536] in raws) for j in junk
         )
 
-    records = await read_until(kafka_bootstrap, start, arrived, bus=bus_process)
+    records = await read_until(kafka_conn, start, arrived, bus=bus_process)
     assert arrived(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
     [big] = [q for q in kept(records) if q.raw == huge[: len(q.raw)] and q.raw]
     assert big.reason.value == "TOO_LARGE" and len(big.raw) < len(huge)

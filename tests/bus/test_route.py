@@ -11,6 +11,7 @@ from aiokafka import ConsumerRecord
 
 from consumers.audit.core.events import decode_draft
 from schemas.audit import AuditRecord
+from schemas.connection import KafkaConnection
 from schemas.receipt import StatusCode, parse_receipt
 from schemas.topics import AUDIT_EVENTS_TOPIC, STATUS_TOPIC, inbox_topic
 from tests.bus.kafka import BusProcess, bus_notices, end_offsets, from_processor, header, produce, read_until
@@ -20,16 +21,14 @@ pytestmark = pytest.mark.broker
 
 
 async def test_directive_to_all_departments_arrives_once_in_every_inbox(
-    kafka_bootstrap: str, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
+    kafka_conn: KafkaConnection, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
 ) -> None:
     sender = senders("G03")
     inboxes = [inbox_topic(code) for code in DEPARTMENTS]
-    start = await end_offsets(
-        kafka_bootstrap, [*inboxes, inbox_topic("G03"), AUDIT_EVENTS_TOPIC, STATUS_TOPIC]
-    )
+    start = await end_offsets(kafka_conn, [*inboxes, inbox_topic("G03"), AUDIT_EVENTS_TOPIC, STATUS_TOPIC])
     directive, raw = sender.envelope(groups=("all-departments",))
     marker, marker_raw = sender.envelope(groups=("all-departments",))  # same sender: routed after it
-    await produce(kafka_bootstrap, "docbus.ingress", [(b"G03", raw), (b"G03", marker_raw)])
+    await produce(kafka_conn, "docbus.ingress", [(b"G03", raw), (b"G03", marker_raw)])
 
     def arrived(records: list[ConsumerRecord[bytes, bytes]]) -> bool:
         seen = {(r.topic, r.key) for r in records}
@@ -53,7 +52,7 @@ async def test_directive_to_all_departments_arrives_once_in_every_inbox(
         drafts = [decode_draft(r.value) for r in mine if r.topic == AUDIT_EVENTS_TOPIC]
         return [d for d in drafts if d.message_id == message_id]
 
-    records = await read_until(kafka_bootstrap, start, arrived, bus=bus_process)
+    records = await read_until(kafka_conn, start, arrived, bus=bus_process)
     assert arrived(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
     ours = [r for r in records if r.topic in inboxes and r.key == directive.message_id.encode()]
     copies = Counter(r.topic for r in ours)

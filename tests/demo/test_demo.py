@@ -12,17 +12,19 @@ from typing import Any
 
 import pytest
 
+from schemas.connection import KafkaConnection
+
 pytestmark = pytest.mark.broker
 REPO = Path(__file__).resolve().parents[2]
 DEPARTMENTS, UNIVERSITIES = 5, 4
 
 
 @pytest.fixture(scope="module")
-def summary(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def summary(kafka_conn: KafkaConnection, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     state = tmp_path_factory.mktemp("demo") / "state"
     run = subprocess.run(
         [sys.executable, "-m", "docbus.cli", "demo", "--departments", str(DEPARTMENTS),
-         "--universities", str(UNIVERSITIES), "--bootstrap", kafka_bootstrap, "--state", str(state),
+         "--universities", str(UNIVERSITIES), "--bootstrap", kafka_conn.bootstrap, "--state", str(state),
          "--timeout", "60"],
         cwd=REPO, env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True, timeout=150,
     )  # fmt: skip

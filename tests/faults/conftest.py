@@ -13,16 +13,18 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from consumers.audit.config import AuditSettings
 from docbus.directory_load import ensure_topics, publish_entries
 from infra.broker import Cluster
 from infra.pki import Authority
 from infra.topics import TopicSpec, apply
+from schemas.connection import KafkaConnection
 from schemas.topics import AUDIT_EVENTS_TOPIC, INGRESS_TOPIC, RECEIPTS_TOPIC
+from tests.audit_bus.conftest import AuditTestSettings
 from tests.bus.conftest import bus_env
 from tests.bus.kafka import CliProcess as Proc
 from tests.bus.kafka import start_group_at_end
 from tests.bus.world import PASSPHRASE, World, build_world
+from tests.conftest import harness_connection
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,13 +37,13 @@ class Stack:
     world: World
     bus: Proc
     writer: Proc
-    audit: AuditSettings
+    audit: AuditTestSettings
     home: Path
     app_id: str
 
     @property
-    def bootstrap(self) -> str:
-        return self.cluster.bootstrap
+    def kafka(self) -> KafkaConnection:
+        return harness_connection(self.cluster)
 
     def logs(self) -> str:
         return "\n".join(p.log.read_text(errors="replace")[-3000:] for p in (self.bus, self.writer))
@@ -53,8 +55,8 @@ def fault_world(kafka_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
     ca = Authority(world.pki, PASSPHRASE.encode())
     ca.issue_audit()
     ca.publish_crl()
-    asyncio.run(ensure_topics(kafka_cluster.bootstrap, world.entries))
-    asyncio.run(publish_entries(kafka_cluster.bootstrap, world.entries))
+    asyncio.run(ensure_topics(harness_connection(kafka_cluster), world.entries))
+    asyncio.run(publish_entries(harness_connection(kafka_cluster), world.entries))
     return world
 
 
@@ -64,21 +66,21 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     """A new processor group and audit writer reading from now on, with its own audit topics."""
     kafka_cluster.start()  # a previous test may have left a node down
-    bootstrap, tag = kafka_cluster.bootstrap, uuid.uuid4().hex[:8]
+    kafka, tag = harness_connection(kafka_cluster), uuid.uuid4().hex[:8]
     home = tmp_path_factory.mktemp(f"fault-{tag}")
     app_id = f"docbus-fault-{tag}"
-    audit = AuditSettings(
-        bootstrap=bootstrap, pki_dir=fault_world.pki, pki_passphrase=PASSPHRASE,
+    audit = AuditTestSettings(
+        kafka=kafka, pki_dir=fault_world.pki, pki_passphrase=PASSPHRASE,
         audit_topic=f"t.audit.{tag}", checkpoint_topic=f"t.checkpoints.{tag}",
         audit_group=f"t.writer.{tag}", checkpoint_every=100, checkpoint_seconds=5,
     )  # fmt: skip
     specs = [
         TopicSpec(n, 1, 3, min_insync=2, retention_ms=-1) for n in (audit.audit_topic, audit.checkpoint_topic)
     ]
-    await apply(bootstrap, specs)
-    await start_group_at_end(bootstrap, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
-    await start_group_at_end(bootstrap, audit.audit_group, [AUDIT_EVENTS_TOPIC])
-    env = {**bus_env(bootstrap, fault_world, home, app_id), "DOCBUS_CHANGELOG_REPLICATION": "3"}
+    await apply(kafka, specs)
+    await start_group_at_end(kafka, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
+    await start_group_at_end(kafka, audit.audit_group, [AUDIT_EVENTS_TOPIC])
+    env = {**bus_env(kafka, fault_world, home, app_id), "DOCBUS_CHANGELOG_REPLICATION": "3"}
     writer_env = {
         **env, "DOCBUS_AUDIT_TOPIC": audit.audit_topic, "DOCBUS_CHECKPOINT_TOPIC": audit.checkpoint_topic,
         "DOCBUS_AUDIT_GROUP": audit.audit_group, "DOCBUS_CHECKPOINT_EVERY": "100",
@@ -92,13 +94,13 @@ async def stack(
     bus.stop()
     writer.stop()
     # each test's changelogs and audit topics would otherwise pile up and slow every cluster start
-    mine = [*await topics_named(bootstrap, app_id), audit.audit_topic, audit.checkpoint_topic]
-    await delete_topics(bootstrap, mine)
+    mine = [*await topics_named(kafka, app_id), audit.audit_topic, audit.checkpoint_topic]
+    await delete_topics(kafka, mine)
 
 
-async def topics_named(bootstrap: str, prefix: str) -> dict[str, set[int]]:
+async def topics_named(kafka: KafkaConnection, prefix: str) -> dict[str, set[int]]:
     """Topics whose name starts with ``prefix`` -> the replica counts of their partitions."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
     await admin.start()
     try:
         names = [t for t in await admin.list_topics() if t.startswith(prefix)]
@@ -108,8 +110,8 @@ async def topics_named(bootstrap: str, prefix: str) -> dict[str, set[int]]:
         await admin.close()
 
 
-async def delete_topics(bootstrap: str, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def delete_topics(kafka: KafkaConnection, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
     await admin.start()
     try:
         await admin.delete_topics(names)

@@ -15,16 +15,17 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from consumers.audit.config import AuditSettings
 from consumers.audit.core.trusted import verify_trusted
 from consumers.audit.kafka.logview import load_log
 from consumers.bus.decide.routing import route
 from docbus.pki_folder import trust_policy_from_pki
 from producers.publisher import Publisher, PublishError
 from schemas.codec import decode
+from schemas.connection import KafkaConnection
 from schemas.directory_store import DirectorySnapshot
 from schemas.quarantine import QuarantineRecord
 from schemas.topics import inbox_topic
+from tests.audit_bus.conftest import AuditTestSettings
 from tests.bus.world import DEPARTMENTS, UNIVERSITIES, Sender, World, forge
 from tests.checker import AuditSeen, Copy, DeliveryReport, Quarantined, Submitted, check_delivery, digest
 
@@ -84,7 +85,7 @@ class SteadyProducer:
     """Sends the mix in order at ``rate`` per second through the node's Publisher; a send that is
     not acknowledged is sent again (same bytes) on a fresh publisher until ``deadline`` seconds."""
 
-    bootstrap: str
+    kafka: KafkaConnection
     mix: Mix
     rate: float = 12.0
     deadline: float = 150.0
@@ -122,7 +123,7 @@ class SteadyProducer:
 
     async def _publisher(self, end: float) -> Publisher:
         while True:
-            pub = Publisher(self.bootstrap, client_id="docbus-fault-producer", request_timeout_ms=10_000)
+            pub = Publisher(self.kafka, client_id="docbus-fault-producer", request_timeout_ms=10_000)
             try:
                 await pub.start()
                 return pub
@@ -150,8 +151,8 @@ async def _quietly_stop(pub: Publisher) -> None:
 class Outputs:
     """Everything the bus wrote since ``start``: inbox copies and quarantine, plus the audit log."""
 
-    bootstrap: str
-    audit: AuditSettings
+    kafka: KafkaConnection
+    audit: AuditTestSettings
     orgs: list[str]
     copies: list[Copy] = field(default_factory=list)
     quarantined: list[Quarantined] = field(default_factory=list)
@@ -163,7 +164,7 @@ class Outputs:
         self, start: dict[TopicPartition, int], submitted: list[Submitted], pki: Path, timeout: float
     ) -> DeliveryReport:
         """Read until the report is clean (then 2 s more for late duplicates) or ``timeout``."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(**self.kafka.client_kwargs(), group_id=None, enable_auto_commit=False)
         await consumer.start()
         try:
             consumer.assign(list(start))
@@ -197,7 +198,7 @@ class Outputs:
             self.copies.append(Copy(org, (key or b"").decode(), digest(value)))
 
     async def report(self, submitted: list[Submitted], pki: Path) -> DeliveryReport:
-        view = await load_log(self.audit)
+        view = await load_log(self.audit, self.kafka)
         verdict = verify_trusted(
             view.stored, view.checkpoints, trust_policy_from_pki(pki), org=self.audit.audit_org,
             now=datetime.now(UTC),

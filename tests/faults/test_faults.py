@@ -29,9 +29,9 @@ Record = Callable[[str, object], None]
 async def _run(stack: Stack, fault: Fault, seed: int, record_property: Record) -> DeliveryReport:
     mix = build_mix(stack.world, COUNT, seed)
     orgs = ["G03", *DEPARTMENTS, *UNIVERSITIES]
-    outputs = Outputs(stack.bootstrap, stack.audit, orgs)
-    start = await end_offsets(stack.bootstrap, outputs.topics())
-    producer = SteadyProducer(stack.bootstrap, mix)
+    outputs = Outputs(stack.kafka, stack.audit, orgs)
+    start = await end_offsets(stack.kafka, outputs.topics())
+    producer = SteadyProducer(stack.kafka, mix)
     began = time.monotonic()
     sending = asyncio.create_task(producer.run())
     try:
@@ -57,7 +57,7 @@ async def _run(stack: Stack, fault: Fault, seed: int, record_property: Record) -
     assert report.audit_verified, report.audit_detail
     assert report.ok and report.submitted == COUNT
     # the faust table changelogs must survive a node down too (DOCBUS_CHANGELOG_REPLICATION=3)
-    changelogs = await topics_named(stack.bootstrap, stack.app_id)
+    changelogs = await topics_named(stack.kafka, stack.app_id)
     assert len(changelogs) >= 3 and all(rf == {3} for rf in changelogs.values()), changelogs
     return report
 

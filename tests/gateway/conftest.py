@@ -17,6 +17,7 @@ import pytest
 from docbus.directory_load import ensure_topics, publish_entries
 from docbus.gateway.auth import add_client
 from infra.pki import Authority
+from schemas.connection import KafkaConnection
 from schemas.topics import inbox_topic
 from tests.bus.conftest import bus_env, start_bus
 from tests.bus.kafka import BusProcess, start_group_at_end
@@ -92,15 +93,15 @@ def _world(folder: Path) -> World:
 
 
 @pytest.fixture(scope="package")
-def exchange(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
+def exchange(kafka_conn: KafkaConnection, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
     world = _world(tmp_path_factory.mktemp("gateway") / "pki")
-    asyncio.run(ensure_topics(kafka_bootstrap, world.entries))
-    asyncio.run(publish_entries(kafka_bootstrap, world.entries))
+    asyncio.run(ensure_topics(kafka_conn, world.entries))
+    asyncio.run(publish_entries(kafka_conn, world.entries))
     for org in (UNI, MOET):
-        asyncio.run(start_group_at_end(kafka_bootstrap, f"docbus-inbox-{org}", [inbox_topic(org)]))
+        asyncio.run(start_group_at_end(kafka_conn, f"docbus-inbox-{org}", [inbox_topic(org)]))
     home = tmp_path_factory.mktemp("gateway-home")
-    bus = asyncio.run(start_bus(kafka_bootstrap, world, home))
-    env = {**os.environ, **bus_env(kafka_bootstrap, world, home, "unused")}
+    bus = asyncio.run(start_bus(kafka_conn, world, home))
+    env = {**os.environ, **bus_env(kafka_conn, world, home, "unused")}
     uni = start_gateway(env, home, UNI, "uni-eoffice")
     moet = start_gateway(env, home, MOET, "moet-eoffice")
     yield Exchange(world, bus, env, home, uni, moet)

@@ -10,12 +10,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from infra import topics
 from infra.broker import BrokerError, Cluster, _require_free
+from schemas.connection import KafkaConnection
+from tests.conftest import harness_connection
 
 pytestmark = pytest.mark.broker
 
 
-async def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+async def _produce(kafka: KafkaConnection, topic: str, values: list[bytes]) -> None:
+    producer = AIOKafkaProducer(**kafka.client_kwargs(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for v in values:
@@ -24,8 +26,8 @@ async def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
         await producer.stop()
 
 
-async def _read_all(bootstrap: str, topic: str) -> list[bytes]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def _read_all(kafka: KafkaConnection, topic: str) -> list[bytes]:
+    consumer = AIOKafkaConsumer(**kafka.client_kwargs(), enable_auto_commit=False)
     await consumer.start()
     try:
         tp = TopicPartition(topic, 0)
@@ -47,34 +49,34 @@ def _spec(name: str) -> topics.TopicSpec:
     return topics.TopicSpec(name, partitions=1, replication=1, retention_ms=-1)
 
 
-def test_round_trip_acks_all_idempotent(kafka_bootstrap: str, unique) -> None:  # type: ignore[no-untyped-def]
+def test_round_trip_acks_all_idempotent(kafka_conn: KafkaConnection, unique) -> None:  # type: ignore[no-untyped-def]
     name = unique("roundtrip")
-    asyncio.run(topics.apply(kafka_bootstrap, [_spec(name)]))
+    asyncio.run(topics.apply(kafka_conn, [_spec(name)]))
     values = [uuid.uuid4().bytes for _ in range(50)]
-    asyncio.run(_produce(kafka_bootstrap, name, values))
-    assert asyncio.run(_read_all(kafka_bootstrap, name)) == values
+    asyncio.run(_produce(kafka_conn, name, values))
+    assert asyncio.run(_read_all(kafka_conn, name)) == values
 
 
-def test_topics_apply_is_idempotent_and_reports_drift(kafka_bootstrap: str, unique) -> None:  # type: ignore[no-untyped-def]
+def test_topics_apply_is_idempotent_and_reports_drift(kafka_conn: KafkaConnection, unique) -> None:  # type: ignore[no-untyped-def]
     name = unique("apply")
-    first = asyncio.run(topics.apply(kafka_bootstrap, [_spec(name)]))
+    first = asyncio.run(topics.apply(kafka_conn, [_spec(name)]))
     assert [s.name for s in first.create] == [name]
-    second = asyncio.run(topics.apply(kafka_bootstrap, [_spec(name)]))
+    second = asyncio.run(topics.apply(kafka_conn, [_spec(name)]))
     assert second.create == [] and second.ok == [name] and second.drift == []
     changed = topics.TopicSpec(name, partitions=2, replication=1, retention_ms=-1, cleanup="compact")
-    third = asyncio.run(topics.apply(kafka_bootstrap, [changed]))
+    third = asyncio.run(topics.apply(kafka_conn, [changed]))
     assert third.create == []
     assert {d.what for d in third.drift} == {"partitions", "cleanup.policy"}
 
 
 def test_data_survives_a_broker_restart(kafka: Cluster, unique) -> None:  # type: ignore[no-untyped-def]
     name = unique("durable")
-    asyncio.run(topics.apply(kafka.bootstrap, [_spec(name)]))
+    asyncio.run(topics.apply(harness_connection(kafka), [_spec(name)]))
     values = [b"before-restart-%d" % i for i in range(20)]
-    asyncio.run(_produce(kafka.bootstrap, name, values))
+    asyncio.run(_produce(harness_connection(kafka), name, values))
     assert kafka.stop() and kafka.running() == []
     kafka.start()
-    assert asyncio.run(_read_all(kafka.bootstrap, name)) == values
+    assert asyncio.run(_read_all(harness_connection(kafka), name)) == values
 
 
 def test_second_start_is_a_no_op(kafka: Cluster) -> None:

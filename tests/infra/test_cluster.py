@@ -11,14 +11,16 @@ from aiokafka.errors import KafkaError
 
 from infra import topics
 from infra.broker import Cluster
+from schemas.connection import KafkaConnection
+from tests.conftest import harness_connection
 
 pytestmark = pytest.mark.cluster
 
 
-async def _write(bootstrap: str, topic: str, n: int, *, timeout: float) -> int:
+async def _write(kafka: KafkaConnection, topic: str, n: int, *, timeout: float) -> int:
     """acks=all writes; returns how many were acknowledged before the first failure."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, request_timeout_ms=5000
+        **kafka.client_kwargs(), acks="all", enable_idempotence=True, request_timeout_ms=5000
     )
     await producer.start()
     done = 0
@@ -38,15 +40,15 @@ async def _write(bootstrap: str, topic: str, n: int, *, timeout: float) -> int:
 def test_rf3_topic_tolerates_one_node_down_not_two(kafka_cluster: Cluster, unique) -> None:  # type: ignore[no-untyped-def]
     name = unique("rf3")
     spec = topics.TopicSpec(name, partitions=1, replication=3, min_insync=2)
-    plan = asyncio.run(topics.apply(kafka_cluster.bootstrap, [spec]))
+    plan = asyncio.run(topics.apply(harness_connection(kafka_cluster), [spec]))
     assert plan.warnings == [] and plan.create[0].replication == 3
-    assert asyncio.run(_write(kafka_cluster.bootstrap, name, 10, timeout=30)) == 10
+    assert asyncio.run(_write(harness_connection(kafka_cluster), name, 10, timeout=30)) == 10
     try:
         kafka_cluster.stop(only=[3], kill=True)
-        assert asyncio.run(_write(kafka_cluster.bootstrap, name, 10, timeout=60)) == 10
+        assert asyncio.run(_write(harness_connection(kafka_cluster), name, 10, timeout=60)) == 10
         kafka_cluster.stop(only=[2], kill=True)
         # one replica left < min.insync.replicas=2: acks=all must not be acknowledged
-        assert asyncio.run(_write(kafka_cluster.bootstrap, name, 1, timeout=15)) == 0
+        assert asyncio.run(_write(harness_connection(kafka_cluster), name, 1, timeout=15)) == 0
     finally:
         kafka_cluster.start()
-    assert asyncio.run(_write(kafka_cluster.bootstrap, name, 5, timeout=60)) == 5
+    assert asyncio.run(_write(harness_connection(kafka_cluster), name, 5, timeout=60)) == 5

@@ -9,15 +9,18 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from infra.topics import TopicSpec, apply
+from schemas.connection import KafkaConnection
 
 Record = ConsumerRecord[bytes, bytes]
 
 
-async def make_topics(bootstrap: str, *names: str, partitions: int = 1, timeout: float = 15.0) -> None:
+async def make_topics(
+    kafka: KafkaConnection, *names: str, partitions: int = 1, timeout: float = 15.0
+) -> None:
     """Create the topics and wait until the broker's metadata lists them (KRaft propagates
     new topics asynchronously: a client asking right away may not see them yet)."""
-    await apply(bootstrap, [TopicSpec(n, partitions, 1, retention_ms=-1) for n in names])
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await apply(kafka, [TopicSpec(n, partitions, 1, retention_ms=-1) for n in names])
+    consumer = AIOKafkaConsumer(**kafka.client_kwargs())
     try:
         await consumer.start()
         async with asyncio.timeout(timeout):
@@ -31,11 +34,11 @@ async def make_topics(bootstrap: str, *names: str, partitions: int = 1, timeout:
 
 
 async def collect(
-    bootstrap: str, topic: str, until: Callable[[list[Record]], bool], timeout: float = 30.0
+    kafka: KafkaConnection, topic: str, until: Callable[[list[Record]], bool], timeout: float = 30.0
 ) -> list[Record]:
     """Records of ``topic`` from the beginning until ``until(records)`` holds; TimeoutError otherwise."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+        topic, **kafka.client_kwargs(), auto_offset_reset="earliest", enable_auto_commit=False
     )
     got: list[Record] = []
     try:

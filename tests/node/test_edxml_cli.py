@@ -17,6 +17,7 @@ import pytest
 from docbus.directory_load import ensure_topics, publish_entries
 from infra.pki import Authority
 from producers.edxml import SignatureVerdict, parse_package
+from schemas.connection import KafkaConnection
 from schemas.topics import inbox_topic
 from tests.bus.conftest import bus_env, start_bus
 from tests.bus.kafka import BusProcess, start_group_at_end
@@ -34,17 +35,17 @@ class Node:
 
 
 @pytest.fixture(scope="module")
-def node(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+def node(kafka_conn: KafkaConnection, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     world = build_world(tmp_path_factory.mktemp("edxml") / "pki")
     ca = Authority(world.pki, PASSPHRASE.encode())
     ca.issue_org("G03.15", "Văn phòng Bộ")  # the sample's From is 000.00.15.G03
     ca.issue_official("G03.15", "Trần Văn Ví Dụ", "Phó Cục trưởng")
-    asyncio.run(ensure_topics(kafka_bootstrap, world.entries))
-    asyncio.run(publish_entries(kafka_bootstrap, world.entries))
-    asyncio.run(start_group_at_end(kafka_bootstrap, "docbus-inbox-H01", [inbox_topic("H01")]))
+    asyncio.run(ensure_topics(kafka_conn, world.entries))
+    asyncio.run(publish_entries(kafka_conn, world.entries))
+    asyncio.run(start_group_at_end(kafka_conn, "docbus-inbox-H01", [inbox_topic("H01")]))
     home = tmp_path_factory.mktemp("edxml-home")
-    bus = asyncio.run(start_bus(kafka_bootstrap, world, home))
-    yield Node(bus, {**os.environ, **bus_env(kafka_bootstrap, world, home, "unused"), "COLUMNS": "240"})
+    bus = asyncio.run(start_bus(kafka_conn, world, home))
+    yield Node(bus, {**os.environ, **bus_env(kafka_conn, world, home, "unused"), "COLUMNS": "240"})
     bus.stop()
 
 

@@ -17,6 +17,7 @@ import pytest
 from docbus.directory_load import ensure_topics, publish_entries
 from infra.pki import Authority
 from schemas.codec import fingerprint
+from schemas.connection import KafkaConnection
 from schemas.receipt import StatusCode, parse_receipt
 from schemas.topics import inbox_topic
 from tests.bus.conftest import bus_env, start_bus
@@ -36,19 +37,19 @@ class Dispatch:
 
 
 @pytest.fixture(scope="module")
-def dispatch(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dispatch]:
+def dispatch(kafka_conn: KafkaConnection, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dispatch]:
     world = build_world(tmp_path_factory.mktemp("e2e") / "pki")
     ca = Authority(world.pki, PASSPHRASE.encode())
     ca.issue_official("G03.U001", "Trần Thị Bình", "Hiệu trưởng")
     ca.issue_official("G03.U002", "Lê Văn Cường", "Hiệu trưởng")
-    asyncio.run(ensure_topics(kafka_bootstrap, world.entries))
-    asyncio.run(publish_entries(kafka_bootstrap, world.entries))
+    asyncio.run(ensure_topics(kafka_conn, world.entries))
+    asyncio.run(publish_entries(kafka_conn, world.entries))
     home = tmp_path_factory.mktemp("e2e-home")
     groups = [("docbus-inbox-G03.U001", "G03.U001"), ("docbus-inbox-G03.U002", "G03.U002")]
     for group, code in groups:  # the clients read what this test sends, not earlier sessions' mail
-        asyncio.run(start_group_at_end(kafka_bootstrap, group, [inbox_topic(code)]))
-    bus = asyncio.run(start_bus(kafka_bootstrap, world, home))
-    env = {**os.environ, **bus_env(kafka_bootstrap, world, home, "unused"), "COLUMNS": "240"}
+        asyncio.run(start_group_at_end(kafka_conn, group, [inbox_topic(code)]))
+    bus = asyncio.run(start_bus(kafka_conn, world, home))
+    env = {**os.environ, **bus_env(kafka_conn, world, home, "unused"), "COLUMNS": "240"}
     yield Dispatch(world, bus, env, home)
     bus.stop()
 
@@ -61,11 +62,11 @@ def docbus(d: Dispatch, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_dispatch_between_two_universities(
-    kafka_bootstrap: str, dispatch: Dispatch, tmp_path: Path
+    kafka_conn: KafkaConnection, dispatch: Dispatch, tmp_path: Path
 ) -> None:
     letter = tmp_path / "cong-van-15.pdf"
     letter.write_bytes(b"%PDF-1.7 Cong van phoi hop dao tao")
-    status_start = await end_offsets(kafka_bootstrap, ["docbus.status"])
+    status_start = await end_offsets(kafka_conn, ["docbus.status"])
     sent = docbus(
         dispatch, "send", "--org", "G03.U001", "--to", "G03.U002", "--to", "G03.U003",
         "--number", "15", "--notation", "ĐHSP-HTQT", "--subject", "V/v phối hợp đào tạo thạc sĩ",
@@ -92,7 +93,7 @@ async def test_dispatch_between_two_universities(
             for r in records
         )
 
-    assert registered(await read_until(kafka_bootstrap, status_start, registered, timeout=45))
+    assert registered(await read_until(kafka_conn, status_start, registered, timeout=45))
     shown = docbus(dispatch, "status", mid, "--org", "G03.U001")  # the sender knows whom it addressed
     assert shown.returncode == 0, shown.stderr
     lines = {line.split("│")[2].strip(): line for line in shown.stdout.splitlines() if mid[:8] in line}
@@ -111,7 +112,7 @@ async def test_dispatch_between_two_universities(
     assert refused.returncode == 1 and "13 is the sender's" in refused.stderr
     early = docbus(dispatch, "receipt", mid, "--org", "G03.U002", "--status", "15")
     assert early.returncode == 1 and "no recall (13)" in early.stderr
-    inbox_start = await end_offsets(kafka_bootstrap, [inbox_topic("G03.U002")])
+    inbox_start = await end_offsets(kafka_conn, [inbox_topic("G03.U002")])
     recall = docbus(dispatch, "receipt", mid, "--org", "G03.U001", "--status", "13", "--reason", "sai số")
     assert recall.returncode == 0, recall.stderr
 
@@ -119,7 +120,7 @@ async def test_dispatch_between_two_universities(
         answers = [parse_receipt(r.value) for r in records if r.value[2:10] == fingerprint("receipt.v1")]
         return any(a.envelope_id == mid and a.status is StatusCode.RECALL_REQUESTED for a in answers)
 
-    assert forwarded(await read_until(kafka_bootstrap, inbox_start, forwarded, timeout=45))
+    assert forwarded(await read_until(kafka_conn, inbox_start, forwarded, timeout=45))
     asked = docbus(dispatch, "inbox", "--org", "G03.U002")
     assert re.search(rf"receipt\s+\S+ from G03.U001: 13 from G03.U001 for {mid} \(sai số\)", asked.stdout)
     agreed = docbus(dispatch, "receipt", mid, "--org", "G03.U002", "--status", "15")
@@ -131,4 +132,4 @@ async def test_dispatch_between_two_universities(
             for r in records
         )
 
-    assert recalled(await read_until(kafka_bootstrap, status_start, recalled, timeout=45))
+    assert recalled(await read_until(kafka_conn, status_start, recalled, timeout=45))

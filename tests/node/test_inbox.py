@@ -24,6 +24,7 @@ from producers.identity import NodeIdentity
 from producers.receipts import build_receipt
 from schemas.canonical import envelope_hash, receipt_signing_input
 from schemas.codec import encode
+from schemas.connection import KafkaConnection
 from schemas.directory_store import DirectorySnapshot
 from schemas.envelope import parse_envelope
 from schemas.receipt import StatusCode, parse_receipt
@@ -48,8 +49,8 @@ def routed(bus: NodeIdentity, raw: bytes, recipient: str) -> list[tuple[str, byt
     return [(ROUTE_PROOF_HEADER, proof)]
 
 
-async def _produce(bootstrap: str, topic: str, records: list[Record]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+async def _produce(kafka: KafkaConnection, topic: str, records: list[Record]) -> None:
+    producer = AIOKafkaProducer(**kafka.client_kwargs(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for key, value, *headers in records:
@@ -61,10 +62,10 @@ async def _produce(bootstrap: str, topic: str, records: list[Record]) -> None:
 
 
 async def test_store_once_refuse_forgery_and_acknowledge(
-    kafka_bootstrap: str, unique: Unique, node_pki: NodePki, tmp_path: Path
+    kafka_conn: KafkaConnection, unique: Unique, node_pki: NodePki, tmp_path: Path
 ) -> None:
     inbox, receipts = unique("inbox"), unique("receipts")
-    await make_topics(kafka_bootstrap, inbox, receipts)
+    await make_topics(kafka_conn, inbox, receipts)
     sender, bus = node_pki.identity("G03.U001"), node_pki.identity("G03.BUS")
     good, good_raw = sign_envelope(sender, build_envelope(sender, draft("1")))
     forged = good.model_copy(
@@ -80,13 +81,13 @@ async def test_store_once_refuse_forgery_and_acknowledge(
     )  # fmt: skip  (a notice the bus would send; its content does not matter to the log)
     proof = routed(bus, good_raw, "G03.U002")
     await _produce(
-        kafka_bootstrap,
+        kafka_conn,
         inbox,
         [("a", good_raw, proof), ("a", good_raw, proof), ("b", encode(forged)), ("c", notice)],
     )
 
     client = InboxClient(
-        node_pki.identity("G03.U002"), kafka_bootstrap, tmp_path / "store", node_pki.policy(),
+        node_pki.identity("G03.U002"), kafka_conn, tmp_path / "store", node_pki.policy(),
         topic=inbox, receipts_topic=receipts, group=unique("group"),
     )  # fmt: skip
     events: list[InboxEvent] = []
@@ -104,7 +105,7 @@ async def test_store_once_refuse_forgery_and_acknowledge(
     assert client.store.rejected()[0]["reason"] == "SIGNATURE_INVALID"
     assert client.store.receipts()[0]["seal"] == "valid" and client.store.receipts()[0]["kind"] == "notice"
 
-    got = await collect(kafka_bootstrap, receipts, lambda rs: len(rs) >= 2)
+    got = await collect(kafka_conn, receipts, lambda rs: len(rs) >= 2)
     answers = [parse_receipt(r.value) for r in got]
     assert [(a.envelope_id, a.status) for a in answers] == [
         (good.message_id, StatusCode.ARRIVED),
@@ -119,18 +120,18 @@ async def test_store_once_refuse_forgery_and_acknowledge(
 
     # a restarted client with the same group reads nothing again, and a replayed copy is dropped
     assert await client.run(once=True) == 0
-    await _produce(kafka_bootstrap, inbox, [("a", good_raw, proof)])
+    await _produce(kafka_conn, inbox, [("a", good_raw, proof)])
     assert await client.run(once=True, on_event=events.append) == 1 and events[-1].kind == "duplicate"
     assert len(client.store.documents()) == 1
 
 
 async def test_group_addressing_checked_against_the_named_snapshot(
-    kafka_bootstrap: str, unique: Unique, node_pki: NodePki, tmp_path: Path
+    kafka_conn: KafkaConnection, unique: Unique, node_pki: NodePki, tmp_path: Path
 ) -> None:
     inbox, receipts, directory = unique("inbox"), unique("receipts"), unique("directory")
-    await make_topics(kafka_bootstrap, inbox, receipts, directory)
+    await make_topics(kafka_conn, inbox, receipts, directory)
     entries = seal_entries(build_sector(3, 3), node_pki.identity("G03").seal)
-    await _produce(kafka_bootstrap, directory, [(e.code, encode(e)) for e in entries])
+    await _produce(kafka_conn, directory, [(e.code, encode(e)) for e in entries])
     snapshot = DirectorySnapshot.build(entries).hash
     sender = node_pki.identity("G03")
     to_all, raw_all = sign_envelope(
@@ -147,12 +148,12 @@ async def test_group_addressing_checked_against_the_named_snapshot(
     )
     bus = node_pki.identity("G03.BUS")
     await _produce(
-        kafka_bootstrap, inbox,
+        kafka_conn, inbox,
         [(k, raw, routed(bus, raw, "G03.U002")) for k, raw in (("x", raw_all), ("y", raw_depts))],
     )  # fmt: skip
-    feed = DirectoryView(kafka_bootstrap, topic=directory, policy=node_pki.policy())
+    feed = DirectoryView(kafka_conn, topic=directory, policy=node_pki.policy())
     client = InboxClient(
-        node_pki.identity("G03.U002"), kafka_bootstrap, tmp_path, node_pki.policy(), directory=feed,
+        node_pki.identity("G03.U002"), kafka_conn, tmp_path, node_pki.policy(), directory=feed,
         topic=inbox, receipts_topic=receipts, group=unique("group"),
     )  # fmt: skip
     events: list[InboxEvent] = []
@@ -166,7 +167,7 @@ async def test_group_addressing_checked_against_the_named_snapshot(
 
 
 async def test_revocation_published_while_running_is_honoured(
-    kafka_bootstrap: str, unique: Unique, tmp_path: Path
+    kafka_conn: KafkaConnection, unique: Unique, tmp_path: Path
 ) -> None:
     ca = Authority.init(tmp_path / "pki", PASS.encode())
     for code in ("G03.U001", "G03.U002"):
@@ -176,46 +177,46 @@ async def test_revocation_published_while_running_is_honoured(
     ca.publish_crl()
     sender = NodeIdentity.from_pki(tmp_path / "pki", "G03.U001", PASS, "*")
     inbox, receipts = unique("inbox"), unique("receipts")
-    await make_topics(kafka_bootstrap, inbox, receipts)
+    await make_topics(kafka_conn, inbox, receipts)
     _, before_raw = sign_envelope(sender, build_envelope(sender, draft("1")))
     trust = TrustFiles(tmp_path / "pki")
     client = InboxClient(
-        NodeIdentity.from_pki(tmp_path / "pki", "G03.U002", PASS), kafka_bootstrap, tmp_path / "store",
+        NodeIdentity.from_pki(tmp_path / "pki", "G03.U002", PASS), kafka_conn, tmp_path / "store",
         trust.policy, topic=inbox, receipts_topic=receipts, group=unique("group"),
     )  # fmt: skip
     bus = NodeIdentity.from_pki(tmp_path / "pki", "G03.BUS", PASS)
-    await _produce(kafka_bootstrap, inbox, [("a", before_raw, routed(bus, before_raw, "G03.U002"))])
+    await _produce(kafka_conn, inbox, [("a", before_raw, routed(bus, before_raw, "G03.U002"))])
     events: list[InboxEvent] = []
     await client.run(once=True, on_event=events.append, refresh=trust.refresh)
     ca.revoke("G03.U001", x509.ReasonFlags.key_compromise)  # writes fresh CRL files
     _, after_raw = sign_envelope(sender, build_envelope(sender, draft("2")))
-    await _produce(kafka_bootstrap, inbox, [("b", after_raw, routed(bus, after_raw, "G03.U002"))])
+    await _produce(kafka_conn, inbox, [("b", after_raw, routed(bus, after_raw, "G03.U002"))])
     await client.run(once=True, on_event=events.append, refresh=trust.refresh)
     assert [e.kind for e in events] == ["document", "rejected"]
     assert events[1].detail.startswith("CERT_REVOKED")
-    got = await collect(kafka_bootstrap, receipts, lambda rs: len(rs) >= 2)
+    got = await collect(kafka_conn, receipts, lambda rs: len(rs) >= 2)
     assert [parse_receipt(r.value).status for r in got] == [StatusCode.ARRIVED, StatusCode.REJECTED]
 
 
 async def test_a_validly_signed_copy_written_around_the_bus_is_refused(
-    kafka_bootstrap: str, unique: Unique, node_pki: NodePki, tmp_path: Path
+    kafka_conn: KafkaConnection, unique: Unique, node_pki: NodePki, tmp_path: Path
 ) -> None:
     """A plain client with the sender's valid signatures writes straight into the inbox: no proof,
     a proof for another recipient, a proof sealed by someone other than the bus. All refused as
     NOT_ROUTED, none stored, none answered; the bus's own copy is taken."""
     inbox, receipts = unique("inbox"), unique("receipts")
-    await make_topics(kafka_bootstrap, inbox, receipts)
+    await make_topics(kafka_conn, inbox, receipts)
     sender, bus = node_pki.identity("G03.U001"), node_pki.identity("G03.BUS")
     raws = [sign_envelope(sender, build_envelope(sender, draft(str(i))))[1] for i in range(4)]
     forged_seal = routed(sender, raws[2], "G03.U002")  # sealed, but by the sender, not the bus
-    await _produce(kafka_bootstrap, inbox, [
+    await _produce(kafka_conn, inbox, [
         ("a", raws[0]),
         ("b", raws[1], routed(bus, raws[1], "G03.U003")),
         ("c", raws[2], forged_seal),
         ("d", raws[3], routed(bus, raws[3], "G03.U002")),
     ])  # fmt: skip
     client = InboxClient(
-        node_pki.identity("G03.U002"), kafka_bootstrap, tmp_path / "store", node_pki.policy(),
+        node_pki.identity("G03.U002"), kafka_conn, tmp_path / "store", node_pki.policy(),
         topic=inbox, receipts_topic=receipts, group=unique("group"),
     )  # fmt: skip
     events: list[InboxEvent] = []
@@ -224,5 +225,5 @@ async def test_a_validly_signed_copy_written_around_the_bus_is_refused(
     assert [e.detail.split(":")[0] for e in events[:3]] == ["NOT_ROUTED"] * 3
     assert "another recipient" in events[1].detail and "seal" in events[2].detail
     assert [r["reason"] for r in client.store.rejected()] == ["NOT_ROUTED"] * 3
-    got = await collect(kafka_bootstrap, receipts, lambda rs: len(rs) >= 1)
+    got = await collect(kafka_conn, receipts, lambda rs: len(rs) >= 1)
     assert [parse_receipt(r.value).status for r in got] == [StatusCode.ARRIVED]  # only the routed copy

@@ -15,6 +15,7 @@ from producers.publisher import Publisher, PublishError
 from producers.receipts import build_receipt
 from producers.send import Sender
 from schemas.canonical import envelope_hash
+from schemas.connection import KafkaConnection
 from schemas.envelope import parse_envelope
 from schemas.reasons import Reason
 from schemas.receipt import StatusCode
@@ -27,12 +28,12 @@ SNAPSHOT = b"\x07" * 32
 Unique = Callable[[str], str]
 
 
-async def test_publish_round_trip(kafka_bootstrap: str, unique: Unique, node_pki: NodePki) -> None:
+async def test_publish_round_trip(kafka_conn: KafkaConnection, unique: Unique, node_pki: NodePki) -> None:
     ingress = unique("ingress")
-    await make_topics(kafka_bootstrap, ingress, partitions=3)
+    await make_topics(kafka_conn, ingress, partitions=3)
     me = node_pki.identity("G03.U001")
     sent = []
-    async with Publisher(kafka_bootstrap, ingress=ingress) as pub:
+    async with Publisher(kafka_conn, ingress=ingress) as pub:
         producer = pub._producer
         assert producer._sender._acks == -1  # "all"
         for n in range(3):
@@ -41,7 +42,7 @@ async def test_publish_round_trip(kafka_bootstrap: str, unique: Unique, node_pki
             sent.append((env, raw, meta))
         # idempotent: the broker gave this producer an id, and records carry its sequence numbers
         assert producer._txn_manager is not None and producer._txn_manager.producer_id >= 0
-    records = await collect(kafka_bootstrap, ingress, lambda got: len(got) >= 3)
+    records = await collect(kafka_conn, ingress, lambda got: len(got) >= 3)
     assert [r.value for r in records] == [raw for _, raw, _ in sent]  # one partition: the key
     assert {r.key for r in records} == {b"G03.U001"} and len({m.partition for *_, m in sent}) == 1
     assert [r.offset for r in records] == [m.offset for *_, m in sent]
@@ -51,19 +52,21 @@ async def test_publish_round_trip(kafka_bootstrap: str, unique: Unique, node_pki
     assert parse_envelope(records[2].value).sequence == 3
 
 
-async def test_publish_to_a_missing_topic_fails_as_one_error(kafka_bootstrap: str, unique: Unique) -> None:
-    async with Publisher(kafka_bootstrap, ingress=unique("absent"), request_timeout_ms=3000) as pub:
+async def test_publish_to_a_missing_topic_fails_as_one_error(
+    kafka_conn: KafkaConnection, unique: Unique
+) -> None:
+    async with Publisher(kafka_conn, ingress=unique("absent"), request_timeout_ms=3000) as pub:
         with pytest.raises(PublishError):
             await pub.send(unique("absent"), "G03", b"x", [])
 
 
-async def _stand_in_bus(bootstrap: str, ingress: str, node_pki: NodePki, reject_second: bool) -> None:
+async def _stand_in_bus(kafka: KafkaConnection, ingress: str, node_pki: NodePki, reject_second: bool) -> None:
     """Answers every envelope on ``ingress`` with a sealed notice in the sender's inbox (like the bus)."""
     bus = node_pki.identity("G03.BUS")
-    consumer = AIOKafkaConsumer(ingress, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(ingress, **kafka.client_kwargs(), auto_offset_reset="earliest")
     try:
         await consumer.start()
-        async with Publisher(bootstrap) as pub:
+        async with Publisher(kafka) as pub:
             async for record in consumer:
                 env = parse_envelope(record.value)
                 refuse = reject_second and env.sequence == 2
@@ -83,14 +86,14 @@ def _inbox(ingress: str, code: str) -> str:
 
 
 async def test_send_waits_for_the_bus_notice(
-    kafka_bootstrap: str, unique: Callable[[str], str], node_pki: NodePki, tmp_path: Path
+    kafka_conn: KafkaConnection, unique: Callable[[str], str], node_pki: NodePki, tmp_path: Path
 ) -> None:
     ingress = unique("ingress")
-    await make_topics(kafka_bootstrap, ingress, _inbox(ingress, "G03.U001"))
-    bus = asyncio.create_task(_stand_in_bus(kafka_bootstrap, ingress, node_pki, reject_second=True))
+    await make_topics(kafka_conn, ingress, _inbox(ingress, "G03.U001"))
+    bus = asyncio.create_task(_stand_in_bus(kafka_conn, ingress, node_pki, reject_second=True))
     try:
         async with Sender(
-            node_pki.identity("G03.U001"), kafka_bootstrap, tmp_path, policy=node_pki.policy(),
+            node_pki.identity("G03.U001"), kafka_conn, tmp_path, policy=node_pki.policy(),
             ingress=ingress, inbox=_inbox(ingress, "G03.U001"),
         ) as sender:  # fmt: skip
             first = await sender.send(draft("1"), wait=30, directory_snapshot=SNAPSHOT)
@@ -105,18 +108,18 @@ async def test_send_waits_for_the_bus_notice(
 
 
 async def test_envelope_numbered_before_a_crash_is_published_first(
-    kafka_bootstrap: str, unique: Unique, node_pki: NodePki, tmp_path: Path
+    kafka_conn: KafkaConnection, unique: Unique, node_pki: NodePki, tmp_path: Path
 ) -> None:
     ingress = unique("ingress")
-    await make_topics(kafka_bootstrap, ingress)
+    await make_topics(kafka_conn, ingress)
     me = node_pki.identity("G03.U001")
-    sender = Sender(me, kafka_bootstrap, tmp_path, policy=node_pki.policy(), ingress=ingress, watch=False)
+    sender = Sender(me, kafka_conn, tmp_path, policy=node_pki.policy(), ingress=ingress, watch=False)
     async with sender.state.reserve() as slot:  # numbered and kept, then the node died unpublished
         lost, lost_raw = sign_envelope(me, build_envelope(me, draft("1"), sequence=slot.sequence))
         slot.commit(envelope_hash(lost), lost_raw)
     async with sender:
         result = await sender.send(draft("2"), directory_snapshot=SNAPSHOT)
-    records = await collect(kafka_bootstrap, ingress, lambda got: len(got) >= 2)
+    records = await collect(kafka_conn, ingress, lambda got: len(got) >= 2)
     chain = [parse_envelope(r.value) for r in records]
     assert [e.sequence for e in chain] == [1, 2] and records[0].value == lost_raw
     assert chain[1].previous_hash == envelope_hash(lost) and result.sequence == 2

@@ -15,8 +15,10 @@ import pytest
 
 from docbus.directory_load import ensure_topics, publish_entries, seal_entries
 from docbus.sector import build_sector
+from docbus.settings import connection_env
 from infra.pki import Authority
 from producers.identity import NodeIdentity
+from schemas.connection import KafkaConnection
 from schemas.directory import DirectoryEntry
 from tests.bus.kafka import REPO
 
@@ -28,13 +30,13 @@ ORGS = ("G03", "G03.BUS", "H01", "H02", "H03", "G03.U001", "G03.U002")
 class Exchange:
     pki: Path
     home: Path
-    bootstrap: str
+    kafka: KafkaConnection
     entries: list[DirectoryEntry]
 
     def env(self, **override: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCBUS_")}
         env.update(
-            DOCBUS_HOME=str(self.home), DOCBUS_BOOTSTRAP=self.bootstrap, DOCBUS_PKI_DIR=str(self.pki),
+            **connection_env(self.kafka), DOCBUS_HOME=str(self.home), DOCBUS_PKI_DIR=str(self.pki),
             DOCBUS_PKI_PASSPHRASE=PASSPHRASE, DOCBUS_DIRECTORY_TIMEOUT="20", COLUMNS="250",
         )  # fmt: skip
         env.update(override)
@@ -49,7 +51,7 @@ class Exchange:
 
 
 @pytest.fixture(scope="session")
-def exchange(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Exchange:
+def exchange(kafka_conn: KafkaConnection, tmp_path_factory: pytest.TempPathFactory) -> Exchange:
     root = tmp_path_factory.mktemp("ops")
     ca = Authority.init(root / "pki", PASSPHRASE.encode())
     with ca.batch():
@@ -60,6 +62,6 @@ def exchange(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
         ca.issue_official("H03", "Cán bộ Cũ", "Giám đốc", days=0)  # expired at once
     g03 = NodeIdentity.from_pki(root / "pki", "G03", PASSPHRASE)
     entries = seal_entries(build_sector(3, 2, with_bus=True), g03.seal)
-    asyncio.run(ensure_topics(kafka_bootstrap, entries))
-    asyncio.run(publish_entries(kafka_bootstrap, entries))
-    return Exchange(root / "pki", root / "home", kafka_bootstrap, entries)
+    asyncio.run(ensure_topics(kafka_conn, entries))
+    asyncio.run(publish_entries(kafka_conn, entries))
+    return Exchange(root / "pki", root / "home", kafka_conn, entries)

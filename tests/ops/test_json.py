@@ -18,10 +18,10 @@ def _json(done: object) -> dict[str, object]:
 
 
 def test_broker_status_and_topics_apply_report_json(exchange: Exchange) -> None:
-    port = exchange.bootstrap.rsplit(":", 1)[1]
+    port = exchange.kafka.bootstrap.rsplit(":", 1)[1]
     local = {"DOCBUS_HOME": str(TEST_HOME), "DOCBUS_BROKER_PORT": port}
     status = _json(exchange.run("broker", "status", "--json", **local))
-    assert status["running"] is True and status["bootstrap"] == exchange.bootstrap
+    assert status["running"] is True and status["bootstrap"] == exchange.kafka.bootstrap
     assert {"node", "pid", "port", "controller_port", "data"} <= set(status["nodes"][0])  # type: ignore[index]
     plan = _json(exchange.run("topics", "apply", "--json"))
     assert set(plan) == {"created", "unchanged", "drift", "warnings"}

@@ -18,8 +18,9 @@ from infra import acls, topics
 from infra.broker import Cluster, cluster_for
 from infra.pki.authority import Authority
 from infra.pki.tls import TlsFiles, issue_tls
-from infra.security import ADMIN, PROCESSOR, client_security, issue_service_identities, secure_cluster
-from infra.settings import InfraSettings
+from infra.security import ADMIN, PROCESSOR, issue_service_identities, secure_cluster
+from infra.settings import InfraConfig
+from schemas.connection import KafkaConnection
 from tests.conftest import TEST_HOME
 
 ORG_A = "G03.15"
@@ -39,12 +40,22 @@ class Secured:
         """The mTLS listener."""
         return self.cluster.ssl_bootstrap
 
+    def connection(self, name: str) -> KafkaConnection:
+        return KafkaConnection(bootstrap=self.bootstrap, tls=self.tls[name].paths)
+
     def security(self, name: str) -> dict[str, object]:
         return client_security(self.tls[name])
 
 
-def secured_settings(home: Path) -> InfraSettings:
-    return InfraSettings(
+def client_security(files: TlsFiles) -> dict[str, object]:
+    """The TLS keyword arguments of an aiokafka client presenting ``files``."""
+    kwargs = KafkaConnection(tls=files.paths).client_kwargs()
+    del kwargs["bootstrap_servers"]
+    return kwargs
+
+
+def secured_settings(home: Path) -> InfraConfig:
+    return InfraConfig(
         home=home,
         broker_port=int(os.environ.get("DOCBUS_TEST_SECURE_PORT", "29300")),
         cluster_port=int(os.environ.get("DOCBUS_TEST_SECURE_CLUSTER_PORT", "29400")),
@@ -65,11 +76,11 @@ def secured() -> Iterator[Secured]:
     cluster.start()
     world = Secured(cluster, pki, home, tls)
     try:
-        admin = world.security(ADMIN)
+        admin = world.connection(ADMIN)
         specs = [*topics.load_specs(), topics.inbox_spec(ORG_A), topics.inbox_spec(ORG_B)]
-        asyncio.run(topics.apply(world.bootstrap, specs, security=admin))
+        asyncio.run(topics.apply(admin, specs))
         wanted = acls.desired_acls([ORG_A, ORG_B], acls.load_policy())
-        asyncio.run(acls.apply_acls(world.bootstrap, wanted, security=world.security(ADMIN)))
+        asyncio.run(acls.apply_acls(admin, wanted))
         yield world
     finally:
         cluster.stop()
@@ -80,4 +91,4 @@ def secured() -> Iterator[Secured]:
         gc.collect()
 
 
-__all__ = ["ADMIN", "ORG_A", "ORG_B", "PASSPHRASE", "PROCESSOR", "Secured"]
+__all__ = ["ADMIN", "ORG_A", "ORG_B", "PASSPHRASE", "PROCESSOR", "Secured", "client_security"]

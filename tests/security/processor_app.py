@@ -10,13 +10,15 @@ from pathlib import Path
 
 import faust
 
-from infra.pki.tls import tls_files
-from infra.security import PROCESSOR, ssl_context
+from infra.security import PROCESSOR
+from schemas.connection import KafkaConnection, tls_paths
 
 app = faust.App(
     os.environ["SEC_APP_ID"],
     broker=f"kafka://{os.environ['SEC_BOOTSTRAP']}",
-    broker_credentials=faust.SSLCredentials(ssl_context(tls_files(Path(os.environ["SEC_PKI"]), PROCESSOR))),
+    broker_credentials=faust.SSLCredentials(
+        KafkaConnection(tls=tls_paths(Path(os.environ["SEC_PKI"]), PROCESSOR)).ssl_context()
+    ),
     store="memory://",
     web_enabled=False,
     topic_replication_factor=1,

@@ -15,8 +15,8 @@ from docbus.commands.broker import topics_app
 from infra import acls
 from infra.pki.authority import Authority
 from infra.pki.tls import issue_tls
-from infra.security import ADMIN, client_security
-from tests.security.conftest import ORG_A, ORG_B, PASSPHRASE, Secured
+from infra.security import ADMIN
+from tests.security.conftest import ORG_A, ORG_B, PASSPHRASE, Secured, client_security
 
 pytestmark = pytest.mark.broker
 

@@ -12,8 +12,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from infra.pki.authority import Authority
 from infra.pki.tls import issue_tls
-from infra.security import client_security
-from tests.security.conftest import ORG_A, PASSPHRASE, Secured
+from tests.security.conftest import ORG_A, PASSPHRASE, Secured, client_security
 
 pytestmark = pytest.mark.broker
 

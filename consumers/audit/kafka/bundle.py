@@ -23,7 +23,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from consumers.audit.config import AuditSettings
+from consumers.audit.config import AuditConfig
 from consumers.audit.core.errors import AuditError
 from consumers.audit.core.evidence import EvidenceReport, build_evidence, verify_evidence
 from consumers.audit.core.log import AuditLog
@@ -34,6 +34,7 @@ from consumers.trust import TrustPolicy, TrustStore
 from schemas.audit import AuditEvent, AuditRecord, Checkpoint, Evidence
 from schemas.canonical import envelope_signing_input, receipt_signing_input
 from schemas.codec import decode
+from schemas.connection import KafkaConnection
 from schemas.envelope import parse_envelope
 from schemas.errors import ContractError
 from schemas.reasons import Reason
@@ -61,11 +62,13 @@ def _sha(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-async def build_bundle(settings: AuditSettings, message_id: str, *, now: datetime) -> bytes:
+async def build_bundle(
+    settings: AuditConfig, kafka: KafkaConnection, message_id: str, *, now: datetime
+) -> bytes:
     """The evidence bundle of one message. LookupError when something it needs is not on the bus
     (no record, no covering checkpoint yet, envelope gone); AuditError if the log disagrees with
     its checkpoint."""
-    view = await load_log(settings)
+    view = await load_log(settings, kafka)
     about = [(s, r) for s, r in view.about(message_id) if r.message_id == message_id]
     if not about:
         raise LookupError(f"no audit record about message {message_id}")
@@ -78,8 +81,8 @@ async def build_bundle(settings: AuditSettings, message_id: str, *, now: datetim
     if log.tree.root() != cp.root_hash:
         raise AuditError(Reason.DIGEST_MISMATCH, "the log is not the one the checkpoint signed: run verify")
     records = [r for _, r in about]
-    envelope = await _fetch_envelope(settings, records)
-    receipts = await _fetch_receipts(settings, records)
+    envelope = await _fetch_envelope(settings, kafka, records)
+    receipts = await _fetch_receipts(kafka, records)
     named = {h for r in records for h in r.trust_hashes}
     anchors = [a for a in pki_anchors(settings.pki) if _sha(a) in named]
     chains = []
@@ -97,13 +100,15 @@ async def build_bundle(settings: AuditSettings, message_id: str, *, now: datetim
     )  # fmt: skip
 
 
-async def _fetch_envelope(settings: AuditSettings, records: Sequence[AuditRecord]) -> bytes:
+async def _fetch_envelope(
+    settings: AuditConfig, kafka: KafkaConnection, records: Sequence[AuditRecord]
+) -> bytes:
     wanted = [r for r in records if r.envelope_hash is not None and r.source is not None]
     wanted = [r for r in wanted if r.source is not None and r.source.topic == settings.ingress_topic]
     if not wanted:
         raise LookupError("no audit record names the envelope's ingress position")
     positions = {r.source for r in wanted if r.source is not None}
-    fetched = await fetch_at(settings.bootstrap, positions)
+    fetched = await fetch_at(kafka, positions)
     for rec in wanted:
         msg = fetched.get(rec.source) if rec.source is not None else None
         if msg is not None and _sha(msg.value) == rec.envelope_hash:
@@ -111,9 +116,9 @@ async def _fetch_envelope(settings: AuditSettings, records: Sequence[AuditRecord
     raise LookupError("the envelope is no longer on the ingress topic as recorded")
 
 
-async def _fetch_receipts(settings: AuditSettings, records: Sequence[AuditRecord]) -> list[bytes]:
+async def _fetch_receipts(kafka: KafkaConnection, records: Sequence[AuditRecord]) -> list[bytes]:
     wanted = [r for r in records if r.event is AuditEvent.RECEIPT and r.source and r.receipt_hash]
-    fetched = await fetch_at(settings.bootstrap, [r.source for r in wanted if r.source is not None])
+    fetched = await fetch_at(kafka, [r.source for r in wanted if r.source is not None])
     out = []
     for rec in wanted:
         msg = fetched.get(rec.source) if rec.source is not None else None

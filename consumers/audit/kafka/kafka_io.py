@@ -17,6 +17,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas.audit import SourcePosition
+from schemas.connection import KafkaConnection
 
 __all__ = [
     "Headers",
@@ -67,9 +68,9 @@ def to_message(rec: Any) -> Message:
     )
 
 
-def _consumer(bootstrap: str) -> AIOKafkaConsumer:
+def _consumer(kafka: KafkaConnection) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **kafka.client_kwargs(),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -93,9 +94,9 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicParti
         await asyncio.sleep(0.1)
 
 
-async def read_topic(bootstrap: str, topic: str, *, batch: int = 5000) -> AsyncIterator[Message]:
+async def read_topic(kafka: KafkaConnection, topic: str, *, batch: int = 5000) -> AsyncIterator[Message]:
     """Every record of ``topic`` up to its current end, partition by partition in offset order."""
-    consumer = _consumer(bootstrap)
+    consumer = _consumer(kafka)
     await consumer.start()
     try:
         for tp in await _partitions(consumer, topic):
@@ -112,17 +113,19 @@ async def read_topic(bootstrap: str, topic: str, *, batch: int = 5000) -> AsyncI
         await consumer.stop()
 
 
-async def read_values(bootstrap: str, topic: str) -> list[bytes]:
-    return [m.value async for m in read_topic(bootstrap, topic)]
+async def read_values(kafka: KafkaConnection, topic: str) -> list[bytes]:
+    return [m.value async for m in read_topic(kafka, topic)]
 
 
-async def fetch_at(bootstrap: str, positions: Iterable[SourcePosition]) -> dict[SourcePosition, Message]:
+async def fetch_at(
+    kafka: KafkaConnection, positions: Iterable[SourcePosition]
+) -> dict[SourcePosition, Message]:
     """The records at the given positions (missing ones, e.g. deleted by retention, are absent)."""
     wanted = sorted(set(positions), key=lambda p: (p.topic, p.partition, p.offset))
     found: dict[SourcePosition, Message] = {}
     if not wanted:
         return found
-    consumer = _consumer(bootstrap)
+    consumer = _consumer(kafka)
     await consumer.start()
     try:
         for pos in wanted:
@@ -142,9 +145,9 @@ async def fetch_at(bootstrap: str, positions: Iterable[SourcePosition]) -> dict[
 
 
 @asynccontextmanager
-async def open_producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+async def open_producer(kafka: KafkaConnection) -> AsyncIterator[AIOKafkaProducer]:
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, max_request_size=_MAX_FETCH
+        **kafka.client_kwargs(), acks="all", enable_idempotence=True, max_request_size=_MAX_FETCH
     )
     await producer.start()
     try:
@@ -154,12 +157,12 @@ async def open_producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
 
 
 async def produce_all(
-    bootstrap: str,
+    kafka: KafkaConnection,
     records: Sequence[tuple[str, bytes | None, bytes, Headers]],
     *,
     partition: int | None = None,
 ) -> None:
     """Produce (topic, key, value, headers) records and wait until every one is acknowledged."""
-    async with open_producer(bootstrap) as producer:
+    async with open_producer(kafka) as producer:
         futures = [await producer.send(t, v, key=k, headers=h, partition=partition) for t, k, v, h in records]
         await asyncio.gather(*futures)

@@ -16,11 +16,12 @@ from typing import Any
 
 import fastavro
 
-from consumers.audit.config import AuditSettings
+from consumers.audit.config import AuditConfig
 from consumers.audit.core.chain import HEADER
 from consumers.audit.kafka.kafka_io import read_values
 from schemas.audit import AuditEvent, AuditRecord, Checkpoint
 from schemas.codec import decode, schema_entries
+from schemas.connection import KafkaConnection
 from schemas.errors import ContractError
 
 __all__ = ["LogView", "load_log"]
@@ -103,9 +104,9 @@ def _decode(stored: bytes, index: int) -> AuditRecord | None:
         return None
 
 
-async def load_log(settings: AuditSettings, *, checkpoints: bool = True) -> LogView:
+async def load_log(settings: AuditConfig, kafka: KafkaConnection, *, checkpoints: bool = True) -> LogView:
     """Checkpoints are read first: the writer publishes one only after the records it covers were
     acknowledged, so the log read afterwards holds them all (no false TRUNCATED while it grows)."""
-    cps = await read_values(settings.bootstrap, settings.checkpoint_topic) if checkpoints else []
-    stored = await read_values(settings.bootstrap, settings.audit_topic)
+    cps = await read_values(kafka, settings.checkpoint_topic) if checkpoints else []
+    stored = await read_values(kafka, settings.audit_topic)
     return LogView(stored, cps)

@@ -15,11 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from consumers.audit.config import AuditSettings
+from consumers.audit.config import AuditConfig
 from consumers.audit.core.events import draft
 from consumers.audit.kafka.kafka_io import Headers, fetch_at, produce_all, read_topic
 from consumers.audit.kafka.logview import load_log
 from schemas.audit import AuditEvent, AuditRecord, SourcePosition
+from schemas.connection import KafkaConnection
 from schemas.envelope import parse_envelope
 from schemas.errors import ContractError
 from schemas.headers import envelope_headers
@@ -78,10 +79,10 @@ def plan_replay(
     return list(items.values())
 
 
-async def inbox_ids(settings: AuditSettings, org: str) -> set[str]:
+async def inbox_ids(settings: AuditConfig, kafka: KafkaConnection, org: str) -> set[str]:
     """Message ids the org's inbox topic holds (its key; ce_id for a record without one)."""
     ids = set()
-    async for msg in read_topic(settings.bootstrap, settings.inbox(org)):
+    async for msg in read_topic(kafka, settings.inbox(org)):
         key = msg.key if msg.key is not None else msg.header("ce_id")
         if key is not None:
             ids.add(key.decode("utf-8", "replace"))
@@ -89,15 +90,22 @@ async def inbox_ids(settings: AuditSettings, org: str) -> set[str]:
 
 
 async def replay(
-    settings: AuditSettings, org: str, since: datetime, until: datetime, *, now: datetime, dry_run: bool
+    settings: AuditConfig,
+    kafka: KafkaConnection,
+    org: str,
+    since: datetime,
+    until: datetime,
+    *,
+    now: datetime,
+    dry_run: bool,
 ) -> ReplayResult:
-    view = await load_log(settings, checkpoints=False)
-    held = await inbox_ids(settings, org)
+    view = await load_log(settings, kafka, checkpoints=False)
+    held = await inbox_ids(settings, kafka, org)
     routed = view.matching(event=AuditEvent.ROUTED.value, recipient=org)
     result = ReplayResult(org, settings.inbox(org), plan_replay(routed, org, since, until, held))
     if dry_run or not result.to_send:
         return result
-    fetched = await fetch_at(settings.bootstrap, [i.source for i in result.to_send])
+    fetched = await fetch_at(kafka, [i.source for i in result.to_send])
     deliveries: list[tuple[str, bytes | None, bytes, Headers]] = []
     audits: list[tuple[str, bytes | None, bytes, Headers]] = []
     for item in result.to_send:
@@ -122,7 +130,7 @@ async def replay(
         )  # fmt: skip
         audits.append((settings.audit_events_topic, key, value, []))
         result.sent.append(item.message_id)
-    await produce_all(settings.bootstrap, deliveries)  # delivered (acknowledged) before audited
-    await produce_all(settings.bootstrap, audits)
+    await produce_all(kafka, deliveries)  # delivered (acknowledged) before audited
+    await produce_all(kafka, audits)
     logger.info("replayed %d envelope(s) to %s", len(result.sent), result.inbox)
     return result

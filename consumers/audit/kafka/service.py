@@ -21,13 +21,14 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from consumers.audit.config import AuditSettings
+from consumers.audit.config import AuditConfig
 from consumers.audit.core.checkpoint import CheckpointSigner
 from consumers.audit.core.errors import AuditError
 from consumers.audit.core.events import CHECKPOINT_REQUEST, CONTROL_HEADER
 from consumers.audit.core.writer import AuditWriter, CheckpointPolicy
 from consumers.audit.kafka.kafka_io import Message, open_producer, read_values, to_message
 from producers.keys import FileKeyProvider
+from schemas.connection import KafkaConnection
 from schemas.topics import AUDIT_EVENTS_TOPIC, AUDIT_TOPIC, CHECKPOINT_TOPIC
 
 __all__ = ["AuditTopics", "AuditWriterService", "load_signer"]
@@ -52,7 +53,7 @@ class AuditTopics:
 
 @dataclass
 class AuditWriterService:
-    bootstrap: str
+    kafka: KafkaConnection
     signer: CheckpointSigner
     policy: CheckpointPolicy = field(default_factory=CheckpointPolicy)
     topics: AuditTopics = field(default_factory=AuditTopics)
@@ -61,9 +62,9 @@ class AuditWriterService:
     writer: AuditWriter | None = None  # the live state, for tests and status
 
     @classmethod
-    def from_settings(cls, settings: AuditSettings) -> AuditWriterService:
+    def from_settings(cls, settings: AuditConfig, kafka: KafkaConnection) -> AuditWriterService:
         return cls(
-            settings.bootstrap,
+            kafka,
             load_signer(settings.pki, settings.passphrase),
             settings.checkpoint_policy(),
             AuditTopics(settings.audit_events_topic, settings.audit_topic, settings.checkpoint_topic),
@@ -82,20 +83,20 @@ class AuditWriterService:
                 await asyncio.sleep(_RETRY_SECONDS)
 
     async def _rebuild(self) -> AuditWriter:
-        stored = await read_values(self.bootstrap, self.topics.audit)
-        checkpoints = await read_values(self.bootstrap, self.topics.checkpoints)
+        stored = await read_values(self.kafka, self.topics.audit)
+        checkpoints = await read_values(self.kafka, self.topics.checkpoints)
         return AuditWriter.rebuild(stored, checkpoints, self.signer, self.policy)
 
     async def _run_once(self, stop: asyncio.Event) -> None:
         writer = self.writer = await self._rebuild()
         consumer = AIOKafkaConsumer(
             self.topics.events,
-            bootstrap_servers=self.bootstrap,
+            **self.kafka.client_kwargs(),
             group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
-        async with open_producer(self.bootstrap) as producer:
+        async with open_producer(self.kafka) as producer:
             await consumer.start()
             try:
                 while not stop.is_set():

@@ -56,3 +56,5 @@ class Reason(StrEnum):
     # --- large payloads as chunks on docbus.blobs (schemas/blob.py) ---
     BLOB_INCOMPLETE = "BLOB_INCOMPLETE"  # a referenced chunk is not on the blob topic within the wait
     BLOB_MISMATCH = "BLOB_MISMATCH"  # a chunk or the reassembled content does not match its signed digest
+    # --- audit log (consumers/audit, appended) ---
+    FOREIGN_RECORD = "FOREIGN_RECORD"  # an audit-topic record the audit writer did not write (no valid seal)

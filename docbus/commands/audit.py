@@ -1,7 +1,8 @@
 """`docbus audit ...` and `docbus evidence ...`: run the writer, verify, trace, replay, export.
 
 Settings come from DOCBUS_* (consumers/audit/config.py). Exit codes: 0 ok, 1 the log or the
-bundle does not verify (or nothing was found), 2 the tool could not run (broker, files).
+bundle does not verify (or nothing was found), 2 the tool could not run (broker, files); a record the
+writer did not write is a FOREIGN_RECORD fault of verify (exit 1, docs/OPERATIONS.md says what to do).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from consumers.audit.core.report import Fault, FaultKind, VerifyReport
 from consumers.audit.core.trusted import verify_trusted
 from consumers.audit.kafka.bundle import build_bundle, pki_anchors, pki_crls, verify_bundle
 from consumers.audit.kafka.kafka_io import produce_all, read_values
-from consumers.audit.kafka.logview import LogView, load_log
+from consumers.audit.kafka.logview import LogView, audit_certificate, load_log, read_log
 from consumers.audit.kafka.replay import replay as run_replay
 from consumers.audit.kafka.service import AuditWriterService
 from consumers.trust import TrustError
@@ -141,18 +142,18 @@ def verify(
     except TrustError as exc:
         raise _fail(str(exc)) from None
     now = datetime.now(UTC)
+    certificates = audit_certificate(s)
     with _progress() as (progress, task):
         if archive is None:
-            view: LogView = _run(load_log(s, s.connection(ADMIN)))
-            progress.update(task, total=len(view.stored))
+            topic, checkpoints = _run(read_log(s, s.connection(ADMIN)))
+            progress.update(task, total=len(topic))
             report = verify_trusted(
-                view.stored, view.checkpoints, policy, org=s.audit_org, now=now,
+                topic, checkpoints, policy, org=s.audit_org, now=now, certificates=certificates,
                 decode_records=decode_records, progress=lambda n: progress.update(task, completed=n),
             )  # fmt: skip
-            checkpoints = view.checkpoints
         else:
             report, checkpoints = _verify_archive(
-                archive, policy, s.audit_org, now, decode_records, progress, task
+                archive, policy, s.audit_org, now, certificates, decode_records, progress, task
             )
     signed = _signed_size(checkpoints) if report.ok else 0
     if as_json:
@@ -169,11 +170,19 @@ def _report_json(report: VerifyReport, signed: int) -> dict[str, object]:
                                     "checkpoint": f.checkpoint, "message": f.message}  # fmt: skip
     return {"ok": report.ok, "records": report.records, "checkpoints": report.checkpoints,
             "signed_records": signed, "unsigned_tail": max(report.records - signed, 0) if report.ok else None,
-            "fault": fault}  # fmt: skip
+            "fault": fault, "foreign": [{"position": x.position, "index": x.index, "why": x.why}
+                                        for x in report.foreign]}  # fmt: skip
 
 
 def _verify_archive(
-    path: Path, policy: Any, org: str, now: datetime, decode_records: bool, progress: Progress, task: Any
+    path: Path,
+    policy: Any,
+    org: str,
+    now: datetime,
+    certificates: list[list[bytes]],
+    decode_records: bool,
+    progress: Progress,
+    task: Any,
 ) -> tuple[VerifyReport, list[bytes]]:
     try:
         src = path.open("rb")
@@ -186,7 +195,7 @@ def _verify_archive(
             return VerifyReport(False, 0, 0, b"\0" * 32, Fault(FaultKind.DECODE, None, exc.detail)), []
         try:
             report = verify_trusted(
-                reader.records(), reader.checkpoints, policy, org=org, now=now,
+                reader.sealed(), reader.checkpoints, policy, org=org, now=now, certificates=certificates,
                 decode_records=decode_records, progress=lambda n: progress.update(task, completed=n),
             )  # fmt: skip
         except AuditError as exc:  # the container broke mid-stream
@@ -225,34 +234,67 @@ def _print_report(report: VerifyReport, signed: int) -> None:
     f = report.fault
     assert f is not None
     where = "a checkpoint" if f.position is None else f"position {f.position}"
+    if f.kind is FaultKind.FOREIGN_RECORD:
+        where = f"topic position {f.position}"
     cp = "" if f.checkpoint is None else f" (checkpoint {f.checkpoint})"
     console.print(f"[red]FAULT {f.kind.value}[/red] at {where}{cp}: {f.message}")
-    console.print(f"records verified before it: {report.records}")
+    if f.kind is FaultKind.FOREIGN_RECORD:
+        console.print(
+            f"the writer's chain verifies: {report.records} records, {report.checkpoints} checkpoints"
+        )
+    else:
+        console.print(f"records verified before it: {report.records}")
+    for x in report.foreign:
+        claims = "" if x.index is None else f", claims index {x.index}"
+        console.print(f"  foreign record at topic position {x.position}{claims}: {x.why}")
 
 
 @audit_app.command("timeline")
 def timeline(
     ident: Annotated[str, typer.Argument(help="a message id or a document id")], as_json: bool = JSON
 ) -> None:
-    """The life of a document: submitted, decided, routed, delivered, receipts, replays."""
+    """The life of a document: submitted, decided, routed, delivered, receipts, replays. Records
+    no signed checkpoint covers yet are marked unverified; records the writer did not write, foreign."""
     s = Settings()
-    view: LogView = _run(load_log(s, s.connection(ADMIN), checkpoints=False))
-    rows = list(view.about(ident))
+    view: LogView = _run(load_log(s, s.connection(ADMIN), _policy(s), now=datetime.now(UTC)))
+    rows = [(str(r.index), r, "" if r.index < view.signed else "unverified") for _, r in view.about(ident)]
+    for f in view.foreign:
+        rec = _decoded(view.topic[f.position].data)
+        if rec is not None and ident in (rec.message_id, rec.document_id):
+            rows.append((f"@{f.position}", rec, "FOREIGN: not written by the audit writer"))
     if not rows:
         raise _fail(f"no audit record about {ident}", 1)
     if as_json:
-        emit({"query": ident, "records": [_record_json(r) for _, r in rows]})
+        emit({"query": ident, "records": [{**_record_json(r), "position": w, "verified": m or "signed"}
+                                          for w, r, m in rows]})  # fmt: skip
         return
     table = Table(title=f"audit timeline of {ident}")
-    for col in ("#", "time (UTC)", "event", "from", "to", "code", "detail"):
+    for col in ("#", "time (UTC)", "event", "from", "to", "code", "verified", "detail"):
         table.add_column(col)
-    for _, r in rows:
+    for where, r, mark in rows:
         code = r.status or r.reason or ""
         table.add_row(
-            str(r.index), r.at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], r.event.value, r.sender,
-            r.recipient or "", code, r.detail[:80],
+            where, r.at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], r.event.value, r.sender,
+            r.recipient or "", code, mark or "signed", r.detail[:80],
         )  # fmt: skip
     console.print(table)
+    unverified = sum(1 for _, _, m in rows if m == "unverified")
+    if unverified:
+        console.print(f"[yellow]{unverified} record(s) not covered by a signed checkpoint[/yellow]")
+
+
+def _policy(s: Settings) -> Any:
+    try:
+        return trust_policy_from_pki(s.pki)
+    except TrustError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _decoded(data: bytes) -> AuditRecord | None:
+    try:
+        return decode(data, AuditRecord)
+    except ContractError:
+        return None
 
 
 @audit_app.command("replay")
@@ -265,7 +307,10 @@ def replay(
     """Re-deliver what the log shows was routed to ORG in the window and its inbox lacks."""
     start, end = _when(since), _when(until)
     s = Settings()
-    result = _run(run_replay(s, s.connection(ADMIN), org, start, end, now=datetime.now(UTC), dry_run=dry_run))
+    now = datetime.now(UTC)
+    result = _run(
+        run_replay(s, s.connection(ADMIN), org, start, end, now=now, dry_run=dry_run, policy=_policy(s))
+    )
     table = Table(title=f"replay to {result.inbox}" + (" (dry run)" if dry_run else ""))
     for col in ("message id", "document", "from", "routed at", "action"):
         table.add_column(col)
@@ -292,11 +337,12 @@ def export(
 ) -> None:
     """Write the log and its checkpoints as an Avro object-container archive (verify --archive)."""
     s = Settings()
-    view: LogView = _run(load_log(s, s.connection(ADMIN)))
+    topic, checkpoints = _run(read_log(s, s.connection(ADMIN)))
     with out.open("wb") as f:
-        # the checkpoints were read before the log, so each covers records the log holds
-        count = export_archive(f, view.stored, view.checkpoints, codec=codec)
-    console.print(f"exported {count} records and {len(view.checkpoints)} checkpoints to {out}")
+        # the checkpoints were read before the log, so each covers records the log holds; the
+        # topic goes out as it is, seals and foreign records included, so verify says the same
+        count = export_archive(f, topic, checkpoints, codec=codec)
+    console.print(f"exported {count} records and {len(checkpoints)} checkpoints to {out}")
 
 
 def _record_json(r: AuditRecord) -> dict[str, object]:
@@ -331,7 +377,9 @@ def evidence_build(
     """Envelope, chains, CRLs, its audit records with inclusion proofs, a checkpoint, receipts."""
     try:
         s = Settings()
-        bundle = _run(build_bundle(s, s.connection(ADMIN), message_id, now=datetime.now(UTC)))
+        bundle = _run(
+            build_bundle(s, s.connection(ADMIN), message_id, now=datetime.now(UTC), policy=_policy(s))
+        )
     except AuditError as exc:
         raise _fail(str(exc), 1) from None
     out.write_bytes(bundle)

@@ -12,7 +12,7 @@ from typing import Any
 
 from consumers.audit.config import AuditConfig
 from consumers.audit.core.trusted import verify_trusted
-from consumers.audit.kafka.logview import LogView, load_log
+from consumers.audit.kafka.logview import LogView, audit_certificate, load_log
 from docbus.demo.config import PASSPHRASE, DemoConfig
 from docbus.pki_folder import trust_policy_from_pki
 from docbus.settings import ADMIN
@@ -54,7 +54,9 @@ async def settle_audit(cfg: DemoConfig, message_ids: Iterable[str], minimum: int
     ids, settings = set(message_ids), settings_of(cfg)
     deadline = time.monotonic() + timeout
     while True:
-        view = await load_log(settings, cfg.connection(ADMIN))
+        view = await load_log(
+            settings, cfg.connection(ADMIN), trust_policy_from_pki(cfg.pki), now=datetime.now(UTC)
+        )
         ours = [i for i, r in enumerate(view.records) if r is not None and r.message_id in ids]
         if len(ours) >= minimum and _signed(view) > ours[-1]:
             return view
@@ -65,8 +67,9 @@ async def settle_audit(cfg: DemoConfig, message_ids: Iterable[str], minimum: int
 
 def check_audit(cfg: DemoConfig, view: LogView, message_ids: Iterable[str]) -> AuditCheck:
     ids = set(message_ids)
-    report = verify_trusted(view.stored, view.checkpoints, trust_policy_from_pki(cfg.pki),
-                            org="G03", now=datetime.now(UTC))  # fmt: skip
+    report = verify_trusted(view.topic, view.checkpoints, trust_policy_from_pki(cfg.pki),
+                            org="G03", now=datetime.now(UTC),
+                            certificates=audit_certificate(settings_of(cfg)))  # fmt: skip
     fault = "" if report.fault is None else f"{report.fault.kind.value}: {report.fault.message}"
     about = sum(1 for r in view.records if r is not None and r.message_id in ids)
     return AuditCheck(report.ok, report.records, report.checkpoints, _signed(view), about, fault)

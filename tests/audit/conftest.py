@@ -15,6 +15,8 @@ from cryptography.x509.oid import NameOID
 from consumers.audit.core.chain import AuditChain
 from consumers.audit.core.checkpoint import AuditPublicKey, CheckpointSigner
 from consumers.audit.core.merkle import MerkleTree
+from consumers.audit.core.seal import RecordSealer
+from consumers.audit.core.sieve import Stored
 from schemas.algorithms import Algorithm
 from schemas.audit import AuditEvent
 from schemas.codec import encode
@@ -64,6 +66,11 @@ class Log:
     hashes: list[bytes]
     tree: MerkleTree
     checkpoints: list[bytes]
+    seals: list[bytes]  # each record's seal by the audit key, as the writer stores it beside it
+
+    @property
+    def sealed(self) -> list[Stored]:
+        return [Stored(r, s) for r, s in zip(self.records, self.seals, strict=True)]
 
 
 def append_event(chain: AuditChain, i: int) -> tuple[bytes, bytes]:
@@ -91,7 +98,9 @@ def build_log(n: int, sizes: Sequence[int], key: AuditKey, *, variant: int = 0) 
         hashes.append(digest)
     tree.extend(hashes)
     checkpoints = [sign_at(tree, hashes, size, key, seconds=size) for size in sizes]
-    return Log(records, hashes, tree, checkpoints)
+    sealer = RecordSealer(key.signer)
+    seals = [sealer.seal(hashes[0], h) for h in hashes]
+    return Log(records, hashes, tree, checkpoints, seals)
 
 
 def sign_at(

@@ -6,6 +6,7 @@ import pytest
 
 from consumers.audit.core.archive import ARCHIVE_FORMAT, ArchiveReader, export_archive, verify_archive
 from consumers.audit.core.errors import AuditError
+from consumers.audit.core.sieve import Stored
 from consumers.audit.core.verify import FaultKind
 from tests.audit.conftest import AuditKey, Log, build_log
 
@@ -15,7 +16,7 @@ def log(audit_key: AuditKey) -> Log:
     return build_log(50, (20, 50), audit_key)
 
 
-def _export(records: list[bytes], checkpoints: list[bytes], codec: str = "null") -> bytes:
+def _export(records: list[Stored], checkpoints: list[bytes], codec: str = "null") -> bytes:
     out = io.BytesIO()
     export_archive(out, records, checkpoints, codec=codec)
     return out.getvalue()
@@ -23,16 +24,17 @@ def _export(records: list[bytes], checkpoints: list[bytes], codec: str = "null")
 
 @pytest.mark.parametrize("codec", ["null", "deflate"])
 def test_export_import_keeps_exact_bytes_and_verifies(log: Log, audit_key: AuditKey, codec: str) -> None:
-    data = _export(log.records, log.checkpoints, codec)
+    data = _export(log.sealed, log.checkpoints, codec)
     reader = ArchiveReader(io.BytesIO(data))
     assert reader.checkpoints == log.checkpoints
     assert list(reader.records()) == log.records
+    assert list(ArchiveReader(io.BytesIO(data)).sealed()) == log.sealed
     report = verify_archive(io.BytesIO(data), audit_key.keys)
     assert report.ok and (report.records, report.checkpoints) == (50, 2)
 
 
 def test_a_byte_flipped_inside_the_file_is_found_at_its_record(log: Log, audit_key: AuditKey) -> None:
-    data = bytearray(_export(log.records, log.checkpoints))
+    data = bytearray(_export(log.sealed, log.checkpoints))
     k = 33
     at = bytes(data).index(log.records[k]) + len(log.records[k]) - 30
     data[at] ^= 0x04
@@ -49,13 +51,13 @@ def test_a_byte_flipped_inside_the_file_is_found_at_its_record(log: Log, audit_k
     ],
 )
 def test_edited_exports(log: Log, audit_key: AuditKey, edit, kind: FaultKind, position: int) -> None:  # type: ignore[no-untyped-def]
-    report = verify_archive(io.BytesIO(_export(edit(log.records), log.checkpoints)), audit_key.keys)
+    report = verify_archive(io.BytesIO(_export(edit(log.sealed), log.checkpoints)), audit_key.keys)
     assert report.fault is not None and (report.fault.kind, report.fault.position) == (kind, position)
 
 
 def test_replaced_checkpoint_in_an_export(log: Log, audit_key: AuditKey) -> None:
     other = build_log(20, (20,), audit_key, variant=1000)
-    data = _export(log.records, [other.checkpoints[0], log.checkpoints[1]])
+    data = _export(log.sealed, [other.checkpoints[0], log.checkpoints[1]])
     report = verify_archive(io.BytesIO(data), audit_key.keys)
     assert report.fault is not None
     assert (report.fault.kind, report.fault.position, report.fault.checkpoint) == (
@@ -66,7 +68,7 @@ def test_replaced_checkpoint_in_an_export(log: Log, audit_key: AuditKey) -> None
 
 
 def test_damaged_container(log: Log, audit_key: AuditKey) -> None:
-    data = bytearray(_export(log.records, log.checkpoints, "deflate"))
+    data = bytearray(_export(log.sealed, log.checkpoints, "deflate"))
     data[len(data) // 2] ^= 0xFF  # inside a compressed block
     report = verify_archive(io.BytesIO(bytes(data)), audit_key.keys)
     assert not report.ok and report.fault is not None

@@ -13,8 +13,10 @@ from consumers.audit.core.archive import ArchiveReader, export_archive
 from consumers.audit.core.chain import AuditChain
 from consumers.audit.core.checkpoint import CheckpointSigner
 from consumers.audit.core.events import draft
+from consumers.audit.core.seal import SEAL_HEADER, RecordSealer
+from consumers.audit.core.sieve import Stored
 from consumers.audit.kafka.kafka_io import produce_all
-from consumers.audit.kafka.service import AuditWriterService
+from consumers.audit.kafka.service import AuditWriterService, load_signer
 from schemas.algorithms import Algorithm
 from schemas.audit import AuditEvent, Checkpoint
 from schemas.codec import decode, encode
@@ -40,26 +42,26 @@ async def _log(settings: AuditTestSettings, start: Callable[[], AuditWriterServi
     return await request_checkpoint(settings, N)
 
 
-def _rewrite(src: Path, dst: Path, change: Callable[[list[bytes], list[bytes]], None]) -> None:
+def _rewrite(src: Path, dst: Path, change: Callable[[list[Stored], list[bytes]], None]) -> None:
     with src.open("rb") as f:
         reader = ArchiveReader(f)
-        records, checkpoints = list(reader.records()), list(reader.checkpoints)
+        records, checkpoints = list(reader.sealed()), list(reader.checkpoints)
     change(records, checkpoints)
     with dst.open("wb") as f:
         export_archive(f, records, checkpoints)
 
 
-def _flip(records: list[bytes], _: list[bytes]) -> None:
-    # one byte of the message id: the record still decodes, only the chain can tell
-    assert records[2].count(b"m-2") == 1
-    records[2] = records[2].replace(b"m-2", b"m-3")
+def _flip(records: list[Stored], _: list[bytes]) -> None:
+    # one byte of the message id: the record still decodes, only the chain (and its seal) can tell
+    assert records[2].data.count(b"m-2") == 1
+    records[2] = Stored(records[2].data.replace(b"m-2", b"m-3"), records[2].seal)
 
 
-def _swap(records: list[bytes], _: list[bytes]) -> None:
+def _swap(records: list[Stored], _: list[bytes]) -> None:
     records[3], records[4] = records[4], records[3]
 
 
-def _foreign_checkpoint(records: list[bytes], checkpoints: list[bytes]) -> None:
+def _foreign_checkpoint(records: list[Stored], checkpoints: list[bytes]) -> None:
     # a checkpoint over the same tree, signed by a key the PKI never issued for the audit log
     real = decode(checkpoints[0], Checkpoint)
     forger = make_key("not the audit key").signer
@@ -110,9 +112,11 @@ async def test_verify_on_the_topic_names_a_record_from_a_second_writer(
     # the operator's on-demand checkpoint, signed by the writer running in this event loop
     asked = await asyncio.to_thread(cli, s, "audit", "checkpoint")
     assert asked.returncode == 0 and f"tree size {N}," in asked.stdout, asked.stdout + asked.stderr
-    # a second writer starting from scratch forks the chain: its record 0 lands at position N
+    # a second writer (it holds the audit key) starting from scratch forks the chain: its sealed
+    # record 0 lands at position N
     fork = AuditChain().append(AuditEvent.SUBMITTED, message_id="forged", sender="G03.U001", at=T0)
-    await produce_all(s.kafka, [(s.audit_topic, None, fork.stored, [])])
+    seal = RecordSealer(load_signer(s.pki, s.passphrase)).seal(fork.hash, fork.hash)
+    await produce_all(s.kafka, [(s.audit_topic, None, fork.stored, [(SEAL_HEADER, seal)])])
     bad = cli(s, "audit", "verify")
     assert bad.returncode == 1
     assert "FAULT INDEX_DUPLICATE" in bad.stdout and f"at position {N}" in bad.stdout, bad.stdout

@@ -16,7 +16,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from consumers.audit.core.trusted import verify_trusted
-from consumers.audit.kafka.logview import load_log
+from consumers.audit.kafka.logview import audit_certificate, load_log
 from consumers.bus.decide.routing import route
 from docbus.pki_folder import trust_policy_from_pki
 from producers.publisher import Publisher, PublishError
@@ -198,10 +198,11 @@ class Outputs:
             self.copies.append(Copy(org, (key or b"").decode(), digest(value)))
 
     async def report(self, submitted: list[Submitted], pki: Path) -> DeliveryReport:
-        view = await load_log(self.audit, self.kafka)
+        policy = trust_policy_from_pki(pki)
+        view = await load_log(self.audit, self.kafka, policy, now=datetime.now(UTC))
         verdict = verify_trusted(
-            view.stored, view.checkpoints, trust_policy_from_pki(pki), org=self.audit.audit_org,
-            now=datetime.now(UTC),
+            view.topic, view.checkpoints, policy, org=self.audit.audit_org, now=datetime.now(UTC),
+            certificates=audit_certificate(self.audit),
         )  # fmt: skip
         seen = [
             AuditSeen(r.event.value, r.message_id, r.envelope_hash, r.recipient, r.status, r.reason)

@@ -1,8 +1,10 @@
 """Audit log export and import as an Avro object-container file, verifiable offline (docs/AUDIT.md).
 
-Each entry is ``{kind: CHECKPOINT | RECORD, data: bytes}`` holding the exact stored bytes, so every
-hash and signature stays checkable. All checkpoints come first (in the order given), then the
-records in index order, so a reader streams the records after holding the few checkpoints.
+Each entry is ``{kind: CHECKPOINT | RECORD, data: bytes, seal: bytes | null}`` holding the exact
+stored bytes and a record's seal, so every hash and signature stays checkable (archives written
+before seals existed have no ``seal`` field and read as unsealed). All checkpoints come first (in
+the order given), then the records in index order, so a reader streams the records after holding
+the few checkpoints.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import fastavro
 from consumers.audit.core.checkpoint import AuditPublicKey
 from consumers.audit.core.errors import AuditError
 from consumers.audit.core.report import Fault, FaultKind, VerifyReport
-from consumers.audit.core.verify import verify_log
+from consumers.audit.core.sieve import Stored
+from consumers.audit.core.verify import verify_sealed
 from schemas.audit import ZERO_HASH
 from schemas.reasons import Reason
 
@@ -36,13 +39,14 @@ _SCHEMA = fastavro.parse_schema(
                 "type": {"type": "enum", "name": "ArchiveEntryKind", "symbols": ["CHECKPOINT", "RECORD"]},
             },
             {"name": "data", "type": "bytes"},
+            {"name": "seal", "type": ["null", "bytes"], "default": None},  # a record's seal
         ],
     }
 )
 
 
 def export_archive(
-    out: IO[bytes], records: Iterable[bytes], checkpoints: Iterable[bytes], *, codec: str = "null"
+    out: IO[bytes], records: Iterable[Stored | bytes], checkpoints: Iterable[bytes], *, codec: str = "null"
 ) -> int:
     """Write checkpoints then records; returns the number of records written.
 
@@ -53,9 +57,10 @@ def export_archive(
         nonlocal count
         for data in checkpoints:
             yield {"kind": "CHECKPOINT", "data": data}
-        for data in records:
+        for rec in records:
             count += 1
-            yield {"kind": "RECORD", "data": data}
+            stored = rec if isinstance(rec, Stored) else Stored(rec)
+            yield {"kind": "RECORD", "data": stored.data, "seal": stored.seal}
 
     fastavro.writer(out, _SCHEMA, entries(), codec=codec, metadata={"docbus.format": ARCHIVE_FORMAT})
     return count
@@ -72,10 +77,10 @@ class ArchiveReader:
                 raise AuditError(Reason.MALFORMED, f"not a docbus audit archive (format {meta!r})")
             self._entries: Iterator[Any] = iter(self._reader)
             self.checkpoints: list[bytes] = []
-            self._first: bytes | None = None
+            self._first: Stored | None = None
             for entry in self._entries:
                 if entry["kind"] != "CHECKPOINT":
-                    self._first = entry["data"]
+                    self._first = Stored(entry["data"], entry.get("seal"))
                     break
                 self.checkpoints.append(entry["data"])
         except AuditError:
@@ -86,6 +91,10 @@ class ArchiveReader:
 
     def records(self) -> Iterator[bytes]:
         """Stored record bytes in archive order; raises AuditError(MALFORMED) on damage."""
+        return (s.data for s in self.sealed())
+
+    def sealed(self) -> Iterator[Stored]:
+        """Stored records with their seals in archive order; raises AuditError(MALFORMED) on damage."""
         if self._first is None:
             return
         yield self._first
@@ -94,7 +103,7 @@ class ArchiveReader:
             for entry in self._entries:
                 if entry["kind"] != "RECORD":
                     raise AuditError(Reason.MALFORMED, f"checkpoint after record {self.read - 1}")
-                yield entry["data"]
+                yield Stored(entry["data"], entry.get("seal"))
                 self.read += 1
         except AuditError:
             raise
@@ -115,7 +124,7 @@ def verify_archive(
     except AuditError as exc:
         return VerifyReport(False, 0, 0, ZERO_HASH, Fault(FaultKind.DECODE, None, exc.detail))
     try:
-        return verify_log(archive.records(), archive.checkpoints, keys, decode=decode, progress=progress)
+        return verify_sealed(archive.sealed(), archive.checkpoints, keys, decode=decode, progress=progress)
     except AuditError as exc:  # the container broke mid-stream: the records after it are unreadable
         fault = Fault(FaultKind.DECODE, archive.read, exc.detail)
         return VerifyReport(False, archive.read, 0, ZERO_HASH, fault)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Fault", "FaultKind", "VerifyReport"]
+from schemas.reasons import Reason
+
+__all__ = ["Fault", "FaultKind", "Foreign", "VerifyReport"]
 
 
 class FaultKind(StrEnum):
@@ -18,6 +20,7 @@ class FaultKind(StrEnum):
     CHECKPOINT_ROOT = "CHECKPOINT_ROOT"  # the log's tree at the checkpoint's size is not what was signed
     CHECKPOINT_INCONSISTENT = "CHECKPOINT_INCONSISTENT"  # two checkpoints contradict each other
     TRUNCATED = "TRUNCATED"  # the log is shorter than a checkpoint says
+    FOREIGN_RECORD = Reason.FOREIGN_RECORD.value  # not the audit writer's record (position: in the topic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +32,19 @@ class Fault:
 
 
 @dataclass(frozen=True, slots=True)
+class Foreign:
+    """A record on the audit topic that is not the writer's (consumers.audit.core.sieve)."""
+
+    position: int  # in the topic (its offset), or in the sequence given
+    index: int | None  # the index it claims (None if it is no audit record at all)
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class VerifyReport:
     ok: bool
     records: int  # records before the first fault's position (all of them when ok)
     checkpoints: int  # checkpoints verified
     last_hash: bytes  # hash of the last verified record (ZERO_HASH for none)
     fault: Fault | None = None
+    foreign: tuple[Foreign, ...] = ()  # every record skipped as not the writer's, in topic order

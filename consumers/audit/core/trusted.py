@@ -10,6 +10,7 @@ the walk's first fault.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
@@ -18,14 +19,19 @@ from cryptography import x509
 from consumers.audit.core.checkpoint import AuditPublicKey, key_id_for, signing_input
 from consumers.audit.core.errors import AuditError
 from consumers.audit.core.report import Fault, FaultKind, VerifyReport
-from consumers.audit.core.verify import verify_log
+from consumers.audit.core.sieve import Stored
+from consumers.audit.core.verify import verify_sealed
 from consumers.trust import Purpose, TrustError, TrustPolicy
+from consumers.trust.chain import check_times
+from consumers.trust.leaf import check_purpose, org_binds
 from schemas.audit import Checkpoint
 from schemas.codec import decode
 from schemas.errors import ContractError
 from schemas.reasons import Reason
 
-__all__ = ["checkpoint_keys", "trusted_checkpoint", "verify_trusted"]
+__all__ = ["audit_keys", "checkpoint_keys", "trusted_audit_key", "trusted_checkpoint", "verify_trusted"]
+
+logger = logging.getLogger(__name__)
 
 
 def trusted_checkpoint(cp: Checkpoint, policy: TrustPolicy, org: str, now: datetime) -> AuditPublicKey:
@@ -40,6 +46,43 @@ def trusted_checkpoint(cp: Checkpoint, policy: TrustPolicy, org: str, now: datet
     if not isinstance(key, AuditPublicKey) or key_id_for(key) != cp.key_id:
         raise AuditError(Reason.UNTRUSTED_CHAIN, "audit certificate does not hold the key_id key")
     return key
+
+
+def trusted_audit_key(chain: Sequence[bytes], policy: TrustPolicy, org: str, now: datetime) -> AuditPublicKey:
+    """The key of an audit certificate (DER chain, leaf first) the trust core accepts for the audit
+    purpose now: what checks record seals before any checkpoint names the key."""
+    validated = policy.chains.get(chain, now=now)
+    if Purpose.AUDIT not in validated.purposes:
+        raise TrustError(Reason.ANCHOR_NOT_ALLOWED, "the path's anchor is not trusted for audit signing")
+    check_purpose(validated.leaf, Purpose.AUDIT)
+    if not org_binds(validated.leaf.org_code, org, Purpose.AUDIT):
+        raise TrustError(Reason.ORG_MISMATCH, f"audit certificate is not {org}'s")
+    check_times(validated, now, now, policy.config)
+    key = validated.key
+    if not isinstance(key, AuditPublicKey):
+        raise AuditError(Reason.ALG_NOT_ALLOWED, "the audit certificate holds an unsupported key type")
+    return key
+
+
+def audit_keys(
+    checkpoints: Sequence[bytes],
+    policy: TrustPolicy,
+    *,
+    org: str,
+    now: datetime,
+    certificates: Sequence[Sequence[bytes]] = (),
+) -> dict[str, AuditPublicKey]:
+    """The audit keys that may seal records: those of the checkpoints the trust core accepts, plus
+    the given audit certificates (the PKI folder's, for a log no checkpoint covers yet)."""
+    keys, _ = checkpoint_keys(checkpoints, policy, org, now)
+    for chain in certificates:
+        try:
+            key = trusted_audit_key(chain, policy, org, now)
+        except (TrustError, AuditError) as exc:
+            logger.warning("audit certificate refused: %s", exc)
+            continue
+        keys[key_id_for(key)] = key
+    return keys
 
 
 def checkpoint_keys(
@@ -64,24 +107,27 @@ def checkpoint_keys(
 
 
 def verify_trusted(
-    records: Iterable[bytes],
+    records: Iterable[Stored | bytes],
     checkpoints: Sequence[bytes],
     policy: TrustPolicy,
     *,
     org: str,
     now: datetime,
+    certificates: Sequence[Sequence[bytes]] = (),
     decode_records: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
-    """verify_log with trust-validated audit keys; the earliest fault of either kind wins.
-    An AuditError raised by ``records`` (a damaged archive) propagates."""
+    """verify_sealed with trust-validated audit keys (the checkpoints' and ``certificates``); the
+    earliest fault of either kind wins. An AuditError raised by ``records`` (a damaged archive)
+    propagates."""
     keys, faults = checkpoint_keys(checkpoints, policy, org, now)
-    report = verify_log(records, checkpoints, keys, decode=decode_records, progress=progress)
+    keys.update(audit_keys([], policy, org=org, now=now, certificates=certificates))
+    report = verify_sealed(records, checkpoints, keys, decode=decode_records, progress=progress)
     if not faults:
         return report
     first = min(faults, key=lambda f: f.position or 0)
     walk = report.fault
     if walk is None or (walk.position is not None and (first.position or 0) <= walk.position):
         verified = min(report.records, first.position or 0)
-        return VerifyReport(False, verified, report.checkpoints, report.last_hash, first)
+        return VerifyReport(False, verified, report.checkpoints, report.last_hash, first, report.foreign)
     return report

@@ -23,13 +23,14 @@ from consumers.audit.core.chain import CHAIN_CONTEXT, HEADER, INDEX_SLICE, PREV_
 from consumers.audit.core.checkpoint import AuditPublicKey, verify_checkpoint
 from consumers.audit.core.errors import AuditError
 from consumers.audit.core.merkle import CompactTree
-from consumers.audit.core.report import Fault, FaultKind, VerifyReport
+from consumers.audit.core.report import Fault, FaultKind, Foreign, VerifyReport
+from consumers.audit.core.sieve import Sieve, Stored
 from schemas.audit import ZERO_HASH, Checkpoint
 from schemas.codec import decode as decode_message
 from schemas.codec import schema_entries
 from schemas.errors import ContractError
 
-__all__ = ["Fault", "FaultKind", "VerifyReport", "verify_log"]  # the report types live in .report
+__all__ = ["Fault", "FaultKind", "VerifyReport", "verify_log", "verify_sealed"]  # report types: .report
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,51 @@ def verify_log(
             return VerifyReport(False, 0, 0, ZERO_HASH, fault)
     due.sort(key=lambda d: d.checkpoint.tree_size)
     return _Walk(due, keys, decode, progress).run(iter(records))
+
+
+def verify_sealed(
+    records: Iterable[Stored | bytes],
+    checkpoints: Iterable[bytes],
+    keys: Mapping[str, AuditPublicKey],
+    *,
+    decode: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """``verify_log`` over the writer's records of an audit topic (or archive) as stored, seals
+    beside them: foreign records (consumers.audit.core.sieve) are skipped and reported. A log whose
+    own chain verifies but holds foreign records is a FOREIGN_RECORD fault at the first one's
+    position in the topic; ``report.foreign`` lists them all."""
+    encoded = list(checkpoints)
+    decoded = []
+    for data in encoded:
+        try:
+            decoded.append(decode_message(data, Checkpoint))
+        except ContractError:
+            continue  # verify_log reports it
+    sieve = Sieve(decoded, keys)
+    chain = (s.data for s in sieve.run(r if isinstance(r, Stored) else Stored(r) for r in records))
+    report = verify_log(chain, encoded, keys, decode=decode, progress=progress)
+    for _ in chain:  # past a fault: still list the foreign records
+        pass
+    return _with_foreign(report, tuple(sieve.foreign))
+
+
+def _with_foreign(report: VerifyReport, foreign: tuple[Foreign, ...]) -> VerifyReport:
+    if not foreign:
+        return report
+    fault = report.fault
+    if fault is None:
+        first = foreign[0]
+        claims = "" if first.index is None else f" (it claims index {first.index})"
+        msg = f"the record at position {first.position}{claims} is not the writer's: {first.why}"
+        if len(foreign) > 1:
+            msg += f"; {len(foreign)} foreign records in all"
+        fault = Fault(FaultKind.FOREIGN_RECORD, first.position, msg)
+    elif fault.kind is FaultKind.INDEX_GAP and any(f.index == fault.position for f in foreign):
+        at = next(f.position for f in foreign if f.index == fault.position)
+        msg = f"record {fault.position} was changed or replaced: the record at {at} is not the writer's"
+        fault = Fault(FaultKind.CHAIN_BROKEN, fault.position, msg, fault.checkpoint)
+    return VerifyReport(False, report.records, report.checkpoints, report.last_hash, fault, foreign)
 
 
 class _Walk:

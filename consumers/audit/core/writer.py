@@ -4,7 +4,10 @@
 whose event id (``consumers.audit.core.events.event_id``) is already in the log, appends the rest to an
 ``AuditLog`` and says when a checkpoint is due (every ``every`` records or ``interval``, whichever
 comes first). After a restart ``AuditWriter.rebuild`` replays the stored log, so the duplicate set
-and the chain continue exactly where the topic ends. The Kafka loop is consumers/audit/kafka/service.py.
+and the chain continue exactly where the writer's own records end: the rebuild sieves the topic
+(``consumers.audit.core.sieve``), so a record someone else appended is skipped, listed in
+``foreign`` and never chained onto. Every record the writer appends gets a seal (``seal_of``) that
+is stored beside it. The Kafka loop is consumers/audit/kafka/service.py.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ from typing import Any
 
 import fastavro
 import pydantic
+from cryptography import x509
 
 from consumers.audit.core.chain import HEADER, Appended
-from consumers.audit.core.checkpoint import CheckpointSigner
+from consumers.audit.core.checkpoint import AuditPublicKey, CheckpointSigner
 from consumers.audit.core.errors import AuditError
 from consumers.audit.core.events import decode_draft, event_id, event_id_of
 from consumers.audit.core.log import AuditLog
+from consumers.audit.core.seal import RecordSealer
+from consumers.audit.core.sieve import Foreign, Sieve, Stored
 from schemas.audit import Checkpoint
 from schemas.codec import decode, encode, schema_entries
 from schemas.errors import ContractError
@@ -53,6 +59,9 @@ class AuditWriter:
         self.signed_size = 0  # tree size of the newest checkpoint
         self.signed_at: datetime | None = None
         self.dropped = 0  # duplicates dropped since start
+        self.sealer = RecordSealer(signer)
+        self.genesis: bytes | None = None  # record_hash of record 0: every seal names it
+        self.foreign: list[Foreign] = []  # records on the topic the rebuild did not chain onto
         self._clock: datetime | None = None
 
     @property
@@ -62,16 +71,28 @@ class AuditWriter:
     @classmethod
     def rebuild(
         cls,
-        stored: Iterable[bytes],
+        stored: Iterable[Stored | bytes],
         checkpoints: Iterable[bytes],
         signer: CheckpointSigner,
         policy: CheckpointPolicy | None = None,
     ) -> AuditWriter:
-        """Continue the stored log. Raises AuditError when it does not chain or does not decode:
-        a writer must never extend a damaged log (run ``docbus audit verify``)."""
+        """Continue the writer's own records of the stored log (foreign ones are skipped and listed
+        in ``foreign``). Raises AuditError when its own records do not chain or do not decode: a
+        writer must never extend a damaged log (run ``docbus audit verify``)."""
         writer = cls(signer, policy)
-        records = list(stored)
-        writer.log = AuditLog.replay(records)  # raises unless every record chains
+        decoded = []
+        cps = list(checkpoints)
+        for data in cps:
+            try:
+                decoded.append(decode(data, Checkpoint))
+            except ContractError:
+                logger.warning("ignoring an undecodable checkpoint on the checkpoint topic")
+        sieve = Sieve(decoded, {signer.key_id: _public_key(signer)})
+        records = [r.data for r in sieve.run(x if isinstance(x, Stored) else Stored(x) for x in stored)]
+        for x in sieve.foreign:
+            logger.warning("foreign audit record at position %d (index %s): %s", x.position, x.index, x.why)
+        writer.foreign, writer.genesis = sieve.foreign, sieve.genesis
+        writer.log = AuditLog.replay(records)  # raises unless every record of the writer's chains
         reader = next(e.parsed for e in schema_entries() if e.name == "audit_record.v1")
         for i, data in enumerate(records):
             # the plain Avro decoding: ~5x faster than models over millions of records
@@ -83,12 +104,7 @@ class AuditWriter:
             except Exception as exc:  # fastavro's errors are not one type; the chain held, the body not
                 raise AuditError(Reason.MALFORMED, f"stored record {i} does not decode: {exc!r}") from exc
             writer.seen.add(eid)
-        for data in checkpoints:
-            try:
-                cp = decode(data, Checkpoint)
-            except ContractError:
-                logger.warning("ignoring an undecodable checkpoint on the checkpoint topic")
-                continue
+        for cp in decoded:
             if cp.tree_size >= writer.signed_size and cp.tree_size <= writer.size:
                 writer.signed_size, writer.signed_at = cp.tree_size, cp.issued_at
         logger.info("audit writer resumes at %d records, last checkpoint %d", writer.size, writer.signed_size)
@@ -126,6 +142,14 @@ class AuditWriter:
         self.seen.add(eid)
         return appended
 
+    def seal_of(self, appended: Appended) -> bytes:
+        """The seal to store beside ``appended.stored`` (consumers.audit.core.seal)."""
+        if appended.record.index == 0:
+            self.genesis = appended.hash
+        if self.genesis is None:  # rebuild or the first append set it
+            raise AuditError(Reason.MALFORMED, "no record 0 to seal against")
+        return self.sealer.seal(self.genesis, appended.hash)
+
     def checkpoint_due(self, now: datetime) -> bool:
         new = self.size - self.signed_size
         if new <= 0:
@@ -142,3 +166,10 @@ class AuditWriter:
         cp = self.log.checkpoint(self.signer, now)
         self.signed_size, self.signed_at = cp.tree_size, cp.issued_at
         return encode(cp)
+
+
+def _public_key(signer: CheckpointSigner) -> AuditPublicKey:
+    key = x509.load_der_x509_certificate(signer.chain[0]).public_key()
+    if not isinstance(key, AuditPublicKey):  # from_certificate allowed only these
+        raise ValueError("the audit certificate holds an unsupported key type")
+    return key

@@ -63,12 +63,20 @@ def _sha(data: bytes) -> bytes:
 
 
 async def build_bundle(
-    settings: AuditConfig, kafka: KafkaConnection, message_id: str, *, now: datetime
+    settings: AuditConfig,
+    kafka: KafkaConnection,
+    message_id: str,
+    *,
+    now: datetime,
+    policy: TrustPolicy | None = None,
 ) -> bytes:
-    """The evidence bundle of one message. LookupError when something it needs is not on the bus
-    (no record, no covering checkpoint yet, envelope gone); AuditError if the log disagrees with
-    its checkpoint."""
-    view = await load_log(settings, kafka)
+    """The evidence bundle of one message, from the writer's records only (foreign ones are
+    sieved out with the audit keys ``policy`` accepts; default: the PKI folder's anchors and CRLs).
+    LookupError when something it needs is not on the bus (no record, no covering checkpoint yet,
+    envelope gone); AuditError if the log disagrees with its checkpoint."""
+    if policy is None:
+        policy = TrustPolicy(TrustStore(anchors=pki_anchors(settings.pki), crls=pki_crls(settings.pki)))
+    view = await load_log(settings, kafka, policy, now=now)
     about = [(s, r) for s, r in view.about(message_id) if r.message_id == message_id]
     if not about:
         raise LookupError(f"no audit record about message {message_id}")

@@ -19,6 +19,7 @@ from consumers.audit.config import AuditConfig
 from consumers.audit.core.events import draft
 from consumers.audit.kafka.kafka_io import Headers, fetch_at, produce_all, read_topic
 from consumers.audit.kafka.logview import load_log
+from consumers.trust import TrustPolicy
 from schemas.audit import AuditEvent, AuditRecord, SourcePosition
 from schemas.connection import KafkaConnection
 from schemas.envelope import parse_envelope
@@ -98,8 +99,10 @@ async def replay(
     *,
     now: datetime,
     dry_run: bool,
+    policy: TrustPolicy,
 ) -> ReplayResult:
-    view = await load_log(settings, kafka, checkpoints=False)
+    """``policy`` accepts the audit keys: only the writer's own ROUTED records entitle ``org``."""
+    view = await load_log(settings, kafka, policy, now=now)
     held = await inbox_ids(settings, kafka, org)
     routed = view.matching(event=AuditEvent.ROUTED.value, recipient=org)
     result = ReplayResult(org, settings.inbox(org), plan_replay(routed, org, since, until, held))

@@ -25,8 +25,10 @@ from consumers.audit.config import AuditConfig
 from consumers.audit.core.checkpoint import CheckpointSigner
 from consumers.audit.core.errors import AuditError
 from consumers.audit.core.events import CHECKPOINT_REQUEST, CONTROL_HEADER
+from consumers.audit.core.seal import SEAL_HEADER
+from consumers.audit.core.sieve import Stored
 from consumers.audit.core.writer import AuditWriter, CheckpointPolicy
-from consumers.audit.kafka.kafka_io import Message, open_producer, read_values, to_message
+from consumers.audit.kafka.kafka_io import Message, open_producer, read_topic, read_values, to_message
 from producers.keys import FileKeyProvider
 from schemas.connection import KafkaConnection
 from schemas.topics import AUDIT_EVENTS_TOPIC, AUDIT_TOPIC, CHECKPOINT_TOPIC
@@ -83,7 +85,9 @@ class AuditWriterService:
                 await asyncio.sleep(_RETRY_SECONDS)
 
     async def _rebuild(self) -> AuditWriter:
-        stored = await read_values(self.kafka, self.topics.audit)
+        stored = [
+            Stored(m.value, m.header(SEAL_HEADER)) async for m in read_topic(self.kafka, self.topics.audit)
+        ]
         checkpoints = await read_values(self.kafka, self.topics.checkpoints)
         return AuditWriter.rebuild(stored, checkpoints, self.signer, self.policy)
 
@@ -107,9 +111,11 @@ class AuditWriterService:
                         if msg.header(CONTROL_HEADER) == CHECKPOINT_REQUEST:
                             asked = True
                             continue
-                        stored = self._accept(writer, msg)
-                        if stored is not None:
-                            futures.append(await producer.send(self.topics.audit, stored))
+                        sealed = self._accept(writer, msg)
+                        if sealed is not None:
+                            stored, seal = sealed
+                            headers = [(SEAL_HEADER, seal)]
+                            futures.append(await producer.send(self.topics.audit, stored, headers=headers))
                             if writer.checkpoint_due(datetime.now(UTC)):  # exactly every N records
                                 signed.append(writer.checkpoint(datetime.now(UTC)))
                     await asyncio.gather(*futures)  # every record stored before anything is committed
@@ -126,13 +132,13 @@ class AuditWriterService:
                 await consumer.stop()
 
     @staticmethod
-    def _accept(writer: AuditWriter, msg: Message) -> bytes | None:
+    def _accept(writer: AuditWriter, msg: Message) -> tuple[bytes, bytes] | None:
         try:
             appended = writer.accept(msg.value)
         except AuditError as exc:  # cannot be chained; leave it on the events topic, say where
             logger.error("skipping audit draft at %s/%d@%d: %s", msg.topic, msg.partition, msg.offset, exc)
             return None
-        return None if appended is None else appended.stored
+        return None if appended is None else (appended.stored, writer.seal_of(appended))
 
 
 def _next_offsets(messages: list[Message]) -> dict[TopicPartition, int]:

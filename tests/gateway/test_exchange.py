@@ -1,0 +1,67 @@
+"""End to end on the real broker through two live gateways: the university's e-office posts an edXML
+công văn to its gateway; the ministry's gateway lists it, downloads it, answers 03; the
+university's gateway reports the 03. The package survives the bus field for field."""
+
+from __future__ import annotations
+
+import pytest
+
+from producers.edxml import SignatureVerdict, parse_package
+from tests.edxml.conftest import SAMPLE_PATH
+from tests.gateway.conftest import MOET, UNI, Exchange
+
+pytestmark = pytest.mark.broker
+
+
+def university_package() -> bytes:
+    """The sample công văn, sent by the university to the ministry."""
+    text = SAMPLE_PATH.read_text(encoding="utf-8")
+    return text.replace("000.00.15.G03", UNI).replace("000.00.00.H01", "000.00.00.G03").encode()
+
+
+def test_edxml_from_a_university_to_the_ministry_and_its_03_back(exchange: Exchange) -> None:
+    package = university_package()
+    xml = {"Content-Type": "application/xml", "Idempotency-Key": "cong-van-1234"}
+    with exchange.uni.client() as uni, exchange.moet.client() as moet:
+        sent = uni.post(f"/v1/orgs/{UNI}/edxml", params={"wait": 30}, content=package, headers=xml)
+        assert sent.status_code == 202, sent.text
+        assert sent.json()["state"] == "accepted", sent.json()
+        assert sent.json()["package_signature"]["verdict"] == "absent"
+        mid = sent.json()["message_id"]
+
+        listed = moet.get(f"/v1/orgs/{MOET}/inbox", params={"message_id": mid, "wait": 60})
+        assert listed.status_code == 200, listed.text
+        [doc] = listed.json()
+        assert doc["sender"]["code"] == UNI and doc["verification"]["result"] == "valid"
+        assert doc["verification"]["organization"]["org"] == UNI
+
+        one = moet.get(f"/v1/orgs/{MOET}/inbox/{mid}").json()
+        first_file = one["files"][0]
+        data = moet.get(f"/v1/orgs/{MOET}/inbox/{mid}/files/{first_file}")
+        assert data.status_code == 200
+        original = parse_package(package)
+        assert data.content == original.content.payload.data
+
+        exported = moet.get(f"/v1/orgs/{MOET}/inbox/{mid}/edxml", params={"sign": True})
+        assert exported.status_code == 200 and exported.headers["content-type"].startswith("application/xml")
+        back = parse_package(exported.content)
+        assert back.content == original.content  # every field survived the bus and the gateways
+        assert back.signature.verdict is SignatureVerdict.VALID and MOET in back.signature.subject
+
+        answer = {"message_id": mid, "status": "03", "by": "Nguyễn Văn An", "position": "Văn thư"}
+        receipt = moet.post(f"/v1/orgs/{MOET}/receipts", json=answer)
+        assert receipt.status_code == 201, receipt.text
+        assert receipt.json()["to_org"] == UNI
+
+        status = uni.get(f"/v1/orgs/{UNI}/documents/{mid}", params={"wait": 60, "until": "03"})
+        assert status.status_code == 200, status.text
+        body = status.json()
+        assert body["state"] == "accepted"
+        assert [(r["from_org"], r["status"], r["seal"]) for r in body["receipts"] if r["status"] == "03"] == [
+            (MOET, "03", "valid")
+        ]
+        assert MOET in [r["recipient"] for r in body["recipients"]]
+
+        again = uni.post(f"/v1/orgs/{UNI}/edxml", content=package, headers=xml)  # a retried POST
+        assert again.status_code == 202 and again.json()["message_id"] == mid
+        assert again.headers["Idempotent-Replayed"] == "true"

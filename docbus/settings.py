@@ -2,7 +2,8 @@
 
 Each role's plain config object is a base of `Settings` (fields declared once, there): the bus's
 (consumers/bus/config.py), the audit trail's (consumers/audit/config.py), the broker's
-(infra/settings.py), the state folders shared by all (schemas/connection.py). A command hands
+(infra/settings.py), the gateway's (docbus/gateway/settings.py), the state folders shared by all
+(schemas/connection.py). A command hands
 ``settings`` itself where a role's config is wanted, and `Settings.connection` where a Kafka
 client is: the bootstrap servers plus the TLS identity the command presents.
 
@@ -22,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consumers.audit.config import AuditConfig
 from consumers.bus.config import BusConfig
+from docbus.gateway.settings import GatewayConfig
 from infra.settings import InfraConfig
 from schemas.connection import KafkaConnection, TlsPaths, tls_paths
 
@@ -34,7 +36,7 @@ AUDIT_WRITER = "docbus-audit"
 DIRECTORY = "docbus-directory"
 
 
-class Settings(BusConfig, AuditConfig, InfraConfig, BaseSettings):
+class Settings(BusConfig, AuditConfig, InfraConfig, GatewayConfig, BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOCBUS_", extra="ignore")
 
     #: Kafka bootstrap servers, host:port[,host:port]

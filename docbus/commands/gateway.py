@@ -12,34 +12,36 @@ import json
 import logging
 import socket
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
 
-from docbus.gateway import Gateway, GatewaySettings, create_app
+from docbus.gateway.app import create_app
 from docbus.gateway.auth import add_client
+from docbus.gateway.runtime import Gateway
 from docbus.settings import Settings
 from producers.keys import SigningError
 
-__all__ = ["gateway_app"]
+__all__ = ["gateway_app", "openapi_document"]
 
 out = Console()
 err = Console(stderr=True)
 gateway_app = typer.Typer(no_args_is_help=True, help="the node's HTTP gateway for e-office systems")
 
-Orgs = Annotated[list[str], typer.Option("--org", help="an org code this gateway serves (repeatable)")]
+Orgs = Annotated[list[str], typer.Option("--org", help="an org code (repeatable)")]
+Name = Annotated[str, typer.Option("--name", help="the state folder under <home>/gateways (first --org)")]
 
 
-def _settings(orgs: list[str] | None, name: str, **changes: object) -> GatewaySettings:
-    base = GatewaySettings()
-    update = {k: v for k, v in changes.items() if v is not None}
+def _settings(orgs: list[str], name: str, **changes: object) -> Settings:
+    update: dict[str, object] = {k: v for k, v in changes.items() if v is not None}
     if orgs:
-        update["orgs"] = orgs
+        update["gateway_orgs"] = orgs
     if name:
-        update["name"] = name
-    return base.model_copy(update=update)
+        update["gateway_name"] = name
+    return Settings().model_copy(update=update)
 
 
 class _Server(uvicorn.Server):
@@ -55,21 +57,21 @@ def run(
     org: Orgs,
     port: Annotated[int | None, typer.Option("--port", help="0: any free port (printed)")] = None,
     host: Annotated[str | None, typer.Option("--host")] = None,
-    name: Annotated[str, typer.Option("--name", help="state folder under <home>/gateways")] = "",
+    name: Name = "",
 ) -> None:
     """Serve the gateway until interrupted (prints its address once it accepts calls)."""
-    settings = _settings(org, name, port=port, host=host)
-    bus = Settings()
+    settings = _settings(org, name, gateway_port=port, gateway_host=host)
+    settings.warn_if_insecure()
     try:
-        gateway = Gateway(bus, settings)
+        gateway = Gateway(settings)
     except (SigningError, ValueError, OSError) as exc:
         err.print(f"[red]cannot start:[/] {exc}")
         raise typer.Exit(1) from None
     logging.getLogger("docbus").setLevel(logging.INFO)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.gateway_host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.host, settings.port))
+    sock.bind((settings.gateway_host, settings.gateway_port))
     config = uvicorn.Config(create_app(gateway), log_level="warning", access_log=False, lifespan="on")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_Server(config).serve(sockets=[sock]))
@@ -79,14 +81,12 @@ def run(
 def client(
     client_id: Annotated[str, typer.Argument(help="the e-office system's client id")],
     org: Orgs,
-    name: Annotated[str, typer.Option("--name", help="the gateway's state folder name")] = "",
+    name: Name = "",
     secret: Annotated[str, typer.Option("--secret", help="use this secret (default: a new random one)")] = "",
 ) -> None:
     """Register an e-office system for the orgs it may act for; prints its secret once."""
-    settings = _settings(org if not (name or GatewaySettings().orgs) else None, name)
-    if not settings.orgs and not name:
-        settings = settings.model_copy(update={"orgs": org})
-    path = settings.folder(Settings().home) / "clients.json"
+    settings = _settings(org, name)
+    path = settings.gateway_folder(settings.home) / "clients.json"
     try:
         made = add_client(path, client_id, org, secret or None)
     except ValueError as exc:
@@ -104,7 +104,6 @@ def openapi() -> None:
 
 
 def openapi_document() -> dict[str, object]:
-    from pathlib import Path
-
-    bus = Settings(home=Path("/nonexistent"), pki_dir=Path("/nonexistent"))
-    return create_app(Gateway(bus, GatewaySettings()), manage=False).openapi()
+    """The document of a gateway serving no org (routes and schemas do not depend on the orgs)."""
+    settings = Settings(home=Path("/nonexistent"), pki_dir=Path("/nonexistent"), gateway_orgs=[])
+    return create_app(Gateway(settings), manage=False).openapi()

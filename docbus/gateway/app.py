@@ -45,6 +45,6 @@ def create_app(gateway: Gateway, *, manage: bool = True) -> FastAPI:
         return {"orgs": sorted(gateway.nodes)}
 
     install_openapi(app)
-    app.add_middleware(BodyLimit, limit=gateway.settings.max_request_bytes)
+    app.add_middleware(BodyLimit, limit=gateway.settings.gateway_max_request_bytes)
     app.add_middleware(AccessLog, write=gateway.log_access)  # outermost: a 413 is logged too
     return app

@@ -55,4 +55,4 @@ async def token(request: Request, gw: GatewayDep) -> Token:
     if client is None:
         raise GatewayError(401, GatewayReason.INVALID_CLIENT, "unknown client or wrong secret")
     request.state.client_id = client.client_id
-    return Token(access_token=gw.tokens.issue(client), expires_in=int(gw.settings.token_ttl))
+    return Token(access_token=gw.tokens.issue(client), expires_in=int(gw.settings.gateway_token_ttl))

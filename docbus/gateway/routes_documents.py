@@ -94,7 +94,7 @@ def _draft(meta: SubmitMetadata, payload: Payload, attachments: list[Payload]) -
 
 
 def _wait(gw: GatewayDep, wait: float) -> float | None:
-    return min(wait, gw.settings.max_wait) if wait > 0 else None
+    return min(wait, gw.settings.gateway_max_wait) if wait > 0 else None
 
 
 @router.post(
@@ -288,7 +288,7 @@ async def document_status(
             return _notice(node, message_id) is not None
         return any(e.status == until.value for e in log_entries(node, message_id))
 
-    await node.wait_for(ready, min(wait, gw.settings.max_wait))
+    await node.wait_for(ready, min(wait, gw.settings.gateway_max_wait))
     notice = _notice(node, message_id)
     outcome = notice_out(notice) if notice is not None else None
     state = "pending" if outcome is None else ("accepted" if outcome.accepted else "refused")

@@ -56,7 +56,7 @@ async def list_inbox(
     def ready() -> bool:
         return node.store.has(message_id) if message_id else bool(node.store.documents())
 
-    await node.wait_for(ready, min(wait, gw.settings.max_wait))
+    await node.wait_for(ready, min(wait, gw.settings.gateway_max_wait))
     metas = node.store.documents()
     if message_id is not None:
         metas = [m for m in metas if m["message_id"] == message_id]

@@ -14,7 +14,6 @@ from docbus.gateway.auth import Client, ClientRegistry, TokenIssuer
 from docbus.gateway.idempotency import IdempotencyStore
 from docbus.gateway.node import OrgNode
 from docbus.gateway.problems import GatewayError, GatewayReason
-from docbus.gateway.settings import GatewaySettings
 from docbus.pki_folder import TrustFiles
 from docbus.settings import ADMIN, Settings
 from producers.directory_view import DirectoryView
@@ -39,24 +38,24 @@ def _identity(bus: Settings, code: str, official: str) -> NodeIdentity:
 
 
 class Gateway:
-    def __init__(self, bus: Settings, settings: GatewaySettings) -> None:
-        self.bus, self.settings = bus, settings
-        self.folder = settings.folder(bus.home)
+    def __init__(self, settings: Settings) -> None:
+        bus = self.bus = self.settings = settings
+        self.folder = settings.gateway_folder(bus.home)
         self.clients = ClientRegistry(self.folder / "clients.json")
-        self.tokens = TokenIssuer(settings.token_ttl)
+        self.tokens = TokenIssuer(settings.gateway_token_ttl)
         self.idempotency = IdempotencyStore(self.folder / "idempotency")
         self.access_log = self.folder / "access.jsonl"
         self.trust = TrustFiles(bus.pki)
         # the address book is public to every org: read it as the first org served
-        first = canonical_org_code(settings.orgs[0]) if settings.orgs else ADMIN
+        first = canonical_org_code(settings.gateway_orgs[0]) if settings.gateway_orgs else ADMIN
         self.directory = DirectoryView(
             bus.connection(first), policy=self.trust.policy, authority=bus.directory_org
         )
         self.nodes: dict[str, OrgNode] = {}
-        for org in settings.orgs:
+        for org in settings.gateway_orgs:
             code = canonical_org_code(org)
             self.nodes[code] = OrgNode(
-                _identity(bus, code, settings.official), kafka=bus.connection(code),
+                _identity(bus, code, settings.gateway_official), kafka=bus.connection(code),
                 node_dir=bus.home / "nodes" / code, policy=self.trust.policy, directory=self.directory,
                 bus_org=bus.bus_org, refresh=self.trust.refresh,
             )  # fmt: skip
@@ -86,7 +85,7 @@ class Gateway:
 
     async def _refresh_directory(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.directory_refresh)
+            await asyncio.sleep(self.settings.gateway_directory_refresh)
             try:
                 await self.directory.refresh(timeout=self.bus.directory_timeout)
             except Exception as exc:  # a broker hiccup must not end the gateway; next round retries

@@ -13,9 +13,9 @@ from tests.gateway.conftest import MOET, UNI, Exchange
 pytestmark = pytest.mark.broker
 
 
-def university_package() -> bytes:
-    """The sample công văn, sent by the university to the ministry."""
-    text = SAMPLE_PATH.read_text(encoding="utf-8")
+def university_package(number: str = "1234") -> bytes:
+    """The sample công văn (số ``number``), sent by the university to the ministry."""
+    text = SAMPLE_PATH.read_text(encoding="utf-8").replace("1234", number)
     return text.replace("000.00.15.G03", UNI).replace("000.00.00.H01", "000.00.00.G03").encode()
 
 

@@ -94,8 +94,8 @@ class AclPolicy:
     """What an org and the processors may do (topics.toml ``[acls]``)."""
 
     processor: str = "User:docbus-processor"
-    org_write: tuple[str, ...] = ("docbus.ingress", "docbus.receipts")
-    org_read: tuple[str, ...] = ("docbus.directory",)
+    org_write: tuple[str, ...] = ("docbus.ingress", "docbus.receipts", "docbus.blobs")
+    org_read: tuple[str, ...] = ("docbus.directory", "docbus.blobs")
     inbox_prefix: str = "docbus.inbox."
     inbox_group_prefix: str = "docbus-inbox-"
     processor_topic_prefix: str = "docbus"

@@ -30,12 +30,14 @@ class TopicSpec:
     retention_ms: int | None = None
     min_insync: int = 1
     max_message_bytes: int | None = None
+    segment_ms: int | None = None
+    segment_bytes: int | None = None
 
     def capped(self, brokers: int) -> TopicSpec:
         rf = min(self.replication, brokers)
         return TopicSpec(
             self.name, self.partitions, rf, self.cleanup, self.retention_ms,
-            min(self.min_insync, rf), self.max_message_bytes,
+            min(self.min_insync, rf), self.max_message_bytes, self.segment_ms, self.segment_bytes,
         )  # fmt: skip
 
     def configs(self) -> dict[str, str]:
@@ -44,6 +46,10 @@ class TopicSpec:
             out["retention.ms"] = str(self.retention_ms)
         if self.max_message_bytes is not None:
             out["max.message.bytes"] = str(self.max_message_bytes)
+        if self.segment_ms is not None:
+            out["segment.ms"] = str(self.segment_ms)
+        if self.segment_bytes is not None:
+            out["segment.bytes"] = str(self.segment_bytes)
         return out
 
 
@@ -83,6 +89,8 @@ def _spec(raw: Mapping[str, object], defaults: Mapping[str, object]) -> TopicSpe
         retention_ms=int(merged["retention_ms"]) if "retention_ms" in merged else None,  # type: ignore[call-overload]
         min_insync=int(merged.get("min_insync", 1)),  # type: ignore[call-overload]
         max_message_bytes=int(merged["max_message_bytes"]) if "max_message_bytes" in merged else None,  # type: ignore[call-overload]
+        segment_ms=int(merged["segment_ms"]) if "segment_ms" in merged else None,  # type: ignore[call-overload]
+        segment_bytes=int(merged["segment_bytes"]) if "segment_bytes" in merged else None,  # type: ignore[call-overload]
     )
 
 

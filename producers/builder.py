@@ -43,6 +43,7 @@ __all__ = [
     "DocumentDraft",
     "EnvelopeSource",
     "build_envelope",
+    "content_type_of",
     "payload_from_file",
     "prepare_envelope",
     "sign_envelope",
@@ -51,11 +52,16 @@ __all__ = [
 _DEFAULT_TYPE = "application/octet-stream"
 
 
+def content_type_of(path: Path, content_type: str | None = None) -> str:
+    """The given type, else the one guessed from the file name, else application/octet-stream."""
+    guessed, _ = mimetypes.guess_type(Path(path).name)
+    return (content_type or guessed or _DEFAULT_TYPE).lower()
+
+
 def payload_from_file(path: Path, content_type: str | None = None) -> Payload:
     """A payload of the file's bytes under its bare name; the type guessed from the name."""
     path = Path(path)
-    guessed, _ = mimetypes.guess_type(path.name)
-    return Payload.of(path.name, (content_type or guessed or _DEFAULT_TYPE).lower(), path.read_bytes())
+    return Payload.of(path.name, content_type_of(path, content_type), path.read_bytes())
 
 
 @dataclass(frozen=True)

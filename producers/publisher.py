@@ -7,6 +7,7 @@ Headers follow docs/adr/0001-bus-topology.md (CloudEvents binary mode).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from types import TracebackType
@@ -24,6 +25,7 @@ from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC
 __all__ = [
     "PublishError",
     "Publisher",
+    "acknowledged",
     "envelope_headers",
     "receipt_headers",
 ]
@@ -37,6 +39,14 @@ Headers = list[tuple[str, bytes]]
 
 class PublishError(Exception):
     """The broker did not acknowledge a record (unreachable, topic missing, timeout)."""
+
+
+async def acknowledged(fut: asyncio.Future[RecordMetadata]) -> RecordMetadata:
+    """The acknowledgement of a record handed over by :meth:`Publisher.enqueue`."""
+    try:
+        return await fut
+    except KafkaError as exc:
+        raise PublishError(f"not acknowledged: {exc!r}") from exc
 
 
 def _ce(kind: str, ce_id: str, source: str, subject: str) -> Headers:
@@ -117,6 +127,33 @@ class Publisher:
             raise PublishError(f"{topic}: not acknowledged: {exc!r}") from None
         logger.debug("produced %s[%d]@%d", meta.topic, meta.partition, meta.offset)
         return meta
+
+    async def enqueue(
+        self, topic: str, key: bytes, value: bytes, *, partition: int | None = None
+    ) -> asyncio.Future[RecordMetadata]:
+        """Hand one record to the producer without awaiting its acknowledgement (the caller bounds
+        how many are in flight and awaits the futures: PublishError via :func:`acknowledged`)."""
+        if self._producer is None:
+            raise PublishError("the publisher is not started")
+        try:
+            fut: asyncio.Future[RecordMetadata] = await self._producer.send(
+                topic, value, key=key, partition=partition
+            )
+        except KafkaError as exc:
+            raise PublishError(f"{topic}: not accepted: {exc!r}") from exc
+        return fut
+
+    async def partition_count(self, topic: str) -> int:
+        """Partitions of ``topic``; PublishError when it does not exist."""
+        if self._producer is None:
+            raise PublishError("the publisher is not started")
+        try:
+            parts = await self._producer.partitions_for(topic)
+        except KafkaError as exc:
+            raise PublishError(f"{topic}: no metadata: {exc!r}") from exc
+        if not parts:
+            raise PublishError(f"topic {topic} does not exist")
+        return len(parts)
 
     async def publish_envelope(self, env: Envelope, raw: bytes) -> RecordMetadata:
         return await self.send(self.ingress, env.sender.code, raw, envelope_headers(env))

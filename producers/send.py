@@ -20,7 +20,15 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
-from producers.builder import DocumentDraft, EnvelopeSource, prepare_envelope, sign_envelope
+from producers.blob_upload import DEFAULT_CHUNK_BYTES, BlobUploader
+from producers.builder import (
+    DocumentDraft,
+    EnvelopeSource,
+    content_type_of,
+    payload_from_file,
+    prepare_envelope,
+    sign_envelope,
+)
 from producers.directory_view import DirectoryView
 from producers.identity import NodeIdentity
 from producers.node_state import NodeState
@@ -32,15 +40,17 @@ from schemas.codec import decode
 from schemas.connection import KafkaConnection
 from schemas.envelope import Envelope
 from schemas.errors import ContractError, TrustError
+from schemas.payload import Payload
 from schemas.reasons import Reason
 from schemas.receipt import StatusCode, parse_receipt
-from schemas.topics import DIRECTORY_TOPIC, INGRESS_TOPIC, inbox_topic
+from schemas.topics import BLOBS_TOPIC, DIRECTORY_TOPIC, INGRESS_TOPIC, inbox_topic
 
 __all__ = ["BUS_ORG", "NoticeWatcher", "Outcome", "SendResult", "Sender", "send_document"]
 
 logger = logging.getLogger(__name__)
 
 BUS_ORG = "G03.BUS"
+INLINE_MAX_BYTES = 256 * 1024  # larger files travel as chunks on docbus.blobs (ENVELOPE.md §7)
 _NOTICES = (StatusCode.ARRIVED, StatusCode.REJECTED)
 
 
@@ -155,10 +165,16 @@ class Sender:
         directory_topic: str = DIRECTORY_TOPIC,
         inbox: str | None = None,
         watch: bool = True,
+        blobs_topic: str = BLOBS_TOPIC,
+        inline_max: int = INLINE_MAX_BYTES,
+        chunk_size: int = DEFAULT_CHUNK_BYTES,
     ) -> None:
         self.identity = identity
         self.state = NodeState(state_dir, identity.org_code)
         self.publisher = Publisher(kafka, ingress=ingress, client_id=f"docbus-node-{identity.org_code}")
+        self.inline_max = inline_max
+        journal = state_dir / "blobs"
+        self.uploader = BlobUploader(self.publisher, journal, topic=blobs_topic, chunk_size=chunk_size)
         self.directory = DirectoryView(kafka, topic=directory_topic, policy=policy)
         inbox_name = inbox or inbox_topic(identity.org_code)
         self.watcher = NoticeWatcher(kafka, inbox_name, policy) if watch else None
@@ -181,6 +197,15 @@ class Sender:
         if self.watcher is not None:
             await self.watcher.stop()
         await self.publisher.stop()
+
+    async def attach(self, path: Path, content_type: str | None = None) -> Payload:
+        """The file as a payload: inline up to ``inline_max`` bytes, else its chunks are produced to
+        docbus.blobs first (only those not stored yet) and the payload references them."""
+        path = Path(path)
+        kind = content_type_of(path, content_type)
+        if path.stat().st_size <= self.inline_max:
+            return payload_from_file(path, kind)
+        return await self.uploader.upload(path, kind)
 
     async def flush_pending(self) -> int:
         """Publish envelopes numbered earlier but never acknowledged (call with the lock held)."""

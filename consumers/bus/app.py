@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from consumers.bus.blobs import BlobCheck
 from consumers.bus.clients import MAX_BATCH, MAX_PARTITION_FETCH, MAX_REQUEST
 from consumers.bus.config import BusConfig
 from consumers.bus.decide.policy import ReplayGuard
@@ -149,8 +150,11 @@ class Bus:
         self.trust = trust
         self.directory = DirectoryStore()
         self.feed = DirectoryFeed(kafka, self.directory, self.trust.policy, authority=settings.directory_org)
-        self.validator = Validator(self.trust.policy, self.directory, ReplayGuard(settings.policy()))
+        self.validator = Validator(
+            self.trust.policy, self.directory, ReplayGuard(settings.policy()), settings.limits()
+        )
         self.receipt_check = ReceiptCheck(self.trust.policy)
+        self.blob_check = BlobCheck(kafka, wait=settings.blob_wait)
         self.ingress_gaps = GapFiller(kafka, settings.app_id, INGRESS_TOPIC)
         self.receipt_gaps = GapFiller(kafka, settings.app_id, RECEIPTS_TOPIC)
         identity = NodeIdentity.from_pki(
@@ -245,6 +249,7 @@ def create_bus(
         await bus.writer.stop()
         await bus.ingress_gaps.stop()
         await bus.receipt_gaps.stop()
+        await bus.blob_check.stop()
 
     @bus.app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def forget_positions(app: faust.App, *_: Any, **__: Any) -> None:

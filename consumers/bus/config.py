@@ -14,6 +14,7 @@ from pydantic import Field
 
 from consumers.bus.decide.policy import PolicyConfig
 from schemas.connection import StateFolders
+from schemas.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["BusConfig"]
 
@@ -52,10 +53,30 @@ class BusConfig(StateFolders):
     notices_per_minute: float = Field(default=60.0, ge=0)
     #: faust worker log level: crit|error|warn|info|debug
     log_level: str = "info"
+    #: whole encoded envelope, refused above (TOO_LARGE); large files travel as chunks instead
+    max_message_bytes: int = Field(default=DEFAULT_LIMITS.max_message_bytes, ge=64 * 1024)
+    #: one payload or attachment, inline or as chunks on docbus.blobs (TOO_LARGE)
+    max_payload_bytes: int = Field(default=DEFAULT_LIMITS.max_payload_bytes, ge=1)
+    #: the payload and every attachment of one envelope together (TOO_LARGE)
+    max_total_bytes: int = Field(default=DEFAULT_LIMITS.max_total_bytes, ge=1)
+    #: seconds a referenced chunk may be missing from docbus.blobs before BLOB_INCOMPLETE
+    blob_wait: float = Field(default=30.0, gt=0)
+    #: a node sends files up to this size inline, larger ones as chunks (docs/ENVELOPE.md §7)
+    inline_max_bytes: int = Field(default=256 * 1024, ge=0)
+    #: bytes per chunk a node produces (4 KiB .. 1 MiB)
+    chunk_bytes: int = Field(
+        default=1024 * 1024, ge=DEFAULT_LIMITS.min_chunk_bytes, le=DEFAULT_LIMITS.max_chunk_bytes
+    )
 
     @property
     def data_dir(self) -> Path:
         return self.home / "bus"
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_message_bytes=self.max_message_bytes, max_payload_bytes=self.max_payload_bytes,
+            max_total_bytes=self.max_total_bytes,
+        )  # fmt: skip
 
     def policy(self) -> PolicyConfig:
         return PolicyConfig(

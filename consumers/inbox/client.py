@@ -22,9 +22,11 @@ from typing import Any, Protocol
 from aiokafka import AIOKafkaConsumer
 
 from consumers.bus.decide.routing import RoutingError, route
+from consumers.inbox.blobs import receive_blob
 from consumers.inbox.proof import check_route_proof, proof_header
 from consumers.inbox.store import InboxStore
 from consumers.trust import TrustError, TrustPolicy, VerifiedDocument
+from producers.blob_reader import BlobReader
 from producers.identity import NodeIdentity
 from producers.publisher import Publisher
 from producers.receipts import make_receipt
@@ -37,7 +39,7 @@ from schemas.errors import ContractError
 from schemas.orgcode import canonical_org_code
 from schemas.reasons import Reason
 from schemas.receipt import Receipt, StatusCode, parse_receipt
-from schemas.topics import RECEIPTS_TOPIC, inbox_topic
+from schemas.topics import BLOBS_TOPIC, RECEIPTS_TOPIC, inbox_topic
 
 __all__ = ["DirectorySource", "InboxClient", "InboxEvent", "auto_receipt_id"]
 
@@ -91,6 +93,8 @@ class InboxClient:
         group: str | None = None,
         bus_org: str = "G03.BUS",
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        blobs_topic: str = BLOBS_TOPIC,
+        blob_wait: float = 30.0,
     ) -> None:
         self.identity, self.policy, self.directory = identity, policy, directory
         self.org = identity.org_code
@@ -101,6 +105,9 @@ class InboxClient:
         self.publisher = Publisher(kafka, receipts=receipts_topic, client_id=f"docbus-inbox-{self.org}")
         self.bus_org = canonical_org_code(bus_org)
         self.now = now
+        self.blobs = BlobReader(
+            kafka, topic=blobs_topic, wait=blob_wait, client_id=f"docbus-inbox-{self.org}"
+        )
 
     # --- one record -------------------------------------------------------------------------
 
@@ -126,6 +133,10 @@ class InboxClient:
             check_route_proof(proof_header(headers), env, self.org, self.policy, self.bus_org, self.now())
         except TrustError as exc:
             return self._not_routed(env, raw, exc)
+        try:  # only for a copy the bus routed: chunks are read for nothing else
+            await self._receive_blobs(env)
+        except _Refused as exc:
+            return await self._refuse(env, raw, exc.reason, exc.detail)
         meta = self._meta(env, verified)
         try:
             self.store.save_document(env, raw, meta)
@@ -155,6 +166,15 @@ class InboxClient:
             )
         except TrustError as exc:
             raise _Refused(exc.reason, exc.detail) from None
+
+    async def _receive_blobs(self, env: Envelope) -> None:
+        """Every chunked payload reassembled and verified into the store (resumed if cut short)."""
+        for p in (env.payload, *env.attachments):
+            if p.blob is not None:
+                try:
+                    await receive_blob(self.blobs, self.store.root, p)
+                except ContractError as exc:
+                    raise _Refused(exc.reason, f"{p.file_name}: {exc.detail}") from None
 
     async def _addressed(self, env: Envelope) -> None:
         """This org is named, or a closed code it succeeds, or a member of an addressed group."""
@@ -189,6 +209,11 @@ class InboxClient:
             "created_at": env.created_at.isoformat(),
             "received_at": self.now().isoformat(),
             "envelope_hash": envelope_hash(env).hex(),
+            "payloads": [
+                {"name": p.file_name, "content_type": p.content_type, "size": p.size,
+                 "sha256": p.sha256.hex(), "chunks": len(p.blob.chunks) if p.blob is not None else 0}
+                for p in (env.payload, *env.attachments)
+            ],
             "verification": {
                 "result": "valid",
                 "official": {"name": doc.official.name, "position": doc.official.position,
@@ -292,6 +317,7 @@ class InboxClient:
                     return handled
         finally:
             await consumer.stop()
+            await self.blobs.stop()
             await self.publisher.stop()
 
     @staticmethod

@@ -4,6 +4,8 @@ Layout under the store root::
 
     <message id>/envelope.bin       the exact bytes received
     <message id>/files/<name>       payload and attachments under their own names
+    blobs/<sha256>                  a chunked payload's verified content, stored once (inbox/blobs.py);
+                                    files/<name> of each document carrying it is a hard link to it
     <message id>/meta.json          sender, document id, subject, type, received at, verification
     <message id>/receipt.bin        the sealed 01 receipt, once the broker acknowledged it
     rejected/<message id or sha256>-<sha256 prefix>/envelope.bin + reason.json
@@ -47,6 +49,13 @@ def _file_names(payloads: list[Payload]) -> list[str]:
     return names
 
 
+def _link(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)  # one copy on disk however many documents carry it
+    except OSError:
+        shutil.copyfile(source, target)  # a file system without hard links
+
+
 class InboxStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -83,7 +92,10 @@ class InboxStore:
             payloads = [env.payload, *env.attachments]
             stored = _file_names(payloads)
             for name, p in zip(stored, payloads, strict=True):
-                (files / name).write_bytes(p.data)
+                if p.blob is not None:
+                    _link(self.root / "blobs" / p.sha256.hex(), files / name)
+                else:
+                    (files / name).write_bytes(p.data)
             full = meta | {"files": stored}
             (tmp / "meta.json").write_text(json.dumps(full, indent=2, ensure_ascii=False), encoding="utf-8")
             os.replace(tmp, final)  # atomic on one file system; fails if ``final`` appeared meanwhile

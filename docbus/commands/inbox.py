@@ -68,7 +68,7 @@ def inbox(
         kafka = settings.connection(identity.org_code)
         directory = DirectoryView(kafka, policy=trust.policy, authority=settings.directory_org)
         client = InboxClient(identity, kafka, store_dir, trust.policy, directory=directory,
-                             bus_org=settings.bus_org)  # fmt: skip
+                             bus_org=settings.bus_org, blob_wait=settings.blob_wait)  # fmt: skip
         events: list[InboxEvent] = []
         on_event = events.append if as_json else _print_event
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,9 +20,9 @@ from docbus.commands.common import ORG, identity, node_dir
 from docbus.errors import CliError, ExitCode
 from docbus.pki_folder import TrustFiles
 from docbus.settings import Settings
-from producers.builder import DocumentDraft, payload_from_file
+from producers.builder import DocumentDraft
 from producers.directory_view import DirectoryView
-from producers.send import SendResult, send_document
+from producers.send import Sender, SendResult
 from schemas.document import BusinessType, Competence, DocumentType, Priority
 
 __all__ = ["node_dir", "send"]
@@ -58,23 +58,28 @@ def send(
     """Send a signed document to the bus (exit 1: refused; 3: no notice in time; others: OPERATIONS.md)."""
     settings = Settings()
     sender = identity(settings, org, official)
-    draft = DocumentDraft(
-        document_type=doc_type, code_number=number, code_notation=notation, subject=subject,
-        payload=payload_from_file(file), attachments=[payload_from_file(p) for p in attach or []],
-        recipients=to or [], groups=group or [], promulgation_place=place,
-        promulgation_date=date.fromisoformat(promulgated) if promulgated else None,
-        competence=competence, priority=Priority(priority), response_for=response_for or None,
-        business_type=business,
-    )  # fmt: skip
+    fields: dict[str, Any] = {
+        "document_type": doc_type, "code_number": number, "code_notation": notation, "subject": subject,
+        "recipients": to or [], "groups": group or [], "promulgation_place": place,
+        "promulgation_date": date.fromisoformat(promulgated) if promulgated else None,
+        "competence": competence, "priority": Priority(priority), "response_for": response_for or None,
+        "business_type": business,
+    }  # fmt: skip
     policy = TrustFiles(settings.pki).policy
 
     async def go() -> SendResult:
         snapshot = await _addresses_known(settings, policy, sender.org_code, to or [], group or [])
-        return await send_document(
-            sender, draft, kafka=settings.connection(sender.org_code),
-            state_dir=node_dir(settings, sender.org_code) / "state", wait=timeout if wait else None,
-            policy=policy, directory_snapshot=snapshot,
-        )  # fmt: skip
+        waiting = timeout if wait else None
+        async with Sender(
+            sender, settings.connection(sender.org_code), node_dir(settings, sender.org_code) / "state",
+            policy=policy, watch=waiting is not None, inline_max=settings.inline_max_bytes,
+            chunk_size=settings.chunk_bytes,
+        ) as node:  # fmt: skip
+            # files above the inline threshold go to docbus.blobs as chunks first, then the envelope
+            payload = await node.attach(file)
+            attachments = [await node.attach(p) for p in attach or []]
+            draft = DocumentDraft(payload=payload, attachments=attachments, **fields)
+            return await node.send(draft, wait=waiting, directory_snapshot=snapshot)
 
     _report(asyncio.run(go()), wait)
 

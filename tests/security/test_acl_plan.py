@@ -18,9 +18,10 @@ POLICY = load_policy()
 def test_an_org_reads_only_its_own_inbox_and_group() -> None:
     grants = org_acls("G03.15", POLICY)
     read_topics = {a.name for a in grants if a.resource is Resource.TOPIC and a.op is Op.READ}
-    assert read_topics == {"docbus.inbox.G03.15", "docbus.directory"}
+    # docbus.blobs: chunks of large payloads, written by senders and read by recipients (SECURITY.md)
+    assert read_topics == {"docbus.inbox.G03.15", "docbus.directory", "docbus.blobs"}
     write_topics = {a.name for a in grants if a.op is Op.WRITE}
-    assert write_topics == {"docbus.ingress", "docbus.receipts"}
+    assert write_topics == {"docbus.ingress", "docbus.receipts", "docbus.blobs"}
     groups = {(a.name, a.op) for a in grants if a.resource is Resource.GROUP}
     assert groups == {("docbus-inbox-G03.15", Op.READ), ("docbus-inbox-G03.15", Op.DESCRIBE)}
     assert all(a.pattern is Pattern.LITERAL and a.principal == "User:G03.15" for a in grants)

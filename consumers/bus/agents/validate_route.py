@@ -76,6 +76,7 @@ async def handle_envelope(bus: Bus, msg: SourceRecord) -> Futures:
         except TimeoutError:
             logger.warning("directory catch-up timed out; deciding with what is held")
         decision = _decide(bus, raw, now, position)
+    decision = await bus.blob_check.check(decision)  # chunked payloads complete and matching
     notify = True
     if isinstance(decision, Rejected) and decision.notify:
         notify = bus.notice_budget.allow(decision.sender or key_sender(msg.key), time.monotonic())

@@ -13,6 +13,7 @@ import pytest
 
 from docbus.directory_load import ensure_topics, publish_entries
 from infra.pki import Authority
+from schemas.connection import KafkaConnection
 from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC, inbox_topic
 from tests.bus.conftest import bus_env
 from tests.bus.kafka import BusProcess, start_group_at_end
@@ -31,18 +32,18 @@ class BlobBus:
 
 
 @pytest.fixture(scope="module")
-def blob_bus(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BlobBus]:
+def blob_bus(kafka_conn: KafkaConnection, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BlobBus]:
     world = build_world(tmp_path_factory.mktemp("blobs") / "pki")
     Authority(world.pki, PASSPHRASE.encode()).issue_official("G03.U001", "Trần Thị Bình", "Hiệu trưởng")
-    asyncio.run(ensure_topics(kafka_bootstrap, world.entries))
-    asyncio.run(publish_entries(kafka_bootstrap, world.entries))
+    asyncio.run(ensure_topics(kafka_conn, world.entries))
+    asyncio.run(publish_entries(kafka_conn, world.entries))
     home = tmp_path_factory.mktemp("blobs-home")
     for code in ("G03.U001", "G03.U002", "H01"):  # the clients read what these tests send
-        asyncio.run(start_group_at_end(kafka_bootstrap, f"docbus-inbox-{code}", [inbox_topic(code)]))
+        asyncio.run(start_group_at_end(kafka_conn, f"docbus-inbox-{code}", [inbox_topic(code)]))
     app_id = f"docbus-test-{uuid.uuid4().hex[:8]}"
-    asyncio.run(start_group_at_end(kafka_bootstrap, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC]))
+    asyncio.run(start_group_at_end(kafka_conn, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC]))
     env = {
-        **os.environ, **bus_env(kafka_bootstrap, world, home, app_id), "COLUMNS": "240",
+        **os.environ, **bus_env(kafka_conn, world, home, app_id), "COLUMNS": "240",
         "DOCBUS_BLOB_WAIT": BLOB_WAIT, "DOCBUS_CHUNK_BYTES": str(CHUNK),
     }  # fmt: skip
     bus = BusProcess(env, home / "bus.log")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas.connection import KafkaConnection
 from schemas.topics import BLOBS_TOPIC
 from tests.blobs.conftest import CHUNK, BlobBus
 from tests.bus.kafka import end_offsets
@@ -44,7 +45,7 @@ def send(b: BlobBus, number: str, scan: Path, *attach: Path) -> str:
 
 
 async def test_a_large_scan_arrives_verified_and_is_stored_once(
-    kafka_bootstrap: str, blob_bus: BlobBus, tmp_path: Path
+    kafka_conn: KafkaConnection, blob_bus: BlobBus, tmp_path: Path
 ) -> None:
     scan = tmp_path / "phu-luc-scan.pdf"
     scan.write_bytes(b"%PDF-1.7\n" + os.urandom(3 * 1024 * 1024 + 123))  # 49 chunks of 64 KiB
@@ -65,9 +66,9 @@ async def test_a_large_scan_arrives_verified_and_is_stored_once(
     chunks = -(-scan.stat().st_size // CHUNK)
     assert [p["chunks"] for p in meta["payloads"]] == [chunks, 0]
 
-    before = await end_offsets(kafka_bootstrap, [BLOBS_TOPIC])
+    before = await end_offsets(kafka_conn, [BLOBS_TOPIC])
     again = send(blob_bus, "22", scan)  # the same file in another dispatch
-    assert await end_offsets(kafka_bootstrap, [BLOBS_TOPIC]) == before  # no chunk produced again
+    assert await end_offsets(kafka_conn, [BLOBS_TOPIC]) == before  # no chunk produced again
     assert docbus(blob_bus, "inbox", "--org", "G03.U002").returncode == 0
     second = inbox / again / "files" / scan.name
     assert second.samefile(stored) and stored.stat().st_nlink == 3  # one copy on disk

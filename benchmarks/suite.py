@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import bench_audit, bench_bus, bench_pipeline, bench_verify
+from benchmarks import bench_audit, bench_bus, bench_gateway, bench_pipeline, bench_verify
 from benchmarks._ceilings import machine
 from schemas.connection import KafkaConnection
 
@@ -39,9 +39,11 @@ class Sizes:
     rates: tuple[int, ...] = (100, 1000, 5000)
     rate_seconds: float = 2.0
     fanouts: int = 5
+    gateway_submits: int = 300
+    cli_runs: int = 3
 
 
-QUICK = Sizes(0.02, 8, 0.05, 200, 2000, 20, (100, 1000), 0.05, 1)
+QUICK = Sizes(0.02, 8, 0.05, 200, 2000, 20, (100, 1000), 0.05, 1, 10, 1)
 
 
 def test_broker() -> KafkaConnection:
@@ -66,6 +68,7 @@ def run_all(sizes: Sizes, kafka: KafkaConnection | None) -> dict[str, Any]:
     out["audit"] = bench_audit.measure(sizes.audit_records, kafka)
     if kafka:
         out["bus"] = bench_bus.run(kafka, sizes.drain, sizes.rates, sizes.rate_seconds, sizes.fanouts)
+        out["gateway"] = bench_gateway.run(kafka, sizes.gateway_submits, sizes.cli_runs)
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
 
@@ -176,6 +179,24 @@ def render(result: dict[str, Any], console: Console) -> None:
             "",
             "flat, < 300",
             _met(m["met"]),
+        )
+    gw = result.get("gateway")
+    if gw:
+        table.add_row(
+            f"gateway submits /s ({gw['concurrency']} in flight)",
+            str(gw["submit_per_s"]),
+            f"{gw['sender_per_s']} Sender in process",
+            f"{gw['ratio_to_sender']:.2f}",
+            "",
+            "",
+        )
+        table.add_row(
+            "CLI path: send_document /s | docbus send /s",
+            f"{gw['cli_send_document_per_s']} | {gw['cli_process_per_s']}",
+            "a connection | a process per document",
+            "",
+            "",
+            "",
         )
     console.print(table)
     mc = result["machine"]

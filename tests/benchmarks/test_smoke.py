@@ -45,11 +45,14 @@ def test_every_benchmark_runs_and_reports_its_ceiling(kafka_conn: KafkaConnectio
     ]
     assert bus["fan_out"]["inboxes"] == 63
     assert bus["processor_memory"]["rss_mb_max"] > 0
+    gateway = result["gateway"]
+    assert gateway["submit_per_s"] > 0 and gateway["sender_per_s"] > 0 and gateway["cli_process_per_s"] > 0
 
     out = io.StringIO()
     suite.render(result, Console(file=out, width=200))
     table = out.getvalue()
     assert "validate+route Ed25519" in table and "fan-out to 63 inboxes" in table
+    assert "gateway submits /s" in table
 
 
 def test_without_a_broker_the_pure_parts_still_run() -> None:

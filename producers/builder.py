@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import mimetypes
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from producers.identity import NodeIdentity
-from producers.keys import sign_dual
+from producers.keys import sign_dual, staple
 from schemas.canonical import envelope_signing_input
 from schemas.codec import encode
 from schemas.document import (
@@ -38,6 +38,7 @@ from schemas.limits import DEFAULT_LIMITS, Limits, check_message_size
 from schemas.orgcode import canonical_org_code
 from schemas.payload import Payload
 from schemas.reasons import Reason
+from schemas.signature import SignerRole
 
 __all__ = [
     "DocumentDraft",
@@ -179,13 +180,21 @@ def build_envelope(
 
 
 def sign_envelope(
-    identity: NodeIdentity, envelope: Envelope, *, limits: Limits = DEFAULT_LIMITS, at: datetime | None = None
+    identity: NodeIdentity,
+    envelope: Envelope,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    at: datetime | None = None,
+    ocsp: Mapping[SignerRole, Sequence[bytes]] | None = None,
 ) -> tuple[Envelope, bytes]:
     """Check, sign (official then seal, one signing time) and encode. Returns the signed envelope
-    and its wire bytes. ContractError if the bus would refuse it; SigningError if a key fails."""
+    and its wire bytes. ContractError if the bus would refuse it; SigningError if a key fails.
+    ``ocsp``: DER OCSP responses to staple per signer (their CA's answer about their chain)."""
     check_envelope(envelope, limits)
     when = utc_millis(at or datetime.now(UTC))  # what the wire carries, so the copy equals the original
     signatures = sign_dual(identity.require_official(), identity.seal, envelope_signing_input(envelope), when)
+    if ocsp:
+        signatures = staple(signatures, ocsp)
     signed = envelope.model_copy(update={"signatures": signatures})
     raw = encode(signed)
     check_message_size(raw, limits)

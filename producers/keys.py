@@ -7,7 +7,7 @@ DER chain leaf first, and signature bytes (ECDSA DER, low-S). Token keys: produc
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -154,6 +154,12 @@ def make_signature(
     return Signature(
         role=role, algorithm=provider.algorithm.value, chain=provider.chain, signing_time=when, value=value
     )
+
+
+def staple(signatures: Sequence[Signature], ocsp: Mapping[SignerRole, Sequence[bytes]]) -> list[Signature]:
+    """The signatures with the DER OCSP responses each signer's CA gave it (envelope.v4). Stapling
+    changes no signed byte: signatures are outside the signing input."""
+    return [s.model_copy(update={"ocsp": list(ocsp.get(s.role, ()))}) for s in signatures]
 
 
 def sign_dual(

@@ -42,7 +42,7 @@ class Envelope(AvroModel):
     """A document envelope; with an empty ``signatures`` list it is the unsigned form a signer
     signs (signatures are outside the signing input, see schemas/canonical.py)."""
 
-    avro_schema = "envelope.v3"
+    avro_schema = "envelope.v4"
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     message_id: MessageId

@@ -40,6 +40,8 @@ class Limits:
     max_chain_length: int = 4  # certificates per signature chain (leaf, intermediates, anchor)
     max_certificate_bytes: int = 16 * 1024
     max_signature_bytes: int = 1024  # RSA-4096 is 512 bytes; anything larger is not a signature
+    max_ocsp_responses: int = 4  # stapled per signature: one per certificate of the chain but the anchor
+    max_ocsp_bytes: int = 16 * 1024  # one DER OCSPResponse (a responder certificate included)
     # large payloads as chunks on docbus.blobs (docs/ENVELOPE.md §7)
     max_payload_bytes: int = 256 * 1024 * 1024  # one payload or attachment, inline or chunked
     max_total_bytes: int = 512 * 1024 * 1024  # payload and every attachment of one envelope
@@ -92,3 +94,6 @@ def check_signature_limits(signatures: Sequence[Signature], limits: Limits = DEF
         _at_most(f"{sig.role.value} signature bytes", len(sig.value), limits.max_signature_bytes)
         for cert in sig.chain:
             _at_most("certificate bytes", len(cert), limits.max_certificate_bytes)
+        _at_most(f"{sig.role.value} stapled OCSP responses", len(sig.ocsp), limits.max_ocsp_responses)
+        for response in sig.ocsp:
+            _at_most("OCSP response bytes", len(response), limits.max_ocsp_bytes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["Signature", "SignerRole"]
 
@@ -26,3 +26,6 @@ class Signature(BaseModel):
     chain: list[bytes]  # DER certificates, signer first, then issuers (anchor optional)
     signing_time: datetime  # claimed by the signer, timezone-aware UTC
     value: bytes  # raw signature bytes (ECDSA: DER-encoded (r, s), low-S)
+    # DER OCSPResponses the signer stapled for its chain (envelope.v4): checked offline by the
+    # trust core beside the CRLs; not signed, so a relay that strips them only loses that evidence
+    ocsp: list[bytes] = Field(default_factory=list)

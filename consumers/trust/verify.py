@@ -99,7 +99,7 @@ class TrustPolicy:
             raise TrustError(Reason.INVALID_FIELD, "signing_time and now must be timezone-aware")
         if at > now + cfg.clock_skew:
             raise TrustError(Reason.STALE, f"signing_time {at.isoformat()} is in the future")
-        chain = self.chains.get(sig.chain, now=now)
+        chain = self.chains.get(sig.chain, now=now, ocsp=sig.ocsp)
         leaf = chain.leaf
         if purpose not in chain.purposes:
             raise TrustError(

@@ -22,7 +22,15 @@ def _block(start: str, end: str) -> str:
     return m.group(0)
 
 
-_TABLE = ["envelope.v1", "envelope.v2", "envelope.v3", "blob_chunk.v1", "receipt.v1", "quarantine.v1"]
+_TABLE = [
+    "envelope.v1",
+    "envelope.v2",
+    "envelope.v3",
+    "envelope.v4",
+    "blob_chunk.v1",
+    "receipt.v1",
+    "quarantine.v1",
+]
 
 
 @pytest.mark.parametrize("name", _TABLE)

@@ -113,7 +113,7 @@ def test_v2_details_round_trip_and_are_signed_under_their_own_context() -> None:
     plain = sample_envelope()
     env = plain.model_copy(update={"edxml": _details()})
     raw = encode(env)
-    assert raw[2:10] == fingerprint("envelope.v3")
+    assert raw[2:10] == fingerprint("envelope.v4")
     assert decode(raw, Envelope) == env
     signed = envelope_signing_input(env)
     assert signed.startswith(ENVELOPE_V2_CONTEXT)
@@ -126,7 +126,7 @@ def test_v2_details_round_trip_and_are_signed_under_their_own_context() -> None:
 
 def test_v2_without_details_signs_the_v1_input() -> None:
     plain = sample_envelope()
-    assert encode(plain)[2:10] == fingerprint("envelope.v3")
+    assert encode(plain)[2:10] == fingerprint("envelope.v4")
     assert envelope_signing_input(decode(encode(plain), Envelope)).startswith(ENVELOPE_CONTEXT)
 
 
@@ -136,3 +136,23 @@ def test_details_must_describe_this_envelope() -> None:
     two = [EdxmlAttachment(content_id="cid:1"), EdxmlAttachment(content_id="cid:2")]
     with pytest.raises(ValidationError, match="payload and every attachment"):
         sample_envelope(attachments=[], edxml=EdxmlDetails(attachments=two))
+
+
+def test_a_v3_envelope_reads_as_v4_with_no_staples_and_the_same_signing_input() -> None:
+    import io
+
+    import fastavro
+
+    from schemas.codec import MARKER, schema_entries
+
+    v3 = next(e for e in schema_entries() if e.name == "envelope.v3")
+    env = sample_envelope()
+    body = io.BytesIO()
+    record = env.model_dump()
+    for sig in record["signatures"]:
+        del sig["ocsp"]  # what a v3 writer had
+    fastavro.schemaless_writer(body, v3.parsed, record)
+    back = decode(MARKER + v3.fingerprint + body.getvalue(), Envelope)
+    assert all(s.ocsp == [] for s in back.signatures)
+    assert envelope_signing_input(back) == envelope_signing_input(env)
+    assert encode(back)[2:10] == fingerprint("envelope.v4")

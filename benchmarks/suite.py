@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import bench_audit, bench_bus, bench_gateway, bench_pipeline, bench_verify
+from benchmarks import bench_audit, bench_bus, bench_gateway, bench_large, bench_pipeline, bench_verify
 from benchmarks._ceilings import machine
 from schemas.connection import KafkaConnection
 
@@ -41,9 +41,10 @@ class Sizes:
     fanouts: int = 5
     gateway_submits: int = 300
     cli_runs: int = 3
+    large_mb: int = 200  # one attachment end to end (benchmarks/bench_large.py); 0 skips it
 
 
-QUICK = Sizes(0.02, 8, 0.05, 200, 2000, 20, (100, 1000), 0.05, 1, 10, 1)
+QUICK = Sizes(0.02, 8, 0.05, 200, 2000, 20, (100, 1000), 0.05, 1, 10, 1, 4)
 
 
 def test_broker() -> KafkaConnection:
@@ -69,6 +70,8 @@ def run_all(sizes: Sizes, kafka: KafkaConnection | None) -> dict[str, Any]:
     if kafka:
         out["bus"] = bench_bus.run(kafka, sizes.drain, sizes.rates, sizes.rate_seconds, sizes.fanouts)
         out["gateway"] = bench_gateway.run(kafka, sizes.gateway_submits, sizes.cli_runs)
+        if sizes.large_mb:
+            out["large"] = bench_large.run(kafka, sizes.large_mb)
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
 
@@ -141,6 +144,25 @@ def render(result: dict[str, Any], console: Console) -> None:
             f"{mem['rss_mb_slope_per_100k_second_half']}/100k",
             "flat, < 300",
             _met(mem["met"]),
+        )
+    large = result.get("large")
+    if large:
+        g = large["rss_growth_mb"]
+        table.add_row(
+            f"large attachment {large['size_mb']} MB end to end MB/s",
+            str(large["mb_per_s"]),
+            f"{large['raw_mb_per_s']} raw produce+consume",
+            f"{large['ratio']:.2f}",
+            ">= 0.50",
+            _met(large["ratio"] >= 0.5),
+        )
+        table.add_row(
+            "large attachment RSS growth MB (sender/processor/recipient)",
+            f"{g['sender']}/{g['processor']}/{g['recipient']}",
+            "",
+            "",
+            "< 64 each",
+            _met(max(g.values()) < 64),
         )
     bus = result.get("bus")
     if bus:

@@ -104,7 +104,7 @@ class BlobUploader:
         *,
         topic: str = BLOBS_TOPIC,
         chunk_size: int = DEFAULT_CHUNK_BYTES,
-        window: int = 4,
+        window: int = 8,
         reuse: timedelta = timedelta(days=3),
     ) -> None:
         self.publisher, self.journal_dir, self.topic = publisher, journal_dir, topic
@@ -165,7 +165,7 @@ class BlobUploader:
                     data = f.read(self.chunk_size)
                     if hashlib.sha256(data).digest() != digests[index]:
                         raise PublishError(f"{path.name} changed while it was being sent")
-                    record = encode_chunk(digest, size, index, data)
+                    record = encode_chunk(digest, size, index, data, digests[index])
                     pending.append((index, await self.publisher.enqueue(self.topic, key, record,
                                                                         partition=partition)))  # fmt: skip
                     self.last.produced += 1

@@ -110,9 +110,10 @@ def _read_long(buf: memoryview, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def encode_chunk(content: bytes, size: int, index: int, data: bytes) -> bytes:
-    """A ``blob_chunk.v1`` record: marker, fingerprint, then the Avro body field by field."""
-    digest = hashlib.sha256(data).digest()
+def encode_chunk(content: bytes, size: int, index: int, data: bytes, digest: bytes | None = None) -> bytes:
+    """A ``blob_chunk.v1`` record: marker, fingerprint, then the Avro body field by field
+    (``digest``: SHA-256 of ``data`` when the caller just computed it)."""
+    digest = digest or hashlib.sha256(data).digest()
     head = b"".join([MARKER, fingerprint("blob_chunk.v1"), content, _zigzag(size), _zigzag(index), digest])
     return head + _zigzag(len(data)) + data
 

@@ -47,6 +47,9 @@ def test_every_benchmark_runs_and_reports_its_ceiling(kafka_conn: KafkaConnectio
     assert bus["processor_memory"]["rss_mb_max"] > 0
     gateway = result["gateway"]
     assert gateway["submit_per_s"] > 0 and gateway["sender_per_s"] > 0 and gateway["cli_process_per_s"] > 0
+    large = result["large"]
+    assert large["size_mb"] == suite.QUICK.large_mb and large["mb_per_s"] > 0 and large["raw_mb_per_s"] > 0
+    assert set(large["rss_growth_mb"]) == {"sender", "processor", "recipient"}
 
     out = io.StringIO()
     suite.render(result, Console(file=out, width=200))

@@ -18,12 +18,13 @@ from aiokafka.errors import KafkaError
 from consumers.inbox.client import InboxClient, InboxEvent
 from consumers.inbox.store import InboxStore
 from consumers.trust import TrustPolicy
+from producers.blob_upload import DEFAULT_CHUNK_BYTES
 from producers.directory_view import DirectoryView
 from producers.identity import NodeIdentity
 from producers.node_state import NodeState
 from producers.publisher import PublishError
 from producers.reader import ReadError
-from producers.send import Sender
+from producers.send import INLINE_MAX_BYTES, Sender
 from schemas.connection import KafkaConnection
 
 __all__ = ["OrgNode"]
@@ -44,10 +45,15 @@ class OrgNode:
         directory: DirectoryView,
         bus_org: str,
         refresh: Callable[[], object] | None = None,
+        inline_max: int = INLINE_MAX_BYTES,
+        chunk_size: int = DEFAULT_CHUNK_BYTES,
     ) -> None:
         self.identity = identity
         self.org = identity.org_code
-        self.sender = Sender(identity, kafka, node_dir / "state", policy=policy)
+        self.sender = Sender(
+            identity, kafka, node_dir / "state", policy=policy, inline_max=inline_max, chunk_size=chunk_size
+        )
+        self.uploads = node_dir / "state" / "uploads"  # files of a submit, until they are sent
         self.sender.directory = directory  # one address book for every org of the gateway
         self.state: NodeState = self.sender.state
         self.store = InboxStore(node_dir / "inbox")

@@ -4,7 +4,9 @@ their outcome: the bus's notice and every recipient's status."""
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -64,13 +66,22 @@ def _require(request: Request, *types: str) -> None:
         raise GatewayError(415, GatewayReason.UNSUPPORTED_MEDIA_TYPE, f"send {' or '.join(types)}")
 
 
-async def _payload(part: Any, what: str) -> Payload:
+async def _payload(node: OrgNode, folder: FilePath, part: Any, what: str) -> Payload:
+    """The part as a payload: inline up to the inline limit, else uploaded to docbus.blobs as chunks
+    (the node's ``Sender.attach``, as ``docbus send`` does)."""
     if not isinstance(part, UploadFile) or not part.filename:
         raise GatewayError(422, Reason.FIELD_MISSING, f"{what}: a file part with a file name", what)
-    data = await part.read()
+    name = part.filename.replace("\\", "/").rsplit("/", 1)[-1]
+    if name in ("", ".", ".."):
+        raise GatewayError(422, Reason.INVALID_FIELD, f"{what}: file name {part.filename!r}", what)
     ctype = (part.content_type or "application/octet-stream").split(";")[0].strip().lower()
+    path = folder / str(len(list(folder.iterdir()))) / name
+    path.parent.mkdir(parents=True)
+    with path.open("wb") as f:
+        while chunk := await part.read(1024 * 1024):
+            f.write(chunk)
     try:
-        return Payload.of(part.filename.rsplit("/", 1)[-1], ctype, data)
+        return await node.sender.attach(path, ctype)
     except ValidationError as exc:
         raise GatewayError(422, Reason.INVALID_FIELD, f"{what}: {exc.errors()[0]['msg']}", what) from None
 
@@ -120,8 +131,11 @@ async def submit_files(
         raise GatewayError(
             422, Reason.INVALID_FIELD, f"metadata.{where}: {err['msg']}", f"metadata.{where}"
         ) from None
-    payload = await _payload(form.get("file"), "file")
-    attachments = [await _payload(p, "attachments") for p in form.getlist("attachments")]
+    node.uploads.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=node.uploads) as tmp:
+        folder = FilePath(tmp)
+        payload = await _payload(node, folder, form.get("file"), "file")
+        attachments = [await _payload(node, folder, p, "attachments") for p in form.getlist("attachments")]
     draft = _draft(meta, payload, attachments)
     return await idempotent(
         request, gw, caller, node, _canonical(meta, [payload, *attachments]),

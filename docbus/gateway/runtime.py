@@ -57,7 +57,8 @@ class Gateway:
             self.nodes[code] = OrgNode(
                 _identity(bus, code, settings.gateway_official), kafka=bus.connection(code),
                 node_dir=bus.home / "nodes" / code, policy=self.trust.policy, directory=self.directory,
-                bus_org=bus.bus_org, refresh=self.trust.refresh,
+                bus_org=bus.bus_org, refresh=self.trust.refresh, inline_max=bus.inline_max_bytes,
+                chunk_size=bus.chunk_bytes,
             )  # fmt: skip
         self._refresher: asyncio.Task[None] | None = None
 

@@ -4,6 +4,8 @@ university's gateway reports the 03. The package survives the bus field for fiel
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from producers.edxml import SignatureVerdict, parse_package
@@ -65,3 +67,17 @@ def test_edxml_from_a_university_to_the_ministry_and_its_03_back(exchange: Excha
         again = uni.post(f"/v1/orgs/{UNI}/edxml", content=package, headers=xml)  # a retried POST
         assert again.status_code == 202 and again.json()["message_id"] == mid
         assert again.headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_file_over_the_inline_limit_travels_as_chunks(exchange: Exchange) -> None:
+    big = b"%PDF-1.7 " + bytes(range(256)) * 2400  # 600 KiB: above the 256 KiB inline limit
+    meta = {"to": [MOET], "number": "17", "notation": "ĐHBK-HCTH", "subject": "V/v hồ sơ lớn"}
+    files = {"metadata": (None, json.dumps(meta).encode(), "application/json"),
+             "file": ("ho-so.pdf", big, "application/pdf")}  # fmt: skip
+    with exchange.uni.client() as uni, exchange.moet.client() as moet:
+        sent = uni.post(f"/v1/orgs/{UNI}/documents", params={"wait": 30}, files=files)
+        assert sent.status_code == 202 and sent.json()["state"] == "accepted", sent.text
+        mid = sent.json()["message_id"]
+        listed = moet.get(f"/v1/orgs/{MOET}/inbox", params={"message_id": mid, "wait": 60}).json()
+        assert [d["files"] for d in listed] == [["ho-so.pdf"]]
+        assert moet.get(f"/v1/orgs/{MOET}/inbox/{mid}/files/ho-so.pdf").content == big

@@ -8,8 +8,9 @@ recipients' side can count a copy that arrives before its sender hears back from
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -48,6 +49,7 @@ class Letter:
     draft: DocumentDraft
     bad: str = ""  # how it is spoiled: "" (a good letter), "revoked", "tampered"
     why: str = ""
+    scan_mb: int = 0  # a scanned appendix of this many MB goes with it, as chunks on docbus.blobs
 
     def document_id(self, today: date) -> str:
         return format_document_id(self.sender, today, self.draft.code_number, self.draft.code_notation)
@@ -55,6 +57,20 @@ class Letter:
 
 def _pdf(name: str, text: str) -> Payload:
     return Payload.of(name, "application/pdf", f"%PDF-1.7\n% {text}\n".encode() * 40)
+
+
+SCAN_MB = 6
+
+
+def _scanned(folder: Path, mb: int) -> Path:
+    """A stand-in for a scanned PDF appendix: incompressible bytes behind a PDF header."""
+    path = folder / "phu-luc-scan.pdf"
+    folder.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        f.write(b"%PDF-1.7\n% scanned appendix\n")
+        for _ in range(mb):
+            f.write(os.urandom(1_000_000))
+    return path
 
 
 def _draft(
@@ -80,7 +96,9 @@ def letters(universities: int, today: date) -> list[Letter]:
         draft = _draft(
             DocumentType.CONG_VAN, str(14 + i), notation, subjects[i - 1], today, recipients=tuple(to)
         )
-        out.append(Letter(f"công văn {14 + i}/{notation}", university(i), draft))
+        scan = SCAN_MB if i == 1 else 0  # the first one carries a scanned appendix (ENVELOPE.md §7)
+        label = f"công văn {14 + i}/{notation}" + (f" + {scan} MB scanned appendix" if scan else "")
+        out.append(Letter(label, university(i), draft, scan_mb=scan))
     revoked = _draft(
         DocumentType.BAO_CAO, "45", "BC-SGDĐT", "Báo cáo tổng kết năm học", today, recipients=("G03",)
     )
@@ -134,9 +152,11 @@ class Senders:
             identity = self.world.identity(letter.sender, signs=True)
             state = self.state / "nodes" / letter.sender / "state"
             async with Sender(identity, self.connect(letter.sender), state, policy=self.policy) as sender:
-                result = await sender.send(
-                    letter.draft, wait=self.wait, directory_snapshot=self.world.snapshot.hash
-                )
+                draft = letter.draft
+                if letter.scan_mb:  # uploaded as chunks first, then the envelope references them
+                    appendix = await sender.attach(_scanned(self.state / "scans", letter.scan_mb))
+                    draft = replace(draft, attachments=(*draft.attachments, appendix))
+                result = await sender.send(draft, wait=self.wait, directory_snapshot=self.world.snapshot.hash)
             message_id, outcome = result.message_id, result.outcome
         notice = _notice(outcome)
         if letter.bad:

@@ -3,6 +3,7 @@ starts its own `docbus bus run` and `docbus audit writer`), checked through its 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -33,6 +34,7 @@ def summary(kafka_conn: KafkaConnection, tmp_path_factory: pytest.TempPathFactor
     assert not (state / "pids.json").exists()  # the processors were stopped
     data: dict[str, Any] = json.loads((state / "summary.json").read_text())
     data["stdout"] = run.stdout
+    data["state"] = str(state)
     return data
 
 
@@ -76,3 +78,14 @@ def test_the_audit_log_verifies(summary: dict[str, Any]) -> None:
     expected = sum(2 + 3 * d["recipients"] for d in summary["documents"]) + 2 * len(summary["rejected"])
     assert audit["about_demo"] >= expected
     assert "OK" in summary["stdout"] and "docbus audit verify" in summary["stdout"]
+
+
+def test_the_scanned_appendix_travels_as_chunks_and_is_stored_verified(summary: dict[str, Any]) -> None:
+    letter = summary["documents"][1]
+    assert letter["label"].endswith("MB scanned appendix") and letter["arrived_01"] == 1
+    folder = Path(summary["state"]) / "nodes" / letter["first"] / "inbox" / letter["message_id"]
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    scan = next(p for p in meta["payloads"] if p["name"] == "phu-luc-scan.pdf")
+    assert scan["chunks"] >= 6 and scan["size"] > 6_000_000
+    stored = folder / "files" / "phu-luc-scan.pdf"
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == scan["sha256"]

@@ -28,7 +28,7 @@ from docbus.gateway.models import (
 from docbus.gateway.node import OrgNode
 from docbus.gateway.problems import GatewayError, GatewayReason
 from docbus.gateway.schema import ACCEPTED, PROBLEMS, binary_body, multipart_body
-from docbus.gateway.submit import idempotent, notice_out
+from docbus.gateway.submit import idempotent, notice_out, recover
 from docbus.settings import ADMIN
 from producers.builder import DocumentDraft
 from producers.edxml import SignatureVerdict, parse_package
@@ -210,6 +210,10 @@ async def submit_envelope(
     _require(request, "application/octet-stream")
     body = await request.body()
     env, raw = _presigned(gw, node, body)
+    if node.state.sent_envelope(env.message_id) is not None:  # sent before: the same answer, not a gap
+        replay = await recover(node, None)(env.message_id)
+        if replay is not None:
+            return JSONResponse(replay[1], status_code=replay[0], headers={"Idempotent-Replayed": "true"})
     return await idempotent(
         request, gw, caller, node, body, lambda _mid: node.sender.send_signed(env, raw, wait=_wait(gw, wait))
     )

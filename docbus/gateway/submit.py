@@ -29,7 +29,7 @@ from schemas.canonical import envelope_hash
 from schemas.envelope import parse_envelope
 from schemas.errors import DocbusError
 
-__all__ = ["fingerprint", "idempotent", "notice_out", "submitted"]
+__all__ = ["fingerprint", "idempotent", "notice_out", "recover", "submitted"]
 
 
 def fingerprint(request: Request, body: bytes) -> str:
@@ -62,8 +62,8 @@ def _refused(exc: BaseException) -> bool:
     )
 
 
-def _recover(node: OrgNode, extra: dict[str, Any] | None) -> Callable[[str], Awaitable[Outcome | None]]:
-    async def recover(message_id: str) -> Outcome | None:
+def recover(node: OrgNode, extra: dict[str, Any] | None) -> Callable[[str], Awaitable[Outcome | None]]:
+    async def finish(message_id: str) -> Outcome | None:
         raw = node.state.sent_envelope(message_id)
         if raw is None and any(parse_envelope(b).message_id == message_id for _, b in node.state.pending()):
             async with node.state.reserve():
@@ -77,7 +77,7 @@ def _recover(node: OrgNode, extra: dict[str, Any] | None) -> Callable[[str], Awa
         )
         return 202, submitted(node.org, result, extra)
 
-    return recover
+    return finish
 
 
 async def idempotent(
@@ -113,7 +113,7 @@ async def idempotent(
         raise GatewayError(400, GatewayReason.IDEMPOTENCY_KEY_INVALID, "1-255 printable ASCII characters")
     try:
         (status, out), replay = await gw.idempotency.run(
-            caller.client_id, key, fingerprint(request, body), run, _recover(node, extra), refused=_refused
+            caller.client_id, key, fingerprint(request, body), run, recover(node, extra), refused=_refused
         )
     except KeyError:
         raise GatewayError(

@@ -4,9 +4,19 @@ refused with a problem+json reason before anything is sent."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
+from producers.builder import DocumentDraft, build_envelope
+from producers.identity import NodeIdentity
+from producers.keys import make_signature
+from schemas.canonical import envelope_signing_input
+from schemas.codec import encode
+from schemas.document import DocumentType
+from schemas.payload import Payload
+from schemas.signature import SignerRole
+from tests.bus.world import PASSPHRASE
 from tests.edxml.conftest import SAMPLE_PATH
 from tests.gateway.conftest import MOET, UNI, Exchange
 
@@ -82,3 +92,34 @@ def test_bad_input_is_a_problem_with_a_reason(exchange: Exchange) -> None:
     with exchange.uni.client() as http:
         http.headers["Authorization"] = "Bearer nope"
         _problem(http.get(f"{url}/inbox"), 401, "UNAUTHENTICATED")
+
+
+def _signed_by_the_official(clerk: NodeIdentity, at: dict[str, Any]) -> tuple[str, bytes]:
+    """What the clerk's machine builds: the envelope at the node's next position, the official's
+    signature only (the gateway adds the organisation's seal)."""
+    draft = DocumentDraft(
+        document_type=DocumentType.CONG_VAN, code_number="18", code_notation="ĐHBK-HCTH",
+        subject="V/v ký số tại máy văn thư", recipients=[MOET],
+        payload=Payload.of("to-trinh.pdf", "application/pdf", b"%PDF-1.7 to trinh"),
+    )  # fmt: skip
+    env = build_envelope(
+        clerk, draft, sequence=at["sequence"], previous_hash=bytes.fromhex(at["previous_hash"]),
+        directory_snapshot=bytes.fromhex(at["directory_snapshot"]),
+    )  # fmt: skip
+    official = make_signature(clerk.require_official(), SignerRole.OFFICIAL, envelope_signing_input(env))
+    return env.message_id, encode(env.model_copy(update={"signatures": [official]}))
+
+
+def test_an_envelope_the_official_signed_elsewhere_gets_the_seal_and_is_sent(exchange: Exchange) -> None:
+    clerk = NodeIdentity.from_pki(exchange.world.pki, UNI, PASSPHRASE, "*")  # the official's token
+    octets = {"Content-Type": "application/octet-stream"}
+    with exchange.uni.client() as http:
+        at = http.get(f"/v1/orgs/{UNI}/envelopes/next").json()
+        mid, raw = _signed_by_the_official(clerk, at)
+        sent = http.post(f"/v1/orgs/{UNI}/envelopes", params={"wait": 30}, content=raw, headers=octets)
+        assert sent.status_code == 202, sent.text
+        assert sent.json()["message_id"] == mid and sent.json()["state"] == "accepted"
+        again = http.post(f"/v1/orgs/{UNI}/envelopes", content=raw, headers=octets)  # a retry: same answer
+        assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
+        _, late = _signed_by_the_official(clerk, at)  # signed at the position just used
+        _problem(http.post(f"/v1/orgs/{UNI}/envelopes", content=late, headers=octets), 409, "SEQUENCE_GAP")

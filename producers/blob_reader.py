@@ -89,6 +89,20 @@ class BlobReader:
         for chunk in ref.chunks[start:]:
             yield await self._at(tp, chunk.offset)
 
+    async def retained(self, ref: BlobRef) -> bool:
+        """Whether every chunk offset of ``ref`` is still on the partition (not yet deleted by
+        retention, not past its end); a cheap look before re-delivering an old envelope."""
+        await self.start()
+        tp = TopicPartition(self.topic, ref.partition)
+        try:
+            await self._assign(tp)
+        except ContractError:
+            return False
+        first: int = (await self._consumer.beginning_offsets([tp]))[tp]
+        end: int = (await self._consumer.end_offsets([tp]))[tp]
+        offsets = [c.offset for c in ref.chunks]
+        return first <= min(offsets) and max(offsets) < end
+
     async def _assign(self, tp: TopicPartition) -> None:
         if self._tp == tp:
             return

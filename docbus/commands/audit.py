@@ -321,6 +321,8 @@ def replay(
             action = "would send"
         else:
             action = "sent" if item.message_id in result.sent else "[red]missing[/red]"
+            if item.message_id in result.expired:
+                action = "[red]chunks expired[/red]"
         table.add_row(
             item.message_id, item.document_id or "", item.sender, item.routed_at.isoformat(), action
         )
@@ -328,6 +330,9 @@ def replay(
     console.print(f"{len(result.sent)} sent, {sum(i.held for i in result.items)} already held")
     if result.missing:
         raise _fail(f"{len(result.missing)} envelope(s) could not be fetched as recorded", 1)
+    if result.expired:
+        detail = "chunks deleted by docbus.blobs retention: the sender must send them again"
+        raise _fail(f"{len(result.expired)} envelope(s) not re-delivered, {detail}", 1)
 
 
 @audit_app.command("export")

@@ -88,5 +88,10 @@ async def test_upload_and_receive_resume_and_store_once(kafka_conn: KafkaConnect
         assert final.read_bytes() == scan.read_bytes()
         reader.fetched = 0
         assert await receive_blob(reader, inbox, payload) == final and reader.fetched == 0
+        # what replay looks at before re-delivering an old envelope (consumers/audit/kafka/replay.py)
+        assert payload.blob is not None and await reader.retained(payload.blob)
+        last = payload.blob.chunks[-1].model_copy(update={"offset": payload.blob.chunks[-1].offset + 10**6})
+        beyond = payload.blob.model_copy(update={"chunks": [*payload.blob.chunks[:-1], last]})
+        assert not await reader.retained(beyond)
     finally:
         await reader.stop()

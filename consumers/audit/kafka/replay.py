@@ -20,9 +20,10 @@ from consumers.audit.core.events import draft
 from consumers.audit.kafka.kafka_io import Headers, fetch_at, produce_all, read_topic
 from consumers.audit.kafka.logview import load_log
 from consumers.trust import TrustPolicy
+from producers.blob_reader import BlobReader
 from schemas.audit import AuditEvent, AuditRecord, SourcePosition
 from schemas.connection import KafkaConnection
-from schemas.envelope import parse_envelope
+from schemas.envelope import Envelope, parse_envelope
 from schemas.errors import ContractError
 from schemas.headers import envelope_headers
 
@@ -51,10 +52,19 @@ class ReplayResult:
     items: list[ReplayItem]
     sent: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # bytes gone from ingress or not matching
+    expired: list[str] = field(default_factory=list)  # chunks of a large payload gone by retention
 
     @property
     def to_send(self) -> list[ReplayItem]:
         return [i for i in self.items if not i.held]
+
+
+async def _chunks_retained(kafka: KafkaConnection, env: Envelope) -> bool:
+    refs = [p.blob for p in (env.payload, *env.attachments) if p.blob is not None]
+    if not refs:
+        return True
+    async with BlobReader(kafka, client_id="docbus-replay-blobs") as reader:
+        return all([await reader.retained(ref) for ref in refs])
 
 
 def plan_replay(
@@ -122,6 +132,11 @@ async def replay(
         except ContractError as exc:
             logger.error("envelope %s at %s does not decode: %s", item.message_id, item.source, exc)
             result.missing.append(item.message_id)
+            continue
+        if not await _chunks_retained(kafka, env):
+            # the recipient could only refuse it (BLOB_INCOMPLETE): the sender must send it again
+            logger.error("envelope %s: chunks of a large payload deleted by retention", item.message_id)
+            result.expired.append(item.message_id)
             continue
         headers = envelope_headers(env, item.sender, org, env.directory_snapshot)
         headers.append((REPLAY_HEADER, now.isoformat(timespec="milliseconds").encode()))

@@ -12,7 +12,8 @@ from rich.markup import escape
 
 from docbus.commands.audit import audit_app, evidence_app
 from docbus.commands.broker import broker_app, topics_app
-from docbus.commands.bus import bus_app, directory_app
+from docbus.commands.bus import bus_app
+from docbus.commands.directory import directory_app
 from docbus.commands.edxml import edxml_app
 from docbus.commands.gateway import gateway_app
 from docbus.commands.inbox import inbox, receipt, status

@@ -8,9 +8,11 @@ from pathlib import Path
 import typer
 from cryptography import x509
 
+from docbus.commands.token import TokenSpec
 from docbus.errors import CliError, ExitCode
 from docbus.settings import Settings
-from producers.identity import NodeIdentity
+from producers.identity import NodeIdentity, official_slug
+from producers.keys import SigningError
 from schemas.orgcode import canonical_org_code
 
 __all__ = ["ORG", "identity", "node_dir", "org_code", "require_pki"]
@@ -55,15 +57,37 @@ def require_pki(settings: Settings) -> Path:
     return folder
 
 
-def identity(settings: Settings, org: str, official: str | None = None) -> NodeIdentity:
+def identity(
+    settings: Settings, org: str, official: str | None = None, token: TokenSpec | None = None
+) -> NodeIdentity:
     """The org's seal (and an official's key) from the PKI folder, both certificates in their validity
-    period; errors go to the central handler."""
+    period; errors go to the central handler. With ``token`` the official's key (or, for a seal-only
+    identity, the seal) is the token's, certified by the PKI folder's certificate (or --token-cert)."""
     folder = require_pki(settings)
-    found = NodeIdentity.from_pki(folder, org, settings.pki_passphrase.get_secret_value(), official)
+    secret = settings.pki_passphrase.get_secret_value()
+    code = canonical_org_code(org)
+    if token is None:
+        found = NodeIdentity.from_pki(folder, code, secret, official)
+    elif official is None:
+        found = NodeIdentity(code, token.provider(folder / "issued" / code / "org.pem"))
+    else:
+        seal = NodeIdentity.from_pki(folder, code, secret).seal
+        found = NodeIdentity(code, seal, token.provider(_official_cert(folder, code, official)))
     for role, key in (("seal", found.seal), ("official", found.official)):
         if key is not None:
             _in_validity(f"{found.org_code}'s {role}", key.chain[0])
     return found
+
+
+def _official_cert(folder: Path, code: str, official: str) -> Path:
+    root = folder / "issued"
+    dirs = [root / code / "officials", *sorted(root.glob(f"{code}.*/officials"))]
+    certs = [p for d in dirs for p in sorted(d.glob("*.pem")) if not p.name.endswith(".key.pem")]
+    if official != "*":
+        certs = [p for p in certs if p.stem == official_slug(official)]
+    if not certs:
+        raise SigningError(f"no official {official!r} for {code} under {root}")
+    return certs[0]
 
 
 def _in_validity(who: str, der: bytes) -> None:

@@ -47,7 +47,7 @@ def test_merger_close_reroute_and_refusals(exchange: Exchange, tmp_path: Path) -
     _refused(run("directory", "update", "G03", "--parent", "G03.01"), "cycle")
     # re-routed: a directive to the closed H02 reaches H01
     app_id = f"docbus-ops-{uuid.uuid4().hex[:8]}"
-    asyncio.run(start_group_at_end(exchange.bootstrap, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC]))
+    asyncio.run(start_group_at_end(exchange.kafka, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC]))
     env = exchange.env(DOCBUS_APP_ID=app_id, DOCBUS_SESSION_TIMEOUT="6", DOCBUS_HOME=str(tmp_path))
     bus = BusProcess(env, tmp_path / "bus.log")
     bus.start()

@@ -1,8 +1,10 @@
 """The recipient's inbox client: consume ``docbus.inbox.<org>`` only, re-verify, store, acknowledge.
 
-Every envelope is verified end to end again (contract, both signatures, addressed to this org
-explicitly or through a group of the snapshot it names) — the recipient trusts the signatures,
-not the bus. Accepted documents are stored once per message id and answered with a sealed 01
+Every envelope is verified end to end again under the recipient's policy of
+consumers/bus/decide/rules.py — every rule the bus applies (contract, directory, freshness at the
+copy's arrival, signing time, seal, official) and addressed to this org explicitly or through a
+group of the snapshot it names: the recipient trusts the signatures, not the bus. Accepted
+documents are stored once per message id and answered with a sealed 01
 receipt on ``docbus.receipts`` (key: the original sender); a refused one is kept in ``rejected/``
 and answered with a 02 carrying the reason code. Notices of the bus and receipts forwarded from
 recipients are verified (seal of their ``from_org``) and logged. Offsets are committed after the
@@ -21,7 +23,7 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer
 
-from consumers.bus.decide.routing import RoutingError, route
+from consumers.bus.decide.rules import RECIPIENT_ENVELOPE, RECIPIENT_RECEIPT, AcceptanceConfig, Subject
 from consumers.inbox.blobs import receive_blob
 from consumers.inbox.proof import check_route_proof, proof_header
 from consumers.inbox.store import InboxStore
@@ -30,15 +32,15 @@ from producers.blob_reader import BlobReader
 from producers.identity import NodeIdentity
 from producers.publisher import Publisher
 from producers.receipts import make_receipt
-from schemas.canonical import envelope_hash, envelope_signing_input, receipt_signing_input
+from schemas.canonical import envelope_hash
 from schemas.codec import encode, fingerprint
 from schemas.connection import KafkaConnection
 from schemas.directory_store import DirectoryStore
 from schemas.envelope import Envelope, parse_envelope
-from schemas.errors import ContractError
+from schemas.errors import ContractError, DocbusError
 from schemas.orgcode import canonical_org_code
 from schemas.reasons import Reason
-from schemas.receipt import Receipt, StatusCode, parse_receipt
+from schemas.receipt import Receipt, StatusCode
 from schemas.topics import BLOBS_TOPIC, RECEIPTS_TOPIC, inbox_topic
 
 __all__ = ["DirectorySource", "InboxClient", "InboxEvent", "auto_receipt_id"]
@@ -73,12 +75,6 @@ class DirectorySource(Protocol):
     async def catch_up(self, timeout: float = 30.0) -> int: ...
 
 
-class _Refused(Exception):
-    def __init__(self, reason: Reason, detail: str) -> None:
-        super().__init__(f"{reason.value}: {detail}")
-        self.reason, self.detail = reason, detail
-
-
 class InboxClient:
     def __init__(
         self,
@@ -95,6 +91,7 @@ class InboxClient:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         blobs_topic: str = BLOBS_TOPIC,
         blob_wait: float = 30.0,
+        config: AcceptanceConfig | None = None,
     ) -> None:
         self.identity, self.policy, self.directory = identity, policy, directory
         self.org = identity.org_code
@@ -108,15 +105,26 @@ class InboxClient:
         self.blobs = BlobReader(
             kafka, topic=blobs_topic, wait=blob_wait, client_id=f"docbus-inbox-{self.org}"
         )
+        # the recipient's policies: every rule of the bus's, and addressed to this org
+        self.config = config or AcceptanceConfig()
+        self.acceptance = RECIPIENT_ENVELOPE
+        self.receipt_acceptance = RECIPIENT_RECEIPT
 
     # --- one record -------------------------------------------------------------------------
 
-    async def handle(self, raw: bytes, headers: Iterable[tuple[str, bytes]] | None = None) -> InboxEvent:
+    async def handle(
+        self,
+        raw: bytes,
+        headers: Iterable[tuple[str, bytes]] | None = None,
+        received_at: datetime | None = None,
+    ) -> InboxEvent:
         """Decide, store and answer one inbox record (its value and Kafka headers); returns what
         happened. An envelope is taken only with the bus's routing proof for this org in its
-        headers (consumers/inbox/proof.py), however valid its sender's signatures."""
+        headers (consumers/inbox/proof.py), however valid its sender's signatures.
+        ``received_at``: when the copy reached the inbox (its record timestamp), against which
+        freshness is judged."""
         if raw[2:10] == fingerprint("receipt.v1"):
-            return self._receipt(raw)
+            return self._receipt(raw, received_at)
         try:
             env = parse_envelope(raw)
         except ContractError as exc:
@@ -124,20 +132,30 @@ class InboxClient:
             return InboxEvent("rejected", None, f"{exc.reason.value}: {exc.detail} (undecodable, no receipt)")
         if self.store.has(env.message_id):
             return await self._duplicate(env, raw)
+        if self.directory is not None and self.directory.store.get(env.directory_snapshot) is None:
+            await self.directory.catch_up()  # a snapshot published after our last look
+        subject = Subject(
+            raw=raw, now=self.now(), trust=self.policy, config=self.config,
+            directory=self.directory.store if self.directory is not None else None,
+            recipient=self.org, received_at=received_at,
+        )  # fmt: skip
         try:
-            verified = self._verify(env)
-            await self._addressed(env)
-        except _Refused as exc:
-            return await self._refuse(env, raw, exc.reason, exc.detail)
+            self.acceptance.verify(subject)
+        except DocbusError as exc:
+            detail = exc.detail
+            if isinstance(exc, TrustError) and exc.role is not None:
+                detail = f"{exc.role.value} signature: {detail}"
+            return await self._refuse(env, raw, exc.reason, detail)
         try:
             check_route_proof(proof_header(headers), env, self.org, self.policy, self.bus_org, self.now())
         except TrustError as exc:
             return self._not_routed(env, raw, exc)
         try:  # only for a copy the bus routed: chunks are read for nothing else
             await self._receive_blobs(env)
-        except _Refused as exc:
+        except ContractError as exc:
             return await self._refuse(env, raw, exc.reason, exc.detail)
-        meta = self._meta(env, verified)
+        assert subject.document is not None  # set by the policy's official rule
+        meta = self._meta(env, subject.document)
         try:
             self.store.save_document(env, raw, meta)
         except OSError:
@@ -156,17 +174,6 @@ class InboxClient:
         self.store.save_rejected(raw, env.message_id, exc.reason.value, exc.detail, self.now().isoformat())
         return InboxEvent("rejected", env.message_id, what, env.sender.code)
 
-    def _verify(self, env: Envelope) -> VerifiedDocument:
-        try:
-            return self.policy.verify_document(
-                envelope_signing_input(env),
-                env.signatures,
-                canonical_org_code(env.sender.code),
-                now=self.now(),
-            )
-        except TrustError as exc:
-            raise _Refused(exc.reason, exc.detail) from None
-
     async def _receive_blobs(self, env: Envelope) -> None:
         """Every chunked payload reassembled and verified into the store (resumed if cut short)."""
         for p in (env.payload, *env.attachments):
@@ -174,26 +181,7 @@ class InboxClient:
                 try:
                     await receive_blob(self.blobs, self.store.root, p)
                 except ContractError as exc:
-                    raise _Refused(exc.reason, f"{p.file_name}: {exc.detail}") from None
-
-    async def _addressed(self, env: Envelope) -> None:
-        """This org is named, or a closed code it succeeds, or a member of an addressed group."""
-        if self.org in {canonical_org_code(c) for c in env.recipients}:
-            return
-        if self.directory is None:
-            raise _Refused(Reason.UNKNOWN_RECIPIENT, f"{self.org} is not named and no directory is read")
-        snapshot = self.directory.store.get(env.directory_snapshot)
-        if snapshot is None:
-            await self.directory.catch_up()
-            snapshot = self.directory.store.get(env.directory_snapshot)
-        if snapshot is None:
-            raise _Refused(Reason.DIRECTORY_MISMATCH, f"snapshot {env.directory_snapshot.hex()[:16]} unknown")
-        try:
-            plan = route(snapshot, env.sender.code, env.recipients, env.groups)
-        except RoutingError as exc:
-            raise _Refused(exc.reason, exc.detail) from None
-        if self.org not in plan.recipients:
-            raise _Refused(Reason.UNKNOWN_RECIPIENT, f"{self.org} is not among the envelope's recipients")
+                    raise ContractError(exc.reason, f"{p.file_name}: {exc.detail}") from exc
 
     def _meta(self, env: Envelope, doc: VerifiedDocument) -> dict[str, Any]:
         d = env.document
@@ -254,18 +242,17 @@ class InboxClient:
             message_id=auto_receipt_id(env.message_id, self.org, status),
         )  # fmt: skip
 
-    def _receipt(self, raw: bytes) -> InboxEvent:
+    def _receipt(self, raw: bytes, received_at: datetime | None) -> InboxEvent:
+        subject = Subject(raw=raw, now=self.now(), trust=self.policy, config=self.config,
+                          received_at=received_at)  # fmt: skip
         try:
-            receipt = parse_receipt(raw)
-        except ContractError as exc:
-            return InboxEvent("ignored", None, f"{exc.reason.value}: {exc.detail}")
-        origin = canonical_org_code(receipt.from_org)
-        try:
-            data = receipt_signing_input(receipt)
-            self.policy.verify_seal(data, receipt.signatures, origin, self.now())
+            self.receipt_acceptance.verify(subject)
             verified = "valid"
-        except TrustError as exc:
+        except DocbusError as exc:
             verified = f"{exc.reason.value}: {exc.detail}"
+        receipt, origin = subject.receipt, subject.signer
+        if receipt is None:
+            return InboxEvent("ignored", None, verified)
         kind = "notice" if origin == self.bus_org else "receipt"
         entry = {
             "receipt_id": receipt.message_id, "kind": kind, "envelope_id": receipt.envelope_id,
@@ -305,7 +292,8 @@ class InboxClient:
                     refresh()  # e.g. TrustFiles.refresh: a CRL published meanwhile applies now
                 for records in batches.values():
                     for record in records:
-                        event = await self.handle(record.value or b"", record.headers)
+                        arrived = datetime.fromtimestamp(record.timestamp / 1000, UTC)
+                        event = await self.handle(record.value or b"", record.headers, arrived)
                         handled += 1
                         if on_event is not None:
                             result = on_event(event)

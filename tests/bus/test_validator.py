@@ -68,7 +68,8 @@ def test_directive_to_all_departments_fans_out(world: World, bus: Harness) -> No
 def test_forged_signature(world: World, bus: Harness) -> None:
     env, _ = world.sender("H01").envelope(("H02",))
     d = rejected(bus.check(forge(env)), Reason.SIGNATURE_INVALID)
-    assert d.sender == "H01" and d.notify and d.trust_hashes
+    # the seal does not verify: H01 is only named, not authenticated, and is told nothing
+    assert d.sender == "H01" and not d.notify and d.trust_hashes
 
 
 def test_revoked_certificate(world: World, bus: Harness) -> None:

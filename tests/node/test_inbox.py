@@ -25,7 +25,7 @@ from producers.receipts import build_receipt
 from schemas.canonical import envelope_hash, receipt_signing_input
 from schemas.codec import encode
 from schemas.connection import KafkaConnection
-from schemas.directory_store import DirectorySnapshot
+from schemas.directory_store import DirectorySnapshot, DirectoryStore
 from schemas.envelope import parse_envelope
 from schemas.receipt import StatusCode, parse_receipt
 from schemas.route_proof import ROUTE_PROOF_HEADER
@@ -49,6 +49,18 @@ def routed(bus: NodeIdentity, raw: bytes, recipient: str) -> list[tuple[str, byt
     return [(ROUTE_PROOF_HEADER, proof)]
 
 
+class StaticDirectory:
+    """A directory source holding one snapshot of the small sector (the recipient's policy resolves
+    every envelope's addresses against the snapshot it names, as the bus does)."""
+
+    def __init__(self) -> None:
+        self.store = DirectoryStore()
+        self.snapshot = self.store.apply(build_sector(3, 3)).hash
+
+    async def catch_up(self, timeout: float = 30.0) -> int:
+        return 0
+
+
 async def _produce(kafka: KafkaConnection, topic: str, records: list[Record]) -> None:
     producer = AIOKafkaProducer(**kafka.client_kwargs(), acks="all", enable_idempotence=True)
     await producer.start()
@@ -67,7 +79,10 @@ async def test_store_once_refuse_forgery_and_acknowledge(
     inbox, receipts = unique("inbox"), unique("receipts")
     await make_topics(kafka_conn, inbox, receipts)
     sender, bus = node_pki.identity("G03.U001"), node_pki.identity("G03.BUS")
-    good, good_raw = sign_envelope(sender, build_envelope(sender, draft("1")))
+    directory = StaticDirectory()
+    good, good_raw = sign_envelope(
+        sender, build_envelope(sender, draft("1"), directory_snapshot=directory.snapshot)
+    )
     forged = good.model_copy(
         update={"message_id": "0199a0b2-7c3e-7d41-8a2b-3c4d5e6f7a8b"}
     )  # signed id changed
@@ -88,7 +103,7 @@ async def test_store_once_refuse_forgery_and_acknowledge(
 
     client = InboxClient(
         node_pki.identity("G03.U002"), kafka_conn, tmp_path / "store", node_pki.policy(),
-        topic=inbox, receipts_topic=receipts, group=unique("group"),
+        directory=directory, topic=inbox, receipts_topic=receipts, group=unique("group"),
     )  # fmt: skip
     events: list[InboxEvent] = []
     assert await client.run(once=True, on_event=events.append) == 4
@@ -178,18 +193,23 @@ async def test_revocation_published_while_running_is_honoured(
     sender = NodeIdentity.from_pki(tmp_path / "pki", "G03.U001", PASS, "*")
     inbox, receipts = unique("inbox"), unique("receipts")
     await make_topics(kafka_conn, inbox, receipts)
-    _, before_raw = sign_envelope(sender, build_envelope(sender, draft("1")))
+    directory = StaticDirectory()
+    _, before_raw = sign_envelope(
+        sender, build_envelope(sender, draft("1"), directory_snapshot=directory.snapshot)
+    )
     trust = TrustFiles(tmp_path / "pki")
     client = InboxClient(
         NodeIdentity.from_pki(tmp_path / "pki", "G03.U002", PASS), kafka_conn, tmp_path / "store",
-        trust.policy, topic=inbox, receipts_topic=receipts, group=unique("group"),
+        trust.policy, directory=directory, topic=inbox, receipts_topic=receipts, group=unique("group"),
     )  # fmt: skip
     bus = NodeIdentity.from_pki(tmp_path / "pki", "G03.BUS", PASS)
     await _produce(kafka_conn, inbox, [("a", before_raw, routed(bus, before_raw, "G03.U002"))])
     events: list[InboxEvent] = []
     await client.run(once=True, on_event=events.append, refresh=trust.refresh)
     ca.revoke("G03.U001", x509.ReasonFlags.key_compromise)  # writes fresh CRL files
-    _, after_raw = sign_envelope(sender, build_envelope(sender, draft("2")))
+    _, after_raw = sign_envelope(
+        sender, build_envelope(sender, draft("2"), directory_snapshot=directory.snapshot)
+    )
     await _produce(kafka_conn, inbox, [("b", after_raw, routed(bus, after_raw, "G03.U002"))])
     await client.run(once=True, on_event=events.append, refresh=trust.refresh)
     assert [e.kind for e in events] == ["document", "rejected"]

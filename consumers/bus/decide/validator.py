@@ -2,9 +2,9 @@
 
 Pure and sans-I/O: the validate+route agent hands in the raw bytes, where they were read, the
 sender's policy state and what it routed before; it gets back a decision and never an exception
-(except for bugs). Checks run cheapest first: contract (size, decode, secret, limits, digests),
-directory (sender, recipients, groups against the named snapshot), freshness, signatures and
-certificates, then replay and per-sender continuity.
+(except for bugs). The acceptance rules are the bus's policy of consumers/bus/decide/rules.py
+(:data:`~consumers.bus.decide.rules.BUS_ENVELOPE`: contract, directory, freshness, signing time,
+seal, official); then replay and per-sender continuity, which need the bus's state.
 
 Re-processing after a crash: the bus may read a record again after it was routed but before the
 offset was committed. Such a record is recognised by its message id, envelope hash **and ingress
@@ -25,17 +25,17 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from consumers.bus.decide.policy import PolicyError, ReplayGuard, SenderState
 from consumers.bus.decide.routed import RoutedRecord
-from consumers.bus.decide.routing import RoutePlan, RoutingError, route_envelope
-from consumers.trust import TrustError, TrustPolicy, TrustStore, VerifiedDocument
-from schemas.canonical import envelope_signing_input
-from schemas.codec import decode
+from consumers.bus.decide.routing import RoutePlan
+from consumers.bus.decide.rules import BUS_ENVELOPE, AcceptanceConfig, AllOf, Subject
+from consumers.trust import Purpose, TrustError, TrustPolicy, TrustStore, VerifiedDocument
+from consumers.trust.leaf import org_binds, read_leaf
+from schemas.algorithms import check_key, parse_algorithm, verify_raw
 from schemas.directory_store import DirectoryStore
-from schemas.envelope import Envelope, check_envelope
-from schemas.errors import ContractError
-from schemas.limits import DEFAULT_LIMITS, Limits, check_message_size
-from schemas.orgcode import canonical_org_code
+from schemas.envelope import Envelope
+from schemas.errors import ContractError, DocbusError
+from schemas.limits import DEFAULT_LIMITS, Limits, check_signature_limits
 from schemas.reasons import Reason
-from schemas.signature import Signature
+from schemas.signature import Signature, SignerRole
 
 __all__ = ["Accepted", "Decision", "Rejected", "Validator", "trust_hashes"]
 
@@ -81,11 +81,16 @@ class Validator:
         directory: DirectoryStore,
         guard: ReplayGuard | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        policy: AllOf = BUS_ENVELOPE,
     ) -> None:
         self.trust = trust
         self.directory = directory
         self.guard = guard or ReplayGuard()
         self.limits = limits
+        # one configuration of windows and limits: the guard's windows, these limits
+        cfg = self.guard.config
+        self.config = AcceptanceConfig(limits=limits, max_age=cfg.max_age, max_skew=cfg.max_skew)
+        self.policy = policy
 
     def check(
         self,
@@ -98,44 +103,16 @@ class Validator:
     ) -> Decision:
         """``position``: (partition, offset) the record was read at; ``state_of(sender)``: the
         sender's policy state; ``routed_of(message_id)``: what the bus routed under that id."""
-        try:  # schemas.envelope.parse_envelope in two steps: after decoding, the sender is known
-            check_message_size(raw, self.limits)
-            env = decode(raw, Envelope)
-        except ContractError as exc:
-            return Rejected(exc.reason, exc.detail)
-        sender = canonical_org_code(env.sender.code)
-
-        def reject(reason: Reason, detail: str, hashes: tuple[bytes, ...] = ()) -> Rejected:
-            current = self.directory.current
-            named = self.directory.get(env.directory_snapshot)
-            notify = any(s is not None and s.is_active(sender) for s in (named, current))
-            return Rejected(reason, detail, sender, env.message_id, env, notify, hashes)
-
+        s = Subject(raw=raw, now=now, trust=self.trust, config=self.config, directory=self.directory)
         try:
-            check_envelope(env, self.limits)
-        except ContractError as exc:
-            return reject(exc.reason, exc.detail)
-        try:
-            plan = route_envelope(self.directory, env.directory_snapshot, sender, env.recipients, env.groups)
-            self.guard.check_fresh(env.created_at, now)
-        except (RoutingError, PolicyError) as exc:
-            return reject(exc.reason, exc.detail)
-        # signing_time is the signer's unsigned claim and certificate validity is judged at it:
-        # bound it by the signed, fresh created_at, or an expired key could backdate its way in
-        earliest = env.created_at - self.trust.config.clock_skew
-        for sig in env.signatures:
-            if sig.signing_time < earliest:
-                detail = f"{sig.role.value} signing_time {sig.signing_time.isoformat()} precedes created_at"
-                return reject(Reason.STALE, detail)
+            self.policy.verify(s)
+        except DocbusError as exc:
+            return self._refused(s, exc)
+        env, plan, document = s.envelope, s.plan, s.document
+        assert env is not None and plan is not None and document is not None  # the policy's rules set them
         hashes = trust_hashes(self.trust.store, env.signatures)
-        try:
-            signing_input = envelope_signing_input(env)
-            document = self.trust.verify_document(signing_input, env.signatures, sender, now=now)
-        except TrustError as exc:
-            role = f"{exc.role.value} signature: " if exc.role is not None else ""
-            return reject(exc.reason, role + exc.detail, hashes)
-        digest = hashlib.sha256(signing_input).digest()  # schemas.canonical.envelope_hash, once
-        state = state_of(sender)
+        digest = hashlib.sha256(s.signing_input).digest()  # schemas.canonical.envelope_hash, once
+        state = state_of(s.signer)
         before = routed_of(env.message_id)
         if before is not None:
             if before.envelope_hash == digest and before.position == position:
@@ -150,7 +127,8 @@ class Validator:
                         )  # fmt: skip
                 return Accepted(env, raw, plan, digest, state, document, hashes, duplicate=True)
             where = f"partition {before.position[0]} offset {before.position[1]}"
-            return reject(Reason.REPLAY, f"message id {env.message_id} already routed from {where}", hashes)
+            detail = f"message id {env.message_id} already routed from {where}"
+            return self._refused(s, PolicyError(Reason.REPLAY, detail))
         try:
             after = self.guard.check_and_advance(
                 state,
@@ -162,8 +140,63 @@ class Validator:
                 now=now,
             )
         except PolicyError as exc:
-            return reject(exc.reason, exc.detail, hashes)
+            return self._refused(s, exc)
         return Accepted(env, raw, plan, digest, after, document, hashes)
+
+    def _refused(self, s: Subject, exc: DocbusError) -> Rejected:
+        env = s.envelope
+        if env is None:
+            return Rejected(exc.reason, exc.detail)
+        detail = exc.detail
+        if isinstance(exc, TrustError) and exc.role is not None:
+            detail = f"{exc.role.value} signature: {detail}"
+        # the trust material a decision relied on: only once the signatures were looked at
+        relied = s.authenticated or isinstance(exc, TrustError)
+        hashes = trust_hashes(self.trust.store, env.signatures) if relied else ()
+        return Rejected(exc.reason, detail, s.signer, env.message_id, env, self._notify(s), hashes)
+
+    def _notify(self, s: Subject) -> bool:
+        """A 02 goes only to a sender whose seal verifies (a forgery naming an org gets that org no
+        notice) and who has an inbox: an org of the directory, active in a snapshot held. A refusal
+        before the seal rule costs one seal check here, bounded by the signature limits."""
+        if s.envelope is None or not s.signing_input:
+            return False
+        try:  # a signature block over the limits is never verified (it is what bounds the cost)
+            check_signature_limits(s.envelope.signatures, self.limits)
+        except ContractError:
+            return False
+        named, current = self.directory.get(s.envelope.directory_snapshot), self.directory.current
+        if not any(snap is not None and snap.is_active(s.signer) for snap in (named, current)):
+            return False
+        if not s.authenticated:
+            try:
+                self.trust.verify_seal(s.signing_input, s.envelope.signatures, s.signer, s.now)
+            except TrustError as exc:
+                return exc.reason in _LAPSED and _genuine(s)
+        return True
+
+
+# a seal whose certificate is revoked or expired still tells who signed, when its value verifies
+# under that certificate's key for that org: the org learns why (e.g. right after a key rotation)
+_LAPSED = {Reason.CERT_REVOKED, Reason.CERT_EXPIRED, Reason.CERT_NOT_YET_VALID}
+
+
+def _genuine(s: Subject) -> bool:
+    sigs = [sig for sig in s.signatures if sig.role is SignerRole.ORGANIZATION]
+    if len(sigs) != 1 or not sigs[0].chain:
+        return False
+    sig = sigs[0]
+    try:
+        cert = x509.load_der_x509_certificate(sig.chain[0])
+        if not org_binds(read_leaf(cert).org_code, s.signer, Purpose.ORGANIZATION):
+            return False
+        alg = parse_algorithm(sig.algorithm)
+        verify_raw(
+            alg, check_key(alg, cert.public_key(), s.trust.config.min_rsa_bits), sig.value, s.signing_input
+        )
+    except (DocbusError, ValueError, TypeError, x509.InvalidVersion):
+        return False
+    return True
 
 
 def trust_hashes(store: TrustStore, signatures: list[Signature]) -> tuple[bytes, ...]:

@@ -227,7 +227,11 @@ async def test_a_validly_signed_copy_written_around_the_bus_is_refused(
     inbox, receipts = unique("inbox"), unique("receipts")
     await make_topics(kafka_conn, inbox, receipts)
     sender, bus = node_pki.identity("G03.U001"), node_pki.identity("G03.BUS")
-    raws = [sign_envelope(sender, build_envelope(sender, draft(str(i))))[1] for i in range(4)]
+    directory = StaticDirectory()
+    raws = [
+        sign_envelope(sender, build_envelope(sender, draft(str(i)), directory_snapshot=directory.snapshot))[1]
+        for i in range(4)
+    ]
     forged_seal = routed(sender, raws[2], "G03.U002")  # sealed, but by the sender, not the bus
     await _produce(kafka_conn, inbox, [
         ("a", raws[0]),
@@ -237,7 +241,7 @@ async def test_a_validly_signed_copy_written_around_the_bus_is_refused(
     ])  # fmt: skip
     client = InboxClient(
         node_pki.identity("G03.U002"), kafka_conn, tmp_path / "store", node_pki.policy(),
-        topic=inbox, receipts_topic=receipts, group=unique("group"),
+        directory=directory, topic=inbox, receipts_topic=receipts, group=unique("group"),
     )  # fmt: skip
     events: list[InboxEvent] = []
     assert await client.run(once=True, on_event=events.append) == 4

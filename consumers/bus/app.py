@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 from consumers.bus.blobs import BlobCheck
 from consumers.bus.clients import MAX_BATCH, MAX_PARTITION_FETCH, MAX_REQUEST
@@ -155,8 +156,8 @@ class Bus:
         )
         self.receipt_check = ReceiptCheck(self.trust.policy)
         self.blob_check = BlobCheck(kafka, wait=settings.blob_wait)
-        self.ingress_gaps = GapFiller(kafka, settings.app_id, INGRESS_TOPIC)
-        self.receipt_gaps = GapFiller(kafka, settings.app_id, RECEIPTS_TOPIC)
+        self.ingress_gaps = GapFiller(kafka, settings.app_id, INGRESS_TOPIC, self._filled)
+        self.receipt_gaps = GapFiller(kafka, settings.app_id, RECEIPTS_TOPIC, self._filled)
         identity = NodeIdentity.from_pki(
             settings.pki, settings.bus_org, settings.pki_passphrase.get_secret_value()
         )
@@ -202,6 +203,13 @@ class Bus:
         self.pending_states.clear()
         return futures
 
+    async def _filled(self, topic: str, partition: int, first: int, last: int) -> None:
+        """Offsets ``first..last`` were re-read and processed by an agent (consumers/bus/gaps.py):
+        faust must count them as consumed or its commit stays behind them for good. ``_add_gap``
+        is faust's own bookkeeping for offsets it may commit over (a private method, used here
+        only; faust-streaming 0.15)."""
+        await self.app.consumer._add_gap(TP(topic, partition), first, last)  # type: ignore[attr-defined]
+
     def routed_of(self, message_id: str) -> RoutedRecord | None:
         value = self.routed.get(message_id.encode())
         return None if value is None else RoutedRecord.from_bytes(value)
@@ -220,11 +228,19 @@ class Bus:
         return futures
 
     async def commit(self, events: Iterable[Any]) -> None:
-        """Mark a batch's events processed and commit their offsets now (its outputs are all
-        acknowledged): a restart then redoes at most the batch in flight."""
+        """Commit a batch's offsets now (its outputs are all acknowledged): the next offset of
+        each partition the batch read, whatever faust's own bookkeeping of acked offsets says —
+        records re-read by the gap filler never passed through faust, and its commit could stay
+        behind them for good. A restart then redoes at most the batch in flight. (faust's
+        ``_commit_offsets`` commits given offsets for assigned partitions and records them, so
+        its own timer never commits lower.)"""
+        offsets: dict[TP, int] = {}
         for event in events:
+            msg = event.message
+            offsets[msg.tp] = max(offsets.get(msg.tp, 0), msg.offset + 1)
             event.ack()
-        await self.app.consumer.commit()
+        if offsets:
+            await self.app.consumer._commit_offsets(offsets)  # type: ignore[attr-defined]
 
     @staticmethod
     async def acknowledged(futures: Iterable[Awaitable[Any]]) -> None:

@@ -5,15 +5,21 @@ tables, and then treats the jump in offsets as a gap it may commit over (``Consu
 seen here as SIGKILL + restart losing a run of ingress records. Ingress and receipts are written
 without transactions, so their offsets have no holes; an agent that sees one fetches the missing
 records itself and processes them first, in order.
+
+faust never saw those records, so its commit stops at the hole for good (``Consumer._new_offset``
+returns nothing while the lowest acked offset is more than one past the committed one): the
+group's committed offset froze and every restart re-read everything since. ``on_filled`` tells
+the app the offsets are consumed (consumers/bus/app.py hands them to faust as a gap).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
+from consumers.bus import clients
 from schemas.connection import KafkaConnection
 
 __all__ = ["GapFiller"]
@@ -24,8 +30,15 @@ logger = logging.getLogger(__name__)
 class GapFiller:
     """Tracks the next expected offset of each partition of ``topic`` for consumer ``group``."""
 
-    def __init__(self, kafka: KafkaConnection, group: str, topic: str) -> None:
+    def __init__(
+        self,
+        kafka: KafkaConnection,
+        group: str,
+        topic: str,
+        on_filled: Callable[[str, int, int, int], Awaitable[None]] | None = None,
+    ) -> None:
         self.kafka = kafka
+        self.on_filled = on_filled  # (topic, partition, first, last) offsets re-read
         self.group = group
         self.topic = topic
         self.filled = 0  # records re-read so far
@@ -46,26 +59,26 @@ class GapFiller:
             return []
         records = await self._read(partition, expected, offset)
         self.filled += len(records)
+        if self.on_filled is not None:
+            await self.on_filled(self.topic, partition, expected, offset - 1)
         logger.warning("%s[%d]: offsets %d..%d skipped by the consumer; re-read %d record(s)",
                        self.topic, partition, expected, offset - 1, len(records))  # fmt: skip
         return records
 
     async def _committed(self, partition: int) -> int | None:
         tp = TopicPartition(self.topic, partition)
-        admin = AIOKafkaAdminClient(**self.kafka.client_kwargs())
-        await admin.start()
+        client = clients.admin(self.kafka)
+        await client.start()
         try:
-            offsets = await admin.list_consumer_group_offsets(self.group, partitions=[tp])
+            offsets = await client.list_consumer_group_offsets(self.group, partitions=[tp])
         finally:
-            await admin.close()
+            await client.close()
         found = offsets.get(tp)
         return found.offset if found is not None and found.offset >= 0 else None
 
     async def _read(self, partition: int, start: int, end: int) -> list[ConsumerRecord[bytes, bytes]]:
         if self._consumer is None:
-            self._consumer = AIOKafkaConsumer(
-                **self.kafka.client_kwargs(), group_id=None, enable_auto_commit=False
-            )
+            self._consumer = clients.consumer(self.kafka)
             await self._consumer.start()
         consumer, tp = self._consumer, TopicPartition(self.topic, partition)
         consumer.assign([tp])

@@ -13,6 +13,7 @@ record's outputs are stored and acknowledged: at-least-once underneath, effectiv
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -27,10 +28,11 @@ from consumers.bus.decide.rules import RECIPIENT_ENVELOPE, RECIPIENT_RECEIPT, Ac
 from consumers.inbox.blobs import receive_blob
 from consumers.inbox.proof import check_route_proof, proof_header
 from consumers.inbox.store import InboxStore
+from consumers.outage import TRANSIENT, backoff, stop_quietly
 from consumers.trust import TrustError, TrustPolicy, VerifiedDocument
 from producers.blob_reader import BlobReader
 from producers.identity import NodeIdentity
-from producers.publisher import Publisher
+from producers.publisher import Publisher, PublishError
 from producers.receipts import make_receipt
 from schemas.canonical import envelope_hash
 from schemas.codec import encode, fingerprint
@@ -73,6 +75,19 @@ class DirectorySource(Protocol):
     def store(self) -> DirectoryStore: ...
 
     async def catch_up(self, timeout: float = 30.0) -> int: ...
+
+
+# the broker away, for the consumer or the receipt publisher
+_RETRIED: tuple[type[BaseException], ...] = (*TRANSIENT, PublishError)
+_OUTAGE = "inbox %s: %r; retrying with backoff until the broker is back"
+
+
+class _Progress(Exception):
+    """A round that handled records, then lost the broker (its count survives the retry)."""
+
+    def __init__(self, handled: int, cause: BaseException) -> None:
+        super().__init__(handled, cause)
+        self.handled, self.cause = handled, cause
 
 
 class InboxClient:
@@ -278,12 +293,57 @@ class InboxClient:
     ) -> int:
         """Consume the inbox with the org's group. ``once``: stop when caught up. Returns records
         handled. ``refresh`` runs before each batch (reload changed CRL files)."""
+        # a broker outage of any length is waited out: the round's consumer is dropped, the
+        # next round rejoins the group at the committed offsets (consumers/outage.py)
+        handled, failures = 0, 0
+        await self._start_publisher()
+        try:
+            while True:
+                try:
+                    return handled + await self._round(once, on_event, idle_ms, refresh)
+                except _RETRIED as exc:
+                    failures += 1
+                    if failures == 1:
+                        logger.error(
+                            "inbox %s: %r; retrying with backoff until the broker is back", self.org, exc
+                        )
+                    await asyncio.sleep(backoff(failures))
+                except _Progress as progress:  # a round ended by an error after handling records
+                    handled += progress.handled
+                    failures += 1
+                    if failures == 1:
+                        logger.error(_OUTAGE, self.org, progress.cause)
+                    await asyncio.sleep(backoff(failures))
+        finally:
+            await stop_quietly(self.blobs.stop, "inbox blob reader")
+            await stop_quietly(self.publisher.stop, "inbox publisher")
+
+    async def _start_publisher(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await self.publisher.start()
+                return
+            except _RETRIED as exc:
+                failures += 1
+                if failures == 1:
+                    logger.error(
+                        "inbox %s: %r; retrying with backoff until the broker is back", self.org, exc
+                    )
+                await asyncio.sleep(backoff(failures))
+
+    async def _round(
+        self,
+        once: bool,
+        on_event: Callable[[InboxEvent], Awaitable[None] | None] | None,
+        idle_ms: int,
+        refresh: Callable[[], object] | None,
+    ) -> int:
         consumer = AIOKafkaConsumer(
             self.topic, **self.kafka.client_kwargs(), group_id=self.group,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=100,
         )  # fmt: skip
         handled = 0
-        await self.publisher.start()
         try:
             await consumer.start()
             while True:
@@ -303,10 +363,12 @@ class InboxClient:
                     await consumer.commit()  # after every output above was stored or acknowledged
                 elif once and await self._caught_up(consumer):
                     return handled
+        except _RETRIED as exc:
+            if handled:
+                raise _Progress(handled, exc) from exc
+            raise
         finally:
-            await consumer.stop()
-            await self.blobs.stop()
-            await self.publisher.stop()
+            await stop_quietly(consumer.stop, f"inbox {self.org} consumer")
 
     @staticmethod
     async def _caught_up(consumer: AIOKafkaConsumer) -> bool:

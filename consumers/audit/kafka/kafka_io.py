@@ -16,6 +16,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from consumers.outage import stop_quietly
 from schemas.audit import SourcePosition
 from schemas.connection import KafkaConnection
 
@@ -149,11 +150,15 @@ async def open_producer(kafka: KafkaConnection) -> AsyncIterator[AIOKafkaProduce
     producer = AIOKafkaProducer(
         **kafka.client_kwargs(), acks="all", enable_idempotence=True, max_request_size=_MAX_FETCH
     )
-    await producer.start()
+    try:
+        await producer.start()
+    except BaseException:
+        await stop_quietly(producer.stop, "audit producer")  # aiokafka leaves a failed start open
+        raise
     try:
         yield producer
     finally:
-        await producer.stop()
+        await stop_quietly(producer.stop, "audit producer")
 
 
 async def produce_all(

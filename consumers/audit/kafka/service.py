@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 
 from consumers.audit.config import AuditConfig
 from consumers.audit.core.checkpoint import CheckpointSigner
@@ -29,6 +28,7 @@ from consumers.audit.core.seal import SEAL_HEADER
 from consumers.audit.core.sieve import Stored
 from consumers.audit.core.writer import AuditWriter, CheckpointPolicy
 from consumers.audit.kafka.kafka_io import Message, open_producer, read_topic, read_values, to_message
+from consumers.outage import keep_running, stop_quietly
 from producers.keys import FileKeyProvider
 from schemas.connection import KafkaConnection
 from schemas.topics import AUDIT_EVENTS_TOPIC, AUDIT_TOPIC, CHECKPOINT_TOPIC
@@ -37,7 +37,6 @@ __all__ = ["AuditTopics", "AuditWriterService", "load_signer"]
 
 logger = logging.getLogger(__name__)
 
-_RETRY_SECONDS = 2.0
 
 
 def load_signer(pki: Path, passphrase: bytes) -> CheckpointSigner:
@@ -77,12 +76,9 @@ class AuditWriterService:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until ``stop`` is set (or cancelled); after a Kafka error rebuild and go on."""
         stop = stop or asyncio.Event()
-        while not stop.is_set():
-            try:
-                await self._run_once(stop)
-            except KafkaError as exc:  # the in-memory chain may be ahead of the topic: rebuild
-                logger.error("audit writer: %r; rebuilding from %s", exc, self.topics.audit)
-                await asyncio.sleep(_RETRY_SECONDS)
+        # after any transport error the in-memory chain may be ahead of the topic: each round
+        # rebuilds from docbus.audit; an outage of any length is waited out (consumers/outage.py)
+        await keep_running(f"audit writer ({self.topics.audit})", lambda: self._run_once(stop), stop, logger)
 
     async def _rebuild(self) -> AuditWriter:
         stored = [
@@ -101,7 +97,11 @@ class AuditWriterService:
             auto_offset_reset="earliest",
         )
         async with open_producer(self.kafka) as producer:
-            await consumer.start()
+            try:
+                await consumer.start()
+            except BaseException:
+                await stop_quietly(consumer.stop, "audit writer consumer")
+                raise
             try:
                 while not stop.is_set():
                     got = await consumer.getmany(timeout_ms=500, max_records=self.batch)
@@ -129,7 +129,7 @@ class AuditWriterService:
                     if messages:
                         await consumer.commit(_next_offsets(messages))
             finally:
-                await consumer.stop()
+                await stop_quietly(consumer.stop, "audit writer consumer")
 
     @staticmethod
     def _accept(writer: AuditWriter, msg: Message) -> tuple[bytes, bytes] | None:

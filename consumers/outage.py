@@ -1,0 +1,65 @@
+"""Outliving broker outages: the long-running loops (audit writer, inbox client) retry a failed
+round with exponential backoff (0.5 s doubling to 10 s, jittered) and log once per state change — once
+when the broker goes away, once when it is back — never exiting on a transport error.
+Cancellation of the caller (shutdown) is not an error: it propagates at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+
+from aiokafka.errors import KafkaError
+
+__all__ = ["TRANSIENT", "backoff", "keep_running", "stop_quietly"]
+
+logger = logging.getLogger(__name__)
+
+# what a broker outage raises through aiokafka: its own errors, sockets, timeouts
+TRANSIENT: tuple[type[BaseException], ...] = (KafkaError, OSError, TimeoutError)
+
+
+def backoff(failures: int) -> float:
+    """Seconds to wait after ``failures`` failed rounds in a row."""
+    wait: float = min(10.0, 0.5 * 2.0 ** min(failures - 1, 5))
+    return wait + random.uniform(0, 0.5)
+
+
+async def keep_running(
+    name: str, round_: Callable[[], Awaitable[None]], stop: asyncio.Event, log: logging.Logger = logger
+) -> None:
+    """Run ``round_`` until ``stop`` is set; after a transient error wait (0.5 s doubling to 10 s)
+    and run it again. A round that returns normally resets the backoff."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            await round_()
+            if failures:
+                log.warning("%s: broker reachable again after %d failed attempt(s)", name, failures)
+            failures = 0
+        except TRANSIENT as exc:
+            failures += 1
+            if failures == 1:
+                log.error("%s: %r; retrying with backoff until the broker is back", name, exc)
+            else:
+                log.debug("%s: still failing (%d): %r", name, failures, exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=backoff(failures))
+
+
+async def stop_quietly(stop: Callable[[], Awaitable[None]], what: str) -> None:
+    """Stop a client after an error without letting its own failure (a transport error, or the
+    CancelledError aiokafka raises from inside ``stop()`` after a lost connection) replace the
+    error being handled; a cancellation of our own task still propagates."""
+    try:
+        await stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        logger.debug("%s: stop() was cancelled inside the client; ignored", what)
+    except Exception as exc:  # the client is being dropped anyway
+        logger.debug("%s: stop() failed: %r", what, exc)

@@ -13,6 +13,7 @@ import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
+from schemas.connection import KafkaConnection
 from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC, inbox_topic
 from tests.bus.conftest import bus_env
 from tests.bus.kafka import BusProcess, end_offsets, read_until, start_group_at_end
@@ -27,9 +28,9 @@ PER_SENDER = 150
 TARGET = "H05"
 
 
-async def _traffic(bootstrap: str, batch: list[tuple[bytes, bytes]]) -> None:
+async def _traffic(kafka: KafkaConnection, batch: list[tuple[bytes, bytes]]) -> None:
     """Load, not synchronisation: about 150 envelopes a second while the processor is killed."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka.client_kwargs(), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         futures = []
@@ -42,9 +43,9 @@ async def _traffic(bootstrap: str, batch: list[tuple[bytes, bytes]]) -> None:
         await producer.stop()
 
 
-async def _lag(bootstrap: str, group: str) -> dict[int, int]:
-    ends = await end_offsets(bootstrap, [INGRESS_TOPIC])
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _lag(kafka: KafkaConnection, group: str) -> dict[int, int]:
+    ends = await end_offsets(kafka, [INGRESS_TOPIC])
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
     await admin.start()
     try:
         committed = await admin.list_consumer_group_offsets(group, partitions=list(ends))
@@ -54,7 +55,7 @@ async def _lag(bootstrap: str, group: str) -> dict[int, int]:
 
 
 async def test_three_sigkill_restarts_under_traffic_keep_offsets_moving(
-    kafka_bootstrap: str, published: World, tmp_path: Path
+    kafka_conn: KafkaConnection, published: World, tmp_path: Path
 ) -> None:
     batch: list[tuple[bytes, bytes]] = []
     ids: set[bytes] = set()
@@ -66,42 +67,42 @@ async def test_three_sigkill_restarts_under_traffic_keep_offsets_moving(
             ids.add(env.message_id.encode())
     batch = [batch[i + j * PER_SENDER] for i in range(PER_SENDER) for j in range(len(SENDERS))]
     app_id = f"docbus-test-{uuid.uuid4().hex[:8]}"
-    await start_group_at_end(kafka_bootstrap, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
-    start = await end_offsets(kafka_bootstrap, [inbox_topic(TARGET)])
-    env = {**bus_env(kafka_bootstrap, published, tmp_path, app_id), "DOCBUS_BATCH_SIZE": str(BATCH)}
+    await start_group_at_end(kafka_conn, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
+    start = await end_offsets(kafka_conn, [inbox_topic(TARGET)])
+    env = {**bus_env(kafka_conn, published, tmp_path, app_id), "DOCBUS_BATCH_SIZE": str(BATCH)}
     bus = BusProcess(env, tmp_path / "bus.log")
 
     def copies(records: Records) -> Counter[bytes]:
         return Counter(r.key for r in records if r.key in ids)
 
     bus.start()
-    traffic = asyncio.ensure_future(_traffic(kafka_bootstrap, batch))
+    traffic = asyncio.ensure_future(_traffic(kafka_conn, batch))
     try:
         for kill in range(1, 4):  # each kill lands after more has been delivered, traffic still flowing
             got = await read_until(
-                kafka_bootstrap, start, lambda rs, k=kill: len(copies(rs)) >= k * len(ids) // 5
+                kafka_conn, start, lambda rs, k=kill: len(copies(rs)) >= k * len(ids) // 5
             )
             assert len(copies(got)) >= kill * len(ids) // 5, f"bus log: {bus.log.read_text()[-3000:]}"
             bus.kill()
             bus.start()
         await traffic
-        records = await read_until(kafka_bootstrap, start, lambda rs: len(copies(rs)) == len(ids), bus=bus)
+        records = await read_until(kafka_conn, start, lambda rs: len(copies(rs)) == len(ids), bus=bus)
         seen = copies(records)
         missing = len(ids - set(seen))
         assert missing == 0, f"{missing} missing; bus log: {bus.log.read_text()[-3000:]}"
         # the last batch's commit follows its outputs: poll the group until it catches up
-        lag = await _lag(kafka_bootstrap, app_id)
+        lag = await _lag(kafka_conn, app_id)
         for _ in range(50):
             if not any(lag.values()):
                 break
             await asyncio.sleep(0.2)
-            lag = await _lag(kafka_bootstrap, app_id)
+            lag = await _lag(kafka_conn, app_id)
     finally:
         traffic.cancel()
         bus.stop()
     assert lag == dict.fromkeys(lag, 0), f"committed offsets behind the end after draining: {lag}"
     redone = sum(seen.values()) - len(seen)
-    partitions = len(await end_offsets(kafka_bootstrap, [INGRESS_TOPIC]))
+    partitions = len(await end_offsets(kafka_conn, [INGRESS_TOPIC]))
     assert redone <= 3 * partitions * BATCH, (
         f"{redone} copies re-routed by 3 restarts (at most one batch per partition each)"
     )

@@ -61,7 +61,7 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def _require(request: Request, *types: str) -> None:
+def require_media_type(request: Request, *types: str) -> None:
     if _media_type(request) not in types:
         raise GatewayError(415, GatewayReason.UNSUPPORTED_MEDIA_TYPE, f"send {' or '.join(types)}")
 
@@ -115,7 +115,7 @@ def _wait(gw: GatewayDep, wait: float) -> float | None:
 async def submit_files(
     request: Request, gw: GatewayDep, caller: Caller, node: Node, wait: Wait = 0
 ) -> JSONResponse:
-    _require(request, "multipart/form-data")
+    require_media_type(request, "multipart/form-data")
     try:
         form = await request.form(max_files=21, max_fields=1)
     except MultiPartException as exc:
@@ -152,7 +152,7 @@ async def submit_edxml(
     request: Request, gw: GatewayDep, caller: Caller, node: Node, wait: Wait = 0,
     require_signature: Annotated[bool, Query(description="refuse a package without XMLDSig")] = False,
 ) -> JSONResponse:  # fmt: skip
-    _require(request, *XML_TYPES)
+    require_media_type(request, *XML_TYPES)
     body = await request.body()
     pkg = parse_package(body)  # EdxmlError: 400 / 413 / 422 with its reason
     sig = pkg.signature
@@ -207,7 +207,7 @@ def _presigned(gw: GatewayDep, node: OrgNode, body: bytes) -> tuple[Envelope, by
 async def submit_envelope(
     request: Request, gw: GatewayDep, caller: Caller, node: Node, wait: Wait = 0
 ) -> JSONResponse:
-    _require(request, "application/octet-stream")
+    require_media_type(request, "application/octet-stream")
     body = await request.body()
     env, raw = _presigned(gw, node, body)
     if node.state.sent_envelope(env.message_id) is not None:  # sent before: the same answer, not a gap

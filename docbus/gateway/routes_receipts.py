@@ -11,14 +11,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from docbus.gateway.auth import Client
 from docbus.gateway.deps import MESSAGE_ID, Caller, GatewayDep, Node
 from docbus.gateway.idempotency import Outcome, valid_key
 from docbus.gateway.models import ReceiptIn, ReceiptLogEntry, ReceiptSent
 from docbus.gateway.node import OrgNode
 from docbus.gateway.problems import GatewayError, GatewayReason
-from docbus.gateway.routes_documents import log_entries
-from docbus.gateway.schema import PROBLEMS
+from docbus.gateway.routes_documents import XML_TYPES, log_entries, require_media_type
+from docbus.gateway.schema import PROBLEMS, binary_body
 from docbus.gateway.submit import fingerprint
+from producers.edxml.status import parse_status
 from producers.keys import SigningError
 from producers.publisher import PublishError
 from producers.receipts import make_receipt
@@ -65,6 +67,53 @@ def _about(node: OrgNode, message_id: str, code: StatusCode) -> tuple[Envelope, 
                                                        "pattern": "^[!-~]+$"}}]})  # fmt: skip
 async def send_receipt(
     request: Request, gw: GatewayDep, caller: Caller, node: Node, body: ReceiptIn
+) -> JSONResponse:
+    return await _receipt(request, gw, caller, node, body)
+
+
+def _by_document(node: OrgNode, document_id: str, code: StatusCode) -> str:
+    """The message id of the envelope an edXML status names by its DocumentId (the newest one)."""
+    if code is StatusCode.RECALL_REQUESTED:
+        sent = sorted(node.state.sent_dir.glob("*.bin"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for path in sent if node.state.sent_dir.is_dir() else []:
+            if parse_envelope(path.read_bytes()).document.document_id == document_id:
+                return path.stem
+    else:
+        for meta in reversed(node.store.documents()):
+            if meta["document_id"] == document_id:
+                return str(meta["message_id"])
+    raise GatewayError(
+        404, GatewayReason.NOT_FOUND, f"no document {document_id} at {node.org}", "ResponseFor"
+    )
+
+
+@router.post("/v1/orgs/{org}/receipts/edxml", status_code=201, summary="Send an edXML status package",
+             response_model=None, responses=_SENT,
+             openapi_extra=binary_body(XML_TYPES, "an edXML Status (bare or in a SOAP Header)"))  # fmt: skip
+async def send_status_package(request: Request, gw: GatewayDep, caller: Caller, node: Node) -> JSONResponse:
+    require_media_type(request, *XML_TYPES)
+    msg = parse_status(await request.body())  # EdxmlError: 400 / 413 / 422 with its reason
+    origin = canonical_org_code(msg.from_org)
+    if not caller.may_act_for(origin):
+        raise GatewayError(403, GatewayReason.ORG_NOT_GRANTED, f"From/OrganId {msg.from_org}", "From/OrganId")
+    if origin != node.org:
+        detail = f"the status is from {origin}; this call acts for {node.org}"
+        raise GatewayError(422, Reason.ORG_MISMATCH, detail, "From/OrganId")
+    by, position = (msg.staff.staff, msg.staff.department) if msg.staff else ("", "")
+    mid = _by_document(node, msg.document_id, msg.status)
+    try:
+        body = ReceiptIn(
+            message_id=mid, status=msg.status.value, reason=msg.description, by=by, position=position
+        )
+    except ValidationError as exc:
+        raise GatewayError(
+            422, Reason.INVALID_FIELD, f"StatusCode: {exc.errors()[0]['msg']}", "StatusCode"
+        ) from None
+    return await _receipt(request, gw, caller, node, body)
+
+
+async def _receipt(
+    request: Request, gw: GatewayDep, caller: Client, node: OrgNode, body: ReceiptIn
 ) -> JSONResponse:
     code = StatusCode(body.status)
     env, to = _about(node, body.message_id, code)

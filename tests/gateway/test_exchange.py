@@ -5,10 +5,14 @@ university's gateway reports the 03. The package survives the bus field for fiel
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from producers.edxml import SignatureVerdict, parse_package
+from producers.edxml.status import StatusMessage, export_status
+from schemas.edxml import EdxmlStaff
+from schemas.receipt import StatusCode
 from tests.edxml.conftest import SAMPLE_PATH
 from tests.gateway.conftest import MOET, UNI, Exchange
 
@@ -63,6 +67,19 @@ def test_edxml_from_a_university_to_the_ministry_and_its_03_back(exchange: Excha
             (MOET, "03", "valid")
         ]
         assert MOET in [r["recipient"] for r in body["recipients"]]
+
+        # the ministry's e-office speaks edXML status too: 05 (processing) as a Status package
+        staff = EdxmlStaff(staff="Nguyễn Văn An", department="Văn phòng")
+        now = datetime.now(UTC)
+        doc_id, processing = body["document_id"], StatusCode.PROCESSING
+        message = StatusMessage(doc_id, "000.00.00.G03", "Bộ GD&ĐT", processing, "", now, staff)
+        status_xml = export_status(message)
+        sent05 = moet.post(
+            f"/v1/orgs/{MOET}/receipts/edxml", content=status_xml, headers={"Content-Type": "application/xml"}
+        )
+        assert sent05.status_code == 201 and sent05.json()["message_id"] == mid, sent05.text
+        later = uni.get(f"/v1/orgs/{UNI}/documents/{mid}", params={"wait": 60, "until": "05"}).json()
+        assert ("05", "Nguyễn Văn An") in [(r["status"], r["by"]) for r in later["receipts"]]
 
         again = uni.post(f"/v1/orgs/{UNI}/edxml", content=package, headers=xml)  # a retried POST
         assert again.status_code == 202 and again.json()["message_id"] == mid

@@ -44,6 +44,8 @@ def test_every_benchmark_runs_and_reports_its_ceiling(kafka_conn: KafkaConnectio
         (rate, True) for rate in suite.QUICK.rates
     ]
     assert bus["fan_out"]["inboxes"] == 63
+    assert bus["decision_per_s"] > 0 and bus["drain_vs_decision"] > 0
+    assert bus["junk_flood"]["junk_records"] == suite.QUICK.junk and bus["junk_flood"]["junk_per_s"] > 0
     assert bus["processor_memory"]["rss_mb_max"] > 0
     gateway = result["gateway"]
     assert gateway["submit_per_s"] > 0 and gateway["sender_per_s"] > 0 and gateway["cli_process_per_s"] > 0

@@ -56,9 +56,7 @@ class DirectoryFeed:
 
     async def _start(self) -> AIOKafkaConsumer:
         if self._consumer is None:
-            consumer = AIOKafkaConsumer(
-                **self.kafka.client_kwargs(), group_id=None, enable_auto_commit=False
-            )
+            consumer = AIOKafkaConsumer(**self.kafka.client_kwargs(), group_id=None, enable_auto_commit=False)
             await consumer.start()
             # aiokafka keeps fetched metadata apart from the consumer's cache; ask it directly
             cluster = await consumer._client.fetch_all_metadata()

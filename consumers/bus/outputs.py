@@ -153,6 +153,9 @@ def key_sender(key: bytes | None) -> str:
 def _route(d: Accepted, raw_hash: bytes, src: Source, sealer: Sealer) -> Outputs:
     env, sender = d.envelope, d.sender
     key = env.message_id.encode()
+    if d.resend:  # the same bytes again: its 01 again (the same notice id), nothing else
+        logger.info("envelope %s sent again: its 01 again", env.message_id)
+        return Outputs((_accepted_notice(d, src, sealer)[0],))
     tables: list[TableWrite] = []
     if not d.duplicate:
         # the routing record goes with the outputs; the sender state after the batch is stored, so a
@@ -167,10 +170,8 @@ def _route(d: Accepted, raw_hash: bytes, src: Source, sealer: Sealer) -> Outputs
         proof = sealer.route_proof(env, d.envelope_hash, recipient=code, snapshot=d.plan.snapshot, at=src.at)
         headers = (*envelope_headers(env, sender, code, d.plan.snapshot), (ROUTE_PROOF_HEADER, proof))
         records.append(OutRecord(inbox_topic(code), key, d.raw, headers))
-    notice = sealer.accepted(env, d.envelope_hash, to=sender, at=src.at)
-    sealed = encode(notice)
-    notice_headers = tuple(receipt_headers(notice, sealer.org, sender, notice=True))
-    records.append(OutRecord(inbox_topic(sender), notice.message_id.encode(), sealed, notice_headers))
+    notice_record, sealed = _accepted_notice(d, src, sealer)
+    records.append(notice_record)
     for code in d.plan.recipients:  # routing facts: who was addressed (ADR 0001, flow step 4)
         records.append(OutRecord(STATUS_TOPIC, f"{env.message_id}/{code}/routed".encode(), sealed))
     common: dict[str, Any] = {
@@ -180,6 +181,13 @@ def _route(d: Accepted, raw_hash: bytes, src: Source, sealer: Sealer) -> Outputs
     records.append(_audit(AuditEvent.ACCEPTED, src, trust_hashes=d.trust_hashes, **common))
     records += (_audit(AuditEvent.ROUTED, src, recipient=code, **common) for code in d.plan.recipients)
     return Outputs(tuple(records), tuple(tables))
+
+
+def _accepted_notice(d: Accepted, src: Source, sealer: Sealer) -> tuple[OutRecord, bytes]:
+    notice = sealer.accepted(d.envelope, d.envelope_hash, to=d.sender, at=src.at)
+    sealed = encode(notice)
+    headers = tuple(receipt_headers(notice, sealer.org, d.sender, notice=True))
+    return OutRecord(inbox_topic(d.sender), notice.message_id.encode(), sealed, headers), sealed
 
 
 def _refuse(d: Rejected, raw: bytes, raw_hash: bytes, src: Source, sealer: Sealer, notify: bool) -> Outputs:

@@ -22,7 +22,7 @@ from schemas.reasons import Reason
 from schemas.receipt import StatusCode, parse_receipt
 from schemas.topics import AUDIT_EVENTS_TOPIC, QUARANTINE_TOPIC, STATUS_TOPIC, inbox_topic
 from tests.bus.test_validator import Harness
-from tests.bus.world import DEPARTMENTS, World
+from tests.bus.world import DEPARTMENTS, World, forge
 
 NOW = datetime.now(UTC)
 PROCESSOR = (("docbus_processor", b"docbus-test"),)
@@ -90,18 +90,44 @@ def test_refusal_costs_one_bounded_quarantine_record_and_one_draft(world: World)
     assert draft.event.value == "REJECTED" and draft.reason == decision.reason.value
 
 
+def test_a_forgery_gets_no_notice(world: World) -> None:
+    """Its seal does not verify: the org it names is not told (quarantined and audited only)."""
+    harness, bus = Harness(world), BusNotices(world.identities["G03.BUS"])
+    env, _ = world.sender("H01").envelope(recipients=("H02",))
+    bad = forge(env)
+    decision = harness.check(bad)
+    assert isinstance(decision, Rejected) and not decision.notify
+    out = envelope_outputs(decision, bad, _src(9, b"H01"), bus)
+    assert inbox_topic("H01") not in _topics(out)
+
+
 def test_refusal_notices_are_rate_bounded_per_sender(world: World) -> None:
-    bus = BusNotices(world.identities["G03.BUS"])
+    harness, bus = Harness(world), BusNotices(world.identities["G03.BUS"])
     budget = NoticeBudget(burst=3, per_minute=60)
     notices = 0
     for i in range(10):
-        env, raw = world.sender("H01").envelope(recipients=("H02",))
-        # a refusal the decider would answer (the sender authenticated): only the budget limits it
-        decision = Rejected(Reason.SEQUENCE_GAP, "test", sender="H01", message_id=env.message_id,
-                            envelope=env, notify=True)  # fmt: skip
-        out = envelope_outputs(decision, raw, _src(10 + i, b"H01"), bus, notify=budget.allow("H01", 0.0))
+        _, bad = world.sender("H01").envelope(recipients=("H09",), advance=False)  # unknown recipient
+        decision = harness.check(bad)
+        assert isinstance(decision, Rejected) and decision.notify
+        out = envelope_outputs(decision, bad, _src(10 + i, b"H01"), bus, notify=budget.allow("H01", 0.0))
         notices += sum(r.topic == inbox_topic("H01") for r in out.records)
         assert len(out.records) <= 3
     assert notices == 3 and budget.suppressed == 7
     assert budget.allow("H01", 1.0) and not budget.allow("H01", 1.0)  # one a second refills
     assert budget.allow("H02", 0.0)  # other senders keep their own budget
+
+
+def test_an_identical_resend_writes_only_the_senders_01_again(world: World) -> None:
+    """No copy, no quarantine record, no REJECTED draft, no 02, no table write: the 01 again,
+    under the same notice id, so the sender's inbox keeps it once."""
+    harness, bus = Harness(world), BusNotices(world.identities["G03.BUS"])
+    env, raw = world.sender("H01").envelope(("H02",))
+    first = envelope_outputs(harness.check(raw), raw, _src(1, b"H01"), bus)
+    again = harness.check(raw)
+    assert isinstance(again, Accepted) and again.resend
+    out = envelope_outputs(again, raw, _src(2, b"H01"), bus)
+    assert _topics(out) == [inbox_topic("H01")] and not out.tables
+    notice = parse_receipt(out.records[0].value)
+    assert notice.status is StatusCode.ARRIVED and notice.envelope_id == env.message_id
+    [first_notice] = [r for r in first.records if r.topic == inbox_topic("H01")]
+    assert out.records[0].key == first_notice.key

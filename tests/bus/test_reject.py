@@ -48,7 +48,7 @@ async def test_every_rejection_is_quarantined_with_its_reason_and_a_notice(
     secret_env, secret = h01.secret(("H02",))
     cases[secret_env.message_id] = ("SECRET_REFUSED", "H01")
     first_env, first = h04.envelope(("H01",))
-    cases[first_env.message_id] = ("REPLAY", "H04")  # its second copy
+    # its second copy is an identical resend: no quarantine record, no 02, its 01 again
     h04.envelope(("H01",))  # built and never sent
     gap_env, gap = h04.envelope(("H01",))
     cases[gap_env.message_id] = ("SEQUENCE_GAP", "H04")
@@ -72,6 +72,13 @@ async def test_every_rejection_is_quarantined_with_its_reason_and_a_notice(
             if n.status is StatusCode.REJECTED
         }
 
+    def arrived(records: Records, message_id: str) -> list[str]:
+        return [
+            n.message_id
+            for n in bus_notices(records, published)
+            if n.status is StatusCode.ARRIVED and n.envelope_id == message_id
+        ]
+
     def quarantined(records: Records) -> list[QuarantineRecord]:
         return quarantined_by(records, bus_process.app_id)
 
@@ -83,6 +90,7 @@ async def test_every_rejection_is_quarantined_with_its_reason_and_a_notice(
             and has(records, inbox_topic("H05"), good_env.message_id.encode())
             and has(records, inbox_topic("H01"), first_env.message_id.encode())
             and len([k for k in notices(records) if k[0] in cases]) == len(cases) - len(silent)
+            and len(arrived(records, first_env.message_id)) == 2
         )
 
     records = await read_until(kafka_conn, start, done, bus=bus_process)
@@ -103,6 +111,8 @@ async def test_every_rejection_is_quarantined_with_its_reason_and_a_notice(
     for mid in (e.message_id for e in refused):
         assert mid.encode() not in delivered
     assert delivered.count(first_env.message_id.encode()) == 1
+    assert first_env.message_id not in {q.message_id for q in quarantined(records)}
+    assert len(set(arrived(records, first_env.message_id))) == 1  # one notice id: kept once by the inbox
 
 
 async def test_random_bytes_do_not_stall_the_agent(

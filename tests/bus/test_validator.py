@@ -12,6 +12,7 @@ from consumers.bus.decide.policy import SenderState
 from consumers.bus.decide.routed import RoutedRecord
 from consumers.bus.decide.validator import Accepted, Decision, Rejected, Validator
 from docbus.pki_folder import TrustFiles
+from producers.builder import sign_envelope
 from schemas.directory_store import DirectoryStore
 from schemas.reasons import Reason
 from tests.bus.world import DEPARTMENTS, World, forge
@@ -84,10 +85,21 @@ def test_unknown_recipient_and_snapshot(world: World, bus: Harness) -> None:
     assert rejected(bus.check(raw), Reason.DIRECTORY_MISMATCH).notify
 
 
-def test_replay_of_an_accepted_envelope(world: World, bus: Harness) -> None:
-    _, raw = world.sender("H01").envelope(("H02",))
+def test_an_identical_resend_is_a_duplicate_and_another_envelope_under_its_id_a_replay(
+    world: World, bus: Harness
+) -> None:
+    """The node published, never saw the acknowledgement, and sent the same bytes again: a resend
+    (its 01 again), not a REPLAY; re-signed other content under the same message id is a REPLAY."""
+    env, raw = world.sender("H01").envelope(("H02",))
     assert isinstance(bus.check(raw), Accepted)
-    assert rejected(bus.check(raw), Reason.REPLAY).message_id is not None
+    again = bus.check(raw)  # another ingress position
+    assert isinstance(again, Accepted) and again.resend and again.duplicate
+    doc = env.document.model_copy(update={"subject": env.document.subject + " (bản khác)"})
+    other, other_raw = sign_envelope(
+        world.identities["H01"], env.model_copy(update={"document": doc, "signatures": []})
+    )
+    assert other.message_id == env.message_id
+    assert rejected(bus.check(other_raw), Reason.REPLAY).message_id == env.message_id
 
 
 def test_reprocessing_the_same_record_is_a_duplicate_not_a_replay(world: World, bus: Harness) -> None:

@@ -9,7 +9,8 @@ seal, official); then replay and per-sender continuity, which need the bus's sta
 Re-processing after a crash: the bus may read a record again after it was routed but before the
 offset was committed. Such a record is recognised by its message id, envelope hash **and ingress
 position** and accepted again as a ``duplicate`` (re-routed; inboxes and the audit writer drop
-copies by id). The same envelope arriving at another position is a replay and is rejected.
+copies by id). The same bytes arriving at another position are a ``resend`` (idempotent: the
+sender's 01 again, nothing else); another envelope under a routed message id is a REPLAY.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ class Accepted:
     document: VerifiedDocument
     trust_hashes: tuple[bytes, ...]
     duplicate: bool = False  # the same record processed again: route again, advance nothing
+    # the same bytes sent again (same message id and envelope hash, another ingress position), e.g.
+    # after a publish whose acknowledgement the node never saw: the sender gets its 01 again, nothing
+    # else is written (no copy, no quarantine record, no REJECTED event, no 02)
+    resend: bool = False
 
     @property
     def sender(self) -> str:
@@ -126,6 +131,8 @@ class Validator:
                             created_at=env.created_at, now=now,
                         )  # fmt: skip
                 return Accepted(env, raw, plan, digest, state, document, hashes, duplicate=True)
+            if before.envelope_hash == digest:
+                return Accepted(env, raw, plan, digest, state, document, hashes, duplicate=True, resend=True)
             where = f"partition {before.position[0]} offset {before.position[1]}"
             detail = f"message id {env.message_id} already routed from {where}"
             return self._refused(s, PolicyError(Reason.REPLAY, detail))

@@ -15,7 +15,7 @@ from producers.builder import DocumentDraft, build_envelope, sign_envelope
 from producers.identity import NodeIdentity
 from producers.keys import FileKeyProvider
 from schemas.algorithms import Algorithm
-from schemas.canonical import envelope_hash
+from schemas.canonical import signing_hash
 from schemas.directory import DirectoryEntry
 from schemas.directory_store import DirectorySnapshot
 from schemas.document import DocumentType
@@ -69,7 +69,7 @@ class Chain:
                 created_at=datetime.now(UTC),
             )
             signed, raw = sign_envelope(self.identity, env)
-            self.last = envelope_hash(signed)
+            self.last = signing_hash(signed)
             out.append((signed.message_id, raw))
         return out
 

@@ -55,7 +55,7 @@ def build(n: int) -> tuple[list[bytes], list[bytes]]:
             document_id="000.00.00.G03,2026/03/02,7816/BGDĐT-VP",
             sender="000.00.00.G03",
             recipient="000.00.00.H41" if event in (AuditEvent.ROUTED, AuditEvent.DELIVERED) else None,
-            envelope_hash=hashlib.sha256(i.to_bytes(8, "big")).digest(),
+            stored_hash=hashlib.sha256(i.to_bytes(8, "big")).digest(),
             source=SourcePosition(topic="docbus.ingress", partition=i % 6, offset=i // 6),
         )
         records.append(appended.stored)

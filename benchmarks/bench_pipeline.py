@@ -55,7 +55,7 @@ def decision_loop(world: BenchWorld, pool: Sequence[bytes]) -> Callable[[], None
         )
         if not isinstance(d, Accepted):
             raise AssertionError(f"benchmark envelope refused: {d.reason} {d.detail}")
-        routed[d.envelope.message_id] = RoutedRecord(d.sender, d.plan.recipients, d.envelope_hash, "", (0, i))
+        routed[d.envelope.message_id] = RoutedRecord(d.sender, d.plan.recipients, d.signing_hash, "", (0, i))
         states[d.sender] = d.state
 
     return run

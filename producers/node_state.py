@@ -61,11 +61,11 @@ class Reservation:
     sequence: int
     previous_hash: bytes
 
-    def commit(self, envelope_hash: bytes, raw: bytes) -> Path:
+    def commit(self, signing_hash: bytes, raw: bytes) -> Path:
         """Advance the position to this envelope and keep its bytes until :meth:`NodeState.sent`."""
         outbox = self.state.outbox / f"{self.sequence:020d}.bin"
         atomic_write(outbox, raw)
-        self.state.write(ChainPosition(self.sequence, envelope_hash))
+        self.state.write(ChainPosition(self.sequence, signing_hash))
         return outbox
 
 

@@ -1,6 +1,6 @@
 """Sealed status receipts (edXML status package): built by recipients, clerks and the bus itself.
 
-A receipt answers one exact envelope (its ``envelope_hash``) and is sealed with the organisation
+A receipt answers one exact envelope (its ``signing_hash``) and is sealed with the organisation
 key over ``schemas.canonical.receipt_signing_input``. Who may send which status (edXML): 13 only
 the original sender; 15/16 only a recipient answering a 13; the rest recipients (or the bus, 01/02).
 """
@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from producers.identity import NodeIdentity
 from producers.keys import make_signature
-from schemas.canonical import envelope_hash, receipt_signing_input
+from schemas.canonical import receipt_signing_input, signing_hash
 from schemas.codec import encode
 from schemas.envelope import Envelope
 from schemas.fields import utc_millis
@@ -29,7 +29,7 @@ def make_receipt(
     *,
     envelope_message_id: str,
     document_id: str,
-    envelope_hash: bytes,
+    signing_hash: bytes,
     to_org: str,
     status: StatusCode,
     reason: str | None = None,
@@ -45,7 +45,7 @@ def make_receipt(
         unsigned = Receipt(
             message_id=message_id or str(uuid.uuid4()),
             envelope_id=envelope_message_id,
-            envelope_hash=envelope_hash,
+            signing_hash=signing_hash,
             document_id=document_id,
             from_org=identity.org_code,
             to_org=to_org,
@@ -66,7 +66,7 @@ def build_receipt(
     *,
     envelope_message_id: str,
     document_id: str,
-    envelope_hash: bytes,
+    signing_hash: bytes,
     to_org: str,
     status: StatusCode,
     reason: str | None = None,
@@ -81,7 +81,7 @@ def build_receipt(
             identity,
             envelope_message_id=envelope_message_id,
             document_id=document_id,
-            envelope_hash=envelope_hash,
+            signing_hash=signing_hash,
             to_org=to_org,
             status=status,
             reason=reason,
@@ -110,7 +110,7 @@ def receipt_for(
         identity,
         envelope_message_id=envelope.message_id,
         document_id=envelope.document.document_id,
-        envelope_hash=envelope_hash(envelope),
+        signing_hash=signing_hash(envelope),
         to_org=to_org or envelope.sender.code,
         status=status,
         reason=reason,

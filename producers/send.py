@@ -35,7 +35,7 @@ from producers.node_state import NodeState
 from producers.ports import SealVerifier
 from producers.publisher import Publisher
 from producers.reader import ReadError, topic_partitions
-from schemas.canonical import envelope_hash, receipt_signing_input
+from schemas.canonical import receipt_signing_input, signing_hash
 from schemas.codec import decode
 from schemas.connection import KafkaConnection
 from schemas.envelope import Envelope
@@ -73,7 +73,7 @@ class SendResult:
     message_id: str
     document_id: str
     sequence: int
-    envelope_hash: bytes
+    signing_hash: bytes
     topic: str
     partition: int
     offset: int
@@ -239,7 +239,7 @@ class Sender:
                 directory_snapshot=snapshot, message_id=message_id,
             )  # fmt: skip
             env, raw = sign_envelope(self.identity, unsigned)
-            digest = envelope_hash(env)
+            digest = signing_hash(env)
             slot.commit(digest, raw)
             meta = await self.publisher.publish_envelope(env, raw)
             self.state.sent(slot.sequence, env.message_id)
@@ -254,7 +254,7 @@ class Sender:
             if env.sequence != slot.sequence or env.previous_hash != slot.previous_hash:
                 detail = f"signed at sequence {env.sequence}; the node's next is {slot.sequence}"
                 raise ContractError(Reason.SEQUENCE_GAP, detail)
-            digest = envelope_hash(env)
+            digest = signing_hash(env)
             slot.commit(digest, raw)
             meta = await self.publisher.publish_envelope(env, raw)
             self.state.sent(slot.sequence, env.message_id)

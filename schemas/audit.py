@@ -89,7 +89,7 @@ class SourcePosition(BaseModel):
 
 
 class AuditRecord(AvroModel):
-    avro_schema: ClassVar[str] = "audit_record.v1"
+    avro_schema: ClassVar[str] = "audit_record.v2"
     model_config = ConfigDict(frozen=True)
 
     prev_hash: Hash32
@@ -103,7 +103,7 @@ class AuditRecord(AvroModel):
     reason: str | None = None
     status: str | None = None
     detail: str = Field(default="", max_length=4096)
-    envelope_hash: Hash32 | None = None
+    stored_hash: Hash32 | None = None  # SHA-256 of the exact envelope bytes stored on the topic
     receipt_hash: Hash32 | None = None
     source: SourcePosition | None = None
     trust_hashes: list[Hash32] = Field(default_factory=list, max_length=64)

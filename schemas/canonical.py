@@ -40,11 +40,11 @@ __all__ = [
     "ENVELOPE_V3_CONTEXT",
     "RECEIPT_CONTEXT",
     "check_digests",
-    "envelope_hash",
     "envelope_signing_input",
     "payload_digest_ok",
-    "receipt_hash",
+    "receipt_signing_hash",
     "receipt_signing_input",
+    "signing_hash",
 ]
 
 ENVELOPE_CONTEXT = b"docbus/envelope/v1\n"
@@ -203,7 +203,7 @@ def receipt_signing_input(receipt: Receipt) -> bytes:
             RECEIPT_CONTEXT,
             _str(r.message_id),
             _str(r.envelope_id),
-            _bin(r.envelope_hash),
+            _bin(r.signing_hash),
             _str(r.document_id),
             _str(r.from_org),
             _str(r.to_org),
@@ -216,12 +216,12 @@ def receipt_signing_input(receipt: Receipt) -> bytes:
     )
 
 
-def envelope_hash(env: Envelope) -> bytes:
+def signing_hash(env: Envelope) -> bytes:
     """SHA-256 of the signing input: what previous_hash chains and audit records refer to."""
     return hashlib.sha256(envelope_signing_input(env)).digest()
 
 
-def receipt_hash(receipt: Receipt) -> bytes:
+def receipt_signing_hash(receipt: Receipt) -> bytes:
     return hashlib.sha256(receipt_signing_input(receipt)).digest()
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "decode",
     "encode",
     "fingerprint",
+    "record_name",
     "register_schema",
     "schema_entries",
 ]
@@ -111,6 +112,16 @@ def schema_entries() -> list[SchemaEntry]:
 def fingerprint(schema_name: str) -> bytes:
     """The 8 wire bytes (little-endian CRC-64-AVRO) of the named schema."""
     return _registry.get(schema_name).fingerprint
+
+
+def record_name(data: bytes) -> str | None:
+    """The Avro full name (e.g. ``vn.docbus.Receipt``) of the schema that wrote ``data``, whatever
+    its version; None when ``data`` names no known schema."""
+    _registry.ensure_loaded()
+    if len(data) < _HEADER_LEN or data[:2] != MARKER:
+        return None
+    entry = _registry.by_fingerprint.get(bytes(data[2:_HEADER_LEN]))
+    return None if entry is None else entry.full_name
 
 
 def encode(obj: AvroModel) -> bytes:

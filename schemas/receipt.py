@@ -6,13 +6,15 @@ from enum import StrEnum
 
 from pydantic import ConfigDict, Field, model_validator
 
-from schemas.codec import AvroModel, decode
+from schemas.codec import AvroModel, decode, record_name
 from schemas.fields import MessageId, OrgCode, Sha256, UtcMillis
 from schemas.header import DocumentIdText
 from schemas.limits import DEFAULT_LIMITS, Limits, check_message_size, check_signature_limits
 from schemas.signature import Signature
 
-__all__ = ["Receipt", "StatusCode", "parse_receipt"]
+__all__ = ["RECEIPT_RECORD", "Receipt", "StatusCode", "is_receipt", "parse_receipt"]
+
+RECEIPT_RECORD = "vn.docbus.Receipt"  # the Avro full name every receipt version keeps
 
 
 class StatusCode(StrEnum):
@@ -34,12 +36,12 @@ class StatusCode(StrEnum):
 class Receipt(AvroModel):
     """Signed with the organisation seal over ``schemas.canonical.receipt_signing_input``."""
 
-    avro_schema = "receipt.v1"
+    avro_schema = "receipt.v2"
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     message_id: MessageId  # the receipt's own id
     envelope_id: MessageId  # the envelope it answers
-    envelope_hash: Sha256  # envelope_hash() of exactly what was received
+    signing_hash: Sha256  # schemas.canonical.signing_hash of the answered envelope (not its stored bytes)
     document_id: DocumentIdText
     from_org: OrgCode
     to_org: OrgCode
@@ -63,3 +65,8 @@ def parse_receipt(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Receipt:
     receipt = decode(raw, Receipt)
     check_signature_limits(receipt.signatures, limits)
     return receipt
+
+
+def is_receipt(raw: bytes) -> bool:
+    """True when ``raw`` was written with any version of the receipt schema (read by its fingerprint)."""
+    return record_name(raw) == RECEIPT_RECORD

@@ -2,7 +2,7 @@
 
 Every inbox copy the bus writes carries one in the ``docbus_route_proof`` header (Avro single
 object). A recipient verifies the proof's seal as the bus org's, and that it names the copy it
-came with: the envelope's message id, its signing hash (``schemas.canonical.envelope_hash``), the
+came with: the envelope's message id, its signing hash (``schemas.canonical.signing_hash``), the
 recipient itself and the directory snapshot the envelope was routed under. A copy written into an
 inbox by anyone else — even one carrying valid sender signatures — has no such proof and is refused
 (``Reason.NOT_ROUTED``). The signing input is domain separated and length prefixed like the
@@ -35,13 +35,13 @@ def _lp(value: bytes) -> bytes:
 
 
 def route_proof_signing_input(
-    message_id: str, envelope_hash: bytes, recipient: str, snapshot: bytes
+    message_id: str, signing_hash: bytes, recipient: str, snapshot: bytes
 ) -> bytes:
     return b"".join(
         [
             ROUTE_PROOF_CONTEXT,
             _lp(message_id.encode()),
-            _lp(envelope_hash),
+            _lp(signing_hash),
             _lp(recipient.encode()),
             _lp(snapshot),
         ]
@@ -51,14 +51,14 @@ def route_proof_signing_input(
 class RouteProof(AvroModel):
     """Sealed by the bus org over :func:`route_proof_signing_input` of its own fields."""
 
-    avro_schema = "route_proof.v1"
+    avro_schema = "route_proof.v2"
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     message_id: MessageId
-    envelope_hash: Sha256
+    signing_hash: Sha256
     recipient: OrgCode
     snapshot: Annotated[bytes, Field(min_length=32, max_length=32)]
     signature: Signature
 
     def signing_input(self) -> bytes:
-        return route_proof_signing_input(self.message_id, self.envelope_hash, self.recipient, self.snapshot)
+        return route_proof_signing_input(self.message_id, self.signing_hash, self.recipient, self.snapshot)

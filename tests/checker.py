@@ -66,7 +66,7 @@ class AuditSeen:
 
     event: str
     message_id: str
-    envelope_hash: bytes | None
+    stored_hash: bytes | None
     recipient: str | None = None
     status: str | None = None
     reason: str | None = None
@@ -199,7 +199,7 @@ def _audit(
     unexpected: list[tuple[str, str]] = []
     per_id: Counter[str] = Counter()
     for rec in audit:
-        s = by_hash.get(rec.envelope_hash or b"")
+        s = by_hash.get(rec.stored_hash or b"")
         if s is None:
             continue
         per_id[s.key] += 1

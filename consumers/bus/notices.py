@@ -16,7 +16,7 @@ from datetime import datetime
 from producers.identity import NodeIdentity
 from producers.keys import make_signature
 from producers.receipts import make_receipt
-from schemas.canonical import envelope_hash
+from schemas.canonical import signing_hash
 from schemas.codec import encode
 from schemas.envelope import Envelope
 from schemas.fields import utc_millis
@@ -45,7 +45,7 @@ class BusNotices:
     def rejected(self, env: Envelope, reason: Reason, detail: str, *, to: str, at: datetime) -> Receipt:
         """02 with ``reason`` = "<REASON CODE>: <detail>" (the code first, machine-readable)."""
         text = f"{reason.value}: {detail}"[:1000]
-        return self._notice(env, envelope_hash(env), to, StatusCode.REJECTED, text, at)
+        return self._notice(env, signing_hash(env), to, StatusCode.REJECTED, text, at)
 
     def route_proof(
         self, env: Envelope, digest: bytes, *, recipient: str, snapshot: bytes, at: datetime
@@ -55,7 +55,7 @@ class BusNotices:
         seal = make_signature(self.identity.seal, SignerRole.ORGANIZATION, data, utc_millis(at))
         proof = RouteProof(
             message_id=env.message_id,
-            envelope_hash=digest,
+            signing_hash=digest,
             recipient=recipient,
             snapshot=snapshot,
             signature=seal,
@@ -70,7 +70,7 @@ class BusNotices:
             self.identity,
             envelope_message_id=env.message_id,
             document_id=env.document.document_id,
-            envelope_hash=digest,
+            signing_hash=digest,
             to_org=to,
             status=status,
             reason=reason,

@@ -161,13 +161,13 @@ def _route(d: Accepted, raw_hash: bytes, src: Source, sealer: Sealer) -> Outputs
         # the routing record goes with the outputs; the sender state after the batch is stored, so a
         # re-processed record is always known by position (validator.py)
         record = RoutedRecord(
-            sender, d.plan.recipients, d.envelope_hash, env.document.document_id, (src.partition, src.offset)
+            sender, d.plan.recipients, d.signing_hash, env.document.document_id, (src.partition, src.offset)
         )
         tables.append(TableWrite("routed", key, record.to_bytes()))
     tables.append(TableWrite("senders", sender.encode(), d.state, after_batch=True))
     records: list[OutRecord] = []
     for code in d.plan.recipients:
-        proof = sealer.route_proof(env, d.envelope_hash, recipient=code, snapshot=d.plan.snapshot, at=src.at)
+        proof = sealer.route_proof(env, d.signing_hash, recipient=code, snapshot=d.plan.snapshot, at=src.at)
         headers = (*envelope_headers(env, sender, code, d.plan.snapshot), (ROUTE_PROOF_HEADER, proof))
         records.append(OutRecord(inbox_topic(code), key, d.raw, headers))
     notice_record, sealed = _accepted_notice(d, src, sealer)
@@ -175,7 +175,7 @@ def _route(d: Accepted, raw_hash: bytes, src: Source, sealer: Sealer) -> Outputs
     for code in d.plan.recipients:  # routing facts: who was addressed (ADR 0001, flow step 4)
         records.append(OutRecord(STATUS_TOPIC, f"{env.message_id}/{code}/routed".encode(), sealed))
     common: dict[str, Any] = {
-        "message_id": env.message_id, "sender": sender, "envelope_hash": raw_hash,
+        "message_id": env.message_id, "sender": sender, "stored_hash": raw_hash,
         "document_id": env.document.document_id,
     }  # fmt: skip
     records.append(_audit(AuditEvent.ACCEPTED, src, trust_hashes=d.trust_hashes, **common))
@@ -184,7 +184,7 @@ def _route(d: Accepted, raw_hash: bytes, src: Source, sealer: Sealer) -> Outputs
 
 
 def _accepted_notice(d: Accepted, src: Source, sealer: Sealer) -> tuple[OutRecord, bytes]:
-    notice = sealer.accepted(d.envelope, d.envelope_hash, to=d.sender, at=src.at)
+    notice = sealer.accepted(d.envelope, d.signing_hash, to=d.sender, at=src.at)
     sealed = encode(notice)
     headers = tuple(receipt_headers(notice, sealer.org, d.sender, notice=True))
     return OutRecord(inbox_topic(d.sender), notice.message_id.encode(), sealed, headers), sealed
@@ -202,7 +202,7 @@ def _refuse(d: Rejected, raw: bytes, raw_hash: bytes, src: Source, sealer: Seale
         OutRecord(QUARANTINE_TOPIC, claimed.encode(), record, src.processor),
         _audit(
             AuditEvent.REJECTED, src, message_id=message_id, sender=claimed, reason=d.reason.value,
-            detail=d.detail[:MAX_AUDIT_DETAIL], envelope_hash=raw_hash,
+            detail=d.detail[:MAX_AUDIT_DETAIL], stored_hash=raw_hash,
             document_id=d.envelope.document.document_id if d.envelope is not None else None,
             trust_hashes=d.trust_hashes,
         ),

@@ -34,15 +34,15 @@ from producers.blob_reader import BlobReader
 from producers.identity import NodeIdentity
 from producers.publisher import Publisher, PublishError
 from producers.receipts import make_receipt
-from schemas.canonical import envelope_hash
-from schemas.codec import encode, fingerprint
+from schemas.canonical import signing_hash
+from schemas.codec import encode
 from schemas.connection import KafkaConnection
 from schemas.directory_store import DirectoryStore
 from schemas.envelope import Envelope, parse_envelope
 from schemas.errors import ContractError, DocbusError
 from schemas.orgcode import canonical_org_code
 from schemas.reasons import Reason
-from schemas.receipt import Receipt, StatusCode
+from schemas.receipt import Receipt, StatusCode, is_receipt
 from schemas.topics import BLOBS_TOPIC, RECEIPTS_TOPIC, inbox_topic
 
 __all__ = ["DirectorySource", "InboxClient", "InboxEvent", "auto_receipt_id"]
@@ -138,7 +138,7 @@ class InboxClient:
         headers (consumers/inbox/proof.py), however valid its sender's signatures.
         ``received_at``: when the copy reached the inbox (its record timestamp), against which
         freshness is judged."""
-        if raw[2:10] == fingerprint("receipt.v1"):
+        if is_receipt(raw):
             return self._receipt(raw, received_at)
         try:
             env = parse_envelope(raw)
@@ -211,7 +211,7 @@ class InboxClient:
             "response_for": d.response_for,
             "created_at": env.created_at.isoformat(),
             "received_at": self.now().isoformat(),
-            "envelope_hash": envelope_hash(env).hex(),
+            "signing_hash": signing_hash(env).hex(),
             "payloads": [
                 {"name": p.file_name, "content_type": p.content_type, "size": p.size,
                  "sha256": p.sha256.hex(), "chunks": len(p.blob.chunks) if p.blob is not None else 0}
@@ -252,7 +252,7 @@ class InboxClient:
     def _receipt_for(self, env: Envelope, status: StatusCode, reason: str | None) -> Receipt:
         return make_receipt(
             self.identity, envelope_message_id=env.message_id, document_id=env.document.document_id,
-            envelope_hash=envelope_hash(env), to_org=env.sender.code, status=status, reason=reason,
+            signing_hash=signing_hash(env), to_org=env.sender.code, status=status, reason=reason,
             by_name=self.identity.org_name, by_position="inbox", at=self.now(),
             message_id=auto_receipt_id(env.message_id, self.org, status),
         )  # fmt: skip

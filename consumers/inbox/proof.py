@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from consumers.trust import TrustError, TrustPolicy
-from schemas.canonical import envelope_hash
+from schemas.canonical import signing_hash
 from schemas.codec import decode
 from schemas.envelope import Envelope
 from schemas.errors import ContractError
@@ -42,8 +42,8 @@ def check_route_proof(
         parsed = decode(proof, RouteProof)
     except ContractError as exc:
         raise TrustError(Reason.NOT_ROUTED, f"routing proof does not decode: {exc.detail}") from None
-    wanted = (env.message_id, envelope_hash(env), canonical_org_code(recipient), env.directory_snapshot)
-    named = (parsed.message_id, parsed.envelope_hash, canonical_org_code(parsed.recipient), parsed.snapshot)
+    wanted = (env.message_id, signing_hash(env), canonical_org_code(recipient), env.directory_snapshot)
+    named = (parsed.message_id, parsed.signing_hash, canonical_org_code(parsed.recipient), parsed.snapshot)
     if named != wanted:
         field = ("message id", "envelope hash", "recipient", "snapshot")[
             next(i for i, (a, b) in enumerate(zip(named, wanted, strict=True)) if a != b)

@@ -353,7 +353,7 @@ def export(
 def _record_json(r: AuditRecord) -> dict[str, object]:
     return {"index": r.index, "at": r.at, "event": r.event.value, "message_id": r.message_id,
             "document_id": r.document_id, "sender": r.sender, "recipient": r.recipient, "status": r.status,
-            "reason": r.reason, "detail": r.detail, "envelope_hash": r.envelope_hash,
+            "reason": r.reason, "detail": r.detail, "stored_hash": r.stored_hash,
             "source": None if r.source is None else r.source.model_dump()}  # fmt: skip
 
 
@@ -413,12 +413,12 @@ def evidence_verify(
         raise _fail(f"evidence does NOT verify: {exc}", 1) from None
     if as_json:
         cp = report.checkpoint
-        emit({"ok": True, "message_id": report.message_id, "envelope_hash": report.envelope_hash,
+        emit({"ok": True, "message_id": report.message_id, "stored_hash": report.stored_hash,
               "accepted": any(r.event is AuditEvent.ACCEPTED for r in report.records),
               "records": [_record_json(r) for r in report.records],
               "checkpoint": {"tree_size": cp.tree_size, "issued_at": cp.issued_at}})  # fmt: skip
         return
-    console.print(f"[green]OK[/green]: message {report.message_id}, envelope {report.envelope_hash.hex()}")
+    console.print(f"[green]OK[/green]: message {report.message_id}, envelope {report.stored_hash.hex()}")
     for r in report.records:
         console.print(
             f"  #{r.index} {r.at:%Y-%m-%d %H:%M:%S} {r.event.value} {r.recipient or ''} {r.status or ''}"

@@ -26,12 +26,12 @@ from docbus.sector import MINISTRY
 from producers.directory_view import DirectoryView
 from producers.receipts import receipt_for
 from schemas.canonical import receipt_signing_input
-from schemas.codec import encode, fingerprint
+from schemas.codec import encode
 from schemas.connection import KafkaConnection
 from schemas.envelope import Envelope, parse_envelope
 from schemas.errors import ContractError
 from schemas.orgcode import canonical_org_code
-from schemas.receipt import StatusCode, parse_receipt
+from schemas.receipt import StatusCode, is_receipt, parse_receipt
 from schemas.topics import inbox_topic
 
 __all__ = ["Clerk", "InboxHub"]
@@ -40,7 +40,6 @@ logger = logging.getLogger(__name__)
 
 #: a clerk's answer to a stored document: (status, reason) or None for no answer
 Clerk = Callable[[str, Envelope], tuple[StatusCode, str | None] | None]
-_RECEIPT = fingerprint("receipt.v1")
 _BUS = "G03.BUS"
 
 
@@ -106,7 +105,7 @@ class InboxHub:
 
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         client, raw = self.clients[record.topic], record.value or b""
-        if raw[2:10] == _RECEIPT:
+        if is_receipt(raw):
             await self._receipt(client, raw)
             return
         try:

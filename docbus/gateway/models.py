@@ -80,7 +80,7 @@ class Submitted(BaseModel):
     message_id: str
     document_id: str
     sequence: int
-    envelope_hash: str
+    signing_hash: str
     state: Literal["pending", "accepted", "refused"]
     outcome: NoticeOut | None = None
     package_signature: dict[str, Any] | None = None
@@ -140,7 +140,7 @@ class InboxDocument(BaseModel):
     response_for: str | None
     created_at: str
     received_at: str
-    envelope_hash: str
+    signing_hash: str
     files: list[str]
     verification: dict[str, Any]
     receipt_sent: bool

@@ -24,7 +24,7 @@ from producers.edxml.status import parse_status
 from producers.keys import SigningError
 from producers.publisher import PublishError
 from producers.receipts import make_receipt
-from schemas.canonical import envelope_hash
+from schemas.canonical import signing_hash
 from schemas.codec import encode
 from schemas.envelope import Envelope, parse_envelope
 from schemas.errors import DocbusError
@@ -122,7 +122,7 @@ async def _receipt(
         try:
             made = make_receipt(
                 node.identity, envelope_message_id=env.message_id, document_id=env.document.document_id,
-                envelope_hash=envelope_hash(env), to_org=to, status=code, reason=body.reason or None,
+                signing_hash=signing_hash(env), to_org=to, status=code, reason=body.reason or None,
                 by_name=body.by, by_position=body.position, message_id=receipt_id,
             )  # fmt: skip
         except ValueError as exc:

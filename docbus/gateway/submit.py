@@ -25,7 +25,7 @@ from producers.keys import SigningError
 from producers.publisher import PublishError
 from producers.send import Outcome as Notice
 from producers.send import SendResult
-from schemas.canonical import envelope_hash
+from schemas.canonical import signing_hash
 from schemas.envelope import parse_envelope
 from schemas.errors import DocbusError
 
@@ -51,7 +51,7 @@ def submitted(org: str, result: SendResult, extra: dict[str, Any] | None = None)
     state = "pending" if outcome is None else ("accepted" if outcome.accepted else "refused")
     body = Submitted(
         org=org, message_id=result.message_id, document_id=result.document_id, sequence=result.sequence,
-        envelope_hash=result.envelope_hash.hex(), state=state, outcome=outcome, **(extra or {}),
+        signing_hash=result.signing_hash.hex(), state=state, outcome=outcome, **(extra or {}),
     )  # fmt: skip
     return body.model_dump(mode="json")
 
@@ -73,7 +73,7 @@ def recover(node: OrgNode, extra: dict[str, Any] | None) -> Callable[[str], Awai
             return None  # never committed: send it now under the same id
         env = parse_envelope(raw)
         result = SendResult(
-            env.message_id, env.document.document_id, env.sequence, envelope_hash(env), "", 0, 0
+            env.message_id, env.document.document_id, env.sequence, signing_hash(env), "", 0, 0
         )
         return 202, submitted(node.org, result, extra)
 

@@ -9,7 +9,7 @@ from typing import Protocol
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from infra.pki.keys import PrivateKey, signing_hash
+from infra.pki.keys import PrivateKey, ca_hash_algorithm
 
 __all__ = ["Revocation", "build_crl"]
 
@@ -45,4 +45,4 @@ def build_crl(
         if reason is not x509.ReasonFlags.unspecified:  # RFC 5280: omit the extension for unspecified
             entry = entry.add_extension(x509.CRLReason(reason), critical=False)
         builder = builder.add_revoked_certificate(entry.build())
-    return builder.sign(key, signing_hash(key)).public_bytes(serialization.Encoding.PEM)
+    return builder.sign(key, ca_hash_algorithm(key)).public_bytes(serialization.Encoding.PEM)

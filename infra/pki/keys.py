@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 __all__ = [
     "KeyType",
     "PrivateKey",
+    "ca_hash_algorithm",
     "generate_key",
     "load_private_key",
-    "signing_hash",
     "write_pkcs12",
     "write_private_key",
     "write_public",
@@ -46,7 +46,7 @@ def generate_key(key_type: KeyType) -> PrivateKey:
     return ed25519.Ed25519PrivateKey.generate()
 
 
-def signing_hash(key: PrivateKey) -> hashes.SHA256 | None:
+def ca_hash_algorithm(key: PrivateKey) -> hashes.SHA256 | None:
     """The hash a CA key signs certificates and CRLs with (Ed25519 takes none)."""
     return None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
 

@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 from cryptography.x509.oid import NameOID
 
-from infra.pki.keys import PrivateKey, signing_hash
+from infra.pki.keys import PrivateKey, ca_hash_algorithm
 from schemas import oids
 
 __all__ = ["Profile", "build_ca", "build_leaf", "subject_name"]
@@ -85,7 +85,7 @@ def build_ca(
     )
     if issuer_cert is not None:
         builder = builder.add_extension(_aki(issuer_cert), critical=False)
-    return builder.sign(signer, signing_hash(signer))
+    return builder.sign(signer, ca_hash_algorithm(signer))
 
 
 def build_leaf(
@@ -107,7 +107,7 @@ def build_leaf(
             x509.CertificatePolicies([x509.PolicyInformation(profile.policy, None)]), critical=False
         )
         .add_extension(_aki(issuer_cert), critical=False)
-        .sign(issuer_key, signing_hash(issuer_key))
+        .sign(issuer_key, ca_hash_algorithm(issuer_key))
     )
 
 

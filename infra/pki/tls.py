@@ -30,7 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from infra.pki.authority import Authority
 from infra.pki.index import Entry
-from infra.pki.keys import KeyType, generate_key, signing_hash
+from infra.pki.keys import KeyType, ca_hash_algorithm, generate_key
 from schemas.connection import TlsPaths
 
 __all__ = ["TlsFiles", "issue_tls", "tls_files"]
@@ -96,7 +96,7 @@ def issue_tls(
     )
     if server:
         builder = builder.add_extension(x509.SubjectAlternativeName(_sans(hosts)), critical=False)
-    cert = builder.sign(authority.issuing_key, signing_hash(authority.issuing_key))
+    cert = builder.sign(authority.issuing_key, ca_hash_algorithm(authority.issuing_key))
 
     files = tls_files(authority.folder, name)
     chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (cert, issuer))

@@ -19,7 +19,7 @@ from infra.pki import Authority, Issued, KeyType
 from producers.builder import DocumentDraft, build_envelope
 from producers.identity import NodeIdentity
 from producers.keys import FileKeyProvider, sign_dual
-from schemas.canonical import envelope_hash, envelope_signing_input
+from schemas.canonical import envelope_signing_input, signing_hash
 from schemas.codec import encode
 from schemas.directory import DirectoryEntry
 from schemas.directory_store import DirectorySnapshot, DirectoryStore
@@ -109,7 +109,7 @@ class Chain:
             **{"directory_snapshot": self.lab.snapshot, **kw},
         )
         self.sequence += 1
-        self.last = envelope_hash(env)
+        self.last = signing_hash(env)
         return env
 
     def signed(self, *recipients: str, official: Issued | None = None, **kw: Any) -> tuple[Envelope, bytes]:
@@ -158,7 +158,7 @@ class Bus:
         )
         if isinstance(d, Accepted) and not d.duplicate:
             rec = RoutedRecord(
-                d.sender, d.plan.recipients, d.envelope_hash, d.envelope.document.document_id, position
+                d.sender, d.plan.recipients, d.signing_hash, d.envelope.document.document_id, position
             )
             self.routed[d.envelope.message_id] = rec
             self.states[d.sender] = d.state

@@ -59,7 +59,7 @@ def test_receipt_sealed_with_an_officials_certificate(lab: Lab, bus: Bus, routed
     rejected(decide(bus, receipt_for(wrong, routed, StatusCode.ARRIVED)), Reason.CERT_USAGE)
 
 
-def test_receipt_naming_another_envelope_hash(lab: Lab, bus: Bus, routed: Envelope) -> None:
+def test_receipt_naming_another_signing_hash(lab: Lab, bus: Bus, routed: Envelope) -> None:
     other = routed.model_copy(update={"sequence": routed.sequence + 1})  # hashes differently
     rejected(decide(bus, receipt_for(lab.identity("H02"), other, StatusCode.ARRIVED)), Reason.DIGEST_MISMATCH)
 

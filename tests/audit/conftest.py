@@ -83,7 +83,7 @@ def append_event(chain: AuditChain, i: int) -> tuple[bytes, bytes]:
         sender="G03.15",
         recipient="H41" if event in (AuditEvent.ROUTED, AuditEvent.DELIVERED) else None,
         detail=f"event {i}",
-        envelope_hash=bytes([i // 4 % 256]) * 32,
+        stored_hash=bytes([i // 4 % 256]) * 32,
     )
     return appended.stored, appended.hash
 

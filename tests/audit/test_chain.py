@@ -16,7 +16,7 @@ from tests.audit.conftest import T0, append_event
 def test_records_link_by_the_hash_of_the_exact_stored_bytes() -> None:
     chain = AuditChain()
     first = chain.append(
-        AuditEvent.SUBMITTED, at=T0, message_id="m-1", sender="G03", envelope_hash=b"\x07" * 32
+        AuditEvent.SUBMITTED, at=T0, message_id="m-1", sender="G03", stored_hash=b"\x07" * 32
     )
     second = chain.append(AuditEvent.ACCEPTED, at=T0, message_id="m-1", sender="G03")
     assert first.record.prev_hash == ZERO_HASH and first.record.index == 0
@@ -76,7 +76,7 @@ def test_resume_refuses_a_damaged_tail() -> None:
         (AuditEvent.RECEIPT, {}),  # no status
         (AuditEvent.RECEIPT, {"status": "3"}),
         (AuditEvent.ROUTED, {}),  # no recipient
-        (AuditEvent.SUBMITTED, {"envelope_hash": b"short"}),
+        (AuditEvent.SUBMITTED, {"stored_hash": b"short"}),
     ],
 )
 def test_event_rules_refuse_incomplete_records_and_leave_the_chain_unchanged(
@@ -101,7 +101,8 @@ def test_rejected_carries_its_reason() -> None:
 
 
 def test_wire_fingerprints_match_docs_audit_md() -> None:
-    assert HEADER.hex() == "c30158803c3ee29c7d6d"
+    assert HEADER.hex() == "c30124c446758535c624"
+    assert fingerprint("audit_record.v1").hex() == "58803c3ee29c7d6d"
     assert fingerprint("checkpoint.v1").hex() == "272c635bd9d9ed61"
     assert fingerprint("evidence.v1").hex() == "cd676bced232adcd"
 

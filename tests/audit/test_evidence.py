@@ -112,7 +112,7 @@ def case(audit_key: AuditKey) -> Case:
                 sender="G03.15",
                 recipient="H41" if i in (17, 22) else None,
                 status="03" if i == 22 else None,
-                envelope_hash=digest,
+                stored_hash=digest,
                 receipt_hash=hashlib.sha256(receipt).digest() if i == 22 else None,
                 trust_hashes=relied_on if i == 9 else (),
             )
@@ -146,7 +146,7 @@ def test_a_bundle_verifies_offline(case: Case, audit_key: AuditKey) -> None:
         AuditEvent.RECEIPT,
     ]
     assert [r.index for r in report.records] == [4, 9, 17, 22]
-    assert report.envelope_hash == hashlib.sha256(case.envelope).digest()
+    assert report.stored_hash == hashlib.sha256(case.envelope).digest()
     unchecked = verify_evidence(case.bundle, audit_key.keys)
     assert not unchecked.envelope_checked
 

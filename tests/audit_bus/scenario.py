@@ -74,7 +74,7 @@ async def send_document(
             )
         common: dict[str, Any] = {
             "message_id": env.message_id, "sender": sender, "at": now, "source": source,
-            "envelope_hash": hashlib.sha256(raw).digest(), "document_id": env.document.document_id,
+            "stored_hash": hashlib.sha256(raw).digest(), "document_id": env.document.document_id,
         }  # fmt: skip
         drafts = [
             draft(AuditEvent.SUBMITTED, **common),
@@ -85,7 +85,7 @@ async def send_document(
             receipt = receipt_for(pki.identity(receipt_from), env, StatusCode.ACCEPTED)
             rraw = encode(receipt)
             rmeta = await producer.send_and_wait(settings.receipts_topic, rraw, key=sender.encode())
-            rcommon = {**common, "envelope_hash": None}
+            rcommon = {**common, "stored_hash": None}
             rcommon["source"] = SourcePosition(
                 topic=rmeta.topic, partition=rmeta.partition, offset=rmeta.offset
             )

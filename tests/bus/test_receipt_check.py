@@ -35,7 +35,7 @@ class Harness:
         reason = "lý do" if status.needs_reason else None
         return build_receipt(
             self.world.identities[org], envelope_message_id=kw.get("envelope", ENVELOPE),
-            document_id=DOCUMENT, envelope_hash=digest, to_org=to, status=status, reason=reason,
+            document_id=DOCUMENT, signing_hash=digest, to_org=to, status=status, reason=reason,
         )  # fmt: skip
 
     def check(self, raw: bytes) -> ReceiptDecision:
@@ -73,7 +73,7 @@ def test_only_addressed_recipients_answer_the_sender(bus: Harness) -> None:
 
 def test_seal_must_be_the_answering_org(bus: Harness, world: World) -> None:
     by_h02 = make_receipt(world.identities["H02"], envelope_message_id=ENVELOPE, document_id=DOCUMENT,
-                          envelope_hash=DIGEST, to_org="G03", status=StatusCode.ARRIVED)  # fmt: skip
+                          signing_hash=DIGEST, to_org="G03", status=StatusCode.ARRIVED)  # fmt: skip
     posing = encode(by_h02.model_copy(update={"from_org": "H01"}))
     d = bus.check(posing)
     assert isinstance(d, ReceiptRejected) and d.reason in {Reason.ORG_MISMATCH, Reason.SIGNATURE_INVALID}

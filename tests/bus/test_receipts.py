@@ -11,7 +11,7 @@ from aiokafka import ConsumerRecord
 
 from consumers.audit.core.events import decode_draft
 from producers.receipts import build_receipt
-from schemas.canonical import envelope_hash
+from schemas.canonical import signing_hash
 from schemas.connection import KafkaConnection
 from schemas.envelope import Envelope
 from schemas.receipt import StatusCode
@@ -27,7 +27,7 @@ Records = list[ConsumerRecord[bytes, bytes]]
 def answer(world: World, org: str, env: Envelope, status: StatusCode, to: str = "G03") -> bytes:
     return build_receipt(
         world.identities[org], envelope_message_id=env.message_id, document_id=env.document.document_id,
-        envelope_hash=envelope_hash(env), to_org=to, status=status,
+        signing_hash=signing_hash(env), to_org=to, status=status,
         reason="không đồng ý" if status.needs_reason else None,
     )  # fmt: skip
 

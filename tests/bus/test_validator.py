@@ -42,7 +42,7 @@ class Harness:
         )
         if isinstance(d, Accepted) and not d.duplicate:
             mid = d.envelope.message_id
-            self.routed[mid] = RoutedRecord(d.sender, d.plan.recipients, d.envelope_hash, "", position)
+            self.routed[mid] = RoutedRecord(d.sender, d.plan.recipients, d.signing_hash, "", position)
             self.states[d.sender] = d.state
         return d
 

@@ -13,7 +13,7 @@ from infra.pki import Authority
 from producers.builder import DocumentDraft, build_envelope, sign_envelope
 from producers.identity import NodeIdentity
 from producers.keys import sign_dual
-from schemas.canonical import envelope_hash, envelope_signing_input
+from schemas.canonical import envelope_signing_input, signing_hash
 from schemas.codec import encode
 from schemas.directory import DirectoryEntry
 from schemas.directory_store import DirectorySnapshot
@@ -99,7 +99,7 @@ class Sender:
         signed, raw = sign_envelope(self.identity, env)
         if advance:
             self.sequence += 1
-            self.last = envelope_hash(signed)
+            self.last = signing_hash(signed)
         return signed, raw
 
     def secret(self, recipients: tuple[str, ...]) -> tuple[Envelope, bytes]:

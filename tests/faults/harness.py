@@ -205,7 +205,7 @@ class Outputs:
             certificates=audit_certificate(self.audit),
         )  # fmt: skip
         seen = [
-            AuditSeen(r.event.value, r.message_id, r.envelope_hash, r.recipient, r.status, r.reason)
+            AuditSeen(r.event.value, r.message_id, r.stored_hash, r.recipient, r.status, r.reason)
             for r in view.records
             if r is not None
         ]

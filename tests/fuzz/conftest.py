@@ -14,7 +14,7 @@ from consumers.bus.decide.routed import RoutedRecord
 from consumers.bus.decide.validator import Decision, Validator
 from docbus.pki_folder import TrustFiles
 from producers.receipts import build_receipt
-from schemas.canonical import envelope_hash
+from schemas.canonical import signing_hash
 from schemas.directory_store import DirectoryStore
 from schemas.envelope import Envelope
 from schemas.receipt import StatusCode
@@ -47,7 +47,7 @@ class Target:
 
     @property
     def signed_hashes(self) -> set[bytes]:
-        return {envelope_hash(env) for env, _ in self.envelopes}
+        return {signing_hash(env) for env, _ in self.envelopes}
 
 
 @pytest.fixture(scope="session")
@@ -62,12 +62,12 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Target:
         Chain(lab, "H01").signed("H04", official=lab.extra["ed25519"]),
     ]
     first = envelopes[0][0]
-    digest = envelope_hash(first)
+    digest = signing_hash(first)
     receipt = build_receipt(
         lab.identity("H02"),
         envelope_message_id=first.message_id,
         document_id=first.document.document_id,
-        envelope_hash=digest,
+        signing_hash=digest,
         to_org="H01",
         status=StatusCode.ARRIVED,
     )

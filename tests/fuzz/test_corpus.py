@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from consumers.bus.decide.validator import Accepted
-from schemas.canonical import envelope_hash
+from schemas.canonical import signing_hash
 from schemas.envelope import parse_envelope
 from schemas.errors import ContractError
 from schemas.reasons import Reason
@@ -32,7 +32,7 @@ def test_every_bit_flip_of_the_first_bytes(target: Target) -> None:
             parse_envelope(mutated)
         decision = target.check(mutated)
         if isinstance(decision, Accepted):
-            assert envelope_hash(decision.envelope) in signed, f"bit {bit} changed signed bytes"
+            assert signing_hash(decision.envelope) in signed, f"bit {bit} changed signed bytes"
         else:
             reasons[decision.reason] += 1
     # the flips reach every stage: decoding, contract, directory, chains and signatures

@@ -16,9 +16,8 @@ import pytest
 
 from docbus.directory_load import ensure_topics, publish_entries
 from infra.pki import Authority
-from schemas.codec import fingerprint
 from schemas.connection import KafkaConnection
-from schemas.receipt import StatusCode, parse_receipt
+from schemas.receipt import StatusCode, is_receipt, parse_receipt
 from schemas.topics import inbox_topic
 from tests.bus.conftest import bus_env, start_bus
 from tests.bus.kafka import BusProcess, end_offsets, read_until, start_group_at_end
@@ -117,7 +116,7 @@ async def test_dispatch_between_two_universities(
     assert recall.returncode == 0, recall.stderr
 
     def forwarded(records: list) -> bool:  # type: ignore[type-arg]
-        answers = [parse_receipt(r.value) for r in records if r.value[2:10] == fingerprint("receipt.v1")]
+        answers = [parse_receipt(r.value) for r in records if is_receipt(r.value)]
         return any(a.envelope_id == mid and a.status is StatusCode.RECALL_REQUESTED for a in answers)
 
     assert forwarded(await read_until(kafka_conn, inbox_start, forwarded, timeout=45))

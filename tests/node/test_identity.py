@@ -40,7 +40,7 @@ def test_sealed_receipt_round_trips_and_verifies(node_pki: NodePki) -> None:
     at = now.replace(microsecond=now.microsecond // 1000 * 1000)
     raw = build_receipt(
         node_pki.identity("G03.U002"), envelope_message_id="0199a0b2-7c3e-7d41-8a2b-3c4d5e6f7a8b",
-        document_id=DOC, envelope_hash=HASH, to_org="G03.U001", status=StatusCode.ARRIVED,
+        document_id=DOC, signing_hash=HASH, to_org="G03.U001", status=StatusCode.ARRIVED,
         reason=None, by_name="Văn thư", at=at,
     )  # fmt: skip
     receipt = parse_receipt(raw)
@@ -66,5 +66,5 @@ def test_refusal_needs_a_reason(node_pki: NodePki) -> None:
     with pytest.raises(ValueError, match="needs a reason"):
         build_receipt(
             node_pki.identity("G03.U002"), envelope_message_id="0199a0b2-7c3e-7d41-8a2b-3c4d5e6f7a8b",
-            document_id=DOC, envelope_hash=HASH, to_org="G03.U001", status=StatusCode.REJECTED, reason=None,
+            document_id=DOC, signing_hash=HASH, to_org="G03.U001", status=StatusCode.REJECTED, reason=None,
         )  # fmt: skip

@@ -22,7 +22,7 @@ from producers.builder import build_envelope, sign_envelope
 from producers.directory_view import DirectoryView
 from producers.identity import NodeIdentity
 from producers.receipts import build_receipt
-from schemas.canonical import envelope_hash, receipt_signing_input
+from schemas.canonical import receipt_signing_input, signing_hash
 from schemas.codec import encode
 from schemas.connection import KafkaConnection
 from schemas.directory_store import DirectorySnapshot, DirectoryStore
@@ -44,7 +44,7 @@ def routed(bus: NodeIdentity, raw: bytes, recipient: str) -> list[tuple[str, byt
     """The headers the bus gives its copy of ``raw`` for ``recipient``: its routing proof."""
     env = parse_envelope(raw)
     proof = BusNotices(bus).route_proof(
-        env, envelope_hash(env), recipient=recipient, snapshot=env.directory_snapshot, at=datetime.now(UTC)
+        env, signing_hash(env), recipient=recipient, snapshot=env.directory_snapshot, at=datetime.now(UTC)
     )
     return [(ROUTE_PROOF_HEADER, proof)]
 
@@ -90,7 +90,7 @@ async def test_store_once_refuse_forgery_and_acknowledge(
         bus,
         envelope_message_id=good.message_id,
         document_id=good.document.document_id,
-        envelope_hash=envelope_hash(good),
+        signing_hash=signing_hash(good),
         to_org="G03.U002",
         status=StatusCode.ARRIVED,
     )  # fmt: skip  (a notice the bus would send; its content does not matter to the log)
@@ -126,7 +126,7 @@ async def test_store_once_refuse_forgery_and_acknowledge(
         (good.message_id, StatusCode.ARRIVED),
         (forged.message_id, StatusCode.REJECTED),
     ]  # fmt: skip  (one 01 although the document came twice)
-    assert answers[0].envelope_hash == envelope_hash(good) and answers[1].reason.startswith(
+    assert answers[0].signing_hash == signing_hash(good) and answers[1].reason.startswith(
         "SIGNATURE_INVALID"
     )
     assert {r.key for r in got} == {b"G03.U001"}

@@ -38,7 +38,7 @@ def test_receipts_are_logged_once(node_pki: NodePki, tmp_path: Path) -> None:
     env = build_envelope(node_pki.identity("G03.U001"), draft())
     receipt = make_receipt(
         node_pki.identity("G03.U002"), envelope_message_id=env.message_id,
-        document_id=env.document.document_id, envelope_hash=bytes(32), to_org="G03.U001",
+        document_id=env.document.document_id, signing_hash=bytes(32), to_org="G03.U001",
         status=StatusCode.ARRIVED,
     )  # fmt: skip
     store = InboxStore(tmp_path)

@@ -14,7 +14,7 @@ from producers.builder import build_envelope, sign_envelope
 from producers.publisher import Publisher, PublishError
 from producers.receipts import build_receipt
 from producers.send import Sender
-from schemas.canonical import envelope_hash
+from schemas.canonical import signing_hash
 from schemas.connection import KafkaConnection
 from schemas.envelope import parse_envelope
 from schemas.reasons import Reason
@@ -72,7 +72,7 @@ async def _stand_in_bus(kafka: KafkaConnection, ingress: str, node_pki: NodePki,
                 refuse = reject_second and env.sequence == 2
                 raw = build_receipt(
                     bus, envelope_message_id=env.message_id, document_id=env.document.document_id,
-                    envelope_hash=envelope_hash(env), to_org=env.sender.code,
+                    signing_hash=signing_hash(env), to_org=env.sender.code,
                     status=StatusCode.REJECTED if refuse else StatusCode.ARRIVED,
                     reason=f"{Reason.UNKNOWN_RECIPIENT.value}: no such group" if refuse else None,
                 )  # fmt: skip
@@ -104,7 +104,7 @@ async def test_send_waits_for_the_bus_notice(
     assert first.outcome is not None and first.outcome.accepted and first.sequence == 1
     assert second.outcome is not None and not second.outcome.accepted
     assert second.outcome.reason.startswith("UNKNOWN_RECIPIENT")
-    assert sender.state.pending() == [] and sender.state.read().last_hash == second.envelope_hash
+    assert sender.state.pending() == [] and sender.state.read().last_hash == second.signing_hash
 
 
 async def test_envelope_numbered_before_a_crash_is_published_first(
@@ -116,11 +116,11 @@ async def test_envelope_numbered_before_a_crash_is_published_first(
     sender = Sender(me, kafka_conn, tmp_path, policy=node_pki.policy(), ingress=ingress, watch=False)
     async with sender.state.reserve() as slot:  # numbered and kept, then the node died unpublished
         lost, lost_raw = sign_envelope(me, build_envelope(me, draft("1"), sequence=slot.sequence))
-        slot.commit(envelope_hash(lost), lost_raw)
+        slot.commit(signing_hash(lost), lost_raw)
     async with sender:
         result = await sender.send(draft("2"), directory_snapshot=SNAPSHOT)
     records = await collect(kafka_conn, ingress, lambda got: len(got) >= 2)
     chain = [parse_envelope(r.value) for r in records]
     assert [e.sequence for e in chain] == [1, 2] and records[0].value == lost_raw
-    assert chain[1].previous_hash == envelope_hash(lost) and result.sequence == 2
+    assert chain[1].previous_hash == signing_hash(lost) and result.sequence == 2
     assert sender.state.pending() == [] and sender.state.sent_envelope(lost.message_id) == lost_raw

@@ -14,7 +14,7 @@ DOC = "G03,2025/09/01,7/BGDĐT-VP"
 
 def _receipt(node_pki: NodePki, org: str, status: StatusCode, mid: str = MID, **kw: str) -> bytes:
     return build_receipt(
-        node_pki.identity(org), envelope_message_id=mid, document_id=DOC, envelope_hash=bytes(32),
+        node_pki.identity(org), envelope_message_id=mid, document_id=DOC, signing_hash=bytes(32),
         to_org="G03", status=status, **kw,  # type: ignore[arg-type]
     )  # fmt: skip
 

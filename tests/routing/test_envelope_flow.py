@@ -8,7 +8,7 @@ import pytest
 
 from consumers.bus.decide.policy import PolicyError, ReplayGuard, SenderState
 from consumers.bus.decide.routing import route_envelope
-from schemas.canonical import envelope_hash
+from schemas.canonical import signing_hash
 from schemas.codec import decode, encode
 from schemas.directory_store import DirectorySnapshot, DirectoryStore
 from schemas.envelope import Envelope
@@ -24,7 +24,7 @@ def accept(store: DirectoryStore, guard: ReplayGuard, state: SenderState, env: E
         message_id=env.message_id,
         sequence=env.sequence,
         prev_hash=env.previous_hash,
-        envelope_hash=envelope_hash(env),
+        signing_hash=signing_hash(env),
         created_at=env.created_at,
         now=CREATED + timedelta(seconds=2),
     )
@@ -44,11 +44,11 @@ def test_directive_to_all_departments_then_its_follow_up(snapshot: DirectorySnap
         recipients=["000.00.00.H64"],  # Hà Tây, closed: goes to Hà Nội
         groups=[],
         sequence=2,
-        previous_hash=envelope_hash(first),
+        previous_hash=signing_hash(first),
         directory_snapshot=snapshot.hash,
     )
     state = accept(store, guard, state, follow_up)
-    assert state.sequence == 2 and state.last_hash == envelope_hash(follow_up)
+    assert state.sequence == 2 and state.last_hash == signing_hash(follow_up)
 
     with pytest.raises(PolicyError) as info:  # the directive delivered again
         accept(store, guard, state, first)

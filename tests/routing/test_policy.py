@@ -49,7 +49,7 @@ def send(
         message_id=mid(message if message is not None else seq),
         sequence=seq,
         prev_hash=previous,
-        envelope_hash=h(seq),
+        signing_hash=h(seq),
         created_at=created,
         now=now,
     )
@@ -76,7 +76,7 @@ def test_module_function_uses_default_rules() -> None:
         message_id=mid(1),
         sequence=1,
         prev_hash=ZERO_HASH,
-        envelope_hash=h(1),
+        signing_hash=h(1),
         created_at=NOW,
         now=NOW,
     )

@@ -71,7 +71,7 @@ def sample_receipt(**changes: Any) -> Receipt:
     fields: dict[str, Any] = {
         "message_id": "0199a0b3-0000-7000-8000-000000000001",
         "envelope_id": "0199a0b2-7c3e-7d41-8a2b-3c4d5e6f7a8b",
-        "envelope_hash": bytes(range(32, 64)),
+        "signing_hash": bytes(range(32, 64)),
         "document_id": "G03,2025/09/30,1234/BGDĐT-VP",
         "from_org": "H41",
         "to_org": "G03",

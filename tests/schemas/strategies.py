@@ -129,7 +129,7 @@ def receipts(draw: st.DrawFn) -> Receipt:
     return Receipt(
         message_id=draw(uuids),
         envelope_id=draw(uuids),
-        envelope_hash=draw(sha256s),
+        signing_hash=draw(sha256s),
         document_id=format_document_id(draw(org_codes), draw(dates), "12", "SGDĐT-VP"),
         from_org=draw(org_codes),
         to_org=draw(org_codes),

@@ -11,11 +11,11 @@ import pytest
 from schemas.canonical import (
     ENVELOPE_CONTEXT,
     check_digests,
-    envelope_hash,
     envelope_signing_input,
     payload_digest_ok,
-    receipt_hash,
+    receipt_signing_hash,
     receipt_signing_input,
+    signing_hash,
 )
 from schemas.document import BusinessType, Priority, SecurityLevel, SteeringType
 from schemas.errors import ContractError
@@ -42,7 +42,7 @@ def test_receipt_signing_input_byte_for_byte() -> None:
         + _s(r.message_id)
         + _s(r.envelope_id)
         + struct.pack(">I", 32)
-        + r.envelope_hash
+        + r.signing_hash
         + _s("G03,2025/09/30,1234/BGDĐT-VP")
         + _s("H41")
         + _s("G03")
@@ -53,14 +53,14 @@ def test_receipt_signing_input_byte_for_byte() -> None:
         + struct.pack(">q", 1759222800000)  # 2025-09-30T09:00:00Z
     )
     assert receipt_signing_input(r) == expected
-    assert receipt_hash(r) == hashlib.sha256(expected).digest()
+    assert receipt_signing_hash(r) == hashlib.sha256(expected).digest()
 
 
 def test_envelope_input_starts_with_context_id_time_sequence_hashes() -> None:
     prefix = ENVELOPE_CONTEXT + _s(BASE.message_id) + struct.pack(">qq", 1759220100123, 1)
     prefix += struct.pack(">I", 32) + bytes(32) + struct.pack(">I", 32) + bytes(range(32))
     assert BASE_INPUT.startswith(prefix)
-    assert envelope_hash(BASE) == hashlib.sha256(BASE_INPUT).digest()
+    assert signing_hash(BASE) == hashlib.sha256(BASE_INPUT).digest()
 
 
 def test_signatures_are_not_covered() -> None:

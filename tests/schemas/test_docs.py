@@ -29,6 +29,7 @@ _TABLE = [
     "envelope.v4",
     "blob_chunk.v1",
     "receipt.v1",
+    "receipt.v2",
     "quarantine.v1",
 ]
 

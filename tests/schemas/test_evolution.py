@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import fastavro
 import pytest
 from pydantic import Field, ValidationError
 
-from schemas.canonical import ENVELOPE_CONTEXT, ENVELOPE_V2_CONTEXT, envelope_signing_input
-from schemas.codec import AvroModel, decode, encode, fingerprint, register_schema
+from consumers.audit.core.chain import HEADER, read_link, record_hash
+from consumers.audit.core.log import AuditLog
+from consumers.audit.core.verify import verify_log
+from consumers.audit.kafka.logview import LogView
+from schemas.audit import ZERO_HASH, AuditEvent, AuditRecord
+from schemas.canonical import (
+    ENVELOPE_CONTEXT,
+    ENVELOPE_V2_CONTEXT,
+    envelope_signing_input,
+    receipt_signing_input,
+)
+from schemas.codec import MARKER, AvroModel, decode, encode, fingerprint, register_schema, schema_entries
 from schemas.edxml import EdxmlAttachment, EdxmlBusiness, EdxmlDetails, EdxmlOrgan, EdxmlStaff
 from schemas.envelope import Envelope
 from schemas.errors import ContractError
 from schemas.reasons import Reason
+from schemas.receipt import Receipt, is_receipt
+from schemas.route_proof import RouteProof
 from tests.schemas.samples import sample_envelope
 
 HERE = Path(__file__).parent / "avro"
@@ -156,3 +172,60 @@ def test_a_v3_envelope_reads_as_v4_with_no_staples_and_the_same_signing_input() 
     assert all(s.ocsp == [] for s in back.signatures)
     assert envelope_signing_input(back) == envelope_signing_input(env)
     assert encode(back)[2:10] == fingerprint("envelope.v4")
+
+
+VECTORS = Path(__file__).parents[1] / "vectors" / "data"
+
+
+def test_a_v1_receipt_reads_as_v2_with_its_hash_as_signing_hash_and_the_same_signing_input() -> None:
+    old = (VECTORS / "receipt-rsa-pss.bin").read_bytes()
+    assert old[2:10] == fingerprint("receipt.v1") and is_receipt(old)
+    receipt = decode(old, Receipt)  # v1's envelope_hash arrives through the alias
+    v1_body = fastavro.schemaless_reader(io.BytesIO(old[10:]), _parsed("receipt.v1"), None)
+    assert isinstance(v1_body, dict) and receipt.signing_hash == v1_body["envelope_hash"]
+    assert receipt_signing_input(receipt) == (VECTORS / "receipt-rsa-pss.input.bin").read_bytes()
+    again = encode(receipt)
+    assert again[2:10] == fingerprint("receipt.v2") and is_receipt(again)
+    assert decode(again, Receipt) == receipt
+
+
+def _parsed(name: str) -> dict[str, Any]:
+    return next(e.parsed for e in schema_entries() if e.name == name)
+
+
+def _v1_audit_record(stored_hash: bytes) -> bytes:
+    body = io.BytesIO()
+    fields = {
+        "prev_hash": ZERO_HASH, "index": (0).to_bytes(8, "big"), "event": "SUBMITTED",
+        "at": datetime(2026, 3, 1, tzinfo=UTC), "message_id": "m-1", "document_id": None, "sender": "G03",
+        "recipient": None, "reason": None, "status": None, "detail": "", "envelope_hash": stored_hash,
+        "receipt_hash": None, "source": None, "trust_hashes": [],
+    }  # fmt: skip
+    fastavro.schemaless_writer(body, _parsed("audit_record.v1"), fields)
+    return MARKER + fingerprint("audit_record.v1") + body.getvalue()
+
+
+def test_an_audit_log_begun_in_v1_verifies_and_continues_in_v2() -> None:
+    digest = bytes(range(32))
+    old = _v1_audit_record(digest)
+    assert decode(old, AuditRecord).stored_hash == digest  # v1's envelope_hash, through the alias
+    log = AuditLog.replay([old])
+    new = log.append(AuditEvent.ROUTED, at=datetime(2026, 3, 1, 0, 1, tzinfo=UTC), message_id="m-1",
+                     sender="G03", recipient="H01", stored_hash=digest).stored  # fmt: skip
+    assert new[:10] == HEADER != old[:10] and read_link(new) == (record_hash(old), 1)
+    assert verify_log([old, new], [], {}).ok
+    assert AuditLog.replay([old, new]).size == 2
+    routed = list(LogView([old, new], []).matching(event="ROUTED", recipient="H01"))
+    assert [r.index for r in routed] == [1] and routed[0].stored_hash == digest
+
+
+def test_a_v1_route_proof_reads_as_v2_with_its_hash_as_signing_hash() -> None:
+    signature = {"role": "organization", "algorithm": "ed25519", "chain": [b"\x30"], "value": b"\x01" * 64,
+                 "signing_time": datetime(2026, 3, 1, tzinfo=UTC)}  # fmt: skip
+    fields = {"message_id": "0b5d7d3e-6f7a-4c1e-9a47-3a7a2f6d9c10", "envelope_hash": bytes(range(32)),
+              "recipient": "H01", "snapshot": bytes(32), "signature": signature}  # fmt: skip
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, _parsed("route_proof.v1"), fields)
+    proof = decode(MARKER + fingerprint("route_proof.v1") + body.getvalue(), RouteProof)
+    assert proof.signing_hash == bytes(range(32)) and proof.recipient == "H01"
+    assert encode(proof)[2:10] == fingerprint("route_proof.v2")

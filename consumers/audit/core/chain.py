@@ -16,19 +16,22 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple, Required, TypedDict
+from typing import Any, NamedTuple, Required, TypedDict
 
 from schemas.audit import HASH_SIZE, ZERO_HASH, AuditEvent, AuditRecord, SourcePosition
-from schemas.codec import MARKER, decode, encode, fingerprint
+from schemas.codec import MARKER, decode, encode, fingerprint, schema_entries
 
 __all__ = [
+    "AUDIT_VERSIONS",
     "CHAIN_CONTEXT",
     "HEADER",
+    "HEADERS",
     "INDEX_SLICE",
     "PREV_HASH_SLICE",
     "Appended",
     "AuditChain",
     "RecordFields",
+    "body_schema",
     "read_link",
     "record_hash",
 ]
@@ -36,10 +39,20 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CHAIN_CONTEXT = b"docbus/audit/v1\x00"
+#: every audit record version a log may hold (records are kept forever): the writer writes the last
+AUDIT_VERSIONS = ("audit_record.v1", "audit_record.v2")
 # Stored bytes: C3 01 | 8-byte schema fingerprint | prev_hash (32) | index (8, big-endian) | rest
-HEADER = MARKER + fingerprint("audit_record.v1")
+HEADER = MARKER + fingerprint(AUDIT_VERSIONS[-1])
+HEADERS = frozenset(MARKER + fingerprint(v) for v in AUDIT_VERSIONS)
 PREV_HASH_SLICE = slice(len(HEADER), len(HEADER) + HASH_SIZE)
 INDEX_SLICE = slice(PREV_HASH_SLICE.stop, PREV_HASH_SLICE.stop + 8)
+_BODY_SCHEMAS = {MARKER + e.fingerprint: e.parsed for e in schema_entries() if e.name in AUDIT_VERSIONS}
+
+
+def body_schema(stored: bytes) -> dict[str, Any] | None:
+    """The parsed writer schema of a stored record (for plain fastavro reads of the body after
+    ``HEADER``), or None when its header names no audit record version."""
+    return _BODY_SCHEMAS.get(stored[: len(HEADER)])
 
 
 def record_hash(stored: bytes) -> bytes:
@@ -48,7 +61,7 @@ def record_hash(stored: bytes) -> bytes:
 
 
 def read_link(stored: bytes) -> tuple[bytes, int]:
-    """(prev_hash, index) read at their fixed offsets, without decoding. The caller checks HEADER."""
+    """(prev_hash, index) read at their fixed offsets, without decoding. The caller checks HEADERS."""
     return stored[PREV_HASH_SLICE], int.from_bytes(stored[INDEX_SLICE], "big")
 
 
@@ -63,7 +76,7 @@ class RecordFields(TypedDict, total=False):
     reason: str | None
     status: str | None
     detail: str
-    envelope_hash: bytes | None
+    stored_hash: bytes | None
     receipt_hash: bytes | None
     source: SourcePosition | None
     trust_hashes: Sequence[bytes]
@@ -106,7 +119,7 @@ class AuditChain:
         reason: str | None = None,
         status: str | None = None,
         detail: str = "",
-        envelope_hash: bytes | None = None,
+        stored_hash: bytes | None = None,
         receipt_hash: bytes | None = None,
         source: SourcePosition | None = None,
         trust_hashes: Sequence[bytes] = (),
@@ -125,7 +138,7 @@ class AuditChain:
             reason=reason,
             status=status,
             detail=detail,
-            envelope_hash=envelope_hash,
+            stored_hash=stored_hash,
             receipt_hash=receipt_hash,
             source=source,
             trust_hashes=list(trust_hashes),

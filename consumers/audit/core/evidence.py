@@ -38,7 +38,7 @@ _M = TypeVar("_M", Evidence, Checkpoint, AuditRecord)
 @dataclass(frozen=True, slots=True)
 class EvidenceReport:
     message_id: str
-    envelope_hash: bytes
+    stored_hash: bytes
     records: tuple[AuditRecord, ...]  # in index order
     checkpoint: Checkpoint
     envelope_checked: bool  # False when no check_envelope was given: signatures NOT verified
@@ -107,7 +107,7 @@ def _bind(records: Sequence[AuditRecord], digest: bytes, receipts: Sequence[byte
         raise AuditError(Reason.DIGEST_MISMATCH, f"records about several messages: {sorted(ids)}")
     if len({r.index for r in records}) != len(records):
         raise AuditError(Reason.DIGEST_MISMATCH, "the same audit record appears twice")
-    hashes = {r.envelope_hash for r in records if r.envelope_hash is not None}
+    hashes = {r.stored_hash for r in records if r.stored_hash is not None}
     if hashes != {digest}:
         raise AuditError(Reason.DIGEST_MISMATCH, "the envelope is not the one the audit records name")
     logged = {r.receipt_hash for r in records if r.event is AuditEvent.RECEIPT}

@@ -14,6 +14,7 @@ from typing import Unpack
 
 from consumers.audit.core.chain import (
     HEADER,
+    HEADERS,
     INDEX_SLICE,
     PREV_HASH_SLICE,
     Appended,
@@ -49,7 +50,8 @@ class AuditLog:
         prev, hashes = ZERO_HASH, []
         for index, data in enumerate(stored):
             if (
-                data[: PREV_HASH_SLICE.stop] != HEADER + prev
+                data[: len(HEADER)] not in HEADERS
+                or data[len(HEADER) : PREV_HASH_SLICE.stop] != prev
                 or int.from_bytes(data[INDEX_SLICE], "big") != index
             ):
                 raise AuditError(Reason.DIGEST_MISMATCH, f"stored record {index} does not continue the chain")

@@ -15,11 +15,17 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
 
 import fastavro
 
-from consumers.audit.core.chain import CHAIN_CONTEXT, HEADER, INDEX_SLICE, PREV_HASH_SLICE
+from consumers.audit.core.chain import (
+    CHAIN_CONTEXT,
+    HEADER,
+    HEADERS,
+    INDEX_SLICE,
+    PREV_HASH_SLICE,
+    body_schema,
+)
 from consumers.audit.core.checkpoint import AuditPublicKey, verify_checkpoint
 from consumers.audit.core.errors import AuditError
 from consumers.audit.core.merkle import CompactTree
@@ -27,7 +33,6 @@ from consumers.audit.core.report import Fault, FaultKind, Foreign, VerifyReport
 from consumers.audit.core.sieve import Sieve, Stored
 from schemas.audit import ZERO_HASH, Checkpoint
 from schemas.codec import decode as decode_message
-from schemas.codec import schema_entries
 from schemas.errors import ContractError
 
 __all__ = ["Fault", "FaultKind", "VerifyReport", "verify_log", "verify_sealed"]  # report types: .report
@@ -122,9 +127,7 @@ class _Walk:
         progress: Callable[[int], None] | None,
     ) -> None:
         self.due, self.keys, self.progress = due, keys, progress
-        self.reader: dict[str, Any] | None = None
-        if decode:
-            self.reader = next(e.parsed for e in schema_entries() if e.name == "audit_record.v1")
+        self.decode = decode
         self.tree = CompactTree()  # fed only up to the largest checkpoint: roots are all it serves
         self.tree_limit = max((d.checkpoint.tree_size for d in due), default=0)
         self.pos, self.prev, self.checked = 0, ZERO_HASH, 0
@@ -157,16 +160,19 @@ class _Walk:
     def _walk(self, batch: Sequence[bytes], rest: Iterator[bytes]) -> Fault | None:
         sha256, ctx, header = hashlib.sha256, CHAIN_CONTEXT, HEADER
         link_end, i0, i1 = PREV_HASH_SLICE.stop, INDEX_SLICE.start, INDEX_SLICE.stop
-        reader, pos, prev, start = self.reader, self.pos, self.prev, self.pos
+        decode, pos, prev, start = self.decode, self.pos, self.prev, self.pos
+        hl, headers = len(header), HEADERS
         hashes: list[bytes] = []
         append = hashes.append
         fault: Fault | None = None
         for data in batch:
-            # one compare covers marker, schema fingerprint and the link to the previous record
-            if data[:link_end] != header + prev or int.from_bytes(data[i0:i1], "big") != pos:
+            # one compare covers marker, schema fingerprint and the link to the previous record;
+            # the second only for a record of an older audit record version
+            linked = data[:link_end] == header + prev or (data[:hl] in headers and data[hl:link_end] == prev)
+            if not linked or int.from_bytes(data[i0:i1], "big") != pos:
                 fault = self._diagnose(data, pos, batch, pos - start, rest)
                 break
-            if reader is not None and not _decodes(data, reader):
+            if decode and not _decodes(data):
                 fault = Fault(FaultKind.DECODE, pos, f"record {pos}: the Avro body does not decode")
                 break
             prev = sha256(ctx + data).digest()
@@ -180,8 +186,8 @@ class _Walk:
     def _diagnose(
         self, data: bytes, pos: int, batch: Sequence[bytes], n: int, rest: Iterator[bytes]
     ) -> Fault:
-        if len(data) < _MIN_LEN or data[: len(HEADER)] != HEADER:
-            return Fault(FaultKind.DECODE, pos, f"record {pos}: not an audit_record.v1 message")
+        if len(data) < _MIN_LEN or data[: len(HEADER)] not in HEADERS:
+            return Fault(FaultKind.DECODE, pos, f"record {pos}: not an audit record message")
         index = int.from_bytes(data[INDEX_SLICE], "big")
         following = batch[n + 1] if n + 1 < len(batch) else next(rest, None)
         if following is not None and len(following) < _MIN_LEN:
@@ -261,7 +267,10 @@ class _Walk:
         )
 
 
-def _decodes(data: bytes, reader: dict[str, Any]) -> bool:
+def _decodes(data: bytes) -> bool:
+    reader = body_schema(data)
+    if reader is None:
+        return False
     buf = io.BytesIO(data)
     buf.seek(len(HEADER))
     try:

@@ -111,7 +111,7 @@ async def build_bundle(
 async def _fetch_envelope(
     settings: AuditConfig, kafka: KafkaConnection, records: Sequence[AuditRecord]
 ) -> bytes:
-    wanted = [r for r in records if r.envelope_hash is not None and r.source is not None]
+    wanted = [r for r in records if r.stored_hash is not None and r.source is not None]
     wanted = [r for r in wanted if r.source is not None and r.source.topic == settings.ingress_topic]
     if not wanted:
         raise LookupError("no audit record names the envelope's ingress position")
@@ -119,7 +119,7 @@ async def _fetch_envelope(
     fetched = await fetch_at(kafka, positions)
     for rec in wanted:
         msg = fetched.get(rec.source) if rec.source is not None else None
-        if msg is not None and _sha(msg.value) == rec.envelope_hash:
+        if msg is not None and _sha(msg.value) == rec.stored_hash:
             return msg.value
     raise LookupError("the envelope is no longer on the ingress topic as recorded")
 

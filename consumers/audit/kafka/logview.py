@@ -15,15 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from functools import cache
-from typing import Any
 
 import fastavro
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from consumers.audit.config import AuditConfig
-from consumers.audit.core.chain import HEADER
+from consumers.audit.core.chain import HEADER, body_schema
 from consumers.audit.core.checkpoint import verify_checkpoint
 from consumers.audit.core.errors import AuditError
 from consumers.audit.core.report import Foreign
@@ -33,7 +31,7 @@ from consumers.audit.core.trusted import audit_keys
 from consumers.audit.kafka.kafka_io import read_topic, read_values
 from consumers.trust import TrustPolicy
 from schemas.audit import AuditEvent, AuditRecord, Checkpoint
-from schemas.codec import decode, schema_entries
+from schemas.codec import decode
 from schemas.connection import KafkaConnection
 from schemas.errors import ContractError
 
@@ -77,12 +75,15 @@ class LogView:
                 if rec is not None and all(_plain(getattr(rec, k)) == v for k, v in fields.items()):
                     yield rec
             return
-        reader = _reader()
         for i, data in enumerate(self.stored):
+            schema = body_schema(data)
+            if schema is None:
+                logger.warning("audit record %d is no audit record version", i)
+                continue
             buf = io.BytesIO(data)
             buf.seek(len(HEADER))
             try:
-                raw = fastavro.schemaless_reader(buf, reader, None)
+                raw = fastavro.schemaless_reader(buf, schema, None)
             except Exception:  # any fastavro failure: undecodable, as _decode would say
                 logger.warning("audit record %d does not decode", i)
                 continue
@@ -107,11 +108,6 @@ class LogView:
 
 def _plain(value: object) -> object:
     return value.value if isinstance(value, StrEnum) else value
-
-
-@cache
-def _reader() -> Any:
-    return next(e.parsed for e in schema_entries() if e.name == "audit_record.v1")
 
 
 def _decode(stored: bytes, index: int) -> AuditRecord | None:

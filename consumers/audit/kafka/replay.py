@@ -3,7 +3,7 @@
 What is re-sent is decided by the audit log alone: every ROUTED record naming the org as recipient
 in the time window (so only what the org was entitled to), minus what its inbox topic already
 holds (by message id). The bytes come from docbus.ingress at the position the record names and
-must hash to the record's ``envelope_hash``; they go to docbus.inbox.<org> with the envelope's
+must hash to the record's ``stored_hash``; they go to docbus.inbox.<org> with the envelope's
 CloudEvents headers, keyed by message id, and each delivery is audited as a REPLAYED event.
 """
 
@@ -40,7 +40,7 @@ class ReplayItem:
     document_id: str | None
     sender: str
     routed_at: datetime
-    envelope_hash: bytes | None
+    stored_hash: bytes | None
     source: SourcePosition
     held: bool  # the inbox already holds it: not sent again
 
@@ -82,7 +82,7 @@ def plan_replay(
             unplaced += 1
             continue
         items[rec.message_id] = ReplayItem(
-            rec.message_id, rec.document_id, rec.sender, rec.at, rec.envelope_hash, rec.source,
+            rec.message_id, rec.document_id, rec.sender, rec.at, rec.stored_hash, rec.source,
             rec.message_id in held,
         )  # fmt: skip
     if unplaced:
@@ -123,7 +123,7 @@ async def replay(
     audits: list[tuple[str, bytes | None, bytes, Headers]] = []
     for item in result.to_send:
         msg = fetched.get(item.source)
-        if msg is None or hashlib.sha256(msg.value).digest() != item.envelope_hash:
+        if msg is None or hashlib.sha256(msg.value).digest() != item.stored_hash:
             logger.error("envelope %s is not at %s as recorded", item.message_id, item.source)
             result.missing.append(item.message_id)
             continue
@@ -143,7 +143,7 @@ async def replay(
         deliveries.append((result.inbox, item.message_id.encode(), msg.value, headers))
         key, value = draft(
             AuditEvent.REPLAYED, message_id=item.message_id, sender=item.sender, recipient=org, at=now,
-            envelope_hash=item.envelope_hash, document_id=item.document_id, source=item.source,
+            stored_hash=item.stored_hash, document_id=item.document_id, source=item.source,
             detail=f"re-delivered to {result.inbox} from the retained log",
         )  # fmt: skip
         audits.append((settings.audit_events_topic, key, value, []))

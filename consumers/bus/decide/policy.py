@@ -110,7 +110,7 @@ class ReplayGuard:
         message_id: str,
         sequence: int,
         prev_hash: bytes,
-        envelope_hash: bytes,
+        signing_hash: bytes,
         created_at: datetime,
         now: datetime,
     ) -> SenderState:
@@ -123,7 +123,7 @@ class ReplayGuard:
         # older ids would be STALE anyway; the count bound keeps the state small
         recent = [r for r in state.recent if r[1] >= horizon]
         recent.append((message_id, to_millis(created_at)))
-        return SenderState(sequence, bytes(envelope_hash), tuple(recent[-self.config.max_ids :]))
+        return SenderState(sequence, bytes(signing_hash), tuple(recent[-self.config.max_ids :]))
 
     def _check_sequence(self, state: SenderState, sequence: int, prev_hash: bytes) -> None:
         if sequence < 1:
@@ -155,7 +155,7 @@ def check_and_advance(
     message_id: str,
     sequence: int,
     prev_hash: bytes,
-    envelope_hash: bytes,
+    signing_hash: bytes,
     created_at: datetime,
     now: datetime,
 ) -> SenderState:
@@ -165,7 +165,7 @@ def check_and_advance(
         message_id=message_id,
         sequence=sequence,
         prev_hash=prev_hash,
-        envelope_hash=envelope_hash,
+        signing_hash=signing_hash,
         created_at=created_at,
         now=now,
     )

@@ -16,7 +16,7 @@ __all__ = ["RoutedRecord"]
 class RoutedRecord:
     sender: str  # dotted code of the original sender
     recipients: tuple[str, ...]  # dotted codes the envelope was delivered to
-    envelope_hash: bytes  # schemas.canonical.envelope_hash of the envelope
+    signing_hash: bytes  # schemas.canonical.signing_hash of the envelope
     document_id: str
     position: tuple[int, int]  # ingress (partition, offset) it was accepted from
 
@@ -24,7 +24,7 @@ class RoutedRecord:
         doc = {
             "sender": self.sender,
             "recipients": list(self.recipients),
-            "envelope_hash": self.envelope_hash.hex(),
+            "signing_hash": self.signing_hash.hex(),
             "document_id": self.document_id,
             "position": list(self.position),
         }
@@ -39,7 +39,8 @@ class RoutedRecord:
             return cls(
                 sender=str(doc["sender"]),
                 recipients=tuple(str(c) for c in doc["recipients"]),
-                envelope_hash=bytes.fromhex(doc["envelope_hash"]),
+                # "envelope_hash": the same value, as tables written before the rename hold it
+                signing_hash=bytes.fromhex(doc.get("signing_hash") or doc["envelope_hash"]),
                 document_id=str(doc["document_id"]),
                 position=(int(partition), int(offset)),
             )

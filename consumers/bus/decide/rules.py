@@ -231,7 +231,7 @@ def _answers_routed(s: Subject) -> None:
     routed = s.routed_of(receipt.envelope_id) if s.routed_of is not None else None
     if routed is None:
         raise Refusal(Reason.POLICY, f"envelope {receipt.envelope_id} was not routed by this bus")
-    if receipt.envelope_hash != routed.envelope_hash:
+    if receipt.signing_hash != routed.signing_hash:
         detail = f"receipt names another envelope hash than {receipt.envelope_id}"
         raise Refusal(Reason.DIGEST_MISMATCH, detail)
     s.routed = routed

@@ -48,7 +48,7 @@ class Accepted:
     envelope: Envelope
     raw: bytes
     plan: RoutePlan
-    envelope_hash: bytes  # schemas.canonical.envelope_hash: what previous_hash and receipts name
+    signing_hash: bytes  # schemas.canonical.signing_hash: what previous_hash and receipts name
     state: SenderState  # the sender's state after this envelope
     document: VerifiedDocument
     trust_hashes: tuple[bytes, ...]
@@ -116,22 +116,22 @@ class Validator:
         env, plan, document = s.envelope, s.plan, s.document
         assert env is not None and plan is not None and document is not None  # the policy's rules set them
         hashes = trust_hashes(self.trust.store, env.signatures)
-        digest = hashlib.sha256(s.signing_input).digest()  # schemas.canonical.envelope_hash, once
+        digest = hashlib.sha256(s.signing_input).digest()  # schemas.canonical.signing_hash, once
         state = state_of(s.signer)
         before = routed_of(env.message_id)
         if before is not None:
-            if before.envelope_hash == digest and before.position == position:
+            if before.signing_hash == digest and before.position == position:
                 if state.sequence < env.sequence:
                     # the routing record was stored but the sender state was not (a crash between
                     # the two): catch the state up, or the sender's next envelope would be a gap
                     with contextlib.suppress(PolicyError):
                         state = self.guard.check_and_advance(
                             state, message_id=env.message_id, sequence=env.sequence,
-                            prev_hash=env.previous_hash, envelope_hash=digest,
+                            prev_hash=env.previous_hash, signing_hash=digest,
                             created_at=env.created_at, now=now,
                         )  # fmt: skip
                 return Accepted(env, raw, plan, digest, state, document, hashes, duplicate=True)
-            if before.envelope_hash == digest:
+            if before.signing_hash == digest:
                 return Accepted(env, raw, plan, digest, state, document, hashes, duplicate=True, resend=True)
             where = f"partition {before.position[0]} offset {before.position[1]}"
             detail = f"message id {env.message_id} already routed from {where}"
@@ -142,7 +142,7 @@ class Validator:
                 message_id=env.message_id,
                 sequence=env.sequence,
                 prev_hash=env.previous_hash,
-                envelope_hash=digest,
+                signing_hash=digest,
                 created_at=env.created_at,
                 now=now,
             )

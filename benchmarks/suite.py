@@ -50,10 +50,10 @@ QUICK = Sizes(0.02, 8, 0.05, 200, 2000, 20, (100, 1000), 0.05, 1, 10, 1, 4, 50)
 
 def test_broker() -> KafkaConnection:
     """The test broker of tests/conftest.py, started if it is not running."""
-    from infra.broker import cluster_for
-    from tests.conftest import harness_connection, test_settings
+    from infra.security import secure_cluster
+    from tests.conftest import ensure_test_pki, harness_connection, test_settings
 
-    cluster = cluster_for(1, test_settings())
+    cluster = secure_cluster(ensure_test_pki(), 1, test_settings())
     cluster.start()
     return harness_connection(cluster)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from docbus.settings import Settings
 from infra.broker import Cluster, cluster_for
+from infra.security import secure_cluster
 
 __all__ = ["MARKER", "local_cluster", "record_broker"]
 
@@ -31,4 +32,6 @@ def local_cluster(nodes: int = 1, cfg: Settings | None = None) -> Cluster:
     if nodes == 1 and marker.is_file():
         data = json.loads(marker.read_text())
         cfg = cfg.model_copy(update={"home": Path(data["home"]), "broker_port": int(data["port"])})
-    return cluster_for(nodes, cfg)
+    if cfg.insecure:
+        return cluster_for(nodes, cfg)
+    return secure_cluster(cfg.pki, nodes, cfg)

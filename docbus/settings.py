@@ -24,16 +24,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from consumers.audit.config import AuditConfig
 from consumers.bus.config import BusConfig
 from docbus.gateway.settings import GatewayConfig
+from infra.security import ADMIN, AUDIT_WRITER, DIRECTORY, PROCESSOR
 from infra.settings import InfraConfig
 from schemas.connection import KafkaConnection, TlsPaths, tls_paths
 
 __all__ = ["ADMIN", "AUDIT_WRITER", "DIRECTORY", "PROCESSOR", "Settings", "connection_env"]
-
-#: the principals of the services (CN of their TLS certificates; docs/SECURITY.md)
-ADMIN = "docbus-admin"
-PROCESSOR = "docbus-processor"
-AUDIT_WRITER = "docbus-audit"
-DIRECTORY = "docbus-directory"
 
 
 class Settings(BusConfig, AuditConfig, InfraConfig, GatewayConfig, BaseSettings):
@@ -41,8 +36,8 @@ class Settings(BusConfig, AuditConfig, InfraConfig, GatewayConfig, BaseSettings)
 
     #: Kafka bootstrap servers, host:port[,host:port]
     bootstrap: str = "127.0.0.1:19092"
-    #: PLAINTEXT instead of mTLS (a broker without the secured listeners); warned about
-    insecure: bool = True
+    #: PLAINTEXT instead of mTLS, no ACLs (a broker started with it too); warned about every time
+    insecure: bool = False
     #: the TLS identity under <pki>/tls/ to present instead of the command's own default
     tls_identity: str | None = None
     #: explicit TLS files (all three), instead of an identity in the PKI folder

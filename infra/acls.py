@@ -10,6 +10,7 @@ Applying twice creates nothing the second time: what the broker already lists is
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -28,8 +29,10 @@ __all__ = [
     "Pattern",
     "Resource",
     "apply_acls",
+    "audit_writer_acls",
     "describe_acls",
     "desired_acls",
+    "directory_acls",
     "inbox_orgs",
     "load_policy",
     "org_acls",
@@ -66,6 +69,7 @@ class Op(IntEnum):
 
 
 _ALLOW = 3
+_DENY = 2
 _ANY = 1  # ResourceType / PatternType / AclOperation / PermissionType "ANY" in a describe filter
 CLUSTER_NAME = "kafka-cluster"
 
@@ -76,17 +80,20 @@ class AclError(RuntimeError):
 
 @dataclass(frozen=True, order=True)
 class Acl:
-    """``principal`` is allowed ``op`` on ``resource`` ``name`` (literal or prefix), from any host."""
+    """``principal`` is allowed (or, ``allow=False``, denied) ``op`` on ``resource`` ``name`` (literal
+    or prefix), from any host. A DENY wins over every ALLOW (Kafka's rule)."""
 
     principal: str
     resource: Resource
     name: str
     op: Op
     pattern: Pattern = Pattern.LITERAL
+    allow: bool = True
 
     def __str__(self) -> str:
         star = "*" if self.pattern is Pattern.PREFIXED else ""
-        return f"{self.principal} {self.op.name} {self.resource.name.lower()}:{self.name}{star}"
+        verb = "" if self.allow else "DENY "
+        return f"{self.principal} {verb}{self.op.name} {self.resource.name.lower()}:{self.name}{star}"
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,13 @@ class AclPolicy:
     """What an org and the processors may do (topics.toml ``[acls]``)."""
 
     processor: str = "User:docbus-processor"
+    audit_writer: str = "User:docbus-audit"
+    directory: str = "User:docbus-directory"
+    #: written by the audit writer only: the chain and its checkpoints (the processors are denied)
+    audit_topics: tuple[str, ...] = ("docbus.audit", "docbus.checkpoints")
+    audit_events: str = "docbus.audit.events"
+    audit_group_prefix: str = "docbus-audit-writer"
+    directory_topic: str = "docbus.directory"
     org_write: tuple[str, ...] = ("docbus.ingress", "docbus.receipts", "docbus.blobs")
     org_read: tuple[str, ...] = ("docbus.directory", "docbus.blobs")
     inbox_prefix: str = "docbus.inbox."
@@ -114,6 +128,12 @@ def load_policy(path: Path = SPEC_FILE) -> AclPolicy:
     base = AclPolicy()
     return AclPolicy(
         processor=str(raw.get("processor", base.processor)),
+        audit_writer=str(raw.get("audit_writer", base.audit_writer)),
+        directory=str(raw.get("directory", base.directory)),
+        audit_topics=tuple(raw.get("audit_topics", base.audit_topics)),  # type: ignore[arg-type]
+        audit_events=str(raw.get("audit_events", base.audit_events)),
+        audit_group_prefix=str(raw.get("audit_group_prefix", base.audit_group_prefix)),
+        directory_topic=str(raw.get("directory_topic", base.directory_topic)),
         org_write=tuple(raw.get("org_write", base.org_write)),  # type: ignore[arg-type]
         org_read=tuple(raw.get("org_read", base.org_read)),  # type: ignore[arg-type]
         inbox_prefix=str(raw.get("inbox_prefix", base.inbox_prefix)),
@@ -139,20 +159,47 @@ def org_acls(code: str, policy: AclPolicy) -> list[Acl]:
     return out
 
 
-def processor_acls(policy: AclPolicy) -> list[Acl]:
+def processor_acls(policy: AclPolicy, audit_topics: Iterable[str] = ()) -> list[Acl]:
     """The processors own every ``docbus*`` topic and group (faust's changelogs and leader topic
-    included, which it creates itself) and may read topic configs."""
+    included, which it creates itself) and may read topic configs, but never write the audit chain
+    or its checkpoints (an explicit DENY: only the audit writer appends there)."""
     who = policy.processor
+    denied = [
+        Acl(who, Resource.TOPIC, t, Op.WRITE, allow=False) for t in (*policy.audit_topics, *audit_topics)
+    ]
     return [
         Acl(who, Resource.TOPIC, policy.processor_topic_prefix, Op.ALL, Pattern.PREFIXED),
         Acl(who, Resource.GROUP, policy.processor_group_prefix, Op.ALL, Pattern.PREFIXED),
         Acl(who, Resource.CLUSTER, CLUSTER_NAME, Op.DESCRIBE_CONFIGS),
         Acl(who, Resource.CLUSTER, CLUSTER_NAME, Op.IDEMPOTENT_WRITE),
+        *denied,
     ]
 
 
-def desired_acls(orgs: Iterable[str], policy: AclPolicy) -> list[Acl]:
-    out = processor_acls(policy)
+def audit_writer_acls(policy: AclPolicy, audit_topics: Iterable[str] = ()) -> list[Acl]:
+    """The single writer reads the processors' drafts and appends to the chain and checkpoints."""
+    who = policy.audit_writer
+    out = [
+        Acl(who, Resource.TOPIC, policy.audit_events, Op.READ),
+        Acl(who, Resource.TOPIC, policy.audit_events, Op.DESCRIBE),
+        Acl(who, Resource.GROUP, policy.audit_group_prefix, Op.READ, Pattern.PREFIXED),
+        Acl(who, Resource.GROUP, policy.audit_group_prefix, Op.DESCRIBE, Pattern.PREFIXED),
+    ]
+    for topic in (*policy.audit_topics, *audit_topics):
+        out += [Acl(who, Resource.TOPIC, topic, op) for op in (Op.READ, Op.WRITE, Op.DESCRIBE)]
+    return out
+
+
+def directory_acls(policy: AclPolicy) -> list[Acl]:
+    """The directory authority's publisher writes the signed entries."""
+    who, topic = policy.directory, policy.directory_topic
+    return [Acl(who, Resource.TOPIC, topic, op) for op in (Op.READ, Op.WRITE, Op.DESCRIBE)]
+
+
+def desired_acls(orgs: Iterable[str], policy: AclPolicy, audit_topics: Iterable[str] = ()) -> list[Acl]:
+    """Every ACL of the exchange; ``audit_topics``: a second audit chain's topics (the demo's)."""
+    extra = list(audit_topics)
+    out = processor_acls(policy, extra) + audit_writer_acls(policy, extra) + directory_acls(policy)
     for code in sorted(set(orgs)):
         out += org_acls(code, policy)
     return out
@@ -189,8 +236,8 @@ async def describe_acls(admin: object, node_id: int | None = None) -> set[Acl]:
                 acl = Acl(principal, Resource(rtype), name, Op(op), Pattern(ptype))
             except ValueError:
                 continue  # an operation or resource docbus never grants: not ours to manage
-            if host == "*" and permission == _ALLOW:
-                out.add(acl)
+            if host == "*" and permission in (_ALLOW, _DENY):
+                out.add(acl if permission == _ALLOW else dataclasses.replace(acl, allow=False))
     return out
 
 
@@ -288,7 +335,10 @@ def _create_request(acls: list[Acl]) -> object:
         API_KEY = 30
 
         def build(self, request_struct_class: type[CreateAclsRequest_v1]) -> CreateAclsRequest_v1:
-            rows = [(a.resource, a.name, a.pattern, a.principal, "*", a.op, _ALLOW) for a in acls]
+            rows = [
+                (a.resource, a.name, a.pattern, a.principal, "*", a.op, _ALLOW if a.allow else _DENY)
+                for a in acls
+            ]
             return request_struct_class(rows)
 
     return CreateAcls()

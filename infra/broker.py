@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra import kafka_runtime
+from infra.pki.tls import TlsFiles
 from infra.settings import InfraConfig
+from schemas.connection import KafkaConnection
 
 __all__ = ["BrokerError", "Cluster", "Node", "cluster_for"]
 
@@ -39,8 +41,8 @@ class Node:
     port: int
     controller_port: int
     dir: Path
-    #: an extra mTLS listener (infra/security.py) beside PLAINTEXT; None = PLAINTEXT only
-    ssl_port: int | None = None
+    #: the inter-broker listener of a secured node (infra/security.py); None = unsecured
+    internal_port: int | None = None
 
     @property
     def pid_file(self) -> Path:
@@ -81,6 +83,8 @@ class Cluster:
     nodes: list[Node]
     cfg: InfraConfig
     extra: Mapping[str, str] = field(default_factory=dict)
+    #: the broker's own TLS identity: every listener is mTLS (infra/security.py); None = PLAINTEXT
+    tls: TlsFiles | None = None
 
     @property
     def size(self) -> int:
@@ -95,8 +99,13 @@ class Cluster:
         return ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
 
     @property
-    def ssl_bootstrap(self) -> str:
-        return ",".join(f"127.0.0.1:{n.ssl_port}" for n in self.nodes if n.ssl_port is not None)
+    def secured(self) -> bool:
+        return self.tls is not None
+
+    def connection(self, node: Node | None = None) -> KafkaConnection:
+        """The cluster (or one node) as the broker's own identity reaches it (health checks)."""
+        where = self.bootstrap if node is None else f"127.0.0.1:{node.port}"
+        return KafkaConnection(bootstrap=where, tls=self.tls.paths if self.tls is not None else None)
 
     # ---- configuration -------------------------------------------------------------------
     def _cluster_id(self) -> str:
@@ -139,10 +148,15 @@ class Cluster:
             "replica.fetch.max.bytes": str(2 * 1024 * 1024),
             "log.flush.interval.messages": "9223372036854775807",
         }
-        if node.ssl_port is not None:
-            for key in ("listeners", "advertised.listeners"):
-                props[key] += f",SSL://127.0.0.1:{node.ssl_port}"
-            props["listener.security.protocol.map"] += ",SSL:SSL"
+        if self.tls is not None and node.internal_port is not None:
+            # clients, brokers and controllers each on their own listener, all mTLS: no PLAINTEXT
+            client, internal = f"CLIENT://127.0.0.1:{node.port}", f"INTERNAL://127.0.0.1:{node.internal_port}"
+            props |= {
+                "listeners": f"{client},{internal},CONTROLLER://127.0.0.1:{node.controller_port}",
+                "advertised.listeners": f"{client},{internal}",
+                "inter.broker.listener.name": "INTERNAL",
+                "listener.security.protocol.map": "CLIENT:SSL,INTERNAL:SSL,CONTROLLER:SSL",
+            }
         props.update(self.extra)
         return props
 
@@ -172,11 +186,16 @@ class Cluster:
     def start(self, only: list[int] | None = None) -> list[Node]:
         """Start the nodes that are not running; return the ones this call started."""
         targets = [n for n in self.nodes if only is None or n.node_id in only]
+        if self.tls is not None and not self.tls.bundle.exists():
+            raise BrokerError(
+                f"{self.tls.bundle} is missing: issue the service certificates first "
+                "(docbus pki issue-services), or start an unsecured broker with DOCBUS_INSECURE=1"
+            )
         started: list[Node] = []
         for node in targets:
             if node.pid() is not None:
                 continue
-            for port in (node.port, node.controller_port, node.ssl_port):
+            for port in (node.port, node.controller_port, node.internal_port):
                 if port is not None:
                     _require_free(port)
             self._write_config(node)
@@ -224,7 +243,7 @@ class Cluster:
                 if not all(_listening(n.port) for n in live):
                     raise ConnectionRefusedError("not every node listens yet")
                 # every running node must itself answer, and see the whole cluster
-                seen = [asyncio.run(_count_brokers(f"127.0.0.1:{n.port}")) for n in live]
+                seen = [asyncio.run(_count_brokers(self.connection(n))) for n in live]
                 if seen and min(seen) >= expect:
                     return
                 last = f"brokers seen per node: {seen}, want {expect}"
@@ -296,10 +315,10 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-async def _count_brokers(bootstrap: str) -> int:
+async def _count_brokers(kafka: KafkaConnection) -> int:
     from aiokafka import AIOKafkaClient  # I/O edge only
 
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    client = AIOKafkaClient(**kafka.client_kwargs(), request_timeout_ms=3000)
     try:
         await client.bootstrap()
         md = await client.fetch_all_metadata()

@@ -9,9 +9,10 @@ scripts/bootstrap.sh
 export DOCBUS_TEST_HOME="${DOCBUS_TEST_HOME:-$PWD/.docbus-test}"
 export DOCBUS_TEST_BROKER_PORT="${DOCBUS_TEST_BROKER_PORT:-29092}"
 export DOCBUS_TEST_CLUSTER_PORT="${DOCBUS_TEST_CLUSTER_PORT:-29100}"
-broker() {
-  DOCBUS_HOME="$DOCBUS_TEST_HOME" DOCBUS_BROKER_PORT="$DOCBUS_TEST_BROKER_PORT" \
-    DOCBUS_CLUSTER_PORT="$DOCBUS_TEST_CLUSTER_PORT" .venv/bin/docbus broker "$@"
+broker() {  # the secured test broker: mTLS with the test PKI's certificates, ACLs enforced
+  DOCBUS_HOME="$DOCBUS_TEST_HOME" DOCBUS_PKI_DIR="$DOCBUS_TEST_HOME/pki" DOCBUS_INSECURE=0 \
+    DOCBUS_BROKER_PORT="$DOCBUS_TEST_BROKER_PORT" DOCBUS_CLUSTER_PORT="$DOCBUS_TEST_CLUSTER_PORT" \
+    .venv/bin/docbus broker "$@"
 }
 cleanup() {
   broker stop >/dev/null 2>&1 || true
@@ -30,6 +31,7 @@ echo "lint: ruff check, mypy --strict, import-linter" >&2
 # every run starts from an empty test broker: no state leaks between runs
 cleanup
 rm -rf "$DOCBUS_TEST_HOME"
+.venv/bin/python -c "from tests.conftest import ensure_test_pki; ensure_test_pki()"
 broker start
 
 set +e

@@ -14,18 +14,31 @@ from pathlib import Path
 
 import pytest
 
-from infra.broker import Cluster, cluster_for
+from infra.broker import Cluster
+from infra.pki.authority import Authority
+from infra.security import ADMIN, issue_service_identities, secure_cluster
 from infra.settings import InfraConfig
-from schemas.connection import KafkaConnection
+from schemas.connection import KafkaConnection, tls_paths
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_HOME = Path(os.environ.get("DOCBUS_TEST_HOME", str(REPO / ".docbus-test")))
+#: the PKI whose TLS certificates the test brokers trust (documents are signed by each test's own)
+TEST_PKI = TEST_HOME / "pki"
+TEST_PKI_PASSPHRASE = b"docbus-test"
+
+
+def ensure_test_pki() -> Path:
+    """The test brokers' PKI: a CA and the TLS identities of the broker and the services."""
+    if not (TEST_PKI / "tls" / ADMIN / "cert.pem").exists():
+        issue_service_identities(Authority.init(TEST_PKI, TEST_PKI_PASSPHRASE))
+    return TEST_PKI
 
 
 def test_settings() -> InfraConfig:
     """The test broker lives apart from the demo's (own folder, own ports)."""
     return InfraConfig(
         home=TEST_HOME,
+        pki_dir=TEST_PKI,
         broker_port=int(os.environ.get("DOCBUS_TEST_BROKER_PORT", "29092")),
         cluster_port=int(os.environ.get("DOCBUS_TEST_CLUSTER_PORT", "29100")),
     )
@@ -33,15 +46,16 @@ def test_settings() -> InfraConfig:
 
 @pytest.fixture(scope="session")
 def kafka() -> Iterator[Cluster]:
-    """The single-node test broker, running."""
-    cluster = cluster_for(1, test_settings())
+    """The single-node test broker (secured: mTLS on every listener, ACLs enforced), running."""
+    cluster = secure_cluster(ensure_test_pki(), 1, test_settings())
     cluster.start()
     yield cluster
 
 
 def harness_connection(cluster: Cluster) -> KafkaConnection:
-    """How the test harness reaches ``cluster``."""
-    return KafkaConnection(bootstrap=cluster.bootstrap)
+    """How the test harness reaches ``cluster``: as the operator (a super user), which sets up
+    topics and stands in for every role; tests about access use the real principals."""
+    return KafkaConnection(bootstrap=cluster.bootstrap, tls=tls_paths(TEST_PKI, ADMIN))
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +74,7 @@ def unique() -> Callable[[str], str]:
 @pytest.fixture(scope="session")
 def kafka_cluster() -> Iterator[Cluster]:
     """The 3-node KRaft cluster (RF 3, min ISR 2, no unclean election), stopped after the session."""
-    cluster = cluster_for(3, test_settings())
+    cluster = secure_cluster(ensure_test_pki(), 3, test_settings())
     cluster.start()
     yield cluster
     cluster.stop()

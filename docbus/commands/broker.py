@@ -51,12 +51,15 @@ def fetch() -> None:
 def start(
     nodes: int = NODES,
     tls_dir: Path = typer.Option(  # noqa: B008
-        None, "--tls-dir", help="PKI folder with tls/docbus-broker: add the mTLS listener and the authorizer"
+        None, "--tls-dir", help="PKI folder with tls/docbus-broker (default: DOCBUS_PKI_DIR or <home>/pki)"
     ),
 ) -> None:
-    """Start the broker (formats storage on first start); returns once it answers metadata requests."""
+    """Start the broker (formats storage on first start); returns once it answers metadata requests.
+    Secured (mTLS on every listener, ACLs enforced) unless DOCBUS_INSECURE=1."""
+    settings = Settings()
+    settings.warn_if_insecure()
     try:
-        cluster = security_mod.secure_cluster(tls_dir, nodes, Settings()) if tls_dir else local_cluster(nodes)
+        cluster = security_mod.secure_cluster(tls_dir, nodes, settings) if tls_dir else local_cluster(nodes)
         if len(cluster.running()) == cluster.size:
             out.print(f"already running: {cluster.bootstrap} (nothing to do)")
             return
@@ -66,8 +69,8 @@ def start(
         raise _fail(exc) from None
     ids = ", ".join(str(n.node_id) for n in started)
     out.print(f"kafka up on {cluster.bootstrap} (started node {ids} in {time.monotonic() - t0:.1f}s)")
-    if tls_dir:
-        out.print(f"mTLS listener (ACLs enforced): {cluster.ssl_bootstrap}")
+    if cluster.secured:
+        out.print("mTLS on every listener (client, inter-broker, controller); ACLs enforced")
     out.print(f"data: {cluster.root}   stop with: docbus broker stop{' --nodes 3' if nodes == 3 else ''}")
 
 

@@ -18,6 +18,7 @@ from rich.table import Table
 from infra.pki.authority import Authority
 from infra.pki.keys import KeyType
 from infra.pki.tls import issue_tls
+from infra.security import issue_service_identities
 
 __all__ = ["pki_app"]
 
@@ -113,6 +114,14 @@ def issue_tls_cmd(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     _out().print(f"{name}: TLS certificate -> {files.cert} (Kafka PEM keystore {files.bundle})")
+
+
+@pki_app.command("issue-services")
+def issue_services(folder: Folder = Path("pki"), passphrase: Passphrase = "") -> None:
+    """TLS certificates of the broker and the service principals (processors, audit writer,
+    directory authority, operator): what a secured `docbus broker start` needs."""
+    for name, files in issue_service_identities(_open(folder, passphrase)).items():
+        _out().print(f"{name}: TLS certificate -> {files.cert}")
 
 
 @pki_app.command()

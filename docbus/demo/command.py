@@ -8,6 +8,7 @@ broker alone; ``--keep-running`` leaves broker and processors up for the command
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import shutil
@@ -20,22 +21,23 @@ from rich.console import Console
 from docbus.demo.config import DemoConfig
 from docbus.demo.processes import stop_recorded
 from docbus.demo.report import print_summary
-from docbus.demo.runner import DemoFailed, run_demo
+from docbus.demo.runner import DemoFailed, hold_ceremony, run_demo
 from docbus.local_broker import MARKER, local_cluster, record_broker
 from docbus.settings import Settings
-from infra.broker import BrokerError, Cluster, cluster_for
+from infra.broker import BrokerError, Cluster
 
 __all__ = ["demo"]
 
 out = Console()
 
 
-def _stop(state: Path) -> None:
+def _stop(state: Path, *, quiet: bool = False) -> None:
     home = Settings().home.resolve()
     if not (state / "pids.json").exists() and (home / MARKER).exists():
         state = home  # run with the environment the demo printed: DOCBUS_HOME is the state folder
     stopped = stop_recorded(state)
-    out.print(f"processors stopped: {', '.join(stopped)}" if stopped else "no demo processors running")
+    if stopped or not quiet:
+        out.print(f"processors stopped: {', '.join(stopped)}" if stopped else "no demo processors running")
     marker = state / MARKER
     if marker.exists():
         if json.loads(marker.read_text()).get("owned"):
@@ -66,28 +68,39 @@ def demo(
     if stop:
         _stop(folder)
         return
-    stop_recorded(folder)  # a previous run left with --keep-running: its processors go first
+    _stop(folder, quiet=True)  # a previous run left with --keep-running: its processors and broker go first
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
+    settings.warn_if_insecure()
+    if bootstrap and not settings.insecure:
+        out.print("[red]error:[/] a secured broker trusts only its own PKI, and the demo holds a new one: "
+                  "run without --bootstrap (or, unsecured, with DOCBUS_INSECURE=1)")  # fmt: skip
+        raise typer.Exit(2)
+    cfg = DemoConfig(departments, universities, folder, bootstrap, secured=not settings.insecure,
+                     timeout=timeout)  # fmt: skip
+    world = hold_ceremony(cfg, out)
     cluster: Cluster | None = None
     if not bootstrap:
-        cluster = cluster_for(1, settings)
+        # secured: the demo's own broker under its state folder, trusting this run's PKI
+        own = {"home": folder, "pki_dir": cfg.pki}
+        home = settings if settings.insecure else settings.model_copy(update=own)
+        cluster = local_cluster(1, home)
         started = not cluster.running()
         try:
             with out.status("starting Apache Kafka (KRaft) on loopback..."):
                 cluster.start()
         except BrokerError as exc:
-            out.print(f"[red]error:[/] {exc}; or run against a broker that is up: --bootstrap HOST:PORT")
+            out.print(f"[red]error:[/] {exc}")
             raise typer.Exit(1) from None
-        record_broker(folder, cluster, settings, owned=started)
+        record_broker(folder, cluster, home, owned=started)
         if not started:
             cluster = None  # someone else's broker: never stopped by the demo
-        bootstrap = cluster_for(1, settings).bootstrap
-        out.print(f"[green]✓[/] broker up at {bootstrap}")
-    cfg = DemoConfig(departments, universities, folder, bootstrap, secured=False, timeout=timeout)
+        cfg = dataclasses.replace(cfg, bootstrap=local_cluster(1, home).bootstrap)
+        how = "mTLS on every listener, ACLs enforced" if cfg.secured else "[yellow]PLAINTEXT, no ACLs[/]"
+        out.print(f"[green]✓[/] broker up at {cfg.bootstrap} ({how})")
     ok = False
     try:
-        summary = asyncio.run(run_demo(cfg, out, keep_running=keep_running))
+        summary = asyncio.run(run_demo(cfg, world, out, keep_running=keep_running))
         print_summary(out, summary)
         ok = summary["complete"] and summary["audit"]["ok"]
     except DemoFailed as exc:

@@ -35,10 +35,11 @@ from docbus.directory_load import ensure_topics, publish_entries
 from docbus.pki_folder import trust_policy_from_pki
 from docbus.sector import MINISTRY
 from docbus.settings import ADMIN, DIRECTORY
+from infra.acls import apply_acls, desired_acls, load_policy
 from infra.topics import TopicSpec, apply
 from schemas.topics import AUDIT_EVENTS_TOPIC, INGRESS_TOPIC, QUARANTINE_TOPIC, RECEIPTS_TOPIC
 
-__all__ = ["DemoFailed", "run_demo"]
+__all__ = ["DemoFailed", "hold_ceremony", "run_demo"]
 
 
 class DemoFailed(RuntimeError):
@@ -50,21 +51,30 @@ def _progress(out: Console) -> Progress:
                     TimeElapsedColumn(), console=out)  # fmt: skip
 
 
-async def run_demo(cfg: DemoConfig, out: Console, *, keep_running: bool) -> dict[str, Any]:
+def hold_ceremony(cfg: DemoConfig, out: Console) -> DemoWorld:
+    """The PKI, before the broker starts: a secured broker trusts this PKI's root."""
+    with out.status("PKI ceremony: root and issuing CA, seals, officials, audit key, TLS logins..."):
+        world = build_world(cfg.pki, PASSPHRASE, cfg.departments, cfg.universities)
+    out.print(f"[green]✓[/] PKI in {cfg.pki}: {len(world.entries) - 1} organisation seals and TLS "
+              "logins, audit key, one official's certificate revoked and the CRL published")  # fmt: skip
+    return world
+
+
+async def run_demo(cfg: DemoConfig, world: DemoWorld, out: Console, *, keep_running: bool) -> dict[str, Any]:
     began = time.monotonic()
 
     def done(text: str) -> None:
         out.print(f"[green]✓[/] {text}")
-
-    with out.status("PKI ceremony: root and issuing CA, seals, officials, audit key..."):
-        world = build_world(cfg.pki, PASSPHRASE, cfg.departments, cfg.universities)
-    done(f"PKI in {cfg.pki}: {len(world.entries) - 1} organisation seals, audit key, "
-         f"one official's certificate revoked and the CRL published")  # fmt: skip
     with out.status("creating topics and publishing the directory..."):
         admin = cfg.connection(ADMIN)
         plan = await ensure_topics(admin, world.entries)
         audit = [TopicSpec(t, 1, 1, retention_ms=-1) for t in (cfg.audit_topic, cfg.checkpoint_topic)]
         await apply(admin, audit)
+        if cfg.secured:  # each org its own inbox; processors, audit writer, directory their topics
+            orgs = [e.code for e in world.entries if e.active]
+            wanted = desired_acls(orgs, load_policy(), audit_topics=[cfg.audit_topic, cfg.checkpoint_topic])
+            granted = len((await apply_acls(admin, wanted)).create)
+            done(f"ACLs applied ({granted} created): {len(orgs)} orgs, processors, audit writer, directory")
         await publish_entries(cfg.connection(DIRECTORY), world.entries)
     done(
         f"directory sealed by G03 and published: {len(world.entries)} codes, {len(world.departments)} "

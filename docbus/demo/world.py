@@ -13,6 +13,8 @@ from pathlib import Path
 from docbus.directory_load import seal_entries
 from docbus.sector import MINISTRY, build_sector
 from infra.pki import Authority
+from infra.pki.tls import issue_tls
+from infra.security import issue_service_identities
 from producers.identity import NodeIdentity
 from schemas.directory import DirectoryEntry
 from schemas.directory_store import DirectorySnapshot
@@ -67,6 +69,11 @@ def build_world(pki: Path, passphrase: str, departments: int, universities: int)
                 if code == LOST_KEY:
                     lost = f"{issued.cert.serial_number:x}"
         ca.issue_audit()
+        # the transport logins: one per org (its Kafka principal), the broker's and the services'
+        for entry in sector:
+            if entry.active:
+                issue_tls(ca, entry.code)
+        issue_service_identities(ca)
     ca.revoke(lost)  # publishes the CRL
     authority = NodeIdentity.from_pki(pki, MINISTRY, passphrase)
     entries = seal_entries(sector, authority.seal)

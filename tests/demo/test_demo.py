@@ -1,5 +1,6 @@
-"""`docbus demo` at reduced size on the test broker, as a newcomer runs it (a real subprocess that
-starts its own `docbus bus run` and `docbus audit writer`), checked through its summary.json."""
+"""`docbus demo` at reduced size as a newcomer runs it: a real subprocess that holds its PKI ceremony,
+starts its own secured broker (mTLS on every listener, ACLs applied) on ports of its own and its
+own `docbus bus run` and `docbus audit writer`, checked through its summary.json."""
 
 from __future__ import annotations
 
@@ -13,21 +14,23 @@ from typing import Any
 
 import pytest
 
-from schemas.connection import KafkaConnection
-
 pytestmark = pytest.mark.broker
 REPO = Path(__file__).resolve().parents[2]
 DEPARTMENTS, UNIVERSITIES = 5, 4
+#: the demo's own broker: clear of the test broker, the cluster and the access-control broker
+DEMO_PORT = int(os.environ.get("DOCBUS_TEST_SECURE_PORT", "29300")) + 20
 
 
 @pytest.fixture(scope="module")
-def summary(kafka_conn: KafkaConnection, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    state = tmp_path_factory.mktemp("demo") / "state"
+def summary(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("demo")
+    state = root / "state"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCBUS_")}
+    env |= {"DOCBUS_HOME": str(root), "DOCBUS_BROKER_PORT": str(DEMO_PORT), "COLUMNS": "200"}
     run = subprocess.run(
         [sys.executable, "-m", "docbus.cli", "demo", "--departments", str(DEPARTMENTS),
-         "--universities", str(UNIVERSITIES), "--bootstrap", kafka_conn.bootstrap, "--state", str(state),
-         "--timeout", "60"],
-        cwd=REPO, env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True, timeout=150,
+         "--universities", str(UNIVERSITIES), "--state", str(state), "--timeout", "60"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     logs = "".join(p.read_text()[-2000:] for p in sorted((state / "logs").glob("*.log")))
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-3000:] + logs
@@ -35,6 +38,7 @@ def summary(kafka_conn: KafkaConnection, tmp_path_factory: pytest.TempPathFactor
     data: dict[str, Any] = json.loads((state / "summary.json").read_text())
     data["stdout"] = run.stdout
     data["state"] = str(state)
+    assert "mTLS on every listener, ACLs enforced" in run.stdout
     return data
 
 

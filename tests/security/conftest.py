@@ -1,6 +1,7 @@
-"""A separate secured single-node broker for the access-control tests: its own DOCBUS_HOME and
-ports (client 29300, controller 29301, mTLS 29350), a fresh PKI with TLS identities for two orgs,
-the processors and the operator, the bus topics and the ACLs. Stopped at the end of the session."""
+"""A separate secured single-node broker for the access-control tests (the deployment's shape, with a
+fresh ACL set nobody else touches): its own DOCBUS_HOME and ports (client 29300, controller 29301,
+inter-broker 29350), a fresh PKI with TLS identities for two orgs and every service principal, the
+bus topics and the ACLs. Stopped at the end of the session."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from infra import acls, topics
 from infra.broker import Cluster, cluster_for
 from infra.pki.authority import Authority
 from infra.pki.tls import TlsFiles, issue_tls
-from infra.security import ADMIN, PROCESSOR, issue_service_identities, secure_cluster
+from infra.security import ADMIN, AUDIT_WRITER, PROCESSOR, issue_service_identities, secure_cluster
 from infra.settings import InfraConfig
 from schemas.connection import KafkaConnection
 from tests.conftest import TEST_HOME
@@ -38,7 +39,7 @@ class Secured:
     @property
     def bootstrap(self) -> str:
         """The mTLS listener."""
-        return self.cluster.ssl_bootstrap
+        return self.cluster.bootstrap
 
     def connection(self, name: str) -> KafkaConnection:
         return KafkaConnection(bootstrap=self.bootstrap, tls=self.tls[name].paths)
@@ -91,4 +92,4 @@ def secured() -> Iterator[Secured]:
         gc.collect()
 
 
-__all__ = ["ADMIN", "ORG_A", "ORG_B", "PASSPHRASE", "PROCESSOR", "Secured", "client_security"]
+__all__ = ["ADMIN", "AUDIT_WRITER", "ORG_A", "ORG_B", "PASSPHRASE", "PROCESSOR", "Secured", "client_security"]

@@ -14,7 +14,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
-from tests.security.conftest import ORG_A, ORG_B, PROCESSOR, Secured
+from tests.security.conftest import AUDIT_WRITER, ORG_A, ORG_B, PROCESSOR, Secured
 
 pytestmark = pytest.mark.broker
 
@@ -118,11 +118,31 @@ def test_org_cannot_read_another_orgs_inbox(secured: Secured) -> None:
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("topic", [inbox(ORG_B), "docbus.directory", "docbus.status", "docbus.quarantine"])
+AROUND_THE_BUS = [
+    inbox(ORG_A),  # its own inbox too: a copy the bus never decided (bypass)
+    inbox(ORG_B),
+    "docbus.directory",
+    "docbus.status",  # a forged acknowledgement
+    "docbus.quarantine",
+    "docbus.audit.events",  # a forged audit draft
+    "docbus.audit",  # a record appended to the chain
+    "docbus.checkpoints",
+]
+
+
+@pytest.mark.parametrize("topic", AROUND_THE_BUS)
 def test_org_cannot_write_around_the_bus(secured: Secured, topic: str) -> None:
-    """Straight into another org's inbox, or forging directory entries, status or quarantine."""
+    """Straight into an inbox, or forging directory entries, status, quarantine or the audit trail."""
     with pytest.raises(TopicAuthorizationFailedError):
         asyncio.run(produce(secured, ORG_A, topic, b"forged"))
+
+
+@pytest.mark.parametrize("topic", ["docbus.audit", "docbus.checkpoints"])
+def test_only_the_audit_writer_appends_to_the_chain(secured: Secured, topic: str) -> None:
+    """The processors own every other docbus topic, but are denied the chain and its checkpoints."""
+    with pytest.raises(TopicAuthorizationFailedError):
+        asyncio.run(produce(secured, PROCESSOR, topic, b"forged"))
+    assert asyncio.run(produce(secured, AUDIT_WRITER, topic, b"appended")) >= 0
 
 
 def test_org_cannot_read_ingress_of_other_senders(secured: Secured) -> None:

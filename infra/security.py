@@ -25,6 +25,7 @@ __all__ = [
     "DIRECTORY",
     "INTERNAL_PORT_OFFSET",
     "PROCESSOR",
+    "QUOTA_SERVICES",
     "SERVICES",
     "broker_security_properties",
     "issue_service_identities",
@@ -38,6 +39,8 @@ PROCESSOR = "docbus-processor"  # validate+route, receipts (docbus bus run)
 AUDIT_WRITER = "docbus-audit"  # the single audit writer
 DIRECTORY = "docbus-directory"  # the directory authority's publisher
 SERVICES = (BROKER, ADMIN, PROCESSOR, AUDIT_WRITER, DIRECTORY)
+#: the client principals with a quota of their own (infra/quotas.py); every org gets the default
+QUOTA_SERVICES = (ADMIN, PROCESSOR, AUDIT_WRITER, DIRECTORY)
 
 #: the inter-broker listener of a node listens on its client port + 50 (clear of the controller
 #: ports, client + 1 and cluster + 100 + i, and of the other nodes of a 3-node cluster)

@@ -15,9 +15,10 @@ from docbus.local_broker import local_cluster
 from docbus.output import JSON, emit
 from docbus.pki_folder import TrustFiles
 from docbus.settings import ADMIN, Settings
-from infra import acls, kafka_runtime, topics
+from infra import acls, kafka_runtime, quotas, topics
 from infra import security as security_mod
 from infra.broker import BrokerError
+from infra.security import QUOTA_SERVICES
 from producers.directory_view import DirectoryView
 from producers.reader import ReadError
 from schemas.connection import KafkaConnection, tls_paths
@@ -177,6 +178,13 @@ def apply_topics(
         for a in granted.create:
             out.print(f"granted {a}")
         out.print(f"ACLs: {len(granted.create)} created, {len(granted.ok)} unchanged ({len(orgs)} orgs)")
+        try:
+            changed = asyncio.run(quotas.apply_quotas(target, quotas.desired_quotas(QUOTA_SERVICES)))
+        except quotas.QuotaError as exc:
+            raise _fail(exc) from None
+        for q in changed:
+            out.print(f"quota {q}")
+        out.print(f"quotas: {len(changed)} set")
 
 
 def _plan_json(plan: topics.Plan) -> dict[str, object]:

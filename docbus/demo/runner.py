@@ -36,6 +36,8 @@ from docbus.pki_folder import trust_policy_from_pki
 from docbus.sector import MINISTRY
 from docbus.settings import ADMIN, DIRECTORY
 from infra.acls import apply_acls, desired_acls, load_policy
+from infra.quotas import apply_quotas, desired_quotas
+from infra.security import QUOTA_SERVICES
 from infra.topics import TopicSpec, apply
 from schemas.topics import AUDIT_EVENTS_TOPIC, INGRESS_TOPIC, QUARANTINE_TOPIC, RECEIPTS_TOPIC
 
@@ -74,7 +76,9 @@ async def run_demo(cfg: DemoConfig, world: DemoWorld, out: Console, *, keep_runn
             orgs = [e.code for e in world.entries if e.active]
             wanted = desired_acls(orgs, load_policy(), audit_topics=[cfg.audit_topic, cfg.checkpoint_topic])
             granted = len((await apply_acls(admin, wanted)).create)
-            done(f"ACLs applied ({granted} created): {len(orgs)} orgs, processors, audit writer, directory")
+            await apply_quotas(admin, desired_quotas(QUOTA_SERVICES))
+            done(f"ACLs ({granted}) and per-principal quotas applied: {len(orgs)} orgs, processors, "
+                 "audit writer, directory authority")  # fmt: skip
         await publish_entries(cfg.connection(DIRECTORY), world.entries)
     done(
         f"directory sealed by G03 and published: {len(world.entries)} codes, {len(world.departments)} "

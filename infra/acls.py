@@ -156,7 +156,7 @@ def org_acls(code: str, policy: AclPolicy) -> list[Acl]:
         out += [Acl(who, Resource.TOPIC, topic, Op.READ), Acl(who, Resource.TOPIC, topic, Op.DESCRIBE)]
     group = f"{policy.inbox_group_prefix}{code}"
     out += [Acl(who, Resource.GROUP, group, Op.READ), Acl(who, Resource.GROUP, group, Op.DESCRIBE)]
-    return out
+    return list(dict.fromkeys(out))  # a topic both written and read (docbus.blobs) is described once
 
 
 def processor_acls(policy: AclPolicy, audit_topics: Iterable[str] = ()) -> list[Acl]:

@@ -207,11 +207,14 @@ def _refuse(d: Rejected, raw: bytes, raw_hash: bytes, src: Source, sealer: Seale
             trust_hashes=d.trust_hashes,
         ),
     ]  # fmt: skip
+    tables: tuple[TableWrite, ...] = ()
+    if d.state is not None and d.sender is not None:  # the refused envelope's place in the chain
+        tables = (TableWrite("senders", d.sender.encode(), d.state, after_batch=True),)
     if notify and d.notify and d.envelope is not None and d.sender is not None:
         notice = sealer.rejected(d.envelope, d.reason, d.detail, to=d.sender, at=src.at)
         headers = tuple(receipt_headers(notice, sealer.org, d.sender, notice=True))
         records.append(OutRecord(inbox_topic(d.sender), notice.message_id.encode(), encode(notice), headers))
-    return Outputs(tuple(records))
+    return Outputs(tuple(records), tables)
 
 
 def receipt_outputs(decision: ReceiptDecision, raw: bytes, src: Source) -> Outputs:

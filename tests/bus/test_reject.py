@@ -41,9 +41,9 @@ async def test_every_rejection_is_quarantined_with_its_reason_and_a_notice(
     silent = {forged_env.message_id}  # its seal does not verify: H01 is only named, and told nothing
     revoked_env, revoked = h03.envelope(("H01",))
     cases[revoked_env.message_id] = ("CERT_REVOKED", "H03")
-    unknown_env, unknown = h02.envelope(("H09",), advance=False)
+    unknown_env, unknown = h02.envelope(("H09",))  # refused, yet its number is used
     cases[unknown_env.message_id] = ("UNKNOWN_RECIPIENT", "H02")
-    elsewhere_env, elsewhere = h02.envelope(("H01",), snapshot=bytes(32), advance=False)
+    elsewhere_env, elsewhere = h02.envelope(("H01",), snapshot=bytes(32))
     cases[elsewhere_env.message_id] = ("DIRECTORY_MISMATCH", "H02")  # after the bus looked again
     secret_env, secret = h01.secret(("H02",))
     cases[secret_env.message_id] = ("SECRET_REFUSED", "H01")
@@ -139,3 +139,23 @@ async def test_random_bytes_do_not_stall_the_agent(
     [big] = [q for q in kept(records) if q.raw == huge[: len(q.raw)] and q.raw]
     assert big.reason.value == "TOO_LARGE" and len(big.raw) < len(huge)
     assert hashlib.sha256(huge).hexdigest() in big.detail
+
+
+async def test_a_typo_in_the_recipients_does_not_block_the_sender(
+    kafka_conn: KafkaConnection, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
+) -> None:
+    """UNKNOWN_RECIPIENT, then the next send of the same node: delivered (it was SEQUENCE_GAP for
+    every later envelope of that org, until the state file was edited by hand)."""
+    start = await end_offsets(kafka_conn, [QUARANTINE_TOPIC, inbox_topic("H01"), inbox_topic("H02")])
+    h02 = senders("H02")
+    typo_env, typo = h02.envelope(("H09",))  # the node numbered and sent it: the number is used
+    next_env, after = h02.envelope(("H01",))
+    await produce(kafka_conn, "docbus.ingress", [(b"H02", typo), (b"H02", after)])
+
+    def done(records: Records) -> bool:
+        return has(records, inbox_topic("H01"), next_env.message_id.encode())
+
+    records = await read_until(kafka_conn, start, done, bus=bus_process)
+    assert done(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
+    reasons = {q.message_id: q.reason.value for q in quarantined_by(records, bus_process.app_id)}
+    assert reasons.get(typo_env.message_id) == "UNKNOWN_RECIPIENT" and next_env.message_id not in reasons

@@ -44,6 +44,8 @@ class Harness:
             mid = d.envelope.message_id
             self.routed[mid] = RoutedRecord(d.sender, d.plan.recipients, d.signing_hash, "", position)
             self.states[d.sender] = d.state
+        if isinstance(d, Rejected) and d.state is not None and d.sender is not None:
+            self.states[d.sender] = d.state  # a refused envelope's place in its sender's chain
         return d
 
 
@@ -139,3 +141,29 @@ def test_random_bytes(bus: Harness, size: int) -> None:
     d = bus.check(os.urandom(size))
     assert isinstance(d, Rejected) and d.reason in {Reason.MALFORMED, Reason.UNKNOWN_SCHEMA}
     assert d.sender is None and not d.notify
+
+
+@pytest.mark.parametrize("case", ["unknown recipient", "stale", "revoked"])
+def test_a_refusal_does_not_wedge_its_sender(world: World, bus: Harness, case: str) -> None:
+    """The node used the number: the refused envelope of an authenticated sender takes its place in
+    the chain, so the next send is accepted (before, every later envelope was SEQUENCE_GAP)."""
+    code = {"revoked": "H03"}.get(case, "H04")
+    sender = world.sender(code)
+    assert isinstance(bus.check(sender.envelope(("H01",))[1]), Accepted) or case == "revoked"
+    if case == "unknown recipient":
+        _, raw = sender.envelope(("H09",))
+    else:
+        old = datetime.now(UTC) - timedelta(days=2)
+        _, raw = sender.envelope(("H01",), created_at=old if case == "stale" else None)
+    refused = bus.check(raw)
+    assert isinstance(refused, Rejected) and refused.notify and refused.state is not None
+    if case == "revoked":
+        return  # a revoked seal still counts its number; the org must re-key before it sends again
+    assert isinstance(bus.check(sender.envelope(("H01",))[1]), Accepted)
+
+
+def test_a_forgery_takes_no_place_in_the_chain(world: World, bus: Harness) -> None:
+    sender = world.sender("H02")
+    env, _ = sender.envelope(("H01",), advance=False)
+    assert rejected(bus.check(forge(env)), Reason.SIGNATURE_INVALID).state is None
+    assert isinstance(bus.check(sender.envelope(("H01",))[1]), Accepted)

@@ -110,6 +110,8 @@ class Sender:
         official = self.identity.require_official()
         sigs = sign_dual(official, self.identity.seal, envelope_signing_input(unsigned))
         signed = unsigned.model_copy(update={"signatures": sigs})
+        # authenticated, so the bus counts its number in the chain although it refuses it
+        self.sequence, self.last = signed.sequence, envelope_hash(signed)
         return signed, encode(signed)
 
 

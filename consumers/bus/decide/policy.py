@@ -125,6 +125,27 @@ class ReplayGuard:
         recent.append((message_id, to_millis(created_at)))
         return SenderState(sequence, bytes(signing_hash), tuple(recent[-self.config.max_ids :]))
 
+    def advance_chain(
+        self,
+        state: SenderState,
+        *,
+        message_id: str,
+        sequence: int,
+        prev_hash: bytes,
+        envelope_hash: bytes,
+        created_at: datetime,
+        now: datetime,
+    ) -> SenderState:
+        """The state after a *refused* envelope of an authenticated sender that continues its chain
+        (PolicyError if it does not): the node used the number, so the chain counts it, whatever
+        the refusal — freshness included — or the sender's next envelope would be a gap for good."""
+        if state.seen(message_id):
+            raise PolicyError(Reason.REPLAY, f"message id {message_id} already accepted")
+        self._check_sequence(state, sequence, bytes(prev_hash))
+        horizon = to_millis(now - self.config.max_age - self.config.max_skew)
+        recent = [r for r in state.recent if r[1] >= horizon]
+        return SenderState(sequence, bytes(envelope_hash), tuple(recent[-self.config.max_ids :]))
+
     def _check_sequence(self, state: SenderState, sequence: int, prev_hash: bytes) -> None:
         if sequence < 1:
             raise PolicyError(Reason.SEQUENCE_GAP, f"sequence {sequence} < 1")

@@ -72,6 +72,9 @@ class Rejected:
     envelope: Envelope | None = None
     notify: bool = False  # the sender is an active org of the directory: it gets a 02 notice
     trust_hashes: tuple[bytes, ...] = ()
+    # an authenticated sender's refused envelope still takes its place in the sender's chain (the
+    # node used the number): the state after it, so the sender's next envelope is not a gap
+    state: SenderState | None = None
 
 
 Decision = Accepted | Rejected
@@ -112,7 +115,7 @@ class Validator:
         try:
             self.policy.verify(s)
         except DocbusError as exc:
-            return self._refused(s, exc)
+            return self._refused(s, exc, state_of)
         env, plan, document = s.envelope, s.plan, s.document
         assert env is not None and plan is not None and document is not None  # the policy's rules set them
         hashes = trust_hashes(self.trust.store, env.signatures)
@@ -150,7 +153,9 @@ class Validator:
             return self._refused(s, exc)
         return Accepted(env, raw, plan, digest, after, document, hashes)
 
-    def _refused(self, s: Subject, exc: DocbusError) -> Rejected:
+    def _refused(
+        self, s: Subject, exc: DocbusError, state_of: Callable[[str], SenderState] | None = None
+    ) -> Rejected:
         env = s.envelope
         if env is None:
             return Rejected(exc.reason, exc.detail)
@@ -160,9 +165,24 @@ class Validator:
         # the trust material a decision relied on: only once the signatures were looked at
         relied = s.authenticated or isinstance(exc, TrustError)
         hashes = trust_hashes(self.trust.store, env.signatures) if relied else ()
-        return Rejected(exc.reason, detail, s.signer, env.message_id, env, self._notify(s), hashes)
+        authenticated = self._authenticated(s)
+        state = None
+        if authenticated and state_of is not None:
+            with contextlib.suppress(PolicyError):
+                state = self.guard.advance_chain(
+                    state_of(s.signer), message_id=env.message_id, sequence=env.sequence,
+                    prev_hash=env.previous_hash, envelope_hash=hashlib.sha256(s.signing_input).digest(),
+                    created_at=env.created_at, now=s.now,
+                )  # fmt: skip
+        notify = authenticated and self._has_inbox(s)
+        return Rejected(exc.reason, detail, s.signer, env.message_id, env, notify, hashes, state)
 
-    def _notify(self, s: Subject) -> bool:
+    def _has_inbox(self, s: Subject) -> bool:
+        assert s.envelope is not None
+        named, current = self.directory.get(s.envelope.directory_snapshot), self.directory.current
+        return any(snap is not None and snap.is_active(s.signer) for snap in (named, current))
+
+    def _authenticated(self, s: Subject) -> bool:
         """A 02 goes only to a sender whose seal verifies (a forgery naming an org gets that org no
         notice) and who has an inbox: an org of the directory, active in a snapshot held. A refusal
         before the seal rule costs one seal check here, bounded by the signature limits."""

@@ -111,7 +111,7 @@ class Sender:
         sigs = sign_dual(official, self.identity.seal, envelope_signing_input(unsigned))
         signed = unsigned.model_copy(update={"signatures": sigs})
         # authenticated, so the bus counts its number in the chain although it refuses it
-        self.sequence, self.last = signed.sequence, envelope_hash(signed)
+        self.sequence, self.last = signed.sequence, signing_hash(signed)
         return signed, encode(signed)
 
 

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from schemas.envelope import ZERO_HASH
+from schemas.canonical import signing_hash
+from schemas.codec import decode
+from schemas.envelope import ZERO_HASH, Envelope
 from schemas.orgcode import canonical_org_code
 
 __all__ = ["ChainPosition", "NodeState", "Reservation", "atomic_write"]
@@ -85,6 +87,18 @@ class NodeState:
             return ChainPosition()
         return ChainPosition(int(doc["sequence"]), bytes.fromhex(doc["last_hash"]))
 
+    def position(self) -> ChainPosition:
+        """The chain position: the state file, or the newest envelope of the outbox when it is
+        further — a crash between writing ``outbox/<seq>.bin`` and the state file must not make the
+        node number that sequence again (the bus would hold one envelope N, the node another)."""
+        position = self.read()
+        pending = self.pending()
+        if pending and pending[-1][0] > position.sequence:
+            sequence, raw = pending[-1]
+            position = ChainPosition(sequence, signing_hash(decode(raw, Envelope)))
+            self.write(position)  # repaired: the outbox copy may be published and moved next
+        return position
+
     def write(self, position: ChainPosition) -> None:
         doc = {
             "org": self.org_code,
@@ -109,7 +123,7 @@ class NodeState:
             waiting.add_done_callback(lambda _: os.close(fd))
             raise
         try:
-            position = self.read()
+            position = self.position()
             yield Reservation(self, position.sequence + 1, position.last_hash)
         finally:
             os.close(fd)  # closing the descriptor releases the lock

@@ -8,8 +8,12 @@ import hashlib
 import multiprocessing
 from pathlib import Path
 
-from producers.node_state import ChainPosition, NodeState
+from producers.builder import build_envelope, sign_envelope
+from producers.node_state import ChainPosition, NodeState, atomic_write
+from schemas.canonical import signing_hash
 from schemas.envelope import ZERO_HASH
+from tests.node.conftest import NodePki
+from tests.node.drafts import draft
 
 
 async def _take(folder: Path, tag: str) -> tuple[int, bytes]:
@@ -82,3 +86,23 @@ def test_a_sender_cancelled_while_waiting_leaves_the_lock_usable(tmp_path: Path)
         return sequence
 
     assert asyncio.run(scenario()) == 1
+
+
+def test_a_crash_between_the_outbox_and_the_state_file_does_not_reuse_the_number(
+    tmp_path: Path, node_pki: NodePki
+) -> None:
+    """``Reservation.commit`` writes ``outbox/<seq>.bin``, then the state file: killed in between,
+    the node used to build sequence N again (REPLAY at the bus, then SEQUENCE_GAP for good). The
+    outbox copy now counts as the position, and the state file is repaired from it."""
+    identity = node_pki.identity("G03.U001")
+    state = NodeState(tmp_path, "G03.U001")
+    env, raw = sign_envelope(identity, build_envelope(identity, draft("1")))
+    atomic_write(state.outbox / f"{1:020d}.bin", raw)  # the first write of commit, then the kill
+
+    async def next_slot() -> tuple[int, bytes]:
+        async with NodeState(tmp_path, "G03.U001").reserve() as slot:
+            return slot.sequence, slot.previous_hash
+
+    assert asyncio.run(next_slot()) == (2, signing_hash(env))
+    state.sent(1, env.message_id)  # the pending copy published (a resend at the bus: its 01 again)
+    assert state.read() == ChainPosition(1, signing_hash(env)) and asyncio.run(next_slot())[0] == 2

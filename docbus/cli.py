@@ -18,6 +18,7 @@ from docbus.commands.edxml import edxml_app
 from docbus.commands.gateway import gateway_app
 from docbus.commands.inbox import inbox, receipt, status
 from docbus.commands.pki import pki_app
+from docbus.commands.quarantine import quarantine_app
 from docbus.commands.send import send
 from docbus.demo import demo
 from docbus.errors import explain
@@ -38,6 +39,7 @@ app.command()(send)
 app.command()(inbox)
 app.command()(receipt)
 app.command()(status)
+app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(audit_app, name="audit")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(edxml_app, name="edxml")

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from consumers.audit.core.events import draft
-from consumers.bus.decide.quarantine import quarantine_record
+from consumers.bus.decide.quarantine import SENDER_TOLD_HEADER, quarantine_record
 from consumers.bus.decide.receipt_check import ReceiptAccepted, ReceiptDecision
 from consumers.bus.decide.routed import RoutedRecord
 from consumers.bus.decide.validator import Accepted, Decision, Rejected
@@ -198,8 +198,10 @@ def _refuse(d: Rejected, raw: bytes, raw_hash: bytes, src: Source, sealer: Seale
         raw, d.reason, d.detail, topic=src.topic, partition=src.partition, offset=src.offset,
         at=src.at, message_id=d.message_id,
     )  # fmt: skip
+    told = notify and d.notify and d.envelope is not None and d.sender is not None
+    headers = (*src.processor, (SENDER_TOLD_HEADER, b"1" if told else b"0"))
     records = [
-        OutRecord(QUARANTINE_TOPIC, claimed.encode(), record, src.processor),
+        OutRecord(QUARANTINE_TOPIC, claimed.encode(), record, headers),
         _audit(
             AuditEvent.REJECTED, src, message_id=message_id, sender=claimed, reason=d.reason.value,
             detail=d.detail[:MAX_AUDIT_DETAIL], stored_hash=raw_hash,
@@ -210,7 +212,7 @@ def _refuse(d: Rejected, raw: bytes, raw_hash: bytes, src: Source, sealer: Seale
     tables: tuple[TableWrite, ...] = ()
     if d.state is not None and d.sender is not None:  # the refused envelope's place in the chain
         tables = (TableWrite("senders", d.sender.encode(), d.state, after_batch=True),)
-    if notify and d.notify and d.envelope is not None and d.sender is not None:
+    if told and d.envelope is not None and d.sender is not None:
         notice = sealer.rejected(d.envelope, d.reason, d.detail, to=d.sender, at=src.at)
         headers = tuple(receipt_headers(notice, sealer.org, d.sender, notice=True))
         records.append(OutRecord(inbox_topic(d.sender), notice.message_id.encode(), encode(notice), headers))

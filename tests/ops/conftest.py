@@ -64,4 +64,5 @@ def exchange(kafka_conn: KafkaConnection, tmp_path_factory: pytest.TempPathFacto
     entries = seal_entries(build_sector(3, 2, with_bus=True), g03.seal)
     asyncio.run(ensure_topics(kafka_conn, entries))
     asyncio.run(publish_entries(kafka_conn, entries))
+    (root / "home").mkdir()
     return Exchange(root / "pki", root / "home", kafka_conn, entries)

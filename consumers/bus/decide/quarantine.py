@@ -9,7 +9,10 @@ from schemas.codec import encode
 from schemas.quarantine import QuarantineRecord
 from schemas.reasons import Reason
 
-__all__ = ["MAX_DETAIL", "MAX_RAW", "quarantine_record"]
+__all__ = ["MAX_DETAIL", "MAX_RAW", "SENDER_TOLD_HEADER", "quarantine_record"]
+
+#: Kafka header of a quarantine record: b"1" when the sender got a sealed 02 notice, b"0" when not
+SENDER_TOLD_HEADER = "docbus_sender_told"
 
 MAX_DETAIL = 2000  # details quote untrusted input; keep records bounded
 # a record over the contract's 1 MiB limit is kept in part (its size and SHA-256 in the detail):

@@ -40,7 +40,6 @@ def test_each_common_mistake_is_one_line_and_its_exit_code(exchange: Exchange, t
     # the broker down or at a wrong address: broker (5)
     _one_line(exchange.run(*send, "--org", "H01", "--to", "H02", DOCBUS_BOOTSTRAP="127.0.0.1:37999"), 5,
               "127.0.0.1:37999", "docbus broker status")  # fmt: skip
-    _one_line(exchange.run("inbox", "--org", "H01", DOCBUS_BOOTSTRAP="127.0.0.1:37999"), 5, "broker")
     # a recipient the directory does not know: refused (1) before anything is sent
     _one_line(exchange.run(*send, "--org", "H01", "--to", "H09"), 1, "UNKNOWN_RECIPIENT", "directory show")
     # an expired certificate: trust (6)

@@ -21,7 +21,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, too
 
@@ -99,10 +102,26 @@ async def kafka_rates(kafka: KafkaConnection, records: list[bytes]) -> dict[str,
         await admin.close()
 
 
+def _certificate(key: ed25519.Ed25519PrivateKey) -> bytes:
+    """A self-signed stand-in for the audit certificate: the writer seals with its key."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "benchmark audit key")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(T0 - timedelta(days=1))
+        .not_valid_after(T0 + timedelta(days=365))
+        .sign(key, None)
+    )
+    return cert.public_bytes(Encoding.DER)
+
+
 def measure(n: int, kafka: KafkaConnection | None = None) -> dict[str, Any]:
     records, hashes = build(n)
     key = ed25519.Ed25519PrivateKey.generate()
-    signer = CheckpointSigner(key.sign, Algorithm.ED25519, (), key_id_for(key.public_key()))
+    signer = CheckpointSigner(key.sign, Algorithm.ED25519, (_certificate(key),), key_id_for(key.public_key()))
     keys = {signer.key_id: key.public_key()}
     tree = MerkleTree()
     tree.extend(hashes)

@@ -161,8 +161,8 @@ def _load(path: Path) -> Payload:
 
 
 def _role(argv: list[str]) -> None:
-    role, bootstrap, arg, work = argv
-    kafka = KafkaConnection(bootstrap=bootstrap)
+    role, connection, arg, work = argv
+    kafka = KafkaConnection.model_validate_json(connection)  # TLS files too: the broker is secured
     if role == "sender":
         result = asyncio.run(_sender(kafka, Path(arg), Path(work)))
     elif role == "processor":
@@ -195,11 +195,11 @@ def run(kafka: KafkaConnection, mb: int) -> dict[str, Any]:
             for _ in range(mb):
                 f.write(os.urandom(1_000_000))
         size = file.stat().st_size
-        raw = _spawn("raw", kafka.bootstrap, str(file), str(work))
-        sent = _spawn("sender", kafka.bootstrap, str(file), str(work / "state"))
+        raw = _spawn("raw", kafka.model_dump_json(), str(file), str(work))
+        sent = _spawn("sender", kafka.model_dump_json(), str(file), str(work / "state"))
         ref = work / "state" / "payload.pickle"
-        bus = _spawn("processor", kafka.bootstrap, str(ref), str(work))
-        got = _spawn("recipient", kafka.bootstrap, str(ref), str(work / "inbox"))
+        bus = _spawn("processor", kafka.model_dump_json(), str(ref), str(work))
+        got = _spawn("recipient", kafka.model_dump_json(), str(ref), str(work / "inbox"))
         assert got["bytes"] == size
     mb_total = size / 1e6
     e2e = mb_total / (sent["seconds"] + bus["seconds"] + got["seconds"])

@@ -46,7 +46,7 @@ class DirectoryView:
             data = directory_entry_signing_input(entry)
             self.policy.verify_seal(data, entry.signatures, self.authority, datetime.now(UTC))
         except TrustError as exc:
-            logger.warning("directory entry %s v%d refused: %s", entry.code, entry.version, exc)
+            logger.info("directory entry %s v%d refused: %s", entry.code, entry.version, exc)
             return False
         return True
 

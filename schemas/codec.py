@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -27,12 +28,15 @@ __all__ = [
     "MARKER",
     "AvroModel",
     "SchemaEntry",
+    "construct_unchecked",
     "decode",
     "encode",
     "fingerprint",
+    "read_record",
     "record_name",
     "register_schema",
     "schema_entries",
+    "validate_record",
 ]
 
 logger = logging.getLogger(__name__)
@@ -138,6 +142,13 @@ def encode(obj: AvroModel) -> bytes:
 
 def decode(data: bytes, model: type[T]) -> T:
     """Decode single-object-encoded ``data`` into ``model``; raises only ContractError."""
+    return validate_record(*read_record(data, model), model)
+
+
+def read_record(data: bytes, model: type[AvroModel]) -> tuple[dict[str, Any], int]:
+    """The Avro step of :func:`decode`: the record as the reader's schema sees it (older writer
+    versions resolved, defaults filled) and how many bytes follow it; nothing validated yet.
+    MALFORMED / UNKNOWN_SCHEMA when there is no record to read."""
     reader = _registry.get(model.avro_schema)
     if len(data) < _HEADER_LEN or data[:2] != MARKER:
         raise ContractError(Reason.MALFORMED, "not an Avro single-object message (marker C3 01)")
@@ -161,14 +172,53 @@ def decode(data: bytes, model: type[T]) -> T:
         raise ContractError(Reason.UNKNOWN_SCHEMA, detail) from exc
     except Exception as exc:  # EOF, struct, Unicode, enum index, overflow: all undecodable
         raise ContractError(Reason.MALFORMED, f"bad Avro body for {writer.name}: {exc!r}") from exc
-    if buf.tell() != len(data):
-        raise ContractError(Reason.MALFORMED, f"{len(data) - buf.tell()} trailing bytes after the body")
+    if not isinstance(record, dict):
+        raise ContractError(Reason.MALFORMED, f"{writer.name} body is not a record")
+    return record, len(data) - buf.tell()
+
+
+def validate_record(record: dict[str, Any], trailing: int, model: type[T]) -> T:
+    """The contract step of :func:`decode`: no bytes after the body (MALFORMED), then the model's
+    rules (INVALID_FIELD)."""
+    if trailing:
+        raise ContractError(Reason.MALFORMED, f"{trailing} trailing bytes after the body")
     try:
         return model.model_validate(record)
     except pydantic.ValidationError as exc:
         raise ContractError(Reason.INVALID_FIELD, _summarise(exc)) from exc
     except (ValueError, TypeError) as exc:  # validators that raise outside pydantic's wrapping
         raise ContractError(Reason.INVALID_FIELD, str(exc)) from exc
+
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+def construct_unchecked(model: type[M], record: dict[str, Any]) -> M:
+    """``model`` built from a decoded record **without** its rules (nested models too): what a
+    signer may have signed although the contract refuses it. Only for telling an authenticated
+    sender why (its signing input is recomputed from these fields); never accepted as valid."""
+    values = {
+        name: _unchecked(info.annotation, record[name])
+        for name, info in model.model_fields.items()
+        if name in record
+    }
+    return model.model_construct(**values)
+
+
+def _unchecked(annotation: Any, value: Any) -> Any:
+    if isinstance(value, list):
+        return [_unchecked(annotation, v) for v in value]
+    if isinstance(value, dict):
+        models = _models_in(annotation)
+        if len(models) == 1:
+            return construct_unchecked(models[0], value)
+    return value
+
+
+def _models_in(annotation: Any) -> list[type[pydantic.BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
 
 
 def _summarise(exc: pydantic.ValidationError) -> str:

@@ -198,7 +198,8 @@ def _refuse(d: Rejected, raw: bytes, raw_hash: bytes, src: Source, sealer: Seale
         raw, d.reason, d.detail, topic=src.topic, partition=src.partition, offset=src.offset,
         at=src.at, message_id=d.message_id,
     )  # fmt: skip
-    told = notify and d.notify and d.envelope is not None and d.sender is not None
+    answered = d.notice_of or d.envelope
+    told = notify and d.notify and answered is not None and d.sender is not None
     headers = (*src.processor, (SENDER_TOLD_HEADER, b"1" if told else b"0"))
     records = [
         OutRecord(QUARANTINE_TOPIC, claimed.encode(), record, headers),
@@ -212,8 +213,8 @@ def _refuse(d: Rejected, raw: bytes, raw_hash: bytes, src: Source, sealer: Seale
     tables: tuple[TableWrite, ...] = ()
     if d.state is not None and d.sender is not None:  # the refused envelope's place in the chain
         tables = (TableWrite("senders", d.sender.encode(), d.state, after_batch=True),)
-    if told and d.envelope is not None and d.sender is not None:
-        notice = sealer.rejected(d.envelope, d.reason, d.detail, to=d.sender, at=src.at)
+    if told and answered is not None and d.sender is not None:
+        notice = sealer.rejected(answered, d.reason, d.detail, to=d.sender, at=src.at)
         headers = tuple(receipt_headers(notice, sealer.org, d.sender, notice=True))
         records.append(OutRecord(inbox_topic(d.sender), notice.message_id.encode(), encode(notice), headers))
     return Outputs(tuple(records), tables)

@@ -16,7 +16,7 @@ from schemas.receipt import StatusCode
 from schemas.topics import QUARANTINE_TOPIC, inbox_topic
 from tests.bus.kafka import BusProcess, bus_notices, end_offsets, produce, read_until
 from tests.bus.kafka import quarantined as quarantined_by
-from tests.bus.world import Sender, World, forge
+from tests.bus.world import Sender, World, forge, raw_of
 
 pytestmark = pytest.mark.broker
 
@@ -159,3 +159,52 @@ async def test_a_typo_in_the_recipients_does_not_block_the_sender(
     assert done(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
     reasons = {q.message_id: q.reason.value for q in quarantined_by(records, bus_process.app_id)}
     assert reasons.get(typo_env.message_id) == "UNKNOWN_RECIPIENT" and next_env.message_id not in reasons
+
+
+async def test_a_field_bug_is_answered_and_a_forged_one_is_not(
+    kafka_conn: KafkaConnection, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
+) -> None:
+    """INVALID_FIELD (a duplicate recipient) and MALFORMED (bytes after the body) of envelopes that
+    decode and whose seal verifies: a sealed 02 with the code and the detail to the sender, which
+    sends on; the same field bug under a seal that does not verify names H01 and tells it nothing."""
+    inboxes = [inbox_topic(c) for c in ("H01", "H02", "H04", "G03")]
+    start = await end_offsets(kafka_conn, [QUARANTINE_TOPIC, *inboxes])
+    h02, g03 = senders("H02"), senders("G03")  # chains every other test of this module keeps whole
+    invalid = h02.field_bug(("H04", "H04"))
+    malformed = g03.field_bug(("H04",))
+    forged = senders("H01").field_bug(("H04", "H04"), sign=False)
+    next_env, after = h02.envelope(("H04",))
+    cases = {invalid.message_id: ("INVALID_FIELD", "H02"), malformed.message_id: ("MALFORMED", "G03")}
+    await produce(
+        kafka_conn, "docbus.ingress",
+        [(b"H02", raw_of(invalid)), (b"G03", raw_of(malformed, b"\x00")), (b"H01", raw_of(forged)),
+         (b"H02", after)],
+    )  # fmt: skip
+
+    def refusals(records: Records) -> dict[tuple[str, str], str]:
+        return {
+            (n.envelope_id, n.to_org): n.reason
+            for n in bus_notices(records, published)
+            if n.status is StatusCode.REJECTED
+        }
+
+    def done(records: Records) -> bool:
+        kept = {q.message_id for q in quarantined_by(records, bus_process.app_id)}
+        return (
+            {invalid.message_id, malformed.message_id, forged.message_id} <= kept
+            and has(records, inbox_topic("H04"), next_env.message_id.encode())
+            and len(refusals(records)) >= 2
+        )
+
+    records = await read_until(kafka_conn, start, done, bus=bus_process)
+    assert done(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
+    got = refusals(records)
+    for mid, (reason, sender) in cases.items():
+        text = got.get((mid, sender), "")
+        assert text.startswith(f"{reason}: ") and len(text) > len(reason) + 2, text
+    assert "duplicate recipient" in got[(invalid.message_id, "H02")]
+    assert not [k for k in got if k[0] == forged.message_id]  # H01 never sent it: no notice
+    told = {q.message_id: q for q in quarantined_by(records, bus_process.app_id)}
+    assert told[forged.message_id].reason.value == "INVALID_FIELD"
+    delivered = [r.key for r in records if r.topic.startswith("docbus.inbox.") and r.key]
+    assert invalid.message_id.encode() not in delivered and malformed.message_id.encode() not in delivered

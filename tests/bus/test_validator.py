@@ -15,7 +15,7 @@ from docbus.pki_folder import TrustFiles
 from producers.builder import sign_envelope
 from schemas.directory_store import DirectoryStore
 from schemas.reasons import Reason
-from tests.bus.world import DEPARTMENTS, World, forge
+from tests.bus.world import DEPARTMENTS, World, forge, raw_of
 
 
 class Harness:
@@ -167,3 +167,27 @@ def test_a_forgery_takes_no_place_in_the_chain(world: World, bus: Harness) -> No
     env, _ = sender.envelope(("H01",), advance=False)
     assert rejected(bus.check(forge(env)), Reason.SIGNATURE_INVALID).state is None
     assert isinstance(bus.check(sender.envelope(("H01",))[1]), Accepted)
+
+
+@pytest.mark.parametrize("case", ["duplicate recipient", "trailing bytes"])
+def test_a_field_bug_of_an_authenticated_sender_is_answered(world: World, bus: Harness, case: str) -> None:
+    """INVALID_FIELD / MALFORMED of an envelope that still decodes: its sender's seal verifies, so it
+    gets a 02 about that envelope (before, nothing: a vendor with a field bug waited forever) and
+    the refused number takes its place in its chain."""
+    sender = world.sender("H04")
+    if case == "duplicate recipient":
+        env, reason = sender.field_bug(("H01", "H01")), Reason.INVALID_FIELD
+        raw = raw_of(env)
+    else:
+        env, reason = sender.field_bug(("H01",)), Reason.MALFORMED
+        raw = raw_of(env, b"\x00\x00")
+    d = rejected(bus.check(raw), reason)
+    assert d.notify and d.sender == "H04" and d.message_id == env.message_id
+    assert d.notice_of is not None and d.notice_of.message_id == env.message_id and d.envelope is None
+    assert isinstance(bus.check(sender.envelope(("H01",))[1]), Accepted)
+
+
+def test_a_field_bug_under_a_forged_seal_tells_nobody(world: World, bus: Harness) -> None:
+    env = world.sender("H02").field_bug(("H01", "H01"), sign=False)
+    d = rejected(bus.check(raw_of(env)), Reason.INVALID_FIELD)
+    assert not d.notify and d.notice_of is None and d.state is None

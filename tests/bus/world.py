@@ -115,6 +115,28 @@ class Sender:
         return signed, encode(signed)
 
 
+    def field_bug(self, recipients: tuple[str, ...], *, trailing: bytes = b"", sign: bool = True) -> Envelope:
+        """A properly signed envelope the contract refuses: its recipients (a duplicate breaks the
+        model's rule) as given, ``trailing`` bytes after the body when set. ``sign=False``: the
+        same after its signatures stopped matching (a forgery naming this org). Counts its number."""
+        env, _ = self.envelope(recipients[:1], advance=False)
+        unsigned = env.model_copy(update={"recipients": list(recipients), "signatures": []})
+        official = self.identity.require_official()
+        sigs = sign_dual(official, self.identity.seal, envelope_signing_input(unsigned))
+        signed = unsigned.model_copy(update={"signatures": sigs})
+        if sign:
+            self.sequence, self.last = signed.sequence, signing_hash(signed)
+        else:
+            doc = signed.document.model_copy(update={"subject": signed.document.subject + " (sửa)"})
+            signed = signed.model_copy(update={"document": doc})
+        return signed
+
+
+def raw_of(env: Envelope, trailing: bytes = b"") -> bytes:
+    """The envelope's bytes, not checked against the contract (``trailing`` after the body)."""
+    return encode(env) + trailing
+
+
 def forge(env: Envelope) -> bytes:
     """The envelope with its subject changed after signing: the signatures no longer verify."""
     doc = env.document.model_copy(update={"subject": env.document.subject + " (sửa)"})

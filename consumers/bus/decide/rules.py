@@ -20,12 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from consumers.bus.decide.routed import RoutedRecord
 from consumers.bus.decide.routing import RoutePlan, route_envelope
 from consumers.trust import Purpose, TrustPolicy, VerifiedDocument, VerifiedSeal
 from schemas.canonical import envelope_signing_input, receipt_signing_input
-from schemas.codec import decode
+from schemas.codec import read_record, validate_record
 from schemas.directory_store import DirectoryStore
 from schemas.envelope import Envelope, check_envelope
 from schemas.errors import DocbusError, TrustError
@@ -81,6 +82,7 @@ class Subject:
     routed_of: Callable[[str], RoutedRecord | None] | None = None  # what the bus routed, by id
     recall_requested: Callable[[str], bool] | None = None
     # established by the rules
+    record: dict[str, Any] | None = None  # the envelope's Avro record, before the contract's rules
     envelope: Envelope | None = None
     receipt: Receipt | None = None
     signer: str = ""  # dotted claimed sender of the envelope / from_org of the receipt
@@ -153,7 +155,8 @@ def _receipt(s: Subject) -> Receipt:
 
 def _decodes_envelope(s: Subject) -> None:
     check_message_size(s.raw, s.config.limits)
-    s.envelope = decode(s.raw, Envelope)
+    s.record, trailing = read_record(s.raw, Envelope)  # kept: a refused field bug is still answered
+    s.envelope = validate_record(s.record, trailing, Envelope)
     s.signer = canonical_org_code(s.envelope.sender.code)
     s.signing_input = envelope_signing_input(s.envelope)
 

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from pydantic import TypeAdapter
 
 from consumers.bus.decide.policy import PolicyError, ReplayGuard, SenderState
 from consumers.bus.decide.routed import RoutedRecord
@@ -31,10 +33,15 @@ from consumers.bus.decide.rules import BUS_ENVELOPE, AcceptanceConfig, AllOf, Su
 from consumers.trust import Purpose, TrustError, TrustPolicy, TrustStore, VerifiedDocument
 from consumers.trust.leaf import org_binds, read_leaf
 from schemas.algorithms import check_key, parse_algorithm, verify_raw
+from schemas.canonical import envelope_signing_input
+from schemas.codec import construct_unchecked
 from schemas.directory_store import DirectoryStore
 from schemas.envelope import Envelope
 from schemas.errors import ContractError, DocbusError
+from schemas.fields import MessageId, OrgCode
+from schemas.header import DocumentIdText
 from schemas.limits import DEFAULT_LIMITS, Limits, check_signature_limits
+from schemas.orgcode import canonical_org_code
 from schemas.reasons import Reason
 from schemas.signature import Signature, SignerRole
 
@@ -75,6 +82,9 @@ class Rejected:
     # an authenticated sender's refused envelope still takes its place in the sender's chain (the
     # node used the number): the state after it, so the sender's next envelope is not a gap
     state: SenderState | None = None
+    # what the 02 answers when ``notify`` (default: ``envelope``): refused for a field (INVALID_FIELD) or
+    # trailing bytes (MALFORMED), the envelope as its authenticated signer built it (never routed)
+    notice_of: Envelope | None = None
 
 
 Decision = Accepted | Rejected
@@ -156,7 +166,7 @@ class Validator:
     def _refused(
         self, s: Subject, exc: DocbusError, state_of: Callable[[str], SenderState] | None = None
     ) -> Rejected:
-        env = s.envelope
+        env = s.envelope or _unchecked_envelope(s, exc)
         if env is None:
             return Rejected(exc.reason, exc.detail)
         detail = exc.detail
@@ -164,8 +174,8 @@ class Validator:
             detail = f"{exc.role.value} signature: {detail}"
         # the trust material a decision relied on: only once the signatures were looked at
         relied = s.authenticated or isinstance(exc, TrustError)
+        authenticated = self._authenticated(s, env)  # verifies the seal when no rule did
         hashes = trust_hashes(self.trust.store, env.signatures) if relied else ()
-        authenticated = self._authenticated(s)
         state = None
         if authenticated and state_of is not None:
             with contextlib.suppress(PolicyError):
@@ -174,33 +184,62 @@ class Validator:
                     prev_hash=env.previous_hash, envelope_hash=hashlib.sha256(s.signing_input).digest(),
                     created_at=env.created_at, now=s.now,
                 )  # fmt: skip
-        notify = authenticated and self._has_inbox(s)
-        return Rejected(exc.reason, detail, s.signer, env.message_id, env, notify, hashes, state)
+        return Rejected(
+            exc.reason, detail, s.signer, env.message_id, s.envelope, authenticated, hashes, state,
+            notice_of=env if authenticated else None,
+        )  # fmt: skip
 
-    def _has_inbox(self, s: Subject) -> bool:
-        assert s.envelope is not None
-        named, current = self.directory.get(s.envelope.directory_snapshot), self.directory.current
-        return any(snap is not None and snap.is_active(s.signer) for snap in (named, current))
+    def _has_inbox(self, env: Envelope, signer: str) -> bool:
+        named, current = self.directory.get(env.directory_snapshot), self.directory.current
+        return any(snap is not None and snap.is_active(signer) for snap in (named, current))
 
-    def _authenticated(self, s: Subject) -> bool:
+    def _authenticated(self, s: Subject, env: Envelope) -> bool:
         """A 02 goes only to a sender whose seal verifies (a forgery naming an org gets that org no
         notice) and who has an inbox: an org of the directory, active in a snapshot held. A refusal
         before the seal rule costs one seal check here, bounded by the signature limits."""
-        if s.envelope is None or not s.signing_input:
+        if not s.signing_input:
             return False
         try:  # a signature block over the limits is never verified (it is what bounds the cost)
-            check_signature_limits(s.envelope.signatures, self.limits)
+            check_signature_limits(env.signatures, self.limits)
         except ContractError:
             return False
-        named, current = self.directory.get(s.envelope.directory_snapshot), self.directory.current
-        if not any(snap is not None and snap.is_active(s.signer) for snap in (named, current)):
+        if not self._has_inbox(env, s.signer):
             return False
         if not s.authenticated:
             try:
-                self.trust.verify_seal(s.signing_input, s.envelope.signatures, s.signer, s.now)
+                self.trust.verify_seal(s.signing_input, env.signatures, s.signer, s.now)
             except TrustError as exc:
-                return exc.reason in _LAPSED and _genuine(s)
+                return exc.reason in _LAPSED and _genuine(s, env)
         return True
+
+
+# an envelope refused for a field its contract forbids (INVALID_FIELD) or for bytes after its body
+# (MALFORMED) still names its sender and carries its signatures: read it without the rules, so
+# an authenticated sender with a field bug is told why (a 02) instead of waiting forever
+_READABLE = {Reason.INVALID_FIELD, Reason.MALFORMED}
+_NOTICE_FIELDS = TypeAdapter(tuple[MessageId, OrgCode, DocumentIdText, list[Signature]])
+
+
+def _unchecked_envelope(s: Subject, exc: DocbusError) -> Envelope | None:
+    """The refused envelope as its signer built it, or None when what a notice needs (message id,
+    sender code, document id, signatures) breaks the contract too or no signing input results."""
+    record = s.record
+    if exc.reason not in _READABLE or record is None:
+        return None
+    try:
+        sender = record["sender"]["code"]
+        document_id = record["document"]["document_id"]
+        _, code, _, sigs = _NOTICE_FIELDS.validate_python(
+            (record["message_id"], sender, document_id, record["signatures"])
+        )
+        env = construct_unchecked(Envelope, record).model_copy(update={"signatures": sigs})
+        s.signing_input = envelope_signing_input(env)
+        if not isinstance(env.sequence, int) or not isinstance(env.previous_hash, bytes):
+            return None
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, struct.error, DocbusError):
+        return None  # pydantic's ValidationError is a ValueError
+    s.signer = canonical_org_code(code)
+    return env
 
 
 # a seal whose certificate is revoked or expired still tells who signed, when its value verifies
@@ -208,8 +247,8 @@ class Validator:
 _LAPSED = {Reason.CERT_REVOKED, Reason.CERT_EXPIRED, Reason.CERT_NOT_YET_VALID}
 
 
-def _genuine(s: Subject) -> bool:
-    sigs = [sig for sig in s.signatures if sig.role is SignerRole.ORGANIZATION]
+def _genuine(s: Subject, env: Envelope) -> bool:
+    sigs = [sig for sig in env.signatures if sig.role is SignerRole.ORGANIZATION]
     if len(sigs) != 1 or not sigs[0].chain:
         return False
     sig = sigs[0]

@@ -59,7 +59,7 @@ class Outcome:
     """The bus's notice about one envelope."""
 
     status: StatusCode  # 01 accepted, 02 rejected
-    reason: str  # the Reason code (and detail) of a rejection
+    reason: str  # the Reason code (and detail) of a rejection; a 01's routing note (a redirect)
     at: datetime
     notice_id: str
 

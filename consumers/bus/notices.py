@@ -38,9 +38,10 @@ class BusNotices:
     def org(self) -> str:
         return self.identity.org_code
 
-    def accepted(self, env: Envelope, digest: bytes, *, to: str, at: datetime) -> Receipt:
-        """01: the bus accepted ``env`` and routed it (``digest``: its envelope hash)."""
-        return self._notice(env, digest, to, StatusCode.ARRIVED, "", at)
+    def accepted(self, env: Envelope, digest: bytes, *, to: str, at: datetime, note: str = "") -> Receipt:
+        """01: the bus accepted ``env`` and routed it (``digest``: its envelope hash); ``note``: what
+        the sender must know of the routing (a closed code redirected to its successor)."""
+        return self._notice(env, digest, to, StatusCode.ARRIVED, note[:1000], at)
 
     def rejected(self, env: Envelope, reason: Reason, detail: str, *, to: str, at: datetime) -> Receipt:
         """02 with ``reason`` = "<REASON CODE>: <detail>" (the code first, machine-readable)."""

@@ -7,7 +7,8 @@ proofs, notices, routing facts, quarantine records, audit drafts, table updates 
 unit-tested without a broker (tests/bus/test_outputs.py).
 
 Accepted envelope: the exact bytes to each recipient inbox (CloudEvents headers + the bus's
-routing proof), a sealed 01 notice to the sender, a routing fact per recipient on docbus.status,
+routing proof), a sealed 01 notice to the sender (stating any closed code redirected to its
+successor, which the recipient's ROUTED record names too), a routing fact per recipient on docbus.status,
 audit ACCEPTED and ROUTED per recipient, the routing record and the sender state. Refused record:
 one quarantine record of bounded size, one audit REJECTED draft, and a sealed 02 notice only when
 the decider says the sender is a known org and the notice budget allows it. (ACCEPTED and REJECTED
@@ -27,6 +28,7 @@ from consumers.audit.core.events import draft
 from consumers.bus.decide.quarantine import SENDER_TOLD_HEADER, quarantine_record
 from consumers.bus.decide.receipt_check import ReceiptAccepted, ReceiptDecision
 from consumers.bus.decide.routed import RoutedRecord
+from consumers.bus.decide.routing import REDIRECTED
 from consumers.bus.decide.validator import Accepted, Decision, Rejected
 from schemas.audit import AuditEvent, SourcePosition
 from schemas.codec import encode
@@ -119,7 +121,7 @@ class Sealer(Protocol):
     @property
     def org(self) -> str: ...
 
-    def accepted(self, env: Envelope, digest: bytes, *, to: str, at: datetime) -> Receipt: ...
+    def accepted(self, env: Envelope, digest: bytes, *, to: str, at: datetime, note: str = "") -> Receipt: ...
 
     def rejected(self, env: Envelope, reason: Reason, detail: str, *, to: str, at: datetime) -> Receipt: ...
 
@@ -179,12 +181,23 @@ def _route(d: Accepted, raw_hash: bytes, src: Source, sealer: Sealer) -> Outputs
         "document_id": env.document.document_id,
     }  # fmt: skip
     records.append(_audit(AuditEvent.ACCEPTED, src, trust_hashes=d.trust_hashes, **common))
-    records += (_audit(AuditEvent.ROUTED, src, recipient=code, **common) for code in d.plan.recipients)
+    records += (
+        _audit(AuditEvent.ROUTED, src, recipient=code, detail=_redirect_detail(d, code), **common)
+        for code in d.plan.recipients
+    )
     return Outputs(tuple(records), tuple(tables))
 
 
+def _redirect_detail(d: Accepted, recipient: str) -> str:
+    """A ROUTED record of a redirected copy names the closed code addressed and its successor."""
+    named = d.plan.addressed_as(recipient)
+    if not named:
+        return ""
+    return f"{REDIRECTED}: addressed {', '.join(named)} (closed), routed to its successor {recipient}"
+
+
 def _accepted_notice(d: Accepted, src: Source, sealer: Sealer) -> tuple[OutRecord, bytes]:
-    notice = sealer.accepted(d.envelope, d.signing_hash, to=d.sender, at=src.at)
+    notice = sealer.accepted(d.envelope, d.signing_hash, to=d.sender, at=src.at, note=d.plan.redirect_note)
     sealed = encode(notice)
     headers = tuple(receipt_headers(notice, sealer.org, d.sender, notice=True))
     return OutRecord(inbox_topic(d.sender), notice.message_id.encode(), sealed, headers), sealed

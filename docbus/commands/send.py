@@ -114,6 +114,8 @@ def _report(result: SendResult, waited: bool) -> None:
         raise typer.Exit(3)
     if outcome.accepted:
         out.print(f"[green]accepted by the bus[/] at {outcome.at.isoformat()}")
+        if outcome.reason:  # e.g. a closed code redirected to its successor
+            out.print(f"[yellow]{outcome.reason}[/]")
     else:
         err.print(f"[red]rejected by the bus:[/] {outcome.reason}")
         raise typer.Exit(1)

@@ -64,6 +64,21 @@ def test_accepted_directive_writes_copies_with_proofs_notice_facts_and_drafts(wo
     assert [(t.table, t.after_batch) for t in out.tables] == [("routed", False), ("senders", True)]
 
 
+def test_a_redirect_is_stated_in_the_01_and_named_by_the_routed_record(world: World) -> None:
+    harness, bus = Harness(world), BusNotices(world.identities["G03.BUS"])
+    _, raw = world.sender("G03").envelope(recipients=("H64", "H02"))
+    decision = harness.check(raw)
+    assert isinstance(decision, Accepted) and decision.plan.recipients == ("H01", "H02")
+    out = envelope_outputs(decision, raw, _src(3), bus)
+    notice = parse_receipt(next(r for r in out.records if r.topic == inbox_topic("G03")).value)
+    assert notice.status is StatusCode.ARRIVED and notice.reason == "redirected: H64 -> H01"
+    drafts = {d.recipient: d.detail for r in out.records if r.topic == AUDIT_EVENTS_TOPIC
+              for d in [decode_draft(r.value)] if d.event.value == "ROUTED"}  # fmt: skip
+    assert "H64" in drafts["H01"] and drafts["H02"] == ""
+    again = envelope_outputs(decision, raw, _src(3), bus)  # the same notice id: kept once
+    assert [r.key for r in again.records if r.topic == inbox_topic("G03")] == [notice.message_id.encode()]
+
+
 def test_a_proof_for_one_recipient_does_not_open_another_inbox(world: World) -> None:
     harness, bus = Harness(world), BusNotices(world.identities["G03.BUS"])
     _, raw = world.sender("G03").envelope(recipients=("H01", "H02"))

@@ -76,3 +76,31 @@ async def test_directive_to_all_departments_arrives_once_in_every_inbox(
     assert events == {"ACCEPTED": 1, "ROUTED": len(DEPARTMENTS)}
     accepted = next(d for d in drafts if d.event.value == "ACCEPTED")
     assert len(accepted.trust_hashes) >= 4  # two leaves, the issuing CA, its CRL, the root
+
+
+async def test_a_closed_code_is_redirected_audited_and_stated_in_the_01(
+    kafka_conn: KafkaConnection, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
+) -> None:
+    """H64 (closed, successor H01) addressed: H01 gets the copy, its ROUTED record names H64 and H01,
+    and the sender's 01 says so (before, the redirect was neither audited nor told)."""
+    sender = senders("G03")
+    start = await end_offsets(kafka_conn, [inbox_topic("H01"), inbox_topic("G03"), AUDIT_EVENTS_TOPIC])
+    env, raw = sender.envelope(("H64",))
+    await produce(kafka_conn, "docbus.ingress", [(b"G03", raw)])
+
+    def routed(records: list[ConsumerRecord[bytes, bytes]]) -> list[AuditRecord]:
+        mine = from_processor(records, bus_process.app_id)
+        drafts = [decode_draft(r.value) for r in mine if r.topic == AUDIT_EVENTS_TOPIC]
+        return [d for d in drafts if d.message_id == env.message_id and d.event.value == "ROUTED"]
+
+    def arrived(records: list[ConsumerRecord[bytes, bytes]]) -> bool:
+        notices = [n for n in bus_notices(records, published) if n.envelope_id == env.message_id]
+        return bool(notices) and bool(routed(records))
+
+    records = await read_until(kafka_conn, start, arrived, bus=bus_process)
+    assert arrived(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
+    [notice] = [n for n in bus_notices(records, published) if n.envelope_id == env.message_id]
+    assert notice.status is StatusCode.ARRIVED and notice.reason == "redirected: H64 -> H01"
+    [record] = routed(records)
+    assert record.recipient == "H01" and "H64" in record.detail and "H01" in record.detail
+    assert any(r.topic == inbox_topic("H01") and r.key == env.message_id.encode() for r in records)

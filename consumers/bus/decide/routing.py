@@ -17,12 +17,16 @@ from schemas.reasons import Reason
 from schemas.topics import inbox_topic
 
 __all__ = [
+    "REDIRECTED",
     "RoutePlan",
     "RoutingError",
     "check_sender",
     "route",
     "route_envelope",
 ]
+
+
+REDIRECTED = "redirected"  # the 01's note: a closed code was addressed and its successor got the copy
 
 
 class RoutingError(DocbusError):
@@ -41,6 +45,17 @@ class RoutePlan:
     @property
     def topics(self) -> tuple[str, ...]:
         return tuple(inbox_topic(code) for code in self.recipients)
+
+    @property
+    def redirect_note(self) -> str:
+        """What the sender's 01 states when a closed code was addressed:
+        ``redirected: H64 -> H01, H65 -> H02`` (empty when nothing was redirected)."""
+        pairs = ", ".join(f"{named} -> {successor}" for named, successor in self.redirected)
+        return f"{REDIRECTED}: {pairs}" if pairs else ""
+
+    def addressed_as(self, recipient: str) -> tuple[str, ...]:
+        """The closed codes, as named, that ``recipient`` received this envelope for."""
+        return tuple(named for named, successor in self.redirected if successor == recipient)
 
 
 def check_sender(snapshot: DirectorySnapshot, sender: str) -> str:

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import OffsetOutOfRangeError
 from aiokafka.structs import ConsumerRecord
 
+from producers.fetch_guard import guard_fetches, refusal
 from producers.reader import ReadError, topic_partitions
 from schemas.blob import BlobRef
 from schemas.connection import KafkaConnection
@@ -62,6 +63,7 @@ class BlobReader:
 
     async def start(self) -> None:
         if self._consumer_ is None:  # made here: aiokafka binds to the running event loop
+            guard_fetches()  # every org writes docbus.blobs: a compressed batch is decoded bounded
             consumer = AIOKafkaConsumer(**self._config)
             await consumer.start()
             self._consumer_ = consumer
@@ -125,6 +127,9 @@ class BlobReader:
                 record = self._buf.popleft()
                 if record.offset != offset:
                     raise ContractError(Reason.BLOB_INCOMPLETE, f"no record at offset {offset}")
+                refused = refusal(record.headers)
+                if refused is not None:
+                    raise ContractError(Reason.BLOB_MISMATCH, f"chunk at offset {offset}: {refused[1]}")
                 return record.value or b""
             if self._pos is None or not self._pos <= offset <= self._pos + _SKIP:
                 self._consumer.seek(tp, offset)

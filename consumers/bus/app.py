@@ -33,6 +33,7 @@ from consumers.bus.notices import BusNotices, NoticeBudget
 from consumers.bus.outputs import Outputs, OutRecord, Stored
 from consumers.bus.writer import RecordWriter
 from consumers.trust import TrustPolicy
+from producers.fetch_guard import guard_fetches
 from producers.identity import NodeIdentity
 from schemas.connection import KafkaConnection
 from schemas.directory_store import DirectoryStore
@@ -78,6 +79,8 @@ class SourceRecord(Protocol):
     def key(self) -> Any: ...
     @property
     def value(self) -> Any: ...
+    @property
+    def headers(self) -> Any: ...
 
 
 def _credentials(kafka: KafkaConnection) -> faust.SSLCredentials | None:
@@ -105,6 +108,7 @@ class Bus:
         partitions: Mapping[str, int],
     ) -> None:
         self.settings, self.kafka = settings, kafka
+        guard_fetches()  # ingress and receipts are written by every org: compressed batches bounded
         self._deferred: dict[tuple[int, int, bytes], tuple[Any, int, bytes, Stored]] = {}
         # sender states written in this batch, as objects (encoded once, at the batch's end)
         self.pending_states: dict[bytes, Stored] = {}

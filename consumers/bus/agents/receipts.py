@@ -11,7 +11,9 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from consumers.bus.decide.receipt_check import ReceiptDecision, ReceiptRejected
 from consumers.bus.outputs import Source, receipt_outputs
+from producers.fetch_guard import refusal
 
 if TYPE_CHECKING:
     from faust.types import StreamT
@@ -43,7 +45,8 @@ async def handle_receipt(bus: Bus, msg: SourceRecord) -> Futures:
     """Decide on one receipt and hand its outputs to the producer; returns their acknowledgements."""
     raw: bytes = msg.value or b""
     now = datetime.now(UTC)
-    decision = bus.receipt_check.check(
+    refused = refusal(msg.headers)  # a batch the consumer refused to decode (producers/fetch_guard.py)
+    decision: ReceiptDecision = ReceiptRejected(*refused) if refused is not None else bus.receipt_check.check(
         raw,
         now=now,
         routed_of=bus.routed_of,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from consumers.bus.decide.policy import SenderState
 from consumers.bus.decide.validator import Decision, Rejected
 from consumers.bus.outputs import Source, envelope_outputs, key_sender
+from producers.fetch_guard import refusal
 from schemas.reasons import Reason
 
 if TYPE_CHECKING:
@@ -69,7 +70,8 @@ async def handle_envelope(bus: Bus, msg: SourceRecord) -> Futures:
     raw: bytes = msg.value or b""
     now = datetime.now(UTC)
     position = (msg.partition, msg.offset)
-    decision = _decide(bus, raw, now, position)
+    refused = refusal(msg.headers)  # a batch the consumer refused to decode (producers/fetch_guard.py)
+    decision = Rejected(*refused) if refused is not None else _decide(bus, raw, now, position)
     if isinstance(decision, Rejected) and decision.reason is Reason.DIRECTORY_MISMATCH:
         try:  # a snapshot published after our last look: read the directory, then decide again
             await bus.feed.catch_up(bus.settings.directory_timeout)

@@ -58,3 +58,5 @@ class Reason(StrEnum):
     BLOB_MISMATCH = "BLOB_MISMATCH"  # a chunk or the reassembled content does not match its signed digest
     # --- audit log (consumers/audit, appended) ---
     FOREIGN_RECORD = "FOREIGN_RECORD"  # an audit-topic record the audit writer did not write (no valid seal)
+    # --- receipts (schemas/lifecycle.py, appended) ---
+    RECEIPT_ORDER = "RECEIPT_ORDER"  # a status that may not follow the recipient's receipts so far

@@ -16,14 +16,17 @@ __all__ = [
     "INGRESS_TOPIC",
     "QUARANTINE_TOPIC",
     "RECEIPTS_TOPIC",
+    "ROUTED",
     "STATUS_TOPIC",
     "inbox_topic",
+    "parse_status_key",
+    "status_key",
 ]
 
 INGRESS_TOPIC = "docbus.ingress"  # envelopes from nodes, keyed by sender code
 RECEIPTS_TOPIC = "docbus.receipts"  # sealed receipts from recipients
 QUARANTINE_TOPIC = "docbus.quarantine"  # refused records with their reason
-STATUS_TOPIC = "docbus.status"  # accepted receipts, compacted per (message, recipient)
+STATUS_TOPIC = "docbus.status"  # accepted receipts, compacted per (message, recipient, status)
 DIRECTORY_TOPIC = "docbus.directory"  # signed directory entries (compacted)
 AUDIT_EVENTS_TOPIC = "docbus.audit.events"  # the processors' audit drafts
 AUDIT_TOPIC = "docbus.audit"  # the single writer's hash chain
@@ -38,3 +41,21 @@ def inbox_topic(code: str) -> str:
         return INBOX_PREFIX + canonical_org_code(code)
     except ValueError as exc:
         raise ContractError(Reason.UNKNOWN_RECIPIENT, f"no inbox for {code!r}: {exc}") from exc
+
+
+ROUTED = "routed"  # the status key's last part for the bus's routing fact (its sealed 01 notice)
+
+
+def status_key(message_id: str, recipient: str, what: str) -> str:
+    """``<message id>/<recipient>/<status code>`` for a receipt (one record per recipient and code,
+    so compaction keeps each recipient's history) or ``<message id>/<recipient>/routed``."""
+    return f"{message_id}/{recipient}/{what}"
+
+
+def parse_status_key(key: str) -> tuple[str, str, str] | None:
+    """(message id, recipient, status code or ``routed``) of a status key; the last part is ``""``
+    for ``<message id>/<recipient>``, the latest receipt as an older bus wrote it. None: no such key."""
+    parts = key.split("/")
+    if len(parts) == 2:
+        parts.append("")
+    return (parts[0], parts[1], parts[2]) if len(parts) == 3 and all(parts[:2]) else None

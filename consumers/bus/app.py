@@ -144,8 +144,11 @@ class Bus:
         self.senders = self.app.Table("senders", partitions=parts[INGRESS_TOPIC], **table)
         self.routed = self.app.Table("routed", partitions=parts[INGRESS_TOPIC], **table)
         self.recalls = self.app.Table("recalls", partitions=parts[RECEIPTS_TOPIC], **table)
+        # <envelope id>/<recipient> -> schemas.lifecycle.RecipientState: which receipt may come next
+        self.lifecycle = self.app.Table("lifecycle", partitions=parts[RECEIPTS_TOPIC], **table)
         self.tables: dict[str, faust.types.TableT[Any, Any]] = {
             "routed": self.routed, "senders": self.senders, "recalls": self.recalls,
+            "lifecycle": self.lifecycle,
         }  # fmt: skip
         # which processor group wrote a quarantine record or audit draft (several may share a cluster)
         self.processor_headers = (("docbus_processor", settings.app_id.encode()),)

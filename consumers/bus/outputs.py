@@ -37,7 +37,14 @@ from schemas.headers import envelope_headers, receipt_headers
 from schemas.reasons import Reason
 from schemas.receipt import Receipt, StatusCode
 from schemas.route_proof import ROUTE_PROOF_HEADER
-from schemas.topics import AUDIT_EVENTS_TOPIC, QUARANTINE_TOPIC, STATUS_TOPIC, inbox_topic
+from schemas.topics import (
+    AUDIT_EVENTS_TOPIC,
+    QUARANTINE_TOPIC,
+    ROUTED,
+    STATUS_TOPIC,
+    inbox_topic,
+    status_key,
+)
 
 __all__ = [
     "Headers",
@@ -54,7 +61,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Headers = tuple[tuple[str, bytes], ...]
-Table = Literal["routed", "senders", "recalls"]
+Table = Literal["routed", "senders", "recalls", "lifecycle"]
 MAX_AUDIT_DETAIL = 4000
 
 
@@ -175,7 +182,7 @@ def _route(d: Accepted, raw_hash: bytes, src: Source, sealer: Sealer) -> Outputs
     notice_record, sealed = _accepted_notice(d, src, sealer)
     records.append(notice_record)
     for code in d.plan.recipients:  # routing facts: who was addressed (ADR 0001, flow step 4)
-        records.append(OutRecord(STATUS_TOPIC, f"{env.message_id}/{code}/routed".encode(), sealed))
+        records.append(OutRecord(STATUS_TOPIC, status_key(env.message_id, code, ROUTED).encode(), sealed))
     common: dict[str, Any] = {
         "message_id": env.message_id, "sender": sender, "stored_hash": raw_hash,
         "document_id": env.document.document_id,
@@ -257,6 +264,8 @@ def receipt_outputs(decision: ReceiptDecision, raw: bytes, src: Source) -> Outpu
     tables: list[TableWrite] = []
     if receipt.status is StatusCode.RECALL_REQUESTED:
         tables.append(TableWrite("recalls", receipt.envelope_id.encode(), receipt.message_id.encode()))
+    for code, state in d.lifecycle:  # where each recipient stands now (schemas/lifecycle.py)
+        tables.append(TableWrite("lifecycle", f"{receipt.envelope_id}/{code}".encode(), state.to_bytes()))
     key = receipt.message_id.encode()
     records = [
         OutRecord(inbox_topic(code), key, d.raw, tuple(receipt_headers(receipt, d.from_org, code)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -16,7 +17,7 @@ from rich.table import Table
 
 from consumers.bus.decide.routing import RoutingError, route
 from consumers.inbox.client import InboxClient, InboxEvent
-from consumers.inbox.status import status_rows
+from consumers.inbox.status import StatusReport, StatusRow, seal_check, status_report
 from consumers.inbox.store import InboxStore
 from docbus.commands.common import ORG, identity, node_dir
 from docbus.output import JSON, emit
@@ -27,15 +28,18 @@ from producers.node_state import NodeState
 from producers.publisher import Publisher
 from producers.reader import ReadError, read_to_end
 from producers.receipts import receipt_for
+from producers.send import BUS_ORG
 from schemas.codec import encode
 from schemas.connection import KafkaConnection
 from schemas.envelope import Envelope, parse_envelope
+from schemas.lifecycle import Recall
 from schemas.orgcode import canonical_org_code
 from schemas.receipt import Receipt, StatusCode
 from schemas.topics import STATUS_TOPIC
 
 __all__ = ["inbox", "receipt", "status"]
 
+S = StatusCode
 CLERK_STATUSES = ("02", "03", "04", "05", "06", "13", "15", "16")
 out = Console()
 err = Console(stderr=True)
@@ -162,10 +166,15 @@ async def _publish(kafka: KafkaConnection, made: Receipt) -> None:
 def status(
     query: str = typer.Argument(..., help="a message id or a document id"),
     org: str = typer.Option("", "--org", envvar="DOCBUS_ORG", help="the sender: add whom it addressed"),
+    as_json: bool = JSON,
     topic: str = typer.Option(STATUS_TOPIC, "--topic", hidden=True),
 ) -> None:
-    """Every recipient's latest status of a document, and who has not acknowledged yet."""
+    """Where every recipient of a document stands, who is outstanding, and what was ignored.
+
+    Exit 0 when every recipient is settled (refused, done or recalled), 3 while anyone is
+    outstanding, 1 when nothing is known of the document."""
     settings = Settings()
+    verify = seal_check(TrustFiles(settings.pki).policy)
     try:
         kafka = settings.connection(ADMIN)  # docbus.status is the processors' and the operator's
         records = asyncio.run(read_to_end(kafka, topic, timeout=settings.directory_timeout))
@@ -173,20 +182,97 @@ def status(
     except ReadError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
-    rows = status_rows(((r.key, r.value) for r in records), query, addressed)
-    if not rows:
+
+    report = status_report(((r.key, r.value) for r in records), query, addressed, verify, BUS_ORG)
+    if not report.rows:
+        if as_json:
+            emit({"query": query, "recipients": [], "ignored": _ignored(report), "outstanding": []})
         err.print(f"no status for {query}")
         raise typer.Exit(1)
-    table = Table("message id", "recipient", "status", "at", "by", "reason", title=rows[0].document_id)
+    if as_json:
+        emit(_status_document(query, report))
+    else:
+        _print_status(report)
+    if report.outstanding:
+        raise typer.Exit(3)
+
+
+_COLUMNS = (("01", S.ARRIVED), ("03", S.ACCEPTED), ("02", S.REJECTED), ("04", S.ASSIGNED),
+            ("05", S.PROCESSING), ("06", S.DONE))  # fmt: skip
+
+
+def _when(row: StatusRow, code: StatusCode) -> str:
+    at = row.times.get(code)
+    return at.isoformat()[:19] if at is not None else ""
+
+
+def _print_status(report: StatusReport) -> None:
+    rows = report.rows
+    table = Table("message id", "recipient", "stage", "delivered", *(c for c, _ in _COLUMNS), "recall",
+                  "by", "reason", title=rows[0].document_id)  # fmt: skip
     for row in rows:
-        state = row.status.value if row.status is not None else "[yellow]not yet acknowledged[/]"
-        at = row.at or row.routed_at
-        when = at.isoformat()[:19] if at else ""
-        table.add_row(row.message_id, row.recipient, state, when, row.by, row.reason)
+        stage = row.stage if not row.outstanding else f"[yellow]{row.stage}[/]"
+        delivered = row.routed_at.isoformat()[:19] if row.routed_at else ""
+        recall = "" if row.state.recall is Recall.NONE else row.state.recall.value
+        table.add_row(row.message_id, row.recipient, stage, delivered, *(_when(row, c) for _, c in _COLUMNS),
+                      recall, row.by, row.reason)  # fmt: skip
     out.print(table)
-    waiting = [r.recipient for r in rows if not r.acknowledged]
-    tail = f"; waiting for {', '.join(waiting)}" if waiting else ""
-    out.print(f"{len(rows) - len(waiting)}/{len(rows)} acknowledged{tail}")
+    for row in rows:
+        for problem in row.out_of_order:
+            err.print(f"[yellow]{row.recipient}: out of order, not counted:[/] {problem}")
+    out.print(_summary(report))
+    for item in report.ignored:
+        err.print(f"[dim]ignored {item.key}: {item.why}[/]")
+
+
+def _counts(report: StatusReport) -> dict[str, int]:
+    rows = report.rows
+    return {
+        "recipients": len(rows),
+        "delivered": sum(r.routed_at is not None for r in rows),
+        "arrived": sum(S.ARRIVED in r.times for r in rows),
+        "accepted": sum(S.ACCEPTED in r.times for r in rows),
+        "refused": sum(r.state.progress is S.REJECTED for r in rows),
+        "processing": sum(r.stage == "processing" for r in rows),
+        "done": sum(r.state.progress is S.DONE for r in rows),
+        "recalled": sum(r.state.recall is Recall.AGREED for r in rows),
+        "outstanding": len(report.outstanding),
+        "ignored": len(report.ignored),
+    }
+
+
+def _summary(report: StatusReport) -> str:
+    c = _counts(report)
+    line = (f"{c['recipients']} recipients: delivered {c['delivered']}, arrived {c['arrived']}, "
+            f"accepted {c['accepted']}, refused {c['refused']}, processing {c['processing']}, "
+            f"done {c['done']}, recalled {c['recalled']}")  # fmt: skip
+    waiting = [r.recipient for r in report.outstanding]
+    line += f"; outstanding {len(waiting)}" + (f": {', '.join(waiting)}" if waiting else "")
+    return line + (f"; ignored {c['ignored']}" if c["ignored"] else "")
+
+
+def _ignored(report: StatusReport) -> list[dict[str, str]]:
+    return [{"key": i.key, "why": i.why} for i in report.ignored]
+
+
+def _status_document(query: str, report: StatusReport) -> dict[str, Any]:
+    return {
+        "query": query,
+        "document_id": report.rows[0].document_id,
+        "counts": _counts(report),
+        "outstanding": [r.recipient for r in report.outstanding],
+        "recipients": [
+            {
+                "message_id": r.message_id, "recipient": r.recipient, "stage": r.stage,
+                "outstanding": r.outstanding, "delivered_at": r.routed_at,
+                "receipts": {code.value: at for code, at in sorted(r.times.items())},
+                "progress": r.state.progress, "recall": r.state.recall, "latest": r.status, "at": r.at,
+                "by": r.by, "reason": r.reason, "out_of_order": list(r.out_of_order),
+            }
+            for r in report.rows
+        ],
+        "ignored": _ignored(report),
+    }
 
 
 async def _addressed(

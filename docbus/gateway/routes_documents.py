@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
 from consumers.bus.decide.routing import RoutingError, route
-from consumers.inbox.status import status_rows
+from consumers.inbox.status import seal_check, status_rows
 from docbus.gateway.deps import MESSAGE_ID, Caller, GatewayDep, Node
 from docbus.gateway.models import (
     DocumentStatus,
@@ -267,7 +267,8 @@ async def _recipients(gw: GatewayDep, env: Envelope) -> list[RecipientStatus]:
     except ReadError as exc:
         raise GatewayError(503, GatewayReason.BROKER_UNAVAILABLE, str(exc)) from exc
     addressed = {env.message_id: (env.document.document_id, codes)}
-    rows = status_rows(((r.key, r.value) for r in records), env.message_id, addressed)
+    verify = seal_check(gw.trust.policy)  # only sealed receipts of addressed recipients count
+    rows = status_rows(((r.key, r.value) for r in records), env.message_id, addressed, verify)
 
     def iso(d: datetime | None) -> str | None:
         return d.isoformat() if d is not None else None

@@ -13,6 +13,7 @@ from consumers.bus.decide.routed import RoutedRecord
 from docbus.pki_folder import TrustFiles
 from producers.receipts import build_receipt, make_receipt
 from schemas.codec import encode
+from schemas.lifecycle import RecipientState
 from schemas.reasons import Reason
 from schemas.receipt import StatusCode
 from tests.bus.world import World
@@ -28,6 +29,7 @@ class Harness:
         self.world = world
         self.check_ = ReceiptCheck(TrustFiles(world.pki).policy)
         self.recalled: set[str] = set()
+        self.states: dict[tuple[str, str], RecipientState] = {}
 
     def receipt(
         self, org: str, status: StatusCode, *, to: str = "G03", digest: bytes = DIGEST, **kw: str
@@ -39,12 +41,16 @@ class Harness:
         )  # fmt: skip
 
     def check(self, raw: bytes) -> ReceiptDecision:
-        return self.check_.check(
+        d = self.check_.check(
             raw,
             now=datetime.now(UTC),
             routed_of={ENVELOPE: ROUTED}.get,
             recall_requested=self.recalled.__contains__,
+            lifecycle_of=lambda mid, code: self.states.get((mid, code), RecipientState()),
         )
+        if isinstance(d, ReceiptAccepted):  # the agent's lifecycle table
+            self.states.update(((d.receipt.envelope_id, code), state) for code, state in d.lifecycle)
+        return d
 
 
 @pytest.fixture
@@ -61,7 +67,7 @@ def test_arrival_goes_back_to_the_sender(bus: Harness) -> None:
     raw = bus.receipt("H01", StatusCode.ARRIVED)
     d = bus.check(raw)
     assert isinstance(d, ReceiptAccepted)
-    assert d.forward_to == ("G03",) and d.status_keys == (f"{ENVELOPE}/H01",) and d.raw == raw
+    assert d.forward_to == ("G03",) and d.status_keys == (f"{ENVELOPE}/H01/01",) and d.raw == raw
 
 
 def test_only_addressed_recipients_answer_the_sender(bus: Harness) -> None:
@@ -85,10 +91,30 @@ def test_recall_from_the_sender_reaches_every_recipient_and_only_then_may_be_ans
     refused(bus.check(bus.receipt("H01", StatusCode.RECALL_REQUESTED, to="H01")), Reason.POLICY)
     recall = bus.check(bus.receipt("G03", StatusCode.RECALL_REQUESTED, to="H01"))
     assert isinstance(recall, ReceiptAccepted) and recall.forward_to == ("H01", "H02")
-    assert recall.status_keys == (f"{ENVELOPE}/H01", f"{ENVELOPE}/H02")
+    assert recall.status_keys == (f"{ENVELOPE}/H01/13", f"{ENVELOPE}/H02/13")
     bus.recalled.add(ENVELOPE)
     agreed = bus.check(bus.receipt("H02", StatusCode.RECALL_REFUSED))
     assert isinstance(agreed, ReceiptAccepted) and agreed.forward_to == ("G03",)
+
+
+def test_a_receipt_out_of_order_is_refused_and_a_recall_keeps_each_history(bus: Harness) -> None:
+    """01 straight to 06, and 02 then 03, are RECEIPT_ORDER (both were accepted); a 13 is kept under
+    each recipient's own key beside its earlier receipts, and goes only where it may follow."""
+    assert isinstance(bus.check(bus.receipt("H01", StatusCode.ARRIVED)), ReceiptAccepted)
+    refused(bus.check(bus.receipt("H01", StatusCode.DONE)), Reason.RECEIPT_ORDER)
+    assert isinstance(bus.check(bus.receipt("H01", StatusCode.ACCEPTED)), ReceiptAccepted)
+    assert isinstance(bus.check(bus.receipt("H02", StatusCode.REJECTED)), ReceiptAccepted)
+    refused(bus.check(bus.receipt("H02", StatusCode.ACCEPTED)), Reason.RECEIPT_ORDER)
+    recall = bus.check(bus.receipt("G03", StatusCode.RECALL_REQUESTED, to="H01"))
+    assert isinstance(recall, ReceiptAccepted) and recall.forward_to == ("H01", "H02")
+    bus.recalled.add(ENVELOPE)
+    agreed = bus.check(bus.receipt("H01", StatusCode.RECALL_AGREED))
+    assert isinstance(agreed, ReceiptAccepted) and agreed.status_keys == (f"{ENVELOPE}/H01/15",)
+    refused(bus.check(bus.receipt("H01", StatusCode.PROCESSING)), Reason.RECEIPT_ORDER)  # recalled
+    refused(bus.check(bus.receipt("G03", StatusCode.RECALL_REQUESTED, to="H01")), Reason.RECEIPT_ORDER)
+    assert isinstance(bus.check(bus.receipt("H02", StatusCode.RECALL_REFUSED)), ReceiptAccepted)
+    again = bus.check(bus.receipt("G03", StatusCode.RECALL_REQUESTED, to="H01"))
+    assert isinstance(again, ReceiptAccepted) and again.forward_to == ("H02",)  # H01 already agreed
 
 
 @pytest.mark.parametrize("size", [0, 3, 300])

@@ -79,8 +79,8 @@ async def test_receipts_status_and_recall(
             refusal in values(rs, inbox_topic("G03"))
             and recall in values(rs, inbox_topic("H02"))
             and any(q.raw == stranger for q in quarantined(rs, bus_process.app_id))
-            and recall in values(rs, STATUS_TOPIC, f"{env.message_id}/H01".encode())
-            and refusal in values(rs, STATUS_TOPIC, f"{env.message_id}/H02".encode())
+            and recall in values(rs, STATUS_TOPIC, f"{env.message_id}/H01/13".encode())
+            and refusal in values(rs, STATUS_TOPIC, f"{env.message_id}/H02/16".encode())
             and wanted <= set(events(rs))
         )
 
@@ -88,9 +88,46 @@ async def test_receipts_status_and_recall(
     assert done(records), bus_process.log.read_text()[-3000:]
     assert arrived in values(records, inbox_topic("G03"))
     assert recall in values(records, inbox_topic("H01"))
-    assert values(records, STATUS_TOPIC, f"{env.message_id}/H01".encode()) == [arrived, recall]
-    assert values(records, STATUS_TOPIC, f"{env.message_id}/H02".encode()) == [recall, refusal]
+    # each recipient's history is kept beside the recall: one key per recipient and status
+    assert values(records, STATUS_TOPIC, f"{env.message_id}/H01/01".encode()) == [arrived]
+    assert values(records, STATUS_TOPIC, f"{env.message_id}/H01/13".encode()) == [recall]
+    assert values(records, STATUS_TOPIC, f"{env.message_id}/H02/13".encode()) == [recall]
+    assert values(records, STATUS_TOPIC, f"{env.message_id}/H02/16".encode()) == [refusal]
     assert stranger not in values(records, inbox_topic("G03"))
     [q] = [q for q in quarantined(records, bus_process.app_id) if q.raw == stranger]
     assert q.reason.value == "POLICY" and q.topic == RECEIPTS_TOPIC
     assert all(events(records)[w] == 1 for w in wanted)
+
+
+async def test_a_receipt_out_of_order_is_refused_with_its_reason(
+    kafka_conn: KafkaConnection, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
+) -> None:
+    """01 straight to 06 and 02 then 03 are quarantined RECEIPT_ORDER (both were accepted); 01, 03
+    in order go through, and docbus.status holds exactly the receipts that followed."""
+    topics = [inbox_topic("H01"), inbox_topic("G03"), STATUS_TOPIC, QUARANTINE_TOPIC]
+    start = await end_offsets(kafka_conn, topics)
+    env, raw = senders("G03").envelope(("H01", "H02"))
+    await produce(kafka_conn, "docbus.ingress", [(b"G03", raw)])
+    key = env.message_id.encode()
+    await read_until(kafka_conn, start, lambda rs: raw in values(rs, inbox_topic("H01"), key),
+                     bus=bus_process)  # fmt: skip
+    S = StatusCode
+    h01 = [answer(published, "H01", env, s) for s in (S.ARRIVED, S.DONE, S.ACCEPTED)]
+    h02 = [answer(published, "H02", env, s) for s in (S.REJECTED, S.ACCEPTED)]
+    out_of_order = {h01[1], h02[1]}
+    await produce(kafka_conn, RECEIPTS_TOPIC, [(b"G03", r) for r in (*h01, *h02)])
+
+    def done(rs: Records) -> bool:
+        kept = {q.raw for q in quarantined(rs, bus_process.app_id)}
+        return out_of_order <= kept and h01[2] in values(rs, inbox_topic("G03"))
+
+    records = await read_until(kafka_conn, start, done, bus=bus_process)
+    assert done(records), bus_process.log.read_text()[-3000:]
+    refused = [q for q in quarantined(records, bus_process.app_id) if q.raw in out_of_order]
+    assert sorted(q.reason.value for q in refused) == ["RECEIPT_ORDER", "RECEIPT_ORDER"]
+    assert any("06 after 01" in q.detail for q in refused) and any("03 after 02" in q.detail for q in refused)
+    mine = {r.key.decode() for r in records if r.topic == STATUS_TOPIC and r.key and r.key.startswith(key)}
+    mid = env.message_id
+    assert mine == {f"{mid}/{k}" for k in ("H01/routed", "H02/routed", "H01/01", "H01/03", "H02/02")}
+    to_sender = values(records, inbox_topic("G03"))
+    assert h01[1] not in to_sender and h02[1] not in to_sender

@@ -4,6 +4,7 @@ the commands a clerk uses: send (waiting for the bus), inbox, receipt, status.""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -11,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,7 +46,7 @@ def dispatch(kafka_conn: KafkaConnection, tmp_path_factory: pytest.TempPathFacto
     asyncio.run(ensure_topics(kafka_conn, world.entries))
     asyncio.run(publish_entries(kafka_conn, world.entries))
     home = tmp_path_factory.mktemp("e2e-home")
-    groups = [("docbus-inbox-G03.U001", "G03.U001"), ("docbus-inbox-G03.U002", "G03.U002")]
+    groups = [(f"docbus-inbox-{c}", c) for c in ("G03.U001", "G03.U002", "G03.U003")]
     for group, code in groups:  # the clients read what this test sends, not earlier sessions' mail
         asyncio.run(start_group_at_end(kafka_conn, group, [inbox_topic(code)]))
     bus = asyncio.run(start_bus(kafka_conn, world, home))
@@ -88,17 +90,19 @@ async def test_dispatch_between_two_universities(
 
     def registered(records: list) -> bool:  # type: ignore[type-arg]
         return any(
-            r.key == f"{mid}/G03.U002".encode() and parse_receipt(r.value).status is StatusCode.ACCEPTED
+            r.key == f"{mid}/G03.U002/03".encode() and parse_receipt(r.value).status is StatusCode.ACCEPTED
             for r in records
         )
 
     assert registered(await read_until(kafka_conn, status_start, registered, timeout=45))
     shown = docbus(dispatch, "status", mid, "--org", "G03.U001")  # the sender knows whom it addressed
-    assert shown.returncode == 0, shown.stderr
-    lines = {line.split("│")[2].strip(): line for line in shown.stdout.splitlines() if mid[:8] in line}
-    assert "03" in lines["G03.U002"]
-    assert "not yet acknowledged" in lines["G03.U003"]
-    assert "1/2 acknowledged; waiting for G03.U003" in shown.stdout
+    assert shown.returncode == 3, shown.stdout + shown.stderr  # anyone outstanding: not 0
+    assert (
+        "2 recipients: delivered 2, arrived 1, accepted 1, refused 0, processing 0, done 0, recalled 0; "
+        "outstanding 2: G03.U002, G03.U003"
+    ) in " ".join(shown.stdout.split()), shown.stdout
+    rows = _status_json(dispatch, mid)
+    assert rows["G03.U002"]["stage"] == "accepted" and rows["G03.U003"]["stage"] == "delivered"
 
     back = docbus(dispatch, "inbox", "--org", "G03.U001")
     assert back.returncode == 0, back.stderr
@@ -127,8 +131,39 @@ async def test_dispatch_between_two_universities(
 
     def recalled(records: list) -> bool:  # type: ignore[type-arg]
         return any(
-            r.key == f"{mid}/G03.U002".encode() and parse_receipt(r.value).status is StatusCode.RECALL_AGREED
+            r.key == f"{mid}/G03.U002/15".encode()
+            and parse_receipt(r.value).status is StatusCode.RECALL_AGREED
             for r in records
         )
 
     assert recalled(await read_until(kafka_conn, status_start, recalled, timeout=45))
+    # the recall keeps each recipient's history (before, every row showed 13 and counted as answered)
+    rows = _status_json(dispatch, mid, exit_code=3)
+    assert rows["G03.U002"]["stage"] == "recalled" and not rows["G03.U002"]["outstanding"]
+    assert set(rows["G03.U002"]["receipts"]) == {"01", "03", "13", "15"}
+    assert rows["G03.U003"]["stage"] == "recall asked" and set(rows["G03.U003"]["receipts"]) == {"13"}
+
+    # G03.U003 receives it (01), refuses the recall (16), then refuses the document (02): settled
+    assert docbus(dispatch, "inbox", "--org", "G03.U003").returncode == 0
+    answers = (("--status", "16", "--reason", "đã xử lý"), ("--status", "02", "--reason", "sai thẩm quyền"))
+    for answer in answers:
+        sent_answer = docbus(dispatch, "receipt", mid, "--org", "G03.U003", *answer)
+        assert sent_answer.returncode == 0, sent_answer.stderr
+
+    def refused_by_u003(records: list) -> bool:  # type: ignore[type-arg]
+        return any(r.key == f"{mid}/G03.U003/02".encode() for r in records)
+
+    assert refused_by_u003(await read_until(kafka_conn, status_start, refused_by_u003, timeout=45))
+    rows = _status_json(dispatch, mid, exit_code=0)  # nobody outstanding: exit 0
+    assert rows["G03.U003"]["stage"] == "refused"
+    assert set(rows["G03.U003"]["receipts"]) == {"01", "02", "13", "16"}
+    final = docbus(dispatch, "status", mid)
+    assert final.returncode == 0 and "outstanding 0" in final.stdout, final.stdout + final.stderr
+
+
+def _status_json(d: Dispatch, mid: str, exit_code: int = 3) -> dict[str, dict[str, Any]]:
+    shown = docbus(d, "status", mid, "--json")
+    assert shown.returncode == exit_code, shown.stdout + shown.stderr
+    document = json.loads(shown.stdout)
+    assert document["ignored"] == [] and document["counts"]["recipients"] == 2
+    return {r["recipient"]: r for r in document["recipients"]}

@@ -1,6 +1,7 @@
 """receipts: a recipient's (or, for a recall, the sender's) sealed receipt, checked and forwarded.
 
-Accepted: the exact bytes to each target inbox, ``docbus.status`` keyed ``<envelope id>/<recipient>``,
+Accepted: the exact bytes to each target inbox, ``docbus.status`` keyed
+``<envelope id>/<recipient>/<status>``, the recipients' lifecycle states,
 audit RECEIPT (and DELIVERED for a recipient's 01). Refused: quarantine and audit REJECTED
 (consumers/bus/outputs.py, receipt_outputs).
 """
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from consumers.bus.decide.receipt_check import ReceiptDecision, ReceiptRejected
 from consumers.bus.outputs import Source, receipt_outputs
 from producers.fetch_guard import refusal
+from schemas.lifecycle import RecipientState
 
 if TYPE_CHECKING:
     from faust.types import StreamT
@@ -51,6 +53,11 @@ async def handle_receipt(bus: Bus, msg: SourceRecord) -> Futures:
         now=now,
         routed_of=bus.routed_of,
         recall_requested=lambda mid: bus.recalls.get(mid.encode()) is not None,
+        lifecycle_of=lambda mid, code: _state(bus.lifecycle.get(f"{mid}/{code}".encode())),
     )
     src = Source(msg.topic, msg.partition, msg.offset, msg.key, now, bus.processor_headers)
     return await bus.apply(receipt_outputs(decision, raw, src), msg.partition)
+
+
+def _state(stored: bytes | None) -> RecipientState:
+    return RecipientState() if stored is None else RecipientState.from_bytes(stored)

@@ -6,7 +6,9 @@ of consumers/bus/decide/rules.py (decodes, fresh, signing time, seal, then the e
 * the receipt is sealed by its ``from_org`` and answers an envelope the bus routed, by id and hash;
 * 13 (recall requested) comes only from the original sender and goes to every recipient;
 * 15/16 (recall agreed / refused) come only from a recipient, after a 13;
-* every other status comes from a recipient and goes back to the original sender.
+* every other status comes from a recipient and goes back to the original sender;
+* each follows its recipient's receipts so far (schemas/lifecycle.py), else RECEIPT_ORDER; a 13
+  goes to the recipients it may follow.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from consumers.bus.decide.rules import BUS_RECEIPT, AcceptanceConfig, AllOf, Sub
 from consumers.bus.decide.validator import trust_hashes
 from consumers.trust import TrustError, TrustPolicy
 from schemas.errors import DocbusError
+from schemas.lifecycle import RecipientState
 from schemas.limits import DEFAULT_LIMITS, Limits
 from schemas.reasons import Reason
 from schemas.receipt import Receipt, StatusCode
+from schemas.topics import status_key
 
 __all__ = ["ReceiptAccepted", "ReceiptCheck", "ReceiptDecision", "ReceiptRejected"]
 
@@ -35,9 +39,10 @@ class ReceiptAccepted:
     routed: RoutedRecord
     from_org: str  # dotted
     forward_to: tuple[str, ...]  # dotted codes whose inbox gets the exact bytes
-    status_keys: tuple[str, ...]  # docbus.status keys: <envelope id>/<recipient>
+    status_keys: tuple[str, ...]  # docbus.status keys: <envelope id>/<recipient>/<status>
     receipt_hash: bytes  # SHA-256 of the exact bytes (what the audit trail names)
     trust_hashes: tuple[bytes, ...]
+    lifecycle: tuple[tuple[str, RecipientState], ...] = ()  # each recipient's state after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +82,12 @@ class ReceiptCheck:
         now: datetime,
         routed_of: Callable[[str], RoutedRecord | None],
         recall_requested: Callable[[str], bool],
+        lifecycle_of: Callable[[str, str], RecipientState] = lambda _mid, _code: RecipientState(),
     ) -> ReceiptDecision:
+        """``lifecycle_of(envelope id, recipient)``: where that recipient stands (schemas/lifecycle.py)."""
         s = Subject(
             raw=raw, now=now, trust=self.trust, config=self.config, routed_of=routed_of,
-            recall_requested=recall_requested,
+            recall_requested=recall_requested, lifecycle_of=lifecycle_of,
         )  # fmt: skip
         try:
             self.policy.verify(s)
@@ -94,12 +101,10 @@ class ReceiptCheck:
             return ReceiptRejected(exc.reason, detail, s.signer, receipt.message_id, receipt)
         receipt, routed = s.receipt, s.routed
         assert receipt is not None and routed is not None  # the policy's rules set them
-        if receipt.status is StatusCode.RECALL_REQUESTED:
-            targets = routed.recipients
-            keys = tuple(f"{receipt.envelope_id}/{code}" for code in targets)
-        else:
-            targets = (routed.sender,)
-            keys = (f"{receipt.envelope_id}/{s.signer}",)
+        # one status record per recipient and code: compaction keeps each recipient's history
+        whom = tuple(code for code, _ in s.lifecycle)
+        keys = tuple(status_key(receipt.envelope_id, code, receipt.status.value) for code in whom)
+        targets = whom if receipt.status is StatusCode.RECALL_REQUESTED else (routed.sender,)
         return ReceiptAccepted(
             receipt=receipt,
             raw=raw,
@@ -109,4 +114,5 @@ class ReceiptCheck:
             status_keys=keys,
             receipt_hash=hashlib.sha256(raw).digest(),
             trust_hashes=trust_hashes(self.trust.store, receipt.signatures),
+            lifecycle=s.lifecycle,
         )

@@ -10,7 +10,8 @@ policies are lists drawn from :data:`RULES`:
   needs the bus's state and lives in consumers/bus/decide/policy.py);
 * :data:`RECIPIENT_ENVELOPE` — every rule of the bus and ``addressed``: a recipient trusts the
   signatures, not the bus;
-* :data:`BUS_RECEIPT` / :data:`RECIPIENT_RECEIPT` — receipts and notices.
+* :data:`BUS_RECEIPT` / :data:`RECIPIENT_RECEIPT` — receipts and notices; at the bus a receipt
+  must also follow its recipient's receipts so far (``receipt.in_order``, schemas/lifecycle.py).
 
 Every window and limit comes from one :class:`AcceptanceConfig`.
 """
@@ -29,7 +30,8 @@ from schemas.canonical import envelope_signing_input, receipt_signing_input
 from schemas.codec import read_record, validate_record
 from schemas.directory_store import DirectoryStore
 from schemas.envelope import Envelope, check_envelope
-from schemas.errors import DocbusError, TrustError
+from schemas.errors import ContractError, DocbusError, TrustError
+from schemas.lifecycle import RecipientState, follow
 from schemas.limits import DEFAULT_LIMITS, Limits, check_message_size
 from schemas.orgcode import canonical_org_code
 from schemas.reasons import Reason
@@ -81,6 +83,7 @@ class Subject:
     received_at: datetime | None = None  # when it reached the exchange (freshness); default ``now``
     routed_of: Callable[[str], RoutedRecord | None] | None = None  # what the bus routed, by id
     recall_requested: Callable[[str], bool] | None = None
+    lifecycle_of: Callable[[str, str], RecipientState] | None = None  # (envelope id, recipient)
     # established by the rules
     record: dict[str, Any] | None = None  # the envelope's Avro record, before the contract's rules
     envelope: Envelope | None = None
@@ -92,6 +95,7 @@ class Subject:
     seal: VerifiedSeal | None = None
     document: VerifiedDocument | None = None
     routed: RoutedRecord | None = None
+    lifecycle: tuple[tuple[str, RecipientState], ...] = ()  # each recipient's state after the receipt
 
     @property
     def signed_at(self) -> datetime:
@@ -258,6 +262,25 @@ def _direction(s: Subject) -> None:
         raise Refusal(Reason.POLICY, detail)
 
 
+def _in_order(s: Subject) -> None:
+    """The receipt follows each recipient's receipts so far (schemas/lifecycle.py); a 13 goes to
+    every recipient it may follow, and is refused when it follows for none."""
+    receipt, routed = _receipt(s), s.routed
+    if routed is None or s.lifecycle_of is None:
+        raise Refusal(Reason.POLICY, "rule needs the routed envelope and the recipients' lifecycle")
+    whom = routed.recipients if receipt.status is StatusCode.RECALL_REQUESTED else (s.signer,)
+    after, refusal = [], None
+    for code in whom:
+        try:
+            after.append((code, follow(s.lifecycle_of(receipt.envelope_id, code), receipt.status)))
+        except ContractError as exc:
+            refusal = refusal or ContractError(exc.reason, f"{code}: {exc.detail}")
+    if not after:
+        assert refusal is not None
+        raise refusal
+    s.lifecycle = tuple(after)
+
+
 DECODES_ENVELOPE = Rule("envelope.decodes", _decodes_envelope)
 DECODES_RECEIPT = Rule("receipt.decodes", _decodes_receipt)
 CONTRACT = Rule("envelope.contract", _contract)
@@ -269,11 +292,12 @@ OFFICIAL = Rule("official", _official)
 ADDRESSED = Rule("recipient.addressed", _addressed)
 ANSWERS_ROUTED = Rule("receipt.answers_routed", _answers_routed)
 DIRECTION = Rule("receipt.direction", _direction)
+IN_ORDER = Rule("receipt.in_order", _in_order)
 
 RULES: dict[str, Rule] = {
     r.name: r
     for r in (DECODES_ENVELOPE, DECODES_RECEIPT, CONTRACT, ROUTABLE, FRESH, SIGNING_TIME, SEAL, OFFICIAL,
-              ADDRESSED, ANSWERS_ROUTED, DIRECTION)
+              ADDRESSED, ANSWERS_ROUTED, DIRECTION, IN_ORDER)
 }  # fmt: skip
 
 # cheapest first: contract, directory, clocks, then cryptography
@@ -282,4 +306,4 @@ BUS_ENVELOPE = AllOf(
 )
 RECIPIENT_ENVELOPE = AllOf("recipient.envelope", [*BUS_ENVELOPE.rules, ADDRESSED])
 RECIPIENT_RECEIPT = AllOf("recipient.receipt", [DECODES_RECEIPT, FRESH, SIGNING_TIME, SEAL])
-BUS_RECEIPT = AllOf("bus.receipt", [*RECIPIENT_RECEIPT.rules, ANSWERS_ROUTED, DIRECTION])
+BUS_RECEIPT = AllOf("bus.receipt", [*RECIPIENT_RECEIPT.rules, ANSWERS_ROUTED, DIRECTION, IN_ORDER])

@@ -32,12 +32,15 @@ class TopicSpec:
     max_message_bytes: int | None = None
     segment_ms: int | None = None
     segment_bytes: int | None = None
+    #: message.timestamp.type: LogAppendTime makes the broker stamp each record (docbus.directory)
+    timestamp_type: str | None = None
 
     def capped(self, brokers: int) -> TopicSpec:
         rf = min(self.replication, brokers)
         return TopicSpec(
             self.name, self.partitions, rf, self.cleanup, self.retention_ms,
             min(self.min_insync, rf), self.max_message_bytes, self.segment_ms, self.segment_bytes,
+            self.timestamp_type,
         )  # fmt: skip
 
     def configs(self) -> dict[str, str]:
@@ -50,6 +53,8 @@ class TopicSpec:
             out["segment.ms"] = str(self.segment_ms)
         if self.segment_bytes is not None:
             out["segment.bytes"] = str(self.segment_bytes)
+        if self.timestamp_type is not None:
+            out["message.timestamp.type"] = self.timestamp_type
         return out
 
 
@@ -91,6 +96,7 @@ def _spec(raw: Mapping[str, object], defaults: Mapping[str, object]) -> TopicSpe
         max_message_bytes=int(merged["max_message_bytes"]) if "max_message_bytes" in merged else None,  # type: ignore[call-overload]
         segment_ms=int(merged["segment_ms"]) if "segment_ms" in merged else None,  # type: ignore[call-overload]
         segment_bytes=int(merged["segment_bytes"]) if "segment_bytes" in merged else None,  # type: ignore[call-overload]
+        timestamp_type=str(merged["timestamp_type"]) if "timestamp_type" in merged else None,
     )
 
 

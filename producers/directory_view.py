@@ -14,9 +14,10 @@ from producers.ports import SealVerifier
 from producers.reader import read_to_end
 from schemas.codec import decode
 from schemas.connection import KafkaConnection
-from schemas.directory import DirectoryEntry, directory_entry_signing_input
+from schemas.directory import DirectoryEntry, check_entry_times, directory_entry_signing_input
 from schemas.directory_store import DirectoryError, DirectorySnapshot, DirectoryStore
 from schemas.errors import ContractError, TrustError
+from schemas.fields import from_millis
 from schemas.topics import DIRECTORY_TOPIC
 
 __all__ = ["DirectoryView"]
@@ -39,13 +40,14 @@ class DirectoryView:
         self.kafka, self.topic, self.policy, self.authority = kafka, topic, policy, authority
         self.store = DirectoryStore(capacity)
 
-    def _trusted(self, entry: DirectoryEntry) -> bool:
+    def _trusted(self, entry: DirectoryEntry, published_at: datetime) -> bool:
         if self.policy is None:
             return True
         try:
+            check_entry_times(entry, published_at)
             data = directory_entry_signing_input(entry)
             self.policy.verify_seal(data, entry.signatures, self.authority, datetime.now(UTC))
-        except TrustError as exc:
+        except (ContractError, TrustError) as exc:
             logger.info("directory entry %s v%d refused: %s", entry.code, entry.version, exc)
             return False
         return True
@@ -60,7 +62,7 @@ class DirectoryView:
                 entry = decode(record.value, DirectoryEntry)
             except ContractError:
                 continue  # another record type (a published snapshot record) or garbage
-            if self._trusted(entry):
+            if self._trusted(entry, from_millis(record.timestamp)):
                 entries.append(entry)
         if entries:
             try:

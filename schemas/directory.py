@@ -15,6 +15,7 @@ import hashlib
 import re
 import struct
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from enum import StrEnum
 from itertools import pairwise
 from typing import Annotated
@@ -22,14 +23,18 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from schemas.codec import AvroModel
+from schemas.errors import ContractError
 from schemas.fields import OrgCode, Sha256, UtcMillis, to_millis
 from schemas.orgcode import canonical_org_code
+from schemas.reasons import Reason
 from schemas.signature import Signature
 
 __all__ = [
     "DIRECTORY_ENTRY_CONTEXT",
     "DIRECTORY_SNAPSHOT_CONTEXT",
     "DIRECTORY_SNAPSHOT_RECORD_CONTEXT",
+    "ENTRY_CLOCK_SKEW",
+    "ENTRY_MAX_AGE",
     "DirectoryEntry",
     "DirectorySnapshotRecord",
     "DottedOrgCode",
@@ -37,6 +42,7 @@ __all__ = [
     "ListName",
     "OrgKind",
     "OrgStatus",
+    "check_entry_times",
     "directory_entry_signing_input",
     "directory_snapshot_signing_input",
     "entry_hash",
@@ -161,6 +167,39 @@ def directory_entry_signing_input(entry: DirectoryEntry) -> bytes:
             _I64(to_millis(entry.updated_at)),
         )
     )
+
+
+#: a sealed entry reaches the directory topic within this time of its sealing (docs/DIRECTORY.md §1)
+ENTRY_MAX_AGE = timedelta(hours=24)
+#: how far the authority's clock and the broker's may disagree
+ENTRY_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def check_entry_times(
+    entry: DirectoryEntry,
+    published_at: datetime,
+    *,
+    max_age: timedelta = ENTRY_MAX_AGE,
+    skew: timedelta = ENTRY_CLOCK_SKEW,
+) -> None:
+    """The freshness rule of a directory entry (docs/DIRECTORY.md §1, "Freshness"); STALE when broken.
+
+    ``published_at`` is when the entry reached the directory topic: the broker's append time
+    (``message.timestamp.type=LogAppendTime`` on docbus.directory), which no signer chooses. A seal
+    whose ``signing_time`` (unsigned, the signer's claim) is backdated into the validity of an expired
+    or replaced authority key lies more than ``max_age`` before its publication and is refused, as an
+    envelope's stale ``created_at`` and a receipt's backdated seal are."""
+    for sig in entry.signatures:
+        at = sig.signing_time
+        if at < entry.updated_at - skew:
+            raise ContractError(Reason.STALE, f"sealed at {at.isoformat()}, before its updated_at "
+                                              f"{entry.updated_at.isoformat()}")  # fmt: skip
+        if at > published_at + skew:
+            raise ContractError(Reason.STALE, f"sealed at {at.isoformat()}, after its publication at "
+                                              f"{published_at.isoformat()}")  # fmt: skip
+        if published_at - at > max_age:
+            raise ContractError(Reason.STALE, f"published at {published_at.isoformat()}, more than "
+                                              f"{max_age} after its seal at {at.isoformat()}")  # fmt: skip
 
 
 def entry_hash(entry: DirectoryEntry) -> bytes:

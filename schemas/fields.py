@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
 from schemas.orgcode import validate_org_code
 
-__all__ = ["MessageId", "OrgCode", "Sha256", "UtcMillis", "to_millis", "utc_millis"]
+__all__ = ["MessageId", "OrgCode", "Sha256", "UtcMillis", "from_millis", "to_millis", "utc_millis"]
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -31,6 +31,11 @@ def to_millis(value: datetime) -> int:
     """Milliseconds since the Unix epoch (exact: integer arithmetic, no float rounding)."""
     delta = value - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def from_millis(millis: int) -> datetime:
+    """The UTC time of milliseconds since the Unix epoch (a Kafka record timestamp)."""
+    return _EPOCH + timedelta(milliseconds=millis)
 
 
 def _message_id(value: str) -> str:

@@ -18,9 +18,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from consumers.trust import TrustError, TrustPolicy
 from schemas.codec import decode
 from schemas.connection import KafkaConnection
-from schemas.directory import DirectoryEntry, directory_entry_signing_input
+from schemas.directory import DirectoryEntry, check_entry_times, directory_entry_signing_input
 from schemas.directory_store import DirectoryError, DirectoryStore
 from schemas.errors import ContractError
+from schemas.fields import from_millis
 from schemas.topics import DIRECTORY_TOPIC
 
 __all__ = ["DirectoryFeed", "verify_entry"]
@@ -28,9 +29,13 @@ __all__ = ["DirectoryFeed", "verify_entry"]
 logger = logging.getLogger(__name__)
 
 
-def verify_entry(raw: bytes, trust: TrustPolicy, authority: str, now: datetime) -> DirectoryEntry:
-    """Decode an entry and check the authority's seal; raises ContractError or TrustError."""
+def verify_entry(
+    raw: bytes, trust: TrustPolicy, authority: str, now: datetime, published_at: datetime
+) -> DirectoryEntry:
+    """Decode an entry, check its times against ``published_at`` (the record's broker timestamp) and
+    the authority's seal; raises ContractError or TrustError."""
     entry = decode(raw, DirectoryEntry)
+    check_entry_times(entry, published_at)
     trust.verify_seal(directory_entry_signing_input(entry), entry.signatures, authority, now)
     return entry
 
@@ -90,7 +95,8 @@ class DirectoryFeed:
                     if record.value is None:
                         continue  # a tombstone: codes are closed, never deleted
                     try:
-                        entries.append(verify_entry(record.value, self.trust, self.authority, now))
+                        published = from_millis(record.timestamp)
+                        entries.append(verify_entry(record.value, self.trust, self.authority, now, published))
                     except (ContractError, TrustError) as exc:
                         refused.append(f"offset {record.offset}: {exc}")
         if refused:  # e.g. entries sealed under a replaced authority key, until compaction drops them

@@ -32,9 +32,16 @@ from docbus.sector import build_sector
 from docbus.settings import ADMIN, DIRECTORY, Settings
 from producers.reader import read_to_end
 from schemas.codec import decode
-from schemas.directory import DirectoryEntry, OrgKind, directory_entry_signing_input, entry_hash
+from schemas.directory import (
+    DirectoryEntry,
+    OrgKind,
+    check_entry_times,
+    directory_entry_signing_input,
+    entry_hash,
+)  # fmt: skip
 from schemas.directory_store import DirectorySnapshot
 from schemas.errors import ContractError, TrustError
+from schemas.fields import from_millis
 from schemas.topics import DIRECTORY_TOPIC
 
 __all__ = ["directory_app"]
@@ -60,6 +67,7 @@ def _versions(settings: Settings) -> tuple[list[DirectoryEntry], int]:
     for record in records:
         try:
             entry = decode(record.value or b"", DirectoryEntry)
+            check_entry_times(entry, from_millis(record.timestamp))
             policy.verify_seal(
                 directory_entry_signing_input(entry), entry.signatures, settings.directory_org, now
             )

@@ -16,10 +16,11 @@ from docbus.commands.bus import bus_app
 from docbus.commands.directory import directory_app
 from docbus.commands.edxml import edxml_app
 from docbus.commands.gateway import gateway_app
-from docbus.commands.inbox import inbox, receipt, status
+from docbus.commands.inbox import receipt, status
 from docbus.commands.pki import pki_app
 from docbus.commands.quarantine import quarantine_app
 from docbus.commands.send import send
+from docbus.commands.stored import inbox_app
 from docbus.demo import demo
 from docbus.errors import explain
 
@@ -36,7 +37,7 @@ app.add_typer(pki_app, name="pki")
 app.add_typer(bus_app, name="bus")
 app.add_typer(directory_app, name="directory")
 app.command()(send)
-app.command()(inbox)
+app.add_typer(inbox_app, name="inbox")
 app.command()(receipt)
 app.command()(status)
 app.add_typer(quarantine_app, name="quarantine")

@@ -16,7 +16,15 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    track,
+)
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -28,21 +36,25 @@ from consumers.audit.core.trusted import verify_trusted
 from consumers.audit.kafka.bundle import build_bundle, pki_anchors, pki_crls, verify_bundle
 from consumers.audit.kafka.kafka_io import produce_all, read_values
 from consumers.audit.kafka.logview import LogView, audit_certificate, load_log, read_log
+from consumers.audit.kafka.replay import ReplayResult
 from consumers.audit.kafka.replay import replay as run_replay
 from consumers.audit.kafka.service import AuditWriterService
 from consumers.trust import TrustError
+from docbus.document_view import write_document
 from docbus.output import JSON, emit
 from docbus.pki_folder import trust_policy_from_pki
 from docbus.settings import ADMIN, AUDIT_WRITER, Settings
 from producers.keys import SigningError
-from schemas.audit import AuditEvent, AuditRecord, Checkpoint
+from schemas.audit import AuditEvent, AuditRecord, Checkpoint, Evidence
 from schemas.codec import decode
+from schemas.envelope import parse_envelope
 from schemas.errors import ContractError
 
 __all__ = ["audit_app", "evidence_app"]
 
 logger = logging.getLogger(__name__)
 console = Console()
+_progress_console = Console(stderr=True)  # bars on stderr: stdout stays the report (or the JSON)
 
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail (docs/AUDIT.md).")
 
@@ -208,7 +220,7 @@ class _progress:
     def __enter__(self) -> tuple[Progress, Any]:
         self.p = Progress(
             TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=True,
+            console=_progress_console, transient=True,
         )  # fmt: skip
         self.p.__enter__()
         return self.p, self.p.add_task("verify", total=None)
@@ -308,9 +320,12 @@ def replay(
     start, end = _when(since), _when(until)
     s = Settings()
     now = datetime.now(UTC)
-    result = _run(
-        run_replay(s, s.connection(ADMIN), org, start, end, now=now, dry_run=dry_run, policy=_policy(s))
-    )
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=_progress_console, transient=True) as progress:
+        progress.add_task(f"replay to {org}: reading the audit log, the inbox and the retained records")
+        result = _run(
+            run_replay(s, s.connection(ADMIN), org, start, end, now=now, dry_run=dry_run, policy=_policy(s))
+        )
     table = Table(title=f"replay to {result.inbox}" + (" (dry run)" if dry_run else ""))
     for col in ("message id", "document", "from", "routed at", "action"):
         table.add_column(col)
@@ -327,12 +342,29 @@ def replay(
             item.message_id, item.document_id or "", item.sender, item.routed_at.isoformat(), action
         )
     console.print(table)
+    if result.receipts:
+        _print_receipts(result, dry_run)
     console.print(f"{len(result.sent)} sent, {sum(i.held for i in result.items)} already held")
+    if result.receipts:
+        console.print(f"receipts: {len(result.receipts_sent)} sent, {result.receipts_held} already held")
     if result.missing:
         raise _fail(f"{len(result.missing)} envelope(s) could not be fetched as recorded", 1)
     if result.expired:
         detail = "chunks deleted by docbus.blobs retention: the sender must send them again"
         raise _fail(f"{len(result.expired)} envelope(s) not re-delivered, {detail}", 1)
+
+
+def _print_receipts(result: ReplayResult, dry_run: bool) -> None:
+    table = Table(title=f"receipts and recalls forwarded to {result.org}")
+    for col in ("about message", "status", "from", "at", "action"):
+        table.add_column(col)
+    sent = {id(r) for r in result.receipts_sent}
+    for r in result.receipts:
+        action = "would send unless held" if dry_run else "sent" if id(r) in sent else "in inbox: skip"
+        if f"{r.status}:{r.message_id}" in result.missing:
+            action = "[red]missing[/red]"
+        table.add_row(r.message_id, r.status, r.from_org, r.at.isoformat(), action)
+    console.print(table)
 
 
 @audit_app.command("export")
@@ -346,7 +378,9 @@ def export(
     with out.open("wb") as f:
         # the checkpoints were read before the log, so each covers records the log holds; the
         # topic goes out as it is, seals and foreign records included, so verify says the same
-        count = export_archive(f, topic, checkpoints, codec=codec)
+        records = track(topic, description="exporting", total=len(topic), console=_progress_console,
+                        transient=True)  # fmt: skip
+        count = export_archive(f, records, checkpoints, codec=codec)
     console.print(f"exported {count} records and {len(checkpoints)} checkpoints to {out}")
 
 
@@ -395,9 +429,13 @@ def evidence_build(
 def evidence_verify(
     bundle: Annotated[Path, typer.Argument(help="a bundle written by `docbus evidence`")],
     anchors: Annotated[Path | None, typer.Option("--anchors", help="PEM anchors or a PKI folder")] = None,
+    extract: Annotated[
+        Path | None, typer.Option("--extract", help="once verified, write header.json and files/ here")
+    ] = None,
     as_json: bool = JSON,
 ) -> None:
-    """Check a bundle with no broker and no network, against the anchors of the PKI folder."""
+    """Check a bundle with no broker and no network, against the anchors of the PKI folder; with
+    --extract, yield the verified envelope's header and document back."""
     s = Settings()
     source = anchors if anchors is not None else s.pki
     try:
@@ -411,12 +449,14 @@ def evidence_verify(
             emit({"ok": False, "error": str(exc)})
             raise typer.Exit(1) from None
         raise _fail(f"evidence does NOT verify: {exc}", 1) from None
+    extracted = _extract(bundle.read_bytes(), extract) if extract is not None else None
     if as_json:
         cp = report.checkpoint
         emit({"ok": True, "message_id": report.message_id, "stored_hash": report.stored_hash,
               "accepted": any(r.event is AuditEvent.ACCEPTED for r in report.records),
               "records": [_record_json(r) for r in report.records],
-              "checkpoint": {"tree_size": cp.tree_size, "issued_at": cp.issued_at}})  # fmt: skip
+              "checkpoint": {"tree_size": cp.tree_size, "issued_at": cp.issued_at},
+              "extracted": extracted})  # fmt: skip
         return
     console.print(f"[green]OK[/green]: message {report.message_id}, envelope {report.stored_hash.hex()}")
     for r in report.records:
@@ -429,3 +469,17 @@ def evidence_verify(
     )
     if not any(r.event is AuditEvent.ACCEPTED for r in report.records):
         console.print("[yellow]not accepted by the bus: the envelope's signatures were not checked[/yellow]")
+    if extracted is not None:
+        files = ", ".join(str(f) for f in extracted["files"]) or "no file"
+        console.print(f"header and document written to {extracted['folder']}: {files}")
+        if extracted["missing"]:
+            console.print(f"[yellow]chunked, not in the bundle: {', '.join(extracted['missing'])}[/yellow]")
+
+
+def _extract(bundle: bytes, folder: Path) -> dict[str, Any]:
+    """The bundle's envelope written out (header.json, envelope.bin, files/); a chunked file's
+    content is on docbus.blobs, not in the bundle: it is named as missing."""
+    raw = decode(bundle, Evidence).envelope
+    done = write_document(parse_envelope(raw), raw, folder)
+    return {"folder": done.folder, "header": done.folder / "header.json", "files": done.files,
+            "missing": done.missing}  # fmt: skip

@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -158,8 +159,9 @@ def apply_topics(
     if inboxes:
         specs += asyncio.run(_inbox_specs(target))
     plan = asyncio.run(topics.apply(target, specs))
-    if as_json and not with_acls:
-        emit(_plan_json(plan))
+    access = _apply_acls(target, org) if with_acls else None
+    if as_json:
+        emit(_plan_json(plan) | ({} if access is None else access))
         return
     for w in plan.warnings:
         err.print(f"[yellow]warning:[/] {w}")
@@ -168,23 +170,30 @@ def apply_topics(
     for d in plan.drift:
         out.print(f"[yellow]drift:[/] {d}")
     out.print(f"{len(plan.create)} created, {len(plan.ok)} unchanged, {len(plan.drift)} drifted")
-    if with_acls:
-        policy = acls.load_policy()
-        orgs = org or asyncio.run(acls.inbox_orgs(target, policy))
-        try:
-            granted = asyncio.run(acls.apply_acls(target, acls.desired_acls(orgs, policy)))
-        except acls.AclError as exc:
-            raise _fail(exc) from None
-        for a in granted.create:
+    if access is not None:
+        for a in access["acls"]["created"]:
             out.print(f"granted {a}")
-        out.print(f"ACLs: {len(granted.create)} created, {len(granted.ok)} unchanged ({len(orgs)} orgs)")
-        try:
-            changed = asyncio.run(quotas.apply_quotas(target, quotas.desired_quotas(QUOTA_SERVICES)))
-        except quotas.QuotaError as exc:
-            raise _fail(exc) from None
-        for q in changed:
+        granted = access["acls"]
+        out.print(f"ACLs: {len(granted['created'])} created, {granted['unchanged']} unchanged "
+                  f"({len(granted['orgs'])} orgs)")  # fmt: skip
+        for q in access["quotas"]:
             out.print(f"quota {q}")
-        out.print(f"quotas: {len(changed)} set")
+        out.print(f"quotas: {len(access['quotas'])} set")
+
+
+def _apply_acls(target: KafkaConnection, org: list[str] | None) -> dict[str, Any]:
+    """The ACLs of topics.toml's [acls] for ``org`` (default: every org with an inbox), then the
+    per-principal quotas; what was created or set (the ``acls`` and ``quotas`` of the JSON shape)."""
+    policy = acls.load_policy()
+    orgs = org or asyncio.run(acls.inbox_orgs(target, policy))
+    try:
+        granted = asyncio.run(acls.apply_acls(target, acls.desired_acls(orgs, policy)))
+        changed = asyncio.run(quotas.apply_quotas(target, quotas.desired_quotas(QUOTA_SERVICES)))
+    except (acls.AclError, quotas.QuotaError) as exc:
+        raise _fail(exc) from None
+    return {"acls": {"orgs": sorted(orgs), "created": [str(a) for a in granted.create],
+                     "unchanged": len(granted.ok)},
+            "quotas": [str(q) for q in changed]}  # fmt: skip
 
 
 def _plan_json(plan: topics.Plan) -> dict[str, object]:

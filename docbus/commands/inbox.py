@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,13 +17,17 @@ from rich.table import Table
 
 from consumers.bus.decide.routing import RoutingError, route
 from consumers.inbox.client import InboxClient, InboxEvent
+from consumers.inbox.host import run_inboxes
 from consumers.inbox.status import StatusReport, StatusRow, seal_check, status_report
 from consumers.inbox.store import InboxStore
-from docbus.commands.common import ORG, identity, node_dir
+from docbus.commands.common import ORG, identity, node_dir, org_code, require_pki
+from docbus.commands.token import PinEnv, PinFile, TokenCert, TokenKey, TokenLabel, TokenModule, token_options
+from docbus.errors import CliError, ExitCode
 from docbus.output import JSON, emit
 from docbus.pki_folder import TrustFiles
 from docbus.settings import ADMIN, Settings
 from producers.directory_view import DirectoryView
+from producers.identity import NodeIdentity
 from producers.node_state import NodeState
 from producers.publisher import Publisher
 from producers.reader import ReadError, read_to_end
@@ -50,41 +54,104 @@ _node = node_dir
 _identity = identity
 
 
-def _print_event(event: InboxEvent) -> None:
+def _print_event(event: InboxEvent, org: str | None = None) -> None:
     colour = _COLOURS.get(event.kind, "white")
     who = f" from {event.sender}" if event.sender else ""
     subject = f" — {event.subject}" if event.subject else ""
-    out.print(f"[{colour}]{event.kind:9}[/] {event.message_id or '-'}{who}: {event.detail}{subject}")
+    to = f"{org} " if org else ""
+    out.print(f"{to}[{colour}]{event.kind:9}[/] {event.message_id or '-'}{who}: {event.detail}{subject}")
+
+
+ORGS = typer.Option("--org", envvar="DOCBUS_ORG", callback=lambda v: [org_code(c) for c in v or []],
+                    help="this org's code (repeat it to serve several)")  # fmt: skip
 
 
 def inbox(
-    org: str = ORG,
+    orgs: Annotated[list[str] | None, ORGS] = None,
+    every: bool = typer.Option(False, "--every-org", help="every org code with a seal key in the PKI folder"),
     follow: bool = typer.Option(False, "--follow/--once", help="keep running, or stop when caught up"),
     show: bool = typer.Option(False, "--list", help="only list what the local store holds"),
     as_json: bool = JSON,
+    token: TokenLabel = None,
+    token_module: TokenModule = "",
+    token_key: TokenKey = "",
+    pin_file: PinFile = None,
+    pin_env: PinEnv = "DOCBUS_TOKEN_PIN",
+    token_cert: TokenCert = None,
 ) -> None:
-    """Receive this org's documents: verify, store, acknowledge (01) or refuse (02)."""
+    """Receive this org's documents: verify, store, acknowledge (01) or refuse (02). One process
+    serves several codes (--org repeated, or --every-org), each with its own seal and group.
+    With --token the org's seal (on its receipts) is a key on a PKCS#11 token."""
     settings = Settings()
-    identity = _identity(settings, org)
-    store_dir = _node(settings, identity.org_code) / "inbox"
+    spec = token_options(token, token_module, token_key, pin_file, pin_env, token_cert)
+    codes = _served(settings, orgs or [], every, spec is not None)
+    identities = [_identity(settings, code, token=spec) for code in codes]
+    stores = {i.org_code: InboxStore(_node(settings, i.org_code) / "inbox") for i in identities}
+    events: dict[str, list[InboxEvent]] = {code: [] for code in stores}
     if not show:
-        trust = TrustFiles(settings.pki)
-        kafka = settings.connection(identity.org_code)
-        directory = DirectoryView(kafka, policy=trust.policy, authority=settings.directory_org)
-        client = InboxClient(identity, kafka, store_dir, trust.policy, directory=directory,
-                             bus_org=settings.bus_org, blob_wait=settings.blob_wait)  # fmt: skip
-        events: list[InboxEvent] = []
-        on_event = events.append if as_json else _print_event
-        try:
-            count = asyncio.run(client.run(once=not follow, on_event=on_event, refresh=trust.refresh))
-        except KeyboardInterrupt:
+        counts = _receive(settings, identities, follow, events if as_json else None, many=len(codes) > 1)
+        if counts is None:
             return
         if not as_json:
-            out.print(f"{count} record(s) handled")
+            out.print(f"{sum(counts.values())} record(s) handled" + _per_org(counts))
     if as_json:
-        emit(_json(identity.org_code, InboxStore(store_dir), events if not show else []))
+        shapes = [_json(code, store, events[code]) for code, store in stores.items()]
+        emit(shapes[0] if len(shapes) == 1 else {"orgs": shapes})
         return
-    _list(InboxStore(store_dir))
+    for code, store in stores.items():
+        if len(stores) > 1:
+            out.print(f"[bold]{code}[/]")
+        _list(store)
+
+
+def _served(settings: Settings, orgs: list[str], every: bool, token: bool) -> list[str]:
+    """The codes this process serves: those named, or every seal key in the PKI folder."""
+    codes = list(dict.fromkeys(orgs))
+    if every:
+        issued = require_pki(settings) / "issued"
+        codes += [p.parent.name for p in sorted(issued.glob("*/org.key.pem")) if p.parent.name not in codes]
+    if not codes:
+        raise CliError(ExitCode.USAGE, "which inbox? --org CODE (repeatable), DOCBUS_ORG or --every-org")
+    if token and len(codes) > 1:
+        raise CliError(ExitCode.USAGE, "--token seals for one org: serve the others in another process")
+    return codes
+
+
+def _per_org(counts: dict[str, int]) -> str:
+    if len(counts) < 2:
+        return ""
+    return f" for {len(counts)} orgs (" + ", ".join(f"{c} {n}" for c, n in counts.items()) + ")"
+
+
+def _receive(
+    settings: Settings,
+    identities: list[NodeIdentity],
+    follow: bool,
+    collected: dict[str, list[InboxEvent]] | None,
+    *,
+    many: bool,
+) -> dict[str, int] | None:
+    """Run the inbox clients in one event loop; None when interrupted."""
+    trust = TrustFiles(settings.pki)
+    first = settings.connection(identities[0].org_code)
+    directory = DirectoryView(first, policy=trust.policy, authority=settings.directory_org)
+    clients = [
+        InboxClient(i, settings.connection(i.org_code), _node(settings, i.org_code) / "inbox", trust.policy,
+                    directory=directory, bus_org=settings.bus_org, blob_wait=settings.blob_wait)
+        for i in identities
+    ]  # fmt: skip
+
+    def on_event(org: str, event: InboxEvent) -> None:
+        if collected is not None:
+            collected[org].append(event)
+        else:
+            _print_event(event, org if many else None)
+
+    try:
+        return asyncio.run(run_inboxes(clients, once=not follow, on_event=on_event, refresh=trust.refresh,
+                                       directory=directory))  # fmt: skip
+    except KeyboardInterrupt:
+        return None
 
 
 def _json(org: str, store: InboxStore, events: list[InboxEvent]) -> dict[str, object]:
@@ -122,13 +189,21 @@ def receipt(
     reason: str = typer.Option("", "--reason", help="needed for 02 and 16"),
     by: str = typer.Option("", "--by", help="the clerk's name"),
     position: str = typer.Option("", "--position", help="the clerk's position"),
+    token: TokenLabel = None,
+    token_module: TokenModule = "",
+    token_key: TokenKey = "",
+    pin_file: PinFile = None,
+    pin_env: PinEnv = "DOCBUS_TOKEN_PIN",
+    token_cert: TokenCert = None,
 ) -> None:
-    """Send a sealed status receipt about a stored envelope (13: about one this org sent)."""
+    """Send a sealed status receipt about a stored envelope (13: about one this org sent).
+    With --token the org's seal is a key on a PKCS#11 token."""
     if status not in CLERK_STATUSES:
         err.print(f"[red]error:[/] --status must be one of {', '.join(CLERK_STATUSES)}")
         raise typer.Exit(2)
     settings = Settings()
-    identity = _identity(settings, org)
+    spec = token_options(token, token_module, token_key, pin_file, pin_env, token_cert)
+    identity = _identity(settings, org, token=spec)
     code = StatusCode(status)
     node = _node(settings, identity.org_code)
     env = _envelope(node, identity.org_code, message_id, code)

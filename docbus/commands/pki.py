@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from cryptography import x509
 from rich.console import Console
 from rich.table import Table
 
+from docbus.commands.token import PinEnv, PinFile, TokenKey, TokenLabel, TokenModule, token_options
 from infra.pki.authority import Authority
 from infra.pki.keys import KeyType
 from infra.pki.tls import issue_tls
@@ -65,9 +66,16 @@ def issue_org(
     passphrase: Passphrase = "",
     key: Key = KeyType.P256,
     days: Days = 730,
+    token: TokenLabel = None,
+    token_module: TokenModule = "",
+    token_key: TokenKey = "",
+    pin_file: PinFile = None,
+    pin_env: PinEnv = "DOCBUS_TOKEN_PIN",
 ) -> None:
-    """Issue an organisation seal certificate (key file + PKCS#12)."""
-    issued = _open(folder, passphrase).issue_org(code, name, key_type=key, days=days)
+    """Issue an organisation seal certificate (key file + PKCS#12; with --token, for the token's key,
+    which never leaves it)."""
+    public_key = _token_key(token, token_module, token_key, pin_file, pin_env)
+    issued = _open(folder, passphrase).issue_org(code, name, key_type=key, days=days, public_key=public_key)
     _out().print(f"{code}: serial {issued.cert.serial_number:x} -> {issued.cert_path}")
 
 
@@ -80,10 +88,24 @@ def issue_official(
     passphrase: Passphrase = "",
     key: Key = KeyType.P256,
     days: Days = 730,
+    token: TokenLabel = None,
+    token_module: TokenModule = "",
+    token_key: TokenKey = "",
+    pin_file: PinFile = None,
+    pin_env: PinEnv = "DOCBUS_TOKEN_PIN",
 ) -> None:
-    """Issue a person's certificate, bound to the org code (or a sub-unit code)."""
-    issued = _open(folder, passphrase).issue_official(code, name, position, key_type=key, days=days)
+    """Issue a person's certificate, bound to the org code (or a sub-unit code); with --token, for
+    the key on the official's PKCS#11 token (no key file is written)."""
+    public_key = _token_key(token, token_module, token_key, pin_file, pin_env)
+    authority = _open(folder, passphrase)
+    issued = authority.issue_official(code, name, position, key_type=key, days=days, public_key=public_key)
     _out().print(f"{code} {name}: serial {issued.cert.serial_number:x} -> {issued.cert_path}")
+
+
+def _token_key(token: str | None, module: str, key: str, pin_file: Path | None, pin_env: str) -> Any:
+    """The public key of the token key to certify, or None for a new key file."""
+    spec = token_options(token, module, key, pin_file, pin_env, None)
+    return None if spec is None else spec.public_key()
 
 
 @pki_app.command("issue-audit")

@@ -17,6 +17,7 @@ from rich.console import Console
 from consumers.bus.decide.routing import RoutingError, route
 from consumers.trust import TrustPolicy
 from docbus.commands.common import ORG, identity, node_dir
+from docbus.commands.token import PinEnv, PinFile, TokenCert, TokenKey, TokenLabel, TokenModule, token_options
 from docbus.errors import CliError, ExitCode
 from docbus.pki_folder import TrustFiles
 from docbus.settings import Settings
@@ -54,10 +55,18 @@ def send(
     business: Annotated[BusinessType, typer.Option("--business")] = BusinessType.NEW,
     wait: bool = typer.Option(True, "--wait/--no-wait", help="wait for the bus's 01/02 notice"),
     timeout: float = typer.Option(30.0, "--timeout", help="seconds to wait for the notice"),
+    token: TokenLabel = None,
+    token_module: TokenModule = "",
+    token_key: TokenKey = "",
+    pin_file: PinFile = None,
+    pin_env: PinEnv = "DOCBUS_TOKEN_PIN",
+    token_cert: TokenCert = None,
 ) -> None:
-    """Send a signed document to the bus (exit 1: refused; 3: no notice in time; others: OPERATIONS.md)."""
+    """Send a signed document to the bus (exit 1: refused; 3: no notice in time; others: OPERATIONS.md).
+    With --token the official signs on a PKCS#11 token; the seal stays the PKI folder's."""
     settings = Settings()
-    sender = identity(settings, org, official)
+    spec = token_options(token, token_module, token_key, pin_file, pin_env, token_cert)
+    sender = identity(settings, org, official, token=spec)
     fields: dict[str, Any] = {
         "document_type": doc_type, "code_number": number, "code_notation": notation, "subject": subject,
         "recipients": to or [], "groups": group or [], "promulgation_place": place,

@@ -24,11 +24,11 @@ from schemas.document import DocumentType
 from schemas.envelope import Envelope
 from schemas.headers import envelope_headers
 from schemas.payload import Payload
-from schemas.receipt import StatusCode
+from schemas.receipt import Receipt, StatusCode
 from tests.audit_bus.conftest import AuditPki, AuditTestSettings, wait_values
 from tests.conftest import REPO
 
-__all__ = ["Sent", "cli", "request_checkpoint", "send_document"]
+__all__ = ["Sent", "cli", "request_checkpoint", "send_document", "send_receipt"]
 
 
 @dataclass(frozen=True)
@@ -81,24 +81,39 @@ async def send_document(
             draft(AuditEvent.ACCEPTED, trust_hashes=trust_hashes(store, env.signatures), **common),
             *(draft(AuditEvent.ROUTED, recipient=code, **common) for code in recipients),
         ]
-        if receipt_from is not None:
-            receipt = receipt_for(pki.identity(receipt_from), env, StatusCode.ACCEPTED)
-            rraw = encode(receipt)
-            rmeta = await producer.send_and_wait(settings.receipts_topic, rraw, key=sender.encode())
-            rcommon = {**common, "stored_hash": None}
-            rcommon["source"] = SourcePosition(
-                topic=rmeta.topic, partition=rmeta.partition, offset=rmeta.offset
-            )
-            drafts.append(
-                draft(
-                    AuditEvent.RECEIPT, recipient=receipt_from, status=receipt.status.value,
-                    receipt_hash=hashlib.sha256(rraw).digest(),
-                    trust_hashes=trust_hashes(store, receipt.signatures), **rcommon,
-                )
-            )  # fmt: skip
         for key, value in drafts:
             await producer.send_and_wait(settings.audit_events_topic, value, key=key, partition=0)
-    return Sent(env, raw, source, now)
+    sent = Sent(env, raw, source, now)
+    if receipt_from is not None:
+        await send_receipt(settings, pki, sent, receipt_from, StatusCode.ACCEPTED)
+    return sent
+
+
+async def send_receipt(
+    settings: AuditTestSettings,
+    pki: AuditPki,
+    sent: Sent,
+    from_org: str,
+    status: StatusCode,
+    *,
+    to_org: str | None = None,
+    reason: str | None = None,
+) -> Receipt:
+    """A receipt about ``sent`` sealed by ``from_org`` on docbus.receipts, and the bus's RECEIPT
+    draft for it (a 13 goes from the sender to ``to_org``, a recipient)."""
+    receipt = receipt_for(pki.identity(from_org), sent.envelope, status, reason, to_org=to_org)
+    rraw = encode(receipt)
+    env, store = sent.envelope, pki.policy().store
+    async with open_producer(settings.kafka) as producer:
+        rmeta = await producer.send_and_wait(settings.receipts_topic, rraw, key=env.sender.code.encode())
+        key, value = draft(
+            AuditEvent.RECEIPT, message_id=env.message_id, sender=env.sender.code, at=datetime.now(UTC),
+            source=SourcePosition(topic=rmeta.topic, partition=rmeta.partition, offset=rmeta.offset),
+            document_id=env.document.document_id, recipient=from_org, status=receipt.status.value,
+            receipt_hash=hashlib.sha256(rraw).digest(), trust_hashes=trust_hashes(store, receipt.signatures),
+        )  # fmt: skip
+        await producer.send_and_wait(settings.audit_events_topic, value, key=key, partition=0)
+    return receipt
 
 
 async def request_checkpoint(settings: AuditTestSettings, size: int) -> list[bytes]:

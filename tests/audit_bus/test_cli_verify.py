@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -120,6 +121,12 @@ async def test_verify_on_the_topic_names_a_record_from_a_second_writer(
     bad = cli(s, "audit", "verify")
     assert bad.returncode == 1
     assert "FAULT INDEX_DUPLICATE" in bad.stdout and f"at position {N}" in bad.stdout, bad.stdout
+    fault = json.loads(cli(s, "audit", "verify", "--json").stdout)
+    assert (
+        fault["ok"] is False
+        and fault["fault"]["kind"] == "INDEX_DUPLICATE"
+        and fault["fault"]["position"] == N
+    )
 
 
 async def test_verify_warns_about_records_no_checkpoint_covers_yet(
@@ -132,3 +139,14 @@ async def test_verify_warns_about_records_no_checkpoint_covers_yet(
     await wait_values(s.kafka, s.audit_topic, lambda v: len(v) == N + 1)
     ok = cli(s, "audit", "verify")
     assert ok.returncode == 0 and "1 record(s) after the newest checkpoint are not signed yet" in ok.stdout
+    # the same report as one JSON document (docs/OPERATIONS.md, "JSON output")
+    shown = cli(s, "audit", "verify", "--json")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    report = json.loads(shown.stdout)
+    assert (report["ok"], report["records"], report["signed_records"], report["unsigned_tail"]) == (
+        True,
+        N + 1,
+        N,
+        1,
+    )
+    assert report["fault"] is None and report["foreign"] == [] and report["checkpoints"] >= 1

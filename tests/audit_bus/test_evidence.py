@@ -3,6 +3,7 @@ Also `docbus audit timeline` over the same story."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,6 +40,12 @@ async def test_evidence_verifies_offline_and_refuses_alterations(
     for event in ("SUBMITTED", "ACCEPTED", "ROUTED", "RECEIPT"):
         assert event in lines
     assert "G03.U002" in lines and "H01" in lines and " 03 " in lines
+    traced = cli(s, "audit", "timeline", sent.message_id, "--json")
+    assert traced.returncode == 0, traced.stdout + traced.stderr
+    story = json.loads(traced.stdout)
+    assert story["query"] == sent.message_id
+    assert [r["event"] for r in story["records"]].count("ROUTED") == 2
+    assert {r["recipient"] for r in story["records"] if r["event"] == "ROUTED"} == {"G03.U002", "H01"}
 
     out = tmp_path / "evidence.bin"
     built = cli(s, "evidence", sent.message_id, "--out", str(out))
@@ -50,6 +57,20 @@ async def test_evidence_verifies_offline_and_refuses_alterations(
     ok = cli(s, "evidence", "verify", str(out), **OFFLINE)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert f"message {sent.message_id}" in ok.stdout and "RECEIPT" in ok.stdout
+    # the bundle yields the header and the document back, once verified; one JSON document says so
+    shown = cli(s, "evidence", "verify", str(out), "--extract", str(tmp_path / "doc"), "--json", **OFFLINE)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    report = json.loads(shown.stdout)
+    assert report["ok"] and report["message_id"] == sent.message_id and report["accepted"]
+    assert [r["event"] for r in report["records"]][:2] == ["SUBMITTED", "ACCEPTED"]
+    assert report["checkpoint"]["tree_size"] >= len(report["records"])
+    header = json.loads((tmp_path / "doc" / "header.json").read_text("utf-8"))
+    assert header["message_id"] == sent.message_id
+    assert header["document"]["subject"] == sent.envelope.document.subject
+    assert {sig["role"] for sig in header["signatures"]} == {"official", "organization"}
+    payload = sent.envelope.payload
+    assert (tmp_path / "doc" / "files" / payload.file_name).read_bytes() == payload.data
+    assert (tmp_path / "doc" / "envelope.bin").read_bytes() == sent.raw
 
     def altered(name: str, **update: object) -> Path:
         path = tmp_path / f"{name}.bin"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 import typer
@@ -66,6 +67,14 @@ def test_apply_without_orgs_grants_every_org_with_an_inbox(secured: Secured) -> 
     out = apply_cli(secured)
     assert "ACLs: 0 created" in out  # the fixture granted both inbox owners already
     assert "(2 orgs)" in out  # G03.17 was granted above but has no inbox topic
+    # the same, as one JSON document: the topics' plan, the ACLs and the quotas
+    done = CliRunner().invoke(app(), cli_args(secured, "topics", "apply", "--acls", "--json"))
+    assert done.exit_code == 0, done.output
+    shown = json.loads(done.stdout)
+    granted = shown["acls"]
+    assert granted["created"] == [] and len(granted["orgs"]) == 2 and granted["unchanged"] > 0
+    assert shown["created"] == [] and len(shown["unchanged"]) >= len(topics.load_specs())
+    assert isinstance(shown["quotas"], list)
 
 
 def test_revoke_shuts_an_org_out_on_its_open_connection(secured: Secured) -> None:

@@ -35,13 +35,15 @@ from benchmarks._ceilings import ratio, rss_mb
 from benchmarks._world import ALGORITHMS, PASSPHRASE, BenchWorld, Chain, build_world
 from consumers.bus.decide.policy import SenderState
 from consumers.bus.decide.validator import Accepted, Validator
+from consumers.bus.notices import BusNotices
+from consumers.bus.outputs import Source, envelope_outputs
 from docbus.directory_load import ensure_topics, publish_entries
 from docbus.pki_folder import TrustFiles
 from docbus.settings import connection_env
 from schemas.connection import KafkaConnection
 from schemas.directory_store import DirectoryStore
 from schemas.topics import INGRESS_TOPIC, QUARANTINE_TOPIC, RECEIPTS_TOPIC, inbox_topic
-from tests.bus.kafka import BusProcess, end_offsets, start_group_at_end
+from tests.bus.kafka import BusProcess, end_offsets, produce, start_group_at_end
 
 __all__ = ["run"]
 
@@ -185,6 +187,8 @@ async def paced(kafka: KafkaConnection, batch: Batch, per_s: float, wait: float)
     await reader
     lat = sorted((arrived[m][0] - sent[m]) * 1000 for m in sent if m in arrived)
     q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) > 1 else lat * 99
+    if not q:  # nothing arrived within the window: no percentile to state (``arrived`` says 0)
+        q = [float("nan")] * 99
     return {
         "offered_per_s": per_s,
         "achieved_send_per_s": round(achieved),
@@ -245,6 +249,79 @@ def decision_rate(world: BenchWorld, batch: Batch) -> float:
     return len(batch) / (time.perf_counter() - t0)
 
 
+def refusal_cost(world: BenchWorld, batch: Batch, junk: int) -> dict[str, Any]:
+    """What a refused record costs the processor beside an accepted envelope, in this process: the
+    decision and its outputs (records as data, seals, audit drafts) per record, µs. A flood of junk
+    must cost nothing next to mail (target: refused ≥ 10x cheaper)."""
+    store = DirectoryStore()
+    store.apply(world.entries)
+    validator = Validator(TrustFiles(world.pki).policy, store)
+    sealer = BusNotices(world.identities["G03.BUS"])
+    states: dict[str, SenderState] = {}
+
+    def per_record(raws: list[bytes]) -> float:
+        t0 = time.perf_counter()
+        for i, raw in enumerate(raws):
+            now = datetime.now(UTC)
+            d = validator.check(
+                raw, now=now, position=(0, i), state_of=lambda c: states.get(c) or SenderState(),
+                routed_of=lambda _: None,
+            )  # fmt: skip
+            if isinstance(d, Accepted):
+                states[d.sender] = d.state
+            envelope_outputs(d, raw, Source(INGRESS_TOPIC, 0, i, b"H09", now), sealer)
+        return (time.perf_counter() - t0) / len(raws) * 1e6
+
+    accepted = per_record([raw for _, _, raw in batch])
+    refused = per_record([_JUNK + os.urandom(200) for _ in range(junk)])
+    return {
+        "accepted_us": round(accepted, 1),
+        "refused_us": round(refused, 1),
+        "ratio": round(accepted / refused, 1),
+        "target_ratio": 10,
+        "met": accepted / refused >= 10,
+    }
+
+
+async def workers(
+    kafka: KafkaConnection, world: BenchWorld, home: Path, env: dict[str, str], n: int
+) -> dict[str, Any]:
+    """``n`` envelopes pre-loaded on ingress, drained by one `docbus bus run` and then by two of one
+    group (fresh groups, fresh chains): N over the span of their inbox copies. On a 2-core machine
+    the workers, the broker and this harness share the cores."""
+    rates: dict[int, float] = {}
+    for count in (1, 2):
+        chains = {code: world.chain(code) for code, _, _ in ALGORITHMS.values()}
+        batch = presign(chains, n, recipients=(RECIPIENT,))
+        app_id = f"docbus-bench-{uuid.uuid4().hex[:8]}"
+        await start_group_at_end(kafka, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
+        inbox_start = await end_offsets(kafka, [inbox_topic(RECIPIENT)])
+        await produce(kafka, INGRESS_TOPIC, [(key, raw) for key, _, raw in batch])
+        buses = []
+        for i in range(count):
+            folder = home / f"workers-{count}-{i}"
+            folder.mkdir()
+            worker_env = {**env, "DOCBUS_HOME": str(folder), "DOCBUS_APP_ID": app_id}
+            buses.append(BusProcess(worker_env, folder / "bus.log"))
+        for bus in buses:
+            bus.start()
+        try:
+            got = await collect(kafka, inbox_start, {m for _, m, _ in batch}, 120 + n / 100)
+        finally:
+            for bus in buses:
+                bus.stop()
+        if len(got) < len(batch):
+            raise RuntimeError(f"{count} worker(s) drained {len(got)} of {len(batch)}")
+        stamps = sorted(ts for _, ts in got.values())
+        rates[count] = (len(stamps) - 1) / max(stamps[-1] - stamps[0], 1e-3)
+    return {
+        "envelopes": n,
+        "one_per_s": round(rates[1]),
+        "two_per_s": round(rates[2]),
+        "ratio": ratio(rates[2], rates[1]),
+    }
+
+
 async def junk_flood(kafka: KafkaConnection, chains: dict[str, Chain], junk: int) -> dict[str, Any]:
     """``junk`` undecodable records from one sender key, sent as fast as the producer goes, while
     the other senders' envelopes are paced at 100/s; junk drained per second (the processor's
@@ -297,6 +374,7 @@ async def measure(
     ingress_start = await end_offsets(kafka, [INGRESS_TOPIC])
     inbox_start = await end_offsets(kafka, [inbox_topic(RECIPIENT)])
     decided = decision_rate(world, batch)
+    refusal = refusal_cost(world, batch[: max(1, drain // 4)], junk)
     raw = await raw_ceiling(kafka, batch, ingress_start)
     env = {
         "DOCBUS_HOME": str(home),
@@ -346,11 +424,13 @@ async def measure(
                 )
             result["latency"].append(row)
         result["junk_flood"] = await junk_flood(kafka, chains, junk)
+        result["refusal"] = refusal
     finally:
         sampler.stop()
         bus.stop()
         if os.environ.get("DOCBUS_BENCH_BUS_LOG"):  # keep the processor's log for a look afterwards
             shutil.copyfile(bus.log, os.environ["DOCBUS_BENCH_BUS_LOG"])
+    result["workers"] = await workers(kafka, world, home, env, drain)
     rss = [s for s in sampler.samples if s > 0]
     half = rss[len(rss) // 2 :]
     result["processor_memory"] = {

@@ -187,6 +187,24 @@ def render(result: dict[str, Any], console: Console) -> None:
             "< 1000",
             _met(j["met"]),
         )
+        r = bus["refusal"]
+        table.add_row(
+            "refused record vs accepted envelope: decide + outputs µs",
+            f"{r['refused_us']} / {r['accepted_us']}",
+            "in-process, same run",
+            f"{r['ratio']:.1f}x",
+            ">= 10x",
+            _met(r["met"]),
+        )
+        w = bus["workers"]
+        table.add_row(
+            f"drain, 1 vs 2 `bus run` workers ({w['envelopes']} envelopes)",
+            f"{w['two_per_s']}/s",
+            f"{w['one_per_s']}/s one worker",
+            f"{w['ratio']:.2f}",
+            "",
+            "",
+        )
         table.add_row(
             "processor drain /s",
             str(d["processor_per_s"]),

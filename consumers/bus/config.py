@@ -46,7 +46,7 @@ class BusConfig(StateFolders):
     #: records an agent decides before awaiting their outputs together (throughput vs. redo on crash)
     batch_size: int = Field(default=200, ge=1)
     #: seconds an agent waits to fill a batch before deciding what it has
-    batch_wait: float = Field(default=0.02, gt=0)
+    batch_wait: float = Field(default=0.005, gt=0)
     #: 02 notices a sender may get at once, refilled at notices_per_minute (a forgery flood naming
     #: an org costs its inbox no more; every refusal is still quarantined and audited)
     notice_burst: int = Field(default=20, ge=0)

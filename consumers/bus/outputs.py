@@ -213,7 +213,12 @@ def _accepted_notice(d: Accepted, src: Source, sealer: Sealer) -> tuple[OutRecor
 def _refuse(d: Rejected, raw: bytes, raw_hash: bytes, src: Source, sealer: Sealer, notify: bool) -> Outputs:
     claimed = d.sender or key_sender(src.key)
     message_id = d.message_id or src.fallback_id
-    logger.info("rejected %s from %s: %s %s", message_id, claimed, d.reason.value, d.detail[:200])
+    # an authenticated sender's refusal is worth a line; a flood of junk or forgeries would cost a
+    # line each (the quarantine record and the audit draft keep every one of them)
+    logger.log(
+        logging.INFO if d.notify else logging.DEBUG,
+        "rejected %s from %s: %s %s", message_id, claimed, d.reason.value, d.detail[:200],
+    )  # fmt: skip
     record = quarantine_record(
         raw, d.reason, d.detail, topic=src.topic, partition=src.partition, offset=src.offset,
         at=src.at, message_id=d.message_id,

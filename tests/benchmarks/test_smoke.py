@@ -47,6 +47,8 @@ def test_every_benchmark_runs_and_reports_its_ceiling(kafka_conn: KafkaConnectio
     assert bus["decision_per_s"] > 0 and bus["drain_vs_decision"] > 0
     assert bus["junk_flood"]["junk_records"] == suite.QUICK.junk and bus["junk_flood"]["junk_per_s"] > 0
     assert bus["processor_memory"]["rss_mb_max"] > 0
+    assert bus["refusal"]["accepted_us"] > 0 and bus["refusal"]["refused_us"] > 0
+    assert bus["workers"]["envelopes"] == suite.QUICK.drain and bus["workers"]["two_per_s"] > 0
     gateway = result["gateway"]
     assert gateway["submit_per_s"] > 0 and gateway["sender_per_s"] > 0 and gateway["cli_process_per_s"] > 0
     large = result["large"]

@@ -8,6 +8,7 @@ audit RECEIPT (and DELIVERED for a recipient's 01). Refused: quarantine and audi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ def register(bus: Bus) -> None:
                 for skipped in await bus.receipt_gaps.missing(msg.partition, msg.offset):
                     futures += await handle_receipt(bus, skipped)
                 futures += await handle_receipt(bus, msg)
+                await asyncio.sleep(0)  # the producer sends while the rest is decided
             await bus.acknowledged(futures)
             await bus.commit(events)
 

@@ -7,6 +7,7 @@ acknowledgements, then store the sender states and commit the batch's offsets.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable
@@ -45,6 +46,9 @@ def register(bus: Bus) -> None:
                 for skipped in await bus.ingress_gaps.missing(msg.partition, msg.offset):
                     futures += await handle_envelope(bus, skipped)
                 futures += await handle_envelope(bus, msg)
+                # let the producer send what is decided while the rest of the batch is: the first
+                # records' copies leave now, not after the last one is decided
+                await asyncio.sleep(0)
             await bus.acknowledged(futures)
             # sender states only after every inbox copy and routing record of the batch is stored:
             # a crash in between then re-routes (known by position) instead of refusing as REPLAY

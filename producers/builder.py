@@ -11,7 +11,7 @@ from __future__ import annotations
 import mimetypes
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Protocol
@@ -39,6 +39,7 @@ from schemas.orgcode import canonical_org_code
 from schemas.payload import Payload
 from schemas.reasons import Reason
 from schemas.signature import SignerRole
+from schemas.text import nfc
 
 __all__ = [
     "DocumentDraft",
@@ -128,6 +129,15 @@ def prepare_envelope(
     return env
 
 
+def _typed_text_nfc(draft: DocumentDraft) -> DocumentDraft:
+    """What a clerk typed, in NFC (the contract refuses other forms: schemas/text.py)."""
+    return replace(
+        draft, code_number=nfc(draft.code_number), code_notation=nfc(draft.code_notation),
+        subject=nfc(draft.subject), promulgation_place=nfc(draft.promulgation_place),
+        places=[nfc(p) for p in draft.places], contact={k: nfc(v) for k, v in draft.contact.items()},
+    )  # fmt: skip
+
+
 def build_envelope(
     identity: NodeIdentity,
     draft: DocumentDraft,
@@ -141,6 +151,7 @@ def build_envelope(
     """The unsigned envelope; ContractError(INVALID_FIELD) for a draft the contract refuses."""
     now = created_at or datetime.now(UTC)
     day = draft.promulgation_date or now.astimezone(UTC).date()
+    draft = _typed_text_nfc(draft)
     try:
         header = DocumentHeader(
             document_id=format_document_id(identity.org_code, day, draft.code_number, draft.code_notation),

@@ -20,6 +20,7 @@ from schemas.envelope import Envelope
 from schemas.fields import utc_millis
 from schemas.receipt import Receipt, StatusCode
 from schemas.signature import SignerRole
+from schemas.text import nfc
 
 __all__ = ["build_receipt", "make_receipt", "receipt_for"]
 
@@ -50,9 +51,9 @@ def make_receipt(
             from_org=identity.org_code,
             to_org=to_org,
             status=StatusCode(status),
-            reason=reason or "",
-            by_name=by_name,
-            by_position=by_position,
+            reason=nfc(reason or ""),  # typed by a clerk: NFC before it is signed (schemas/text.py)
+            by_name=nfc(by_name),
+            by_position=nfc(by_position),
             at=when,
         )
     except ValidationError as exc:

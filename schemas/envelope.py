@@ -19,6 +19,7 @@ from schemas.orgcode import canonical_org_code, validate_org_code
 from schemas.payload import Payload
 from schemas.reasons import Reason
 from schemas.signature import Signature
+from schemas.text import check_text
 
 __all__ = ["ZERO_HASH", "Envelope", "GroupAddress", "check_envelope", "check_not_secret", "parse_envelope"]
 
@@ -93,10 +94,11 @@ def check_not_secret(env: Envelope) -> None:
 
 
 def check_envelope(env: Envelope, limits: Limits = DEFAULT_LIMITS) -> None:
-    """Secret, limit and digest checks of a built or decoded envelope (a node runs this before
+    """Secret, limit, text and digest checks of a built or decoded envelope (a node runs this before
     signing, so it never signs what the bus would refuse)."""
     check_not_secret(env)
     check_envelope_limits(env, limits)
+    check_text(env)  # NFC, no hidden or reordering characters (TEXT_NOT_NFC, FORBIDDEN_CHARACTER)
     check_digests(env)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -62,7 +63,7 @@ class Payload(BaseModel):
     def of(cls, file_name: str, content_type: str, data: bytes) -> Payload:
         """Build a payload whose descriptor matches ``data``."""
         return cls(
-            file_name=file_name,
+            file_name=unicodedata.normalize("NFC", file_name),  # a file system may spell it NFD
             content_type=content_type,
             size=len(data),
             sha256=hashlib.sha256(data).digest(),

@@ -32,6 +32,7 @@ from producers.node_state import atomic_write
 from schemas.envelope import Envelope
 from schemas.payload import Payload
 from schemas.receipt import Receipt
+from schemas.text import safe_file_name
 
 __all__ = ["InboxStore"]
 
@@ -39,11 +40,13 @@ Meta = dict[str, Any]
 
 
 def _file_names(payloads: list[Payload]) -> list[str]:
-    """Stored names: the sender's names, numbered when two payloads share one."""
+    """Stored names: the sender's names made safe to show and write (schemas/text.py), numbered when
+    two payloads share one."""
     seen: set[str] = set()
     names = []
     for i, p in enumerate(payloads):
-        name = p.file_name if p.file_name not in seen else f"{i}-{p.file_name}"
+        safe = safe_file_name(p.file_name)
+        name = safe if safe not in seen else f"{i}-{safe}"
         seen.add(name)
         names.append(name)
     return names

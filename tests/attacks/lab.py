@@ -8,6 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
 from consumers.bus.decide.policy import SenderState
 from consumers.bus.decide.receipt_check import ReceiptCheck
 from consumers.bus.decide.routed import RoutedRecord
@@ -23,8 +26,9 @@ from schemas.canonical import envelope_signing_input, signing_hash
 from schemas.codec import encode
 from schemas.directory import DirectoryEntry
 from schemas.directory_store import DirectorySnapshot, DirectoryStore
-from schemas.document import DocumentType
+from schemas.document import Competence, DocumentType
 from schemas.envelope import ZERO_HASH, Envelope
+from schemas.header import SignerInfo
 from schemas.payload import Payload
 
 PASS = b"attack-lab-passphrase"
@@ -126,11 +130,25 @@ def sign(
     seal: Issued | None = None,
     at: datetime | None = None,
 ) -> tuple[Envelope, bytes]:
-    """Sign ``env`` as the node of ``code`` would, with any official or seal certificate swapped in."""
+    """Sign ``env`` as the node of ``code`` would, with any official or seal certificate swapped in
+    (the header's signer then names the swapped official, as a node's builder writes it)."""
     off = provider(official or lab.officials[code])
     org = provider(seal or lab.seals[code])
+    if official is not None:
+        env = env.model_copy(update={"document": env.document.model_copy(update={"signer": _signer_of(off)})})
     signed = env.model_copy(update={"signatures": sign_dual(off, org, envelope_signing_input(env), at)})
     return signed, encode(signed)
+
+
+def _signer_of(official: FileKeyProvider) -> SignerInfo:
+    subject = x509.load_der_x509_certificate(official.chain[0]).subject
+
+    def attr(oid: x509.ObjectIdentifier) -> str:
+        found = subject.get_attributes_for_oid(oid)
+        return str(found[0].value) if found else ""
+
+    return SignerInfo(competence=Competence.NONE, position=attr(NameOID.TITLE) or "Người ký",
+                      full_name=attr(NameOID.COMMON_NAME))  # fmt: skip
 
 
 class Bus:

@@ -12,6 +12,7 @@ from producers.identity import NodeIdentity
 from producers.receipts import receipt_for
 from schemas.codec import encode
 from schemas.envelope import Envelope
+from schemas.lifecycle import Recall, RecipientState
 from schemas.reasons import Reason
 from schemas.receipt import Receipt, StatusCode
 from tests.attacks.lab import Bus, Chain, Lab, provider
@@ -27,9 +28,11 @@ def routed(lab: Lab, bus: Bus) -> Envelope:
 
 def decide(bus: Bus, receipt: Receipt | bytes, recalled: bool = False) -> ReceiptDecision:
     raw = receipt if isinstance(receipt, bytes) else encode(receipt)
+    asked = RecipientState(recall=Recall.REQUESTED if recalled else Recall.NONE)
     return bus.receipts.check(
-        raw, now=datetime.now(UTC), routed_of=bus.routed.get, recall_requested=lambda _: recalled
-    )
+        raw, now=datetime.now(UTC), routed_of=bus.routed.get, recall_requested=lambda _: recalled,
+        lifecycle_of=lambda _mid, _code: asked,
+    )  # fmt: skip
 
 
 def rejected(d: ReceiptDecision, reason: Reason) -> ReceiptRejected:

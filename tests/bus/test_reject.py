@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import unicodedata
 from collections.abc import Callable
 
 import pytest
@@ -16,7 +17,7 @@ from schemas.receipt import StatusCode
 from schemas.topics import QUARANTINE_TOPIC, inbox_topic
 from tests.bus.kafka import BusProcess, bus_notices, end_offsets, produce, read_until
 from tests.bus.kafka import quarantined as quarantined_by
-from tests.bus.world import Sender, World, forge, raw_of
+from tests.bus.world import MINISTER, Sender, World, forge, named_payload, raw_of
 
 pytestmark = pytest.mark.broker
 
@@ -208,3 +209,42 @@ async def test_a_field_bug_is_answered_and_a_forged_one_is_not(
     assert told[forged.message_id].reason.value == "INVALID_FIELD"
     delivered = [r.key for r in records if r.topic.startswith("docbus.inbox.") and r.key]
     assert invalid.message_id.encode() not in delivered and malformed.message_id.encode() not in delivered
+
+
+async def test_document_identity_and_text_are_refused_each_with_its_code(
+    kafka_conn: KafkaConnection, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
+) -> None:
+    """On the real bus: a header signed by a department official but naming the minister as signer
+    (SIGNER_MISMATCH), an NFD subject (TEXT_NOT_NFC), a file name with a bidi override and a NUL in
+    a subject (FORBIDDEN_CHARACTER) — all accepted before; each quarantined, the sender told, and
+    its next envelope delivered."""
+    start = await end_offsets(kafka_conn, [QUARANTINE_TOPIC, inbox_topic("H02"), inbox_topic("G03")])
+    g03 = senders("G03")
+    nfd = unicodedata.normalize("NFD", "Về việc tuyển sinh")
+    cases = [
+        (g03.variant(("H02",), signer=MINISTER), "SIGNER_MISMATCH"),
+        (g03.variant(("H02",), subject=nfd), "TEXT_NOT_NFC"),
+        (g03.variant(("H02",), payload=named_payload("cv\u202efdp.exe")), "FORBIDDEN_CHARACTER"),
+        (g03.variant(("H02",), subject="a\x00b"), "FORBIDDEN_CHARACTER"),
+    ]
+    good_env, good = g03.envelope(("H02",))
+    await produce(kafka_conn, "docbus.ingress", [(b"G03", raw_of(e)) for e, _ in cases] + [(b"G03", good)])
+    wanted = {e.message_id: reason for e, reason in cases}
+
+    def told(records: Records) -> dict[str, str]:
+        return {
+            n.envelope_id: n.reason.split(":", 1)[0]
+            for n in bus_notices(records, published)
+            if n.status is StatusCode.REJECTED and n.envelope_id in wanted
+        }
+
+    def done(records: Records) -> bool:
+        return has(records, inbox_topic("H02"), good_env.message_id.encode()) and len(told(records)) == 4
+
+    records = await read_until(kafka_conn, start, done, bus=bus_process)
+    assert done(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
+    assert told(records) == wanted
+    kept = {q.message_id: q.reason.value for q in quarantined_by(records, bus_process.app_id)}
+    assert {mid: kept.get(mid) for mid in wanted} == wanted
+    delivered = {r.key for r in records if r.topic == inbox_topic("H02")}
+    assert not {mid.encode() for mid in wanted} & delivered

@@ -4,6 +4,7 @@ routing against the named snapshot, and re-processing told apart from replay."""
 from __future__ import annotations
 
 import os
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from docbus.pki_folder import TrustFiles
 from producers.builder import sign_envelope
 from schemas.directory_store import DirectoryStore
 from schemas.reasons import Reason
-from tests.bus.world import DEPARTMENTS, World, forge, raw_of
+from tests.bus.world import DEPARTMENTS, MINISTER, World, forge, named_payload, raw_of
 
 
 class Harness:
@@ -191,3 +192,19 @@ def test_a_field_bug_under_a_forged_seal_tells_nobody(world: World, bus: Harness
     env = world.sender("H02").field_bug(("H01", "H01"), sign=False)
     d = rejected(bus.check(raw_of(env)), Reason.INVALID_FIELD)
     assert not d.notify and d.notice_of is None and d.state is None
+
+
+def test_document_identity_and_text(world: World, bus: Harness) -> None:
+    """A signed header whose signer is not the signing official (a department official signing as
+    "TM. Bộ trưởng"), an NFD subject and a bidi override in a file name: each refused with its own
+    code, and answered (the sender's seal verifies)."""
+    sender = world.sender("H01")
+    cases = {
+        Reason.SIGNER_MISMATCH: sender.variant(("H02",), signer=MINISTER),
+        Reason.TEXT_NOT_NFC: sender.variant(("H02",), subject=unicodedata.normalize("NFD", "Về việc")),
+        Reason.FORBIDDEN_CHARACTER: sender.variant(("H02",), payload=named_payload("cv\u202efdp.exe")),
+    }
+    for reason, env in cases.items():
+        d = rejected(bus.check(raw_of(env)), reason)
+        assert d.notify and d.sender == "H01", d.detail
+    assert isinstance(bus.check(sender.envelope(("H02",))[1]), Accepted)  # its chain carries on

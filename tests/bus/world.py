@@ -17,8 +17,9 @@ from schemas.canonical import envelope_signing_input, signing_hash
 from schemas.codec import encode
 from schemas.directory import DirectoryEntry
 from schemas.directory_store import DirectorySnapshot
-from schemas.document import DocumentType, SecurityLevel
+from schemas.document import Competence, DocumentType, SecurityLevel
 from schemas.envelope import ZERO_HASH, Envelope
+from schemas.header import SignerInfo
 from schemas.payload import Payload
 
 PASSPHRASE = "bus-test-passphrase"
@@ -130,6 +131,33 @@ class Sender:
             doc = signed.document.model_copy(update={"subject": signed.document.subject + " (sửa)"})
             signed = signed.model_copy(update={"document": doc})
         return signed
+
+
+    def variant(self, recipients: tuple[str, ...], *, payload: Payload | None = None,
+                **document: object) -> Envelope:
+        """A properly signed envelope whose header fields (``document``: subject=..., signer=...) or
+        payload were set after building, unchecked: what a vendor's own builder might sign."""
+        env, _ = self.envelope(recipients, advance=False)
+        doc = env.document.model_copy(update=document)
+        update: dict[str, object] = {"document": doc, "signatures": []}
+        if payload is not None:
+            update["payload"] = payload
+        unsigned = env.model_copy(update=update)
+        official = self.identity.require_official()
+        sigs = sign_dual(official, self.identity.seal, envelope_signing_input(unsigned))
+        signed = unsigned.model_copy(update={"signatures": sigs})
+        self.sequence, self.last = signed.sequence, signing_hash(signed)
+        return signed
+
+
+# a department official's header claiming the minister's signature
+MINISTER = SignerInfo(competence=Competence.TM, position="Bộ trưởng", full_name="Nguyễn Kim Sơn")
+
+
+def named_payload(file_name: str) -> Payload:
+    """A payload under a file name the contract refuses (built without its rules)."""
+    good = Payload.of("vb.pdf", "application/pdf", b"%PDF-1.7 named")
+    return Payload.model_construct(**{**dict(good), "file_name": file_name})
 
 
 def raw_of(env: Envelope, trailing: bytes = b"") -> bytes:

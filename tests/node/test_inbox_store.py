@@ -46,3 +46,17 @@ def test_receipts_are_logged_once(node_pki: NodePki, tmp_path: Path) -> None:
     assert store.record_receipt(receipt, encode(receipt), entry)
     assert not store.record_receipt(receipt, encode(receipt), entry)
     assert store.receipts() == [entry]
+
+
+def test_stored_file_names_are_sanitised(node_pki: NodePki, tmp_path: Path) -> None:
+    """A name with a bidi override ("cv\\u202efdp.exe" shows as "cvexe.pdf") or a zero-width space is
+    written with those characters replaced, whatever let it through (before: written to disk as is)."""
+    me = node_pki.identity("G03.U001")
+    good = Payload.of("x.pdf", "application/pdf", b"%PDF")
+    odd = [Payload.model_construct(**{**dict(good), "file_name": "cv\u202efdp.exe"}),
+           Payload.model_construct(**{**dict(good), "file_name": "a\u200bb.pdf"})]  # fmt: skip
+    env = build_envelope(me, draft(attachments=odd))
+    store = InboxStore(tmp_path)
+    folder = store.save_document(env, b"raw", {"message_id": env.message_id, "received_at": "t"})
+    assert store.meta(env.message_id)["files"][1:] == ["cv_fdp.exe", "a_b.pdf"]
+    assert sorted(p.name for p in (folder / "files").iterdir()) == sorted(store.meta(env.message_id)["files"])

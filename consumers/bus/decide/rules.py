@@ -37,6 +37,7 @@ from schemas.orgcode import canonical_org_code
 from schemas.reasons import Reason
 from schemas.receipt import Receipt, StatusCode, parse_receipt
 from schemas.signature import Signature, SignerRole
+from schemas.text import check_text, nfc
 
 __all__ = [
     "BUS_ENVELOPE",
@@ -167,6 +168,7 @@ def _decodes_envelope(s: Subject) -> None:
 
 def _decodes_receipt(s: Subject) -> None:
     s.receipt = parse_receipt(s.raw, s.config.limits)
+    check_text(s.receipt)
     s.signer = canonical_org_code(s.receipt.from_org)
     s.signing_input = receipt_signing_input(s.receipt)
 
@@ -220,6 +222,25 @@ def _official(s: Subject) -> None:
         raise TrustError(Reason.SIGNATURE_INVALID, detail, SignerRole.OFFICIAL)
     official = s.trust.verify_signature(s.signing_input, found[0], s.signer, Purpose.OFFICIAL, s.now)
     s.document = VerifiedDocument(s.signer, s.seal.signer, official)
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(nfc(a).casefold().split()) == " ".join(nfc(b).casefold().split())
+
+
+def _signer_bound(s: Subject) -> None:
+    """``document.signer`` is the official whose signature verified: the name (and the position,
+    when the certificate states one) of that certificate, without regard to case or spacing."""
+    env = _envelope(s)
+    if s.document is None:
+        raise Refusal(Reason.POLICY, "rule needs the verified official first")
+    named, official = env.document.signer, s.document.official
+    if not _same(named.full_name, official.name):
+        detail = f"signer {named.full_name!r} is not the signing official {official.name!r}"
+        raise Refusal(Reason.SIGNER_MISMATCH, detail)
+    if official.position and not _same(named.position, official.position):
+        detail = f"signer position {named.position!r} is not the official's certified {official.position!r}"
+        raise Refusal(Reason.SIGNER_MISMATCH, detail)
 
 
 def _addressed(s: Subject) -> None:
@@ -289,6 +310,7 @@ FRESH = Rule("fresh", _fresh)
 SIGNING_TIME = Rule("signing_time.bounded", _signing_time)
 SEAL = Rule("seal", _seal)
 OFFICIAL = Rule("official", _official)
+SIGNER_BOUND = Rule("signer.bound", _signer_bound)
 ADDRESSED = Rule("recipient.addressed", _addressed)
 ANSWERS_ROUTED = Rule("receipt.answers_routed", _answers_routed)
 DIRECTION = Rule("receipt.direction", _direction)
@@ -297,12 +319,12 @@ IN_ORDER = Rule("receipt.in_order", _in_order)
 RULES: dict[str, Rule] = {
     r.name: r
     for r in (DECODES_ENVELOPE, DECODES_RECEIPT, CONTRACT, ROUTABLE, FRESH, SIGNING_TIME, SEAL, OFFICIAL,
-              ADDRESSED, ANSWERS_ROUTED, DIRECTION, IN_ORDER)
+              SIGNER_BOUND, ADDRESSED, ANSWERS_ROUTED, DIRECTION, IN_ORDER)
 }  # fmt: skip
 
 # cheapest first: contract, directory, clocks, then cryptography
 BUS_ENVELOPE = AllOf(
-    "bus.envelope", [DECODES_ENVELOPE, CONTRACT, ROUTABLE, FRESH, SIGNING_TIME, SEAL, OFFICIAL]
+    "bus.envelope", [DECODES_ENVELOPE, CONTRACT, ROUTABLE, FRESH, SIGNING_TIME, SEAL, OFFICIAL, SIGNER_BOUND]
 )
 RECIPIENT_ENVELOPE = AllOf("recipient.envelope", [*BUS_ENVELOPE.rules, ADDRESSED])
 RECIPIENT_RECEIPT = AllOf("recipient.receipt", [DECODES_RECEIPT, FRESH, SIGNING_TIME, SEAL])

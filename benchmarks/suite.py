@@ -14,14 +14,22 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import bench_audit, bench_bus, bench_gateway, bench_large, bench_pipeline, bench_verify
+from benchmarks import (
+    bench_audit,
+    bench_bus,
+    bench_gateway,
+    bench_large,
+    bench_pipeline,
+    bench_recovery,
+    bench_verify,
+)
 from benchmarks._ceilings import machine
 from schemas.connection import KafkaConnection
 
@@ -43,9 +51,11 @@ class Sizes:
     cli_runs: int = 3
     large_mb: int = 200  # one attachment end to end (benchmarks/bench_large.py); 0 skips it
     junk: int = 5000  # junk records from one sender during paced good traffic (bench_bus.junk_flood)
+    recovery_cluster: bool = True  # bus.recovery's broker kill and pause on the 3-node test cluster
 
 
 QUICK = Sizes(0.02, 8, 0.05, 200, 2000, 20, (100, 1000), 0.05, 1, 10, 1, 4, 50)
+QUICK = replace(QUICK, recovery_cluster=False)  # the processor kill only, on the given broker
 
 
 def test_broker() -> KafkaConnection:
@@ -72,11 +82,24 @@ def run_all(sizes: Sizes, kafka: KafkaConnection | None) -> dict[str, Any]:
         out["bus"] = bench_bus.run(
             kafka, sizes.drain, sizes.rates, sizes.rate_seconds, sizes.fanouts, sizes.junk
         )
+        out["bus"]["recovery"] = recovery(kafka, sizes)
         out["gateway"] = bench_gateway.run(kafka, sizes.gateway_submits, sizes.cli_runs)
         if sizes.large_mb:
             out["large"] = bench_large.run(kafka, sizes.large_mb)
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
+
+
+def recovery(kafka: KafkaConnection, sizes: Sizes) -> dict[str, Any]:
+    """bus.recovery (benchmarks/bench_recovery.py): the processor kill on ``kafka``; the broker kill
+    and pause on the 3-node test cluster, started for it and stopped after (it competes for the cores)."""
+    if not sizes.recovery_cluster:
+        return bench_recovery.run(kafka, None)
+    cluster = bench_recovery.test_cluster()
+    try:
+        return bench_recovery.run(kafka, cluster)
+    finally:
+        cluster.stop()
 
 
 def _met(flag: object) -> str:
@@ -240,6 +263,20 @@ def render(result: dict[str, Any], console: Console) -> None:
             "flat, < 300",
             _met(m["met"]),
         )
+    rec = (bus or {}).get("recovery")
+    if rec:
+        for name in ("processor_kill", "broker_kill", "broker_pause"):
+            if name in rec:
+                row, broker = rec[name], name != "processor_kill"
+                took = row["kill_to_first_delivery_s"]
+                table.add_row(
+                    f"recovery: {name.replace('_', ' ')} -> first delivery s",
+                    str(took),
+                    row["where"],
+                    "",
+                    "<= 15" if broker else "",
+                    _met(took is not None and took <= 15 if broker else None),
+                )
     gw = result.get("gateway")
     if gw:
         table.add_row(

@@ -11,15 +11,28 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from aiokafka.errors import KafkaError
 
-__all__ = ["TRANSIENT", "backoff", "keep_running", "stop_quietly"]
+__all__ = ["CLIENT_OPTIONS", "TRANSIENT", "backoff", "keep_running", "retried", "stop_quietly"]
 
 logger = logging.getLogger(__name__)
 
 # what a broker outage raises through aiokafka: its own errors, sockets, timeouts
 TRANSIENT: tuple[type[BaseException], ...] = (KafkaError, OSError, TimeoutError)
+
+#: aiokafka options of every long-running client (bus, audit writer, inbox; docs/OPERATIONS.md): a
+#: request to a broker that hangs with its connections open (SIGSTOP, a frozen host) times out after
+#: 10 s instead of aiokafka's 40 s, then metadata is refreshed and the request goes to the leader the
+#: controller elected meanwhile (broker.session.timeout.ms, 9 s); metadata is refreshed at least
+#: every 30 s even when nothing fails.
+CLIENT_OPTIONS: dict[str, int] = {
+    "request_timeout_ms": 10_000,
+    "retry_backoff_ms": 200,
+    "metadata_max_age_ms": 30_000,
+    "connections_max_idle_ms": 60_000,
+}
 
 
 def backoff(failures: int) -> float:
@@ -48,6 +61,29 @@ async def keep_running(
                 log.debug("%s: still failing (%d): %r", name, failures, exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=backoff(failures))
+
+
+T = TypeVar("T")
+
+
+async def retried(name: str, call: Callable[[], Awaitable[T]], log: logging.Logger = logger) -> T:
+    """``call()`` until it returns, waiting out transient errors with backoff (one log line when
+    the broker goes away, one when it is back); a cancellation propagates at once."""
+    failures = 0
+    while True:
+        try:
+            result = await call()
+        except TRANSIENT as exc:
+            failures += 1
+            if failures == 1:
+                log.error("%s: %r; retrying with backoff until the broker is back", name, exc)
+            else:
+                log.debug("%s: still failing (%d): %r", name, failures, exc)
+            await asyncio.sleep(backoff(failures))
+            continue
+        if failures:
+            log.warning("%s: broker reachable again after %d failed attempt(s)", name, failures)
+        return result
 
 
 async def stop_quietly(stop: Callable[[], Awaitable[None]], what: str) -> None:

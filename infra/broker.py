@@ -277,6 +277,18 @@ class Cluster:
         return stopped
 
 
+    def pause(self, only: list[int], *, resume: bool = False) -> list[Node]:
+        """SIGSTOP (or, with ``resume``, SIGCONT) running nodes: a broker that hangs without closing
+        its connections, the outage a client notices only by its own timeouts."""
+        paused: list[Node] = []
+        for node in self.nodes:
+            pid = node.pid() if node.node_id in only else None
+            if pid is not None:
+                os.kill(pid, signal.SIGCONT if resume else signal.SIGSTOP)
+                paused.append(node)
+        return paused
+
+
 def min_heap(heap: str) -> str:
     return "128m" if heap.lower().endswith(("m", "g")) else heap
 

@@ -32,6 +32,7 @@ from consumers.bus.gaps import GapFiller
 from consumers.bus.notices import BusNotices, NoticeBudget
 from consumers.bus.outputs import Outputs, OutRecord, Stored
 from consumers.bus.writer import RecordWriter
+from consumers.outage import retried
 from consumers.trust import TrustPolicy
 from producers.fetch_guard import guard_fetches
 from producers.identity import NodeIdentity
@@ -90,10 +91,16 @@ def _credentials(kafka: KafkaConnection) -> faust.SSLCredentials | None:
 
 
 class _IdempotentProducer(faust_aiokafka.Producer):
-    """faust enables idempotence only inside transactions; the bus wants it always (ADR 0001)."""
+    """faust enables idempotence only inside transactions; the bus wants it always (ADR 0001).
+    faust declares the table changelogs once at start and ends the worker if the broker does not
+    answer (a node not ready yet, a cluster restarting): declared here with backoff instead."""
 
     def _settings_extra(self) -> Any:
         return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+    async def create_topic(self, topic: str, *args: Any, **kwargs: Any) -> None:
+        declare = super().create_topic
+        await retried(f"declaring {topic}", lambda: declare(topic, *args, **kwargs), logger)
 
 
 class Bus:
@@ -175,10 +182,12 @@ class Bus:
     async def ready(self) -> None:
         """First directory catch-up, once, before any agent decides anything."""
         async with self._starting:
-            if not self._ready.is_set():
-                count = await self.feed.catch_up(self.settings.directory_timeout)
+            if not self._ready.is_set():  # a broker away at start is waited out (consumers/outage.py)
+                count = await retried(
+                    "directory catch-up", lambda: self.feed.catch_up(self.settings.directory_timeout), logger
+                )
                 logger.info("directory caught up: %d entries, %d snapshot(s)", count, len(self.directory))
-                await self.writer.start()
+                await retried("bus writer start", self.writer.start, logger)
                 self._ready.set()
 
     def _changelog(self, table: faust.types.TableT[Any, Any], key: bytes, value: bytes) -> OutRecord:

@@ -8,6 +8,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from consumers.outage import CLIENT_OPTIONS
 from schemas.connection import KafkaConnection
 
 __all__ = ["MAX_BATCH", "MAX_REQUEST", "admin", "connection", "consumer", "producer"]
@@ -22,13 +23,7 @@ MAX_PARTITION_FETCH = 2 * 1024 * 1024
 def connection(kafka: KafkaConnection) -> dict[str, Any]:
     """Connection options shared by every client: bootstrap and TLS, and the retry/backoff the bus relies
     on to outlive broker outages (a client never gives up; requests time out and are retried)."""
-    return {
-        **kafka.client_kwargs(),
-        "request_timeout_ms": 10_000,
-        "retry_backoff_ms": 200,
-        "metadata_max_age_ms": 30_000,
-        "connections_max_idle_ms": 60_000,
-    }
+    return {**kafka.client_kwargs(), **CLIENT_OPTIONS}
 
 
 def producer(kafka: KafkaConnection) -> AIOKafkaProducer:

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from consumers.bus import clients
+from consumers.outage import retried, stop_quietly
 from schemas.connection import KafkaConnection
 
 __all__ = ["GapFiller"]
@@ -52,12 +53,15 @@ class GapFiller:
     async def missing(self, partition: int, offset: int) -> list[ConsumerRecord[bytes, bytes]]:
         """The records before ``offset`` that should have come first; usually none."""
         expected = self._next.get(partition)
-        if expected is None:
-            expected = await self._committed(partition)
+        if expected is None:  # a broker outage is waited out here, not raised into the agent
+            expected = await retried(f"{self.topic}[{partition}] committed offset",
+                                     lambda: self._committed(partition), logger)  # fmt: skip
         self._next[partition] = max(offset + 1, self._next.get(partition, 0))
         if expected is None or offset <= expected:
             return []
-        records = await self._read(partition, expected, offset)
+        first = expected
+        records = await retried(f"{self.topic}[{partition}] re-read",
+                                lambda: self._read(partition, first, offset), logger)  # fmt: skip
         self.filled += len(records)
         if self.on_filled is not None:
             await self.on_filled(self.topic, partition, expected, offset - 1)
@@ -68,18 +72,23 @@ class GapFiller:
     async def _committed(self, partition: int) -> int | None:
         tp = TopicPartition(self.topic, partition)
         client = clients.admin(self.kafka)
-        await client.start()
         try:
+            await client.start()
             offsets = await client.list_consumer_group_offsets(self.group, partitions=[tp])
         finally:
-            await client.close()
+            await stop_quietly(client.close, "gap filler admin")
         found = offsets.get(tp)
         return found.offset if found is not None and found.offset >= 0 else None
 
     async def _read(self, partition: int, start: int, end: int) -> list[ConsumerRecord[bytes, bytes]]:
         if self._consumer is None:
-            self._consumer = clients.consumer(self.kafka)
-            await self._consumer.start()
+            started = clients.consumer(self.kafka)
+            try:
+                await started.start()
+            except BaseException:
+                await stop_quietly(started.stop, "gap filler consumer")
+                raise
+            self._consumer = started
         consumer, tp = self._consumer, TopicPartition(self.topic, partition)
         consumer.assign([tp])
         consumer.seek(tp, start)

@@ -28,7 +28,7 @@ from consumers.bus.decide.rules import RECIPIENT_ENVELOPE, RECIPIENT_RECEIPT, Ac
 from consumers.inbox.blobs import receive_blob
 from consumers.inbox.proof import check_route_proof, proof_header
 from consumers.inbox.store import InboxStore
-from consumers.outage import TRANSIENT, backoff, stop_quietly
+from consumers.outage import CLIENT_OPTIONS, TRANSIENT, backoff, stop_quietly
 from consumers.trust import TrustError, TrustPolicy, VerifiedDocument
 from producers.blob_reader import BlobReader
 from producers.identity import NodeIdentity
@@ -83,7 +83,7 @@ _OUTAGE = "inbox %s: %r; retrying with backoff until the broker is back"
 
 
 class _Progress(Exception):
-    """A round that handled records, then lost the broker (its count survives the retry)."""
+    """A round that reached the broker (and handled ``handled`` records), then lost it."""
 
     def __init__(self, handled: int, cause: BaseException) -> None:
         super().__init__(handled, cause)
@@ -114,7 +114,11 @@ class InboxClient:
         self.topic = topic or inbox_topic(self.org)
         self.group = group or f"docbus-inbox-{self.org}"
         self.kafka = kafka
-        self.publisher = Publisher(kafka, receipts=receipts_topic, client_id=f"docbus-inbox-{self.org}")
+        self._failures = 0  # failed rounds in a row (consumers/outage.py: log once per state change)
+        self.publisher = Publisher(
+            kafka, receipts=receipts_topic, client_id=f"docbus-inbox-{self.org}",
+            request_timeout_ms=CLIENT_OPTIONS["request_timeout_ms"],
+        )  # fmt: skip
         self.bus_org = canonical_org_code(bus_org)
         self.now = now
         self.blobs = BlobReader(
@@ -295,25 +299,22 @@ class InboxClient:
         handled. ``refresh`` runs before each batch (reload changed CRL files)."""
         # a broker outage of any length is waited out: the round's consumer is dropped, the
         # next round rejoins the group at the committed offsets (consumers/outage.py)
-        handled, failures = 0, 0
+        handled = 0
         await self._start_publisher()
         try:
             while True:
                 try:
                     return handled + await self._round(once, on_event, idle_ms, refresh)
                 except _RETRIED as exc:
-                    failures += 1
-                    if failures == 1:
-                        logger.error(
-                            "inbox %s: %r; retrying with backoff until the broker is back", self.org, exc
-                        )
-                    await asyncio.sleep(backoff(failures))
-                except _Progress as progress:  # a round ended by an error after handling records
+                    self._failures += 1
+                    if self._failures == 1:
+                        logger.error(_OUTAGE, self.org, exc)
+                    await asyncio.sleep(backoff(self._failures))
+                except _Progress as progress:  # the broker answered, then went away: a new outage
                     handled += progress.handled
-                    failures += 1
-                    if failures == 1:
-                        logger.error(_OUTAGE, self.org, progress.cause)
-                    await asyncio.sleep(backoff(failures))
+                    self._failures = 1
+                    logger.error(_OUTAGE, self.org, progress.cause)
+                    await asyncio.sleep(backoff(self._failures))
         finally:
             await stop_quietly(self.blobs.stop, "inbox blob reader")
             await stop_quietly(self.publisher.stop, "inbox publisher")
@@ -340,14 +341,19 @@ class InboxClient:
         refresh: Callable[[], object] | None,
     ) -> int:
         consumer = AIOKafkaConsumer(
-            self.topic, **self.kafka.client_kwargs(), group_id=self.group,
+            self.topic, **self.kafka.client_kwargs(), **CLIENT_OPTIONS, group_id=self.group,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=100,
         )  # fmt: skip
-        handled = 0
+        handled, reached = 0, False
         try:
             await consumer.start()
             while True:
                 batches = await consumer.getmany(timeout_ms=idle_ms)
+                if not reached and self._failures:  # once when the broker is back
+                    logger.warning("inbox %s: broker reachable again after %d failed attempt(s)",
+                                   self.org, self._failures)  # fmt: skip
+                    self._failures = 0
+                reached = True
                 if refresh is not None:
                     refresh()  # e.g. TrustFiles.refresh: a CRL published meanwhile applies now
                 for records in batches.values():
@@ -364,7 +370,7 @@ class InboxClient:
                 elif once and await self._caught_up(consumer):
                     return handled
         except _RETRIED as exc:
-            if handled:
+            if reached:
                 raise _Progress(handled, exc) from exc
             raise
         finally:

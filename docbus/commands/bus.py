@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import typer
 from rich.console import Console
 
@@ -20,13 +23,31 @@ def run() -> None:
     """Run the processors in the foreground until interrupted (settings: DOCBUS_* environment)."""
     from faust import Worker
 
+    from consumers.outage import backoff
     from docbus.wiring import create_bus
 
     settings = Settings()
     settings.warn_if_insecure()
-    try:
-        bus = create_bus(settings)
-    except (OSError, SigningError) as exc:  # no PKI folder, no bus seal, wrong passphrase
-        err.print(f"[red]error:[/] {exc} (PKI folder {settings.pki}; the bus seals as {settings.bus_org})")
-        raise typer.Exit(1) from None
-    Worker(bus.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    failures = 0
+    while True:
+        # a fresh loop and app per run: faust ends a worker whose start meets a broker away (its
+        # producer or consumer cannot bootstrap) or whose consumer crashes; the process does not end
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        try:
+            bus = create_bus(settings)
+        except (OSError, SigningError) as exc:  # no PKI folder, no bus seal, wrong passphrase
+            where = f"PKI folder {settings.pki}; the bus seals as {settings.bus_org}"
+            err.print(f"[red]error:[/] {exc} ({where})")
+            raise typer.Exit(1) from None
+        began = time.monotonic()
+        try:
+            Worker(bus.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+        except SystemExit as exc:
+            if not exc.code:  # stopped by SIGTERM/SIGINT: the only way out
+                raise
+        if time.monotonic() - began > 60:
+            failures = 0  # it ran a while: this is a new outage
+        failures += 1
+        wait = backoff(failures)
+        err.print(f"bus worker ended with an error (attempt {failures}); starting again in {wait:.1f} s")
+        time.sleep(wait)

@@ -49,6 +49,9 @@ def test_every_benchmark_runs_and_reports_its_ceiling(kafka_conn: KafkaConnectio
     assert bus["processor_memory"]["rss_mb_max"] > 0
     assert bus["refusal"]["accepted_us"] > 0 and bus["refusal"]["refused_us"] > 0
     assert bus["workers"]["envelopes"] == suite.QUICK.drain and bus["workers"]["two_per_s"] > 0
+    # bus.recovery: a quick run kills the processor only (the broker faults need the 3-node cluster)
+    recovery = bus["recovery"]
+    assert recovery["processor_kill"]["kill_to_first_delivery_s"] > 0 and "broker_kill" not in recovery
     gateway = result["gateway"]
     assert gateway["submit_per_s"] > 0 and gateway["sender_per_s"] > 0 and gateway["cli_process_per_s"] > 0
     large = result["large"]
@@ -59,7 +62,7 @@ def test_every_benchmark_runs_and_reports_its_ceiling(kafka_conn: KafkaConnectio
     suite.render(result, Console(file=out, width=200))
     table = out.getvalue()
     assert "validate+route Ed25519" in table and "fan-out to 63 inboxes" in table
-    assert "gateway submits /s" in table
+    assert "gateway submits /s" in table and "recovery: processor kill" in table
 
 
 def test_without_a_broker_the_pure_parts_still_run() -> None:

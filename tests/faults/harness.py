@@ -59,7 +59,9 @@ def build_mix(world: World, count: int, seed: int) -> Mix:
             env, _ = chain.envelope((rng.choice([t for t in targets if t != code]),), advance=False)
             raw, sub = forge(env), Submitted(env.message_id, b"", reason="SIGNATURE_INVALID")
         elif kind < 0.07:
-            env, raw = chain.envelope(("H99",), advance=False)
+            # a refusal of an authenticated sender takes its place in the sender's chain (the node
+            # used the number; docs/ENVELOPE.md §8): the next envelope follows it
+            env, raw = chain.envelope(("H99",))
             sub = Submitted(env.message_id, b"", reason="UNKNOWN_RECIPIENT")
         elif kind < 0.10:
             raw = os.urandom(rng.randrange(50, 400))

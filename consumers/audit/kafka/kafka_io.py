@@ -16,7 +16,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from consumers.outage import stop_quietly
+from consumers.outage import CLIENT_OPTIONS, stop_quietly
 from schemas.audit import SourcePosition
 from schemas.connection import KafkaConnection
 
@@ -72,6 +72,7 @@ def to_message(rec: Any) -> Message:
 def _consumer(kafka: KafkaConnection) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         **kafka.client_kwargs(),
+        **CLIENT_OPTIONS,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -148,8 +149,9 @@ async def fetch_at(
 @asynccontextmanager
 async def open_producer(kafka: KafkaConnection) -> AsyncIterator[AIOKafkaProducer]:
     producer = AIOKafkaProducer(
-        **kafka.client_kwargs(), acks="all", enable_idempotence=True, max_request_size=_MAX_FETCH
-    )
+        **kafka.client_kwargs(), **CLIENT_OPTIONS, acks="all", enable_idempotence=True,
+        max_request_size=_MAX_FETCH,
+    )  # fmt: skip
     try:
         await producer.start()
     except BaseException:

@@ -28,7 +28,7 @@ from consumers.audit.core.seal import SEAL_HEADER
 from consumers.audit.core.sieve import Stored
 from consumers.audit.core.writer import AuditWriter, CheckpointPolicy
 from consumers.audit.kafka.kafka_io import Message, open_producer, read_topic, read_values, to_message
-from consumers.outage import keep_running, stop_quietly
+from consumers.outage import CLIENT_OPTIONS, keep_running, stop_quietly
 from producers.keys import FileKeyProvider
 from schemas.connection import KafkaConnection
 from schemas.topics import AUDIT_EVENTS_TOPIC, AUDIT_TOPIC, CHECKPOINT_TOPIC
@@ -92,6 +92,7 @@ class AuditWriterService:
         consumer = AIOKafkaConsumer(
             self.topics.events,
             **self.kafka.client_kwargs(),
+            **CLIENT_OPTIONS,
             group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -1,0 +1,263 @@
+"""bus.recovery: how long a fault stops delivery. Paced traffic (4 senders, one per algorithm, to one
+recipient) runs through the real processor (`docbus bus run`, a subprocess) while a fault is made;
+``kill_to_first_delivery_s`` is the time from the fault to the moment this process reads, from the
+recipient's inbox, the copy of the first envelope submitted after the fault.
+
+- processor kill: SIGKILL of `docbus bus run`, started again at once (its group session must
+  expire first: DOCBUS_SESSION_TIMEOUT=6, as in the tests); on the given broker;
+- broker kill (3-node cluster, RF 3, min ISR 2): SIGKILL of the node leading the recipient's inbox
+  partition, brought back once measured;
+- broker pause (the same cluster): SIGSTOP of that leader for ``pause`` seconds, then SIGCONT.
+
+The reading side here uses the long-running clients' settings (consumers/outage.py CLIENT_OPTIONS),
+so its own failover is part of the figure, as it would be for an inbox client.
+
+    python -m benchmarks.bench_recovery [--cluster]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from benchmarks._world import ALGORITHMS, PASSPHRASE, BenchWorld, Chain, build_world
+from consumers.outage import CLIENT_OPTIONS
+from docbus.directory_load import ensure_topics, publish_entries
+from docbus.settings import connection_env
+from infra.broker import Cluster
+from schemas.connection import KafkaConnection
+from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC, inbox_topic
+from tests.bus.kafka import BusProcess, end_offsets, start_group_at_end
+
+__all__ = ["run", "test_cluster"]
+
+RECIPIENT = "H05"
+RATE = 20.0  # envelopes a second: enough to see the first delivery after a fault to 50 ms
+Repair = Callable[[], Awaitable[None]]
+Fault = Callable[[BusProcess], Awaitable[Repair | None]]  # makes the fault; returns its repair
+
+
+class Traffic:
+    """Envelopes signed and sent at ``RATE`` until stopped; each one's send time, each copy's
+    arrival time in the inbox (read by this process)."""
+
+    def __init__(self, kafka: KafkaConnection, chains: list[Chain]) -> None:
+        self.kafka, self.chains = kafka, chains
+        self.sent: dict[str, float] = {}
+        self.arrived: dict[str, float] = {}
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        start = await end_offsets(self.kafka, [inbox_topic(RECIPIENT)])
+        self._tasks = [asyncio.ensure_future(self._read(start)), asyncio.ensure_future(self._send())]
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _send(self) -> None:
+        producer = AIOKafkaProducer(
+            **self.kafka.client_kwargs(), **CLIENT_OPTIONS, acks="all", enable_idempotence=True, linger_ms=1
+        )
+        await producer.start()
+        try:
+            i, t0 = 0, time.monotonic()
+            while not self._stop.is_set():
+                chain = self.chains[i % len(self.chains)]
+                ((mid, raw),) = chain.envelopes(1, recipients=(RECIPIENT,))
+                self.sent[mid] = time.monotonic()
+                # not awaited: a send blocked by the fault must not hold the clock of the others
+                await producer.send(INGRESS_TOPIC, raw, key=chain.identity.org_code.encode())
+                i += 1
+                await asyncio.sleep(max(0.0, t0 + i / RATE - time.monotonic()))
+        finally:
+            await producer.stop()
+
+    async def _read(self, start: dict[TopicPartition, int]) -> None:
+        consumer = AIOKafkaConsumer(
+            **self.kafka.client_kwargs(), **CLIENT_OPTIONS, group_id=None, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            consumer.assign(list(start))
+            for tp, offset in start.items():
+                consumer.seek(tp, offset)
+            while True:
+                for records in (await consumer.getmany(timeout_ms=100)).values():
+                    now = time.monotonic()
+                    for r in records:
+                        self.arrived.setdefault((r.key or b"").decode(), now)
+        finally:
+            await consumer.stop()
+
+    def first_after(self, moment: float) -> float | None:
+        """Seconds from ``moment`` to the arrival of the first envelope sent after it."""
+        later = [self.arrived[m] for m, t in self.sent.items() if t >= moment and m in self.arrived]
+        return min(later) - moment if later else None
+
+    async def wait_first_after(self, moment: float, timeout: float) -> float | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.first_after(moment)
+            if got is not None:
+                return got
+            await asyncio.sleep(0.05)
+        return None
+
+
+async def _inbox_leader(kafka: KafkaConnection) -> int:
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([inbox_topic(RECIPIENT)])
+        return int(described["partitions"][0]["leader"])
+    finally:
+        await admin.close()
+
+
+async def _measure(
+    kafka: KafkaConnection, world: BenchWorld, home: Path, faults: dict[str, Fault], wait: float,
+    replication: int,
+) -> dict[str, Any]:  # fmt: skip
+    await ensure_topics(kafka, world.entries)
+    await publish_entries(kafka, world.entries)
+    app_id = f"docbus-bench-recovery-{uuid.uuid4().hex[:8]}"
+    await start_group_at_end(kafka, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
+    env = {
+        "DOCBUS_HOME": str(home), **connection_env(kafka), "DOCBUS_PKI_DIR": str(world.pki),
+        "DOCBUS_PKI_PASSPHRASE": PASSPHRASE, "DOCBUS_APP_ID": app_id, "DOCBUS_SESSION_TIMEOUT": "6",
+        "DOCBUS_CHANGELOG_REPLICATION": str(replication),
+        "DOCBUS_LOG_LEVEL": os.environ.get("DOCBUS_BENCH_LOG_LEVEL", "warn"),
+    }  # fmt: skip
+    bus = BusProcess(env, home / f"bus-{app_id}.log")
+    traffic = Traffic(kafka, [world.chain(code) for code, _, _ in ALGORITHMS.values()])
+    bus.start()
+    await traffic.start()
+    out: dict[str, Any] = {}
+    try:
+        if await traffic.wait_first_after(time.monotonic(), 120) is None:
+            raise RuntimeError(f"no delivery before any fault; bus log: {bus.log.read_text()[-2000:]}")
+        for name, fault in faults.items():
+            await asyncio.sleep(2.0)  # steady traffic before the fault
+            moment = time.monotonic()
+            repair = await fault(bus)
+            took = await traffic.wait_first_after(moment, wait)
+            if repair is not None:
+                await repair()
+            out[name] = {"kill_to_first_delivery_s": None if took is None else round(took, 2)}
+            if took is None:
+                out[name]["note"] = f"nothing submitted after the fault delivered within {wait:.0f} s"
+            await traffic.wait_first_after(time.monotonic(), wait)  # healthy again before the next
+    finally:
+        await traffic.stop()
+        bus.stop()
+    return out
+
+
+async def _processor_kill(bus: BusProcess) -> None:
+    bus.kill()
+    bus.start()
+    return None
+
+
+async def measure(
+    kafka: KafkaConnection, world: BenchWorld, home: Path, cluster: Cluster | None, pause: float, wait: float
+) -> dict[str, Any]:
+    """``processor_kill``: on ``kafka``; ``broker_kill`` and ``broker_pause``: on ``cluster``
+    (skipped without one)."""
+    result: dict[str, Any] = {
+        "what": "seconds from the fault to the first inbox copy of an envelope submitted after it",
+        "offered_per_s": RATE,
+    }
+    got = await _measure(kafka, world, home, {"processor_kill": _processor_kill}, wait, 1)
+    result["processor_kill"] = {**got["processor_kill"], "where": "the given broker"}
+    if cluster is None:
+        return result
+    ckafka = _harness(cluster)
+
+    async def kill(_: BusProcess) -> Repair:
+        await asyncio.to_thread(cluster.stop, [await _inbox_leader(ckafka)], kill=True)
+
+        async def repair() -> None:
+            await asyncio.to_thread(cluster.start)
+
+        return repair
+
+    async def stop(_: BusProcess) -> Repair:
+        node = await _inbox_leader(ckafka)
+        cluster.pause([node])
+
+        async def resume() -> None:
+            remaining = pause - (time.monotonic() - paused_at)
+            if remaining > 0:
+                await asyncio.sleep(remaining)  # the pause lasts its whole length, measured or not
+            cluster.pause([node], resume=True)
+
+        paused_at = time.monotonic()
+        return resume
+
+    faults: dict[str, Fault] = {"broker_kill": kill, "broker_pause": stop}
+    got = await _measure(ckafka, world, home, faults, wait, 3)
+    where = f"{len(cluster.nodes)}-node cluster, the inbox partition's leader"
+    result["broker_kill"] = {**got["broker_kill"], "where": where, "signal": "SIGKILL"}
+    result["broker_pause"] = {**got["broker_pause"], "where": where, "signal": f"SIGSTOP for {pause:.0f} s"}
+    result["target_s"] = 15.0
+    result["met"] = all(
+        result[k]["kill_to_first_delivery_s"] is not None and result[k]["kill_to_first_delivery_s"] <= 15.0
+        for k in ("broker_kill", "broker_pause")
+    )
+    return result
+
+
+def _harness(cluster: Cluster) -> KafkaConnection:
+    from tests.conftest import harness_connection
+
+    return harness_connection(cluster)
+
+
+def test_cluster() -> Cluster:
+    """The 3-node test cluster of tests/conftest.py (its ports), started if it is not running."""
+    from infra.security import secure_cluster
+    from tests.conftest import ensure_test_pki, test_settings
+
+    cluster = secure_cluster(ensure_test_pki(), 3, test_settings())
+    cluster.start()
+    return cluster
+
+
+def run(
+    kafka: KafkaConnection, cluster: Cluster | None, pause: float = 30.0, wait: float = 60.0
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        world = build_world(Path(tmp) / "pki")
+        return asyncio.run(measure(kafka, world, Path(tmp), cluster, pause, wait))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bootstrap", help="the broker for the processor kill (default: the test broker)")
+    parser.add_argument("--cluster", action="store_true", help="also the broker kill and pause (3 nodes)")
+    parser.add_argument("--pause", type=float, default=30.0)
+    args = parser.parse_args()
+    from benchmarks.suite import test_broker
+
+    kafka = KafkaConnection(bootstrap=args.bootstrap) if args.bootstrap else test_broker()
+    print(json.dumps(run(kafka, test_cluster() if args.cluster else None, args.pause), indent=2))
+
+
+if __name__ == "__main__":
+    main()

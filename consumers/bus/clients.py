@@ -8,10 +8,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from consumers.outage import CLIENT_OPTIONS
+from consumers.outage import CLIENT_OPTIONS, stop_quietly
 from schemas.connection import KafkaConnection
 
-__all__ = ["MAX_BATCH", "MAX_REQUEST", "admin", "connection", "consumer", "producer"]
+__all__ = ["MAX_BATCH", "MAX_REQUEST", "admin", "connection", "consumer", "producer", "reachable"]
 
 MAX_BATCH = 512 * 1024  # well under the topics' and the broker's record-batch limits
 MAX_REQUEST = 3 * 1024 * 1024  # a 1 MiB envelope (the contract's limit) plus headers fits one request
@@ -53,3 +53,12 @@ def consumer(kafka: KafkaConnection, **extra: Any) -> AIOKafkaConsumer:
 
 def admin(kafka: KafkaConnection) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(**connection(kafka))
+
+
+async def reachable(kafka: KafkaConnection) -> None:
+    """Return once a client bootstraps from ``kafka``; raises a transient error while it does not."""
+    client = admin(kafka)
+    try:
+        await client.start()
+    finally:
+        await stop_quietly(client.close, "broker probe")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from functools import partial
 
 import typer
 from rich.console import Console
@@ -16,6 +18,7 @@ __all__ = ["bus_app"]
 bus_app = typer.Typer(no_args_is_help=True, help="The bus processors (faust): validate, route, receipts.")
 out = Console()
 err = Console(stderr=True)
+logger = logging.getLogger(__name__)
 
 
 @bus_app.command()
@@ -23,7 +26,8 @@ def run() -> None:
     """Run the processors in the foreground until interrupted (settings: DOCBUS_* environment)."""
     from faust import Worker
 
-    from consumers.outage import backoff
+    from consumers.bus import clients
+    from consumers.outage import backoff, retried
     from docbus.wiring import create_bus
 
     settings = Settings()
@@ -48,6 +52,9 @@ def run() -> None:
         if time.monotonic() - began > 60:
             failures = 0  # it ran a while: this is a new outage
         failures += 1
-        wait = backoff(failures)
-        err.print(f"bus worker ended with an error (attempt {failures}); starting again in {wait:.1f} s")
-        time.sleep(wait)
+        if failures == 1:
+            err.print("bus worker ended with an error; starting a new one once the broker answers")
+        time.sleep(backoff(failures))  # a worker that fails with the broker there is not restarted hot
+        # quietly (one line when it goes, one when it is back) instead of a worker and its traceback
+        # per attempt
+        asyncio.run(retried("bus: broker", partial(clients.reachable, bus.kafka), logger))

@@ -42,17 +42,27 @@ def backoff(failures: int) -> float:
 
 
 async def keep_running(
-    name: str, round_: Callable[[], Awaitable[None]], stop: asyncio.Event, log: logging.Logger = logger
+    name: str,
+    round_: Callable[[Callable[[], None]], Awaitable[None]],
+    stop: asyncio.Event,
+    log: logging.Logger = logger,
 ) -> None:
-    """Run ``round_`` until ``stop`` is set; after a transient error wait (0.5 s doubling to 10 s)
-    and run it again. A round that returns normally resets the backoff."""
+    """Run ``round_(reached)`` until ``stop`` is set; after a transient error wait (0.5 s doubling
+    to 10 s) and run it again. A round calls ``reached()`` once the broker answered it (its
+    clients started): that ends the outage (one line) and resets the backoff, so the next outage
+    is logged again, however long the round then runs."""
     failures = 0
+
+    def reached() -> None:
+        nonlocal failures
+        if failures:
+            log.warning("%s: broker reachable again after %d failed attempt(s)", name, failures)
+        failures = 0
+
     while not stop.is_set():
         try:
-            await round_()
-            if failures:
-                log.warning("%s: broker reachable again after %d failed attempt(s)", name, failures)
-            failures = 0
+            await round_(reached)
+            reached()
         except TRANSIENT as exc:
             failures += 1
             if failures == 1:

@@ -102,7 +102,8 @@ class RecordWriter:
             if self._recovery is None:  # while recovering, records wait their turn, in order
                 await self._send(item)
         self.written += len(futures)
-        self._forget_acked()
+        if self._recovery is None:  # the recovery walks the list by position: only it trims it then
+            self._forget_acked()
         return futures
 
     async def _send(self, item: _Pending) -> None:

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -78,7 +80,7 @@ class AuditWriterService:
         stop = stop or asyncio.Event()
         # after any transport error the in-memory chain may be ahead of the topic: each round
         # rebuilds from docbus.audit; an outage of any length is waited out (consumers/outage.py)
-        await keep_running(f"audit writer ({self.topics.audit})", lambda: self._run_once(stop), stop, logger)
+        await keep_running(f"audit writer ({self.topics.audit})", partial(self._run_once, stop), stop, logger)
 
     async def _rebuild(self) -> AuditWriter:
         stored = [
@@ -87,7 +89,7 @@ class AuditWriterService:
         checkpoints = await read_values(self.kafka, self.topics.checkpoints)
         return AuditWriter.rebuild(stored, checkpoints, self.signer, self.policy)
 
-    async def _run_once(self, stop: asyncio.Event) -> None:
+    async def _run_once(self, stop: asyncio.Event, reached: Callable[[], None]) -> None:
         writer = self.writer = await self._rebuild()
         consumer = AIOKafkaConsumer(
             self.topics.events,
@@ -103,6 +105,7 @@ class AuditWriterService:
             except BaseException:
                 await stop_quietly(consumer.stop, "audit writer consumer")
                 raise
+            reached()  # the log rebuilt, producer and consumer started: the broker is back
             try:
                 while not stop.is_set():
                     got = await consumer.getmany(timeout_ms=500, max_records=self.batch)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from benchmarks._ceilings import ratio, rss_mb
 from benchmarks._world import ALGORITHMS, PASSPHRASE, BenchWorld, Chain, build_world
@@ -230,6 +231,24 @@ async def fan_out(kafka: KafkaConnection, world: BenchWorld, chain: Chain, repea
     }
 
 
+async def settled(kafka: KafkaConnection, group: str, timeout: float = 300.0) -> bool:
+    """Wait until the processor group has committed the end of every ingress partition (the
+    backlog of the phase before is drained), so one phase's queue is not measured in the next."""
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
+    await admin.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ends = await end_offsets(kafka, [INGRESS_TOPIC])
+            done = await admin.list_consumer_group_offsets(group, partitions=list(ends))
+            if all(tp in done and done[tp].offset >= end for tp, end in ends.items()):
+                return True
+            await asyncio.sleep(0.5)
+        return False
+    finally:
+        await admin.close()
+
+
 def decision_rate(world: BenchWorld, batch: Batch) -> float:
     """The pure validate+route decision over the same envelopes, in this process (fresh tables):
     what the processor is measured against (``drain_vs_decision``)."""
@@ -415,15 +434,21 @@ async def measure(
             raise RuntimeError(f"{exc}; bus log: {bus.log.read_text()[-3000:]}") from None
         result["latency"] = []
         for per_s in rates:
+            backlog_drained = await settled(kafka, app_id)
             paced_batch = presign(chains, max(2, int(per_s * seconds)), recipients=(RECIPIENT,))
             row = await paced(kafka, paced_batch, per_s, wait=15)
+            row["backlog_drained_before"] = backlog_drained
             if per_s == 1000:
                 row["target_p99_ms"], row["met"] = (
                     50,
                     row["p99_ms"] < 50 and row["arrived"] == row["envelopes"],
                 )
             result["latency"].append(row)
+        backlog_drained = await settled(kafka, app_id)
         result["junk_flood"] = await junk_flood(kafka, chains, junk)
+        result["junk_flood"]["backlog_drained_before"] = backlog_drained
+        # the same comparison on the broker: junk drained beside envelopes drained, same processor
+        refusal["junk_vs_drain_on_broker"] = ratio(result["junk_flood"]["junk_per_s"], drained)
         result["refusal"] = refusal
     finally:
         sampler.stop()

@@ -8,11 +8,11 @@ audit RECEIPT (and DELIVERED for a recipient's 01). Refused: quarantine and audi
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from consumers.bus.agents.pace import Pace
 from consumers.bus.decide.receipt_check import ReceiptDecision, ReceiptRejected
 from consumers.bus.outputs import Source, receipt_outputs
 from producers.fetch_guard import refusal
@@ -33,6 +33,7 @@ def register(bus: Bus) -> None:
     async def receipts(stream: StreamT[Any]) -> None:
         await bus.ready()
         batches = stream.take_events(bus.settings.batch_size, within=bus.settings.batch_wait)  # type: ignore[attr-defined]
+        pace = Pace(bus.settings.batch_wait)
         async for events in batches:
             futures: Futures = []
             for event in events:  # as in validate_route: decided in order, acknowledged together
@@ -40,7 +41,7 @@ def register(bus: Bus) -> None:
                 for skipped in await bus.receipt_gaps.missing(msg.partition, msg.offset):
                     futures += await handle_receipt(bus, skipped)
                 futures += await handle_receipt(bus, msg)
-                await asyncio.sleep(0)  # the producer sends while the rest is decided
+                await pace.tick()  # the producer sends what is decided while the rest is
             await bus.acknowledged(futures)
             await bus.commit(events)
 

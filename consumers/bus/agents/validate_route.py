@@ -7,13 +7,13 @@ acknowledgements, then store the sender states and commit the batch's offsets.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from consumers.bus.agents.pace import Pace
 from consumers.bus.decide.policy import SenderState
 from consumers.bus.decide.validator import Decision, Rejected
 from consumers.bus.outputs import Source, envelope_outputs, key_sender
@@ -39,6 +39,7 @@ def register(bus: Bus) -> None:
         # a batch is decided in order and its outputs awaited together; its offsets are committed
         # only after every output of the batch is stored (Bus.commit)
         batches = stream.take_events(bus.settings.batch_size, within=bus.settings.batch_wait)  # type: ignore[attr-defined]
+        pace = Pace(bus.settings.batch_wait)
         async for events in batches:
             futures: Futures = []
             for event in events:
@@ -46,9 +47,7 @@ def register(bus: Bus) -> None:
                 for skipped in await bus.ingress_gaps.missing(msg.partition, msg.offset):
                     futures += await handle_envelope(bus, skipped)
                 futures += await handle_envelope(bus, msg)
-                # let the producer send what is decided while the rest of the batch is: the first
-                # records' copies leave now, not after the last one is decided
-                await asyncio.sleep(0)
+                await pace.tick()  # the producer sends what is decided while the rest is
             await bus.acknowledged(futures)
             # sender states only after every inbox copy and routing record of the batch is stored:
             # a crash in between then re-routes (known by position) instead of refusing as REPLAY

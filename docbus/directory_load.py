@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from infra.topics import Plan, apply, inbox_spec, load_specs
+from infra.topics import Plan, apply, load_specs, org_specs
 from producers.keys import KeyProvider, make_signature
 from schemas.codec import encode
 from schemas.connection import KafkaConnection
@@ -33,8 +33,8 @@ def seal_entries(entries: Iterable[DirectoryEntry], seal: KeyProvider) -> list[D
 
 
 async def ensure_topics(kafka: KafkaConnection, entries: Sequence[DirectoryEntry]) -> Plan:
-    """The bus topics of infra/topics.toml and the inbox of every active org; idempotent."""
-    specs = load_specs() + [inbox_spec(e.code) for e in entries if e.active]
+    """The bus topics of infra/topics.toml and the inbox and status topic of every active org; idempotent."""
+    specs = load_specs() + [spec for e in entries if e.active for spec in org_specs(e.code)]
     return await apply(kafka, specs)
 
 

@@ -112,6 +112,7 @@ class AclPolicy:
     org_read: tuple[str, ...] = ("docbus.directory", "docbus.blobs")
     inbox_prefix: str = "docbus.inbox."
     inbox_group_prefix: str = "docbus-inbox-"
+    status_prefix: str = "docbus.status."
     processor_topic_prefix: str = "docbus"
     processor_group_prefix: str = "docbus"
 
@@ -138,13 +139,15 @@ def load_policy(path: Path = SPEC_FILE) -> AclPolicy:
         org_read=tuple(raw.get("org_read", base.org_read)),  # type: ignore[arg-type]
         inbox_prefix=str(raw.get("inbox_prefix", base.inbox_prefix)),
         inbox_group_prefix=str(raw.get("inbox_group_prefix", base.inbox_group_prefix)),
+        status_prefix=str(raw.get("status_prefix", base.status_prefix)),
         processor_topic_prefix=str(raw.get("processor_topic_prefix", base.processor_topic_prefix)),
         processor_group_prefix=str(raw.get("processor_group_prefix", base.processor_group_prefix)),
     )
 
 
 def org_acls(code: str, policy: AclPolicy) -> list[Acl]:
-    """An org writes ingress and receipts, reads the public directory and its own inbox only.
+    """An org writes ingress and receipts, reads the public directory, its own inbox and its own
+    documents' status topic only.
 
     Idempotent producers need no cluster IdempotentWrite since Kafka 3.0 (KIP-679): WRITE on a
     topic suffices, so an org gets nothing on the cluster."""
@@ -152,7 +155,7 @@ def org_acls(code: str, policy: AclPolicy) -> list[Acl]:
     out: list[Acl] = []
     for topic in policy.org_write:
         out += [Acl(who, Resource.TOPIC, topic, Op.WRITE), Acl(who, Resource.TOPIC, topic, Op.DESCRIBE)]
-    for topic in (*policy.org_read, f"{policy.inbox_prefix}{code}"):
+    for topic in (*policy.org_read, f"{policy.inbox_prefix}{code}", f"{policy.status_prefix}{code}"):
         out += [Acl(who, Resource.TOPIC, topic, Op.READ), Acl(who, Resource.TOPIC, topic, Op.DESCRIBE)]
     group = f"{policy.inbox_group_prefix}{code}"
     out += [Acl(who, Resource.GROUP, group, Op.READ), Acl(who, Resource.GROUP, group, Op.DESCRIBE)]

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from schemas.connection import KafkaConnection
 
-__all__ = ["Drift", "Plan", "TopicSpec", "apply", "inbox_spec", "load_specs", "plan"]
+__all__ = [
+    "Drift", "Plan", "TopicSpec", "apply", "inbox_spec", "load_specs", "org_specs", "plan", "status_spec",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,19 @@ def inbox_spec(org_code: str, path: Path = SPEC_FILE) -> TopicSpec:
     doc = _load(path)
     defaults = dict(doc.get("defaults", {}))  # type: ignore[call-overload]
     return _spec({**doc.get("inbox", {}), "name": f"docbus.inbox.{org_code}"}, defaults)  # type: ignore[dict-item]
+
+
+def status_spec(org_code: str, path: Path = SPEC_FILE) -> TopicSpec:
+    """The spec of one org's status topic (docbus.status.<org>: its documents' status records),
+    from the [sender_status] template."""
+    doc = _load(path)
+    defaults = dict(doc.get("defaults", {}))  # type: ignore[call-overload]
+    return _spec({**doc.get("sender_status", {}), "name": f"docbus.status.{org_code}"}, defaults)  # type: ignore[dict-item]
+
+
+def org_specs(org_code: str, path: Path = SPEC_FILE) -> list[TopicSpec]:
+    """The topics every active org has: its inbox and its status topic."""
+    return [inbox_spec(org_code, path), status_spec(org_code, path)]
 
 
 def plan(specs: Iterable[TopicSpec], brokers: int, existing: Mapping[str, Existing]) -> Plan:

@@ -17,9 +17,11 @@ __all__ = [
     "QUARANTINE_TOPIC",
     "RECEIPTS_TOPIC",
     "ROUTED",
+    "STATUS_PREFIX",
     "STATUS_TOPIC",
     "inbox_topic",
     "parse_status_key",
+    "sender_status_topic",
     "status_key",
 ]
 
@@ -32,6 +34,7 @@ AUDIT_EVENTS_TOPIC = "docbus.audit.events"  # the processors' audit drafts
 AUDIT_TOPIC = "docbus.audit"  # the single writer's hash chain
 CHECKPOINT_TOPIC = "docbus.checkpoints"  # signed Merkle checkpoints
 INBOX_PREFIX = "docbus.inbox."
+STATUS_PREFIX = "docbus.status."  # docbus.status.<sender>: the status records of one sender's documents
 BLOBS_TOPIC = "docbus.blobs"  # chunks of large payloads, keyed by the content's SHA-256 (hex)
 
 
@@ -41,6 +44,15 @@ def inbox_topic(code: str) -> str:
         return INBOX_PREFIX + canonical_org_code(code)
     except ValueError as exc:
         raise ContractError(Reason.UNKNOWN_RECIPIENT, f"no inbox for {code!r}: {exc}") from exc
+
+
+def sender_status_topic(code: str) -> str:
+    """``docbus.status.<dotted code>``: the status records of the documents ``code`` sent, readable by
+    that org alone (``docbus.status`` holds everyone's, for the processors and the operator)."""
+    try:
+        return STATUS_PREFIX + canonical_org_code(code)
+    except ValueError as exc:
+        raise ContractError(Reason.UNKNOWN_SENDER, f"no status topic for {code!r}: {exc}") from exc
 
 
 ROUTED = "routed"  # the status key's last part for the bus's routing fact (its sealed 01 notice)

@@ -43,6 +43,7 @@ from schemas.topics import (
     ROUTED,
     STATUS_TOPIC,
     inbox_topic,
+    sender_status_topic,
     status_key,
 )
 
@@ -182,7 +183,9 @@ def _route(d: Accepted, raw_hash: bytes, src: Source, sealer: Sealer) -> Outputs
     notice_record, sealed = _accepted_notice(d, src, sealer)
     records.append(notice_record)
     for code in d.plan.recipients:  # routing facts: who was addressed (ADR 0001, flow step 4)
-        records.append(OutRecord(STATUS_TOPIC, status_key(env.message_id, code, ROUTED).encode(), sealed))
+        fact = status_key(env.message_id, code, ROUTED).encode()
+        # everyone's for the operator; the sender's own topic for the sender (docs/SECURITY.md)
+        records += (OutRecord(topic, fact, sealed) for topic in (STATUS_TOPIC, sender_status_topic(sender)))
     common: dict[str, Any] = {
         "message_id": env.message_id, "sender": sender, "stored_hash": raw_hash,
         "document_id": env.document.document_id,
@@ -276,7 +279,8 @@ def receipt_outputs(decision: ReceiptDecision, raw: bytes, src: Source) -> Outpu
         OutRecord(inbox_topic(code), key, d.raw, tuple(receipt_headers(receipt, d.from_org, code)))
         for code in d.forward_to
     ]
-    records += (OutRecord(STATUS_TOPIC, key.encode(), d.raw) for key in d.status_keys)
+    topics = (STATUS_TOPIC, sender_status_topic(d.routed.sender))  # everyone's; the sender's own
+    records += (OutRecord(topic, key.encode(), d.raw) for key in d.status_keys for topic in topics)
     common: dict[str, Any] = {
         "message_id": receipt.envelope_id, "sender": d.routed.sender, "document_id": receipt.document_id,
         "receipt_hash": d.receipt_hash,

@@ -205,8 +205,8 @@ def _plan_json(plan: topics.Plan) -> dict[str, object]:
 
 
 async def _inbox_specs(kafka: KafkaConnection) -> list[topics.TopicSpec]:
-    """An inbox spec for every active org of the directory (entries checked against the PKI folder;
-    without a PKI folder, none: an unchecked directory never creates topics)."""
+    """The inbox and status topic specs of every active org of the directory (entries checked
+    against the PKI folder; without a PKI folder, none: an unchecked directory never creates topics)."""
     settings = Settings()
     if not (settings.pki / "issued").is_dir():
         return []
@@ -216,7 +216,7 @@ async def _inbox_specs(kafka: KafkaConnection) -> list[topics.TopicSpec]:
     except ReadError:
         return []  # no directory topic yet: the fixed topics come first
     active = [] if snapshot is None else [e.code for e in snapshot.entries() if e.active]
-    return [topics.inbox_spec(code) for code in active]
+    return [spec for code in active for spec in topics.org_specs(code)]
 
 
 @topics_app.command("revoke")

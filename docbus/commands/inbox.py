@@ -39,7 +39,7 @@ from schemas.envelope import Envelope, parse_envelope
 from schemas.lifecycle import Recall
 from schemas.orgcode import canonical_org_code
 from schemas.receipt import Receipt, StatusCode
-from schemas.topics import STATUS_TOPIC
+from schemas.topics import STATUS_TOPIC, sender_status_topic
 
 __all__ = ["inbox", "receipt", "status"]
 
@@ -240,18 +240,25 @@ async def _publish(kafka: KafkaConnection, made: Receipt) -> None:
 
 def status(
     query: str = typer.Argument(..., help="a message id or a document id"),
-    org: str = typer.Option("", "--org", envvar="DOCBUS_ORG", help="the sender: add whom it addressed"),
+    org: str = typer.Option(
+        "", "--org", envvar="DOCBUS_ORG",
+        help="the sender: read its own status topic as that org, and add whom it addressed",
+    ),
     as_json: bool = JSON,
-    topic: str = typer.Option(STATUS_TOPIC, "--topic", hidden=True),
+    topic: str = typer.Option("", "--topic", hidden=True),
 ) -> None:
     """Where every recipient of a document stands, who is outstanding, and what was ignored.
 
+    With --org, as that org (its TLS login) from docbus.status.<org>, the status of its own
+    documents and nothing else; without, as the operator from docbus.status (everyone's).
     Exit 0 when every recipient is settled (refused, done or recalled), 3 while anyone is
     outstanding, 1 when nothing is known of the document."""
     settings = Settings()
     verify = seal_check(TrustFiles(settings.pki).policy)
     try:
-        kafka = settings.connection(ADMIN)  # docbus.status is the processors' and the operator's
+        # an org reads only its own status topic (ACL); docbus.status is the processors' and the operator's
+        kafka = settings.connection(canonical_org_code(org)) if org else settings.connection(ADMIN)
+        topic = topic or (sender_status_topic(org) if org else STATUS_TOPIC)
         records = asyncio.run(read_to_end(kafka, topic, timeout=settings.directory_timeout))
         addressed = asyncio.run(_addressed(settings, kafka, org, query)) if org else {}
     except ReadError as exc:

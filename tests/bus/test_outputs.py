@@ -20,7 +20,13 @@ from schemas.envelope import parse_envelope
 from schemas.quarantine import QuarantineRecord
 from schemas.reasons import Reason
 from schemas.receipt import StatusCode, parse_receipt
-from schemas.topics import AUDIT_EVENTS_TOPIC, QUARANTINE_TOPIC, STATUS_TOPIC, inbox_topic
+from schemas.topics import (
+    AUDIT_EVENTS_TOPIC,
+    QUARANTINE_TOPIC,
+    STATUS_TOPIC,
+    inbox_topic,
+    sender_status_topic,
+)
 from tests.bus.test_validator import Harness
 from tests.bus.world import DEPARTMENTS, World, forge
 
@@ -43,7 +49,8 @@ def test_accepted_directive_writes_copies_with_proofs_notice_facts_and_drafts(wo
     assert isinstance(decision, Accepted)
     out = envelope_outputs(decision, raw, _src(1), bus)
     n = len(DEPARTMENTS)
-    assert len(out.records) == n + 1 + n + 1 + n  # copies, notice, routing facts, ACCEPTED, ROUTED
+    # copies, notice, routing facts (docbus.status and the sender's own), ACCEPTED, ROUTED
+    assert len(out.records) == n + 1 + 2 * n + 1 + n
     copies = [r for r in out.records if r.topic.startswith("docbus.inbox.") and r.value == raw]
     assert sorted(r.topic for r in copies) == sorted(inbox_topic(c) for c in DEPARTMENTS)
     policy = TrustFiles(world.pki).policy
@@ -53,10 +60,12 @@ def test_accepted_directive_writes_copies_with_proofs_notice_facts_and_drafts(wo
         check_route_proof(proof_header(r.headers), parse_envelope(r.value), recipient, policy, "G03.BUS", NOW)
     notice = next(r for r in out.records if r.topic == inbox_topic("G03"))
     assert parse_receipt(notice.value).status is StatusCode.ARRIVED
-    facts = [r for r in out.records if r.topic == STATUS_TOPIC]
-    assert sorted(r.key for r in facts) == sorted(
-        f"{env.message_id}/{c}/routed".encode() for c in DEPARTMENTS
-    )
+    for topic in (STATUS_TOPIC, sender_status_topic("G03")):
+        facts = [r for r in out.records if r.topic == topic]
+        assert sorted(r.key for r in facts) == sorted(
+            f"{env.message_id}/{c}/routed".encode() for c in DEPARTMENTS
+        )
+        assert all(r.value == notice.value for r in facts)  # the bus's sealed 01
     drafts = [decode_draft(r.value) for r in out.records if r.topic == AUDIT_EVENTS_TOPIC]
     assert [d.event.value for d in drafts] == ["ACCEPTED"] + ["ROUTED"] * n
     assert all(d.source is not None and d.source.offset == 1 for d in drafts)

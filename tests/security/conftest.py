@@ -78,7 +78,7 @@ def secured() -> Iterator[Secured]:
     world = Secured(cluster, pki, home, tls)
     try:
         admin = world.connection(ADMIN)
-        specs = [*topics.load_specs(), topics.inbox_spec(ORG_A), topics.inbox_spec(ORG_B)]
+        specs = [*topics.load_specs(), *topics.org_specs(ORG_A), *topics.org_specs(ORG_B)]
         asyncio.run(topics.apply(admin, specs))
         wanted = acls.desired_acls([ORG_A, ORG_B], acls.load_policy())
         asyncio.run(acls.apply_acls(admin, wanted))

@@ -118,11 +118,42 @@ def test_org_cannot_read_another_orgs_inbox(secured: Secured) -> None:
     asyncio.run(scenario())
 
 
+def test_org_reads_its_own_documents_status_and_nobody_elses(secured: Secured) -> None:
+    """docbus.status.<org> holds the status of the documents <org> sent: that org reads it with its
+    own login, another org cannot, and docbus.status (everyone's) is the processors' and the operator's."""
+
+    async def scenario() -> None:
+        tag = uuid.uuid4().hex[:8].encode()
+        await produce(secured, PROCESSOR, f"docbus.status.{ORG_A}", b"A's status " + tag)
+        await produce(secured, PROCESSOR, f"docbus.status.{ORG_B}", b"B's status " + tag)
+        await produce(secured, PROCESSOR, "docbus.status", b"everyone's " + tag)
+        mine = consumer(secured, ORG_A, group=None)
+        await mine.start()
+        try:
+            mine.assign([TopicPartition(f"docbus.status.{ORG_A}", 0)])
+            await mine.seek_to_beginning()
+            assert await read_until(mine, b"A's status " + tag)
+        finally:
+            await mine.stop()
+        for topic, value in ((f"docbus.status.{ORG_B}", b"B's status "), ("docbus.status", b"everyone's ")):
+            c = consumer(secured, ORG_A, group=None)
+            await c.start()
+            try:
+                c.assign([TopicPartition(topic, 0)])
+                assert not await read_until(c, value + tag, timeout=5.0)
+                assert topic in c._client.cluster.unauthorized_topics
+            finally:
+                await c.stop()
+
+    asyncio.run(scenario())
+
+
 AROUND_THE_BUS = [
     inbox(ORG_A),  # its own inbox too: a copy the bus never decided (bypass)
     inbox(ORG_B),
     "docbus.directory",
     "docbus.status",  # a forged acknowledgement
+    f"docbus.status.{ORG_A}",  # ... in its own status view
     "docbus.quarantine",
     "docbus.audit.events",  # a forged audit draft
     "docbus.audit",  # a record appended to the chain

@@ -15,11 +15,11 @@ from infra.pki.tls import issue_tls
 POLICY = load_policy()
 
 
-def test_an_org_reads_only_its_own_inbox_and_group() -> None:
+def test_an_org_reads_only_its_own_inbox_status_and_group() -> None:
     grants = org_acls("G03.15", POLICY)
     read_topics = {a.name for a in grants if a.resource is Resource.TOPIC and a.op is Op.READ}
     # docbus.blobs: chunks of large payloads, written by senders and read by recipients (SECURITY.md)
-    assert read_topics == {"docbus.inbox.G03.15", "docbus.directory", "docbus.blobs"}
+    assert read_topics == {"docbus.inbox.G03.15", "docbus.status.G03.15", "docbus.directory", "docbus.blobs"}
     write_topics = {a.name for a in grants if a.op is Op.WRITE}
     assert write_topics == {"docbus.ingress", "docbus.receipts", "docbus.blobs"}
     groups = {(a.name, a.op) for a in grants if a.resource is Resource.GROUP}
@@ -32,6 +32,7 @@ def test_a_sub_unit_gets_nothing_of_its_parent() -> None:
     """Literal names: G03.15.02 and G03.15 share a prefix, never a grant."""
     child = {a.name for a in org_acls("G03.15.02", POLICY)}
     assert "docbus.inbox.G03.15" not in child
+    assert "docbus.status.G03.15" not in child
     assert "docbus-inbox-G03.15" not in child
 
 

@@ -17,8 +17,6 @@ broker() {  # the secured test broker: mTLS with the test PKI's certificates, AC
 cleanup() {
   broker stop >/dev/null 2>&1 || true
   broker stop --nodes 3 >/dev/null 2>&1 || true
-  # the access-control suite's secured broker (tests/security), should a killed run have left it
-  DOCBUS_HOME="$DOCBUS_TEST_HOME/security" DOCBUS_BROKER_PORT="${DOCBUS_TEST_SECURE_PORT:-29300}" .venv/bin/docbus broker stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 

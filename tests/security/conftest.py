@@ -1,14 +1,12 @@
-"""A separate secured single-node broker for the access-control tests (the deployment's shape, with a
-fresh ACL set nobody else touches): its own DOCBUS_HOME and ports (client 29300, controller 29301,
-inter-broker 29350), a fresh PKI with TLS identities for two orgs and every service principal, the
-bus topics and the ACLs. Stopped at the end of the session."""
+"""The access-control tests run on the suite's own secured test broker (the `kafka` session fixture:
+mTLS on every listener, the authorizer on): the deployment's topics, ACLs for two orgs and their TLS
+logins, issued into the test PKI beside the service logins. The harness elsewhere presents
+docbus-admin (a super user), so the ACLs granted here change nothing for other tests."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,17 +14,16 @@ from pathlib import Path
 import pytest
 
 from infra import acls, topics
-from infra.broker import Cluster, cluster_for
+from infra.broker import Cluster
 from infra.pki.authority import Authority
-from infra.pki.tls import TlsFiles, issue_tls
-from infra.security import ADMIN, AUDIT_WRITER, PROCESSOR, issue_service_identities, secure_cluster
-from infra.settings import InfraConfig
+from infra.pki.tls import TlsFiles, issue_tls, tls_files
+from infra.security import ADMIN, AUDIT_WRITER, PROCESSOR, SERVICES
 from schemas.connection import KafkaConnection
-from tests.conftest import TEST_HOME
+from tests.conftest import TEST_HOME, TEST_PKI, TEST_PKI_PASSPHRASE
 
 ORG_A = "G03.15"
 ORG_B = "G03.16"
-PASSPHRASE = b"security-tests"
+PASSPHRASE = TEST_PKI_PASSPHRASE  # the test PKI's: orgs and certificates issued here go into it
 
 
 @dataclass(frozen=True)
@@ -55,27 +52,17 @@ def client_security(files: TlsFiles) -> dict[str, object]:
     return kwargs
 
 
-def secured_settings(home: Path) -> InfraConfig:
-    return InfraConfig(
-        home=home,
-        broker_port=int(os.environ.get("DOCBUS_TEST_SECURE_PORT", "29300")),
-        cluster_port=int(os.environ.get("DOCBUS_TEST_SECURE_CLUSTER_PORT", "29400")),
-    )
+def _login(authority: Authority, name: str) -> TlsFiles:
+    files = tls_files(TEST_PKI, name)
+    return files if files.cert.exists() else issue_tls(authority, name)  # once per test PKI
 
 
 @pytest.fixture(scope="session")
-def secured() -> Iterator[Secured]:
-    home = TEST_HOME / "security"
-    pki = home / "pki"
-    # a broker left by an interrupted session still trusts the old PKI: stop it by its pid file
-    cluster_for(1, secured_settings(home)).stop()
-    shutil.rmtree(home, ignore_errors=True)
-    authority = Authority.init(pki, PASSPHRASE)
-    tls = issue_service_identities(authority)
-    tls |= {code: issue_tls(authority, code) for code in (ORG_A, ORG_B)}
-    cluster = secure_cluster(pki, 1, secured_settings(home))
-    cluster.start()
-    world = Secured(cluster, pki, home, tls)
+def secured(kafka: Cluster) -> Iterator[Secured]:
+    authority = Authority(TEST_PKI, PASSPHRASE)
+    tls = {name: tls_files(TEST_PKI, name) for name in SERVICES}
+    tls |= {code: _login(authority, code) for code in (ORG_A, ORG_B)}
+    world = Secured(kafka, TEST_PKI, TEST_HOME, tls)
     try:
         admin = world.connection(ADMIN)
         specs = [*topics.load_specs(), *topics.org_specs(ORG_A), *topics.org_specs(ORG_B)]
@@ -84,7 +71,6 @@ def secured() -> Iterator[Secured]:
         asyncio.run(acls.apply_acls(admin, wanted))
         yield world
     finally:
-        cluster.stop()
         # Collect the refused clients' leftovers now. Left to a later automatic collection, they
         # were finalised in the middle of pytest rewriting a late import (hypothesis, at the
         # terminal summary), and CPython 3.11.7 then failed that ast.parse with "AST constructor

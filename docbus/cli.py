@@ -17,6 +17,7 @@ from docbus.commands.directory import directory_app
 from docbus.commands.edxml import edxml_app
 from docbus.commands.gateway import gateway_app
 from docbus.commands.inbox import receipt, status
+from docbus.commands.node import node_app
 from docbus.commands.pki import pki_app
 from docbus.commands.quarantine import quarantine_app
 from docbus.commands.send import send
@@ -38,6 +39,7 @@ app.add_typer(bus_app, name="bus")
 app.add_typer(directory_app, name="directory")
 app.command()(send)
 app.add_typer(inbox_app, name="inbox")
+app.add_typer(node_app, name="node")
 app.command()(receipt)
 app.command()(status)
 app.add_typer(quarantine_app, name="quarantine")

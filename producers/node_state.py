@@ -8,7 +8,14 @@ of the envelope in ``outbox/``, *before* publishing; the copy is removed once th
 acknowledged it. A crash in between leaves the exact bytes to publish again (``pending``), so the
 chain never breaks.
 
-Files: ``<folder>/<org>.state.json`` (atomic replace), ``<org>.lock``, ``outbox/<org>/<seq>.bin``,
+Each sending product of an org numbers in its own **channel** (schemas/continuity.py): one chain,
+one state file, one lock, one outbox per channel, so the CLI and an e-office system of one org never
+draw from the same sequence. The bus states a channel's position, sealed, in every notice it sends;
+:meth:`NodeState.adopt` takes it over when the folder was lost or restored from an old backup
+(docs/adr/0003-continuity.md).
+
+Files, with ``<chain>`` = ``<org>`` for the default channel and ``<org>+<channel>`` otherwise:
+``<folder>/<chain>.state.json`` (atomic replace), ``<chain>.lock``, ``outbox/<chain>/<seq>.bin``,
 ``sent/<org>/<message id>.bin``.
 """
 
@@ -25,8 +32,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from producers.faults import crash_point
 from schemas.canonical import signing_hash
 from schemas.codec import decode
+from schemas.continuity import DEFAULT_CHANNEL, Chain, validate_channel
 from schemas.envelope import ZERO_HASH, Envelope
 from schemas.orgcode import canonical_org_code
 
@@ -67,18 +76,22 @@ class Reservation:
         """Advance the position to this envelope and keep its bytes until :meth:`NodeState.sent`."""
         outbox = self.state.outbox / f"{self.sequence:020d}.bin"
         atomic_write(outbox, raw)
+        crash_point("commit.outbox")
         self.state.write(ChainPosition(self.sequence, signing_hash))
+        crash_point("commit.state")
         return outbox
 
 
 class NodeState:
-    def __init__(self, folder: Path, org_code: str) -> None:
+    def __init__(self, folder: Path, org_code: str, channel: str = DEFAULT_CHANNEL) -> None:
         self.folder = Path(folder)
         self.org_code = canonical_org_code(org_code)
-        self.path = self.folder / f"{self.org_code}.state.json"
-        self.outbox = self.folder / "outbox" / self.org_code
+        self.channel = validate_channel(channel)
+        stem = self.org_code if channel == DEFAULT_CHANNEL else f"{self.org_code}+{channel}"
+        self.path = self.folder / f"{stem}.state.json"
+        self.outbox = self.folder / "outbox" / stem
         self.sent_dir = self.folder / "sent" / self.org_code
-        self._lock_path = self.folder / f"{self.org_code}.lock"
+        self._lock_path = self.folder / f"{stem}.lock"
 
     def read(self) -> ChainPosition:
         try:
@@ -102,6 +115,7 @@ class NodeState:
     def write(self, position: ChainPosition) -> None:
         doc = {
             "org": self.org_code,
+            "channel": self.channel,
             "sequence": position.sequence,
             "last_hash": position.last_hash.hex(),
             "updated_at": datetime.now(UTC).isoformat(),
@@ -127,6 +141,19 @@ class NodeState:
             yield Reservation(self, position.sequence + 1, position.last_hash)
         finally:
             os.close(fd)  # closing the descriptor releases the lock
+
+    def adopt(self, chain: Chain, local: ChainPosition) -> bool:
+        """Take over the bus's position of this channel (from a notice whose seal verified; call
+        with the lock held) when it differs from ``local``, the position the node numbered from.
+        Returns whether anything changed."""
+        if chain.channel != self.channel:
+            raise ValueError(f"a position of channel {chain.channel!r}, not {self.channel!r}")
+        bus = ChainPosition(chain.sequence, bytes(chain.signing_hash))
+        if bus == local:
+            return False
+        self.write(bus)
+        crash_point("resync.adopted")
+        return True
 
     def sent(self, sequence: int, message_id: str | None = None) -> None:
         """The broker acknowledged envelope ``sequence``: out of the outbox, kept under ``sent/``

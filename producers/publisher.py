@@ -19,6 +19,7 @@ from aiokafka.structs import RecordMetadata
 
 from schemas.connection import KafkaConnection
 from schemas.envelope import Envelope
+from schemas.orgcode import canonical_org_code
 from schemas.receipt import Receipt
 from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC
 
@@ -156,7 +157,9 @@ class Publisher:
         return len(parts)
 
     async def publish_envelope(self, env: Envelope, raw: bytes) -> RecordMetadata:
-        return await self.send(self.ingress, env.sender.code, raw, envelope_headers(env))
+        # the record key is the sender's dotted code (docs/ENVELOPE.md §8): the bus's chain of the
+        # sender lives on that key's partition
+        return await self.send(self.ingress, canonical_org_code(env.sender.code), raw, envelope_headers(env))
 
     async def publish_raw(self, key: str, raw: bytes) -> RecordMetadata:
         """Re-publish stored envelope bytes (the node state's outbox) as they are."""

@@ -16,6 +16,7 @@ from producers.identity import NodeIdentity
 from producers.keys import make_signature
 from schemas.canonical import receipt_signing_input, signing_hash
 from schemas.codec import encode
+from schemas.continuity import Chain
 from schemas.envelope import Envelope
 from schemas.fields import utc_millis
 from schemas.receipt import Receipt, StatusCode
@@ -38,8 +39,10 @@ def make_receipt(
     by_position: str = "",
     at: datetime | None = None,
     message_id: str | None = None,
+    chain: Chain | None = None,
 ) -> Receipt:
-    """The sealed receipt model. Raises ValueError for fields the contract refuses (a 02 or 16
+    """The sealed receipt model (``chain``: a bus notice's chain position, schemas/continuity.py).
+    Raises ValueError for fields the contract refuses (a 02 or 16
     without a reason, a bad org code...) and SigningError when the seal cannot sign."""
     when = utc_millis(at or datetime.now(UTC))  # the wire's precision, for signing_time too
     try:
@@ -55,6 +58,7 @@ def make_receipt(
             by_name=nfc(by_name),
             by_position=nfc(by_position),
             at=when,
+            chain=chain,
         )
     except ValidationError as exc:
         raise ValueError(f"receipt refused: {exc.errors()[0]['msg']}") from None

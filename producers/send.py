@@ -30,28 +30,34 @@ from producers.builder import (
     sign_envelope,
 )
 from producers.directory_view import DirectoryView
+from producers.faults import crash_point
 from producers.identity import NodeIdentity
-from producers.node_state import NodeState
+from producers.node_state import ChainPosition, NodeState
 from producers.ports import SealVerifier
 from producers.publisher import Publisher
 from producers.reader import ReadError, topic_partitions
 from schemas.canonical import receipt_signing_input, signing_hash
 from schemas.codec import decode
 from schemas.connection import KafkaConnection
+from schemas.continuity import DEFAULT_CHANNEL, Chain
 from schemas.envelope import Envelope
 from schemas.errors import ContractError, TrustError
 from schemas.payload import Payload
 from schemas.reasons import Reason
-from schemas.receipt import StatusCode, parse_receipt
+from schemas.receipt import Receipt, StatusCode, parse_receipt
 from schemas.topics import BLOBS_TOPIC, DIRECTORY_TOPIC, INGRESS_TOPIC, inbox_topic
 
-__all__ = ["BUS_ORG", "NoticeWatcher", "Outcome", "SendResult", "Sender", "send_document"]
+__all__ = ["BUS_ORG", "NoticeWatcher", "Outcome", "SendResult", "Sender", "bus_notice", "send_document"]
 
 logger = logging.getLogger(__name__)
 
 BUS_ORG = "G03.BUS"
 INLINE_MAX_BYTES = 256 * 1024  # larger files travel as chunks on docbus.blobs (ENVELOPE.md §7)
 _NOTICES = (StatusCode.ARRIVED, StatusCode.REJECTED)
+# a 02 of these codes says the bus did not count the envelope in the channel: the node numbered from
+# a position the bus does not hold (a state folder lost or restored from an old backup)
+_UNCOUNTED = frozenset({Reason.SEQUENCE_GAP.value, Reason.REPLAY.value})
+RESYNC_TRIES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,11 @@ class Outcome:
     reason: str  # the Reason code (and detail) of a rejection; a 01's routing note (a redirect)
     at: datetime
     notice_id: str
+    chain: Chain | None = None  # the channel's position as the bus holds it after this envelope
+
+    @property
+    def reason_code(self) -> str:
+        return self.reason.split(":", 1)[0].strip()
 
     @property
     def accepted(self) -> bool:
@@ -80,6 +91,26 @@ class SendResult:
     outcome: Outcome | None = None  # None when not waited for (or not arrived in time)
 
 
+def bus_notice(raw: bytes | None, policy: SealVerifier | None, bus_org: str = BUS_ORG) -> Receipt | None:
+    """``raw`` as a 01/02 notice of the bus whose seal verifies under ``policy`` (None: not checked,
+    tests only), else None (an envelope, a recipient's receipt, a forgery)."""
+    if raw is None:
+        return None
+    try:
+        receipt = parse_receipt(raw)
+    except ContractError:
+        return None  # an envelope or a recipient's receipt: the inbox client's business
+    if receipt.from_org != bus_org or receipt.status not in _NOTICES:
+        return None
+    if policy is not None:
+        try:
+            policy.verify_seal(receipt_signing_input(receipt), receipt.signatures, bus_org, datetime.now(UTC))
+        except TrustError as exc:
+            logger.warning("notice %s ignored: %s", receipt.message_id, exc)
+            return None
+    return receipt
+
+
 class NoticeWatcher:
     """Collects the bus's notices from the sender's inbox, from the end at start-up onwards."""
 
@@ -88,7 +119,8 @@ class NoticeWatcher:
     ) -> None:
         self.topic, self.policy, self.bus_org = topic, policy, bus_org
         self.kafka = kafka
-        self._seen: dict[str, Outcome] = {}
+        # by (envelope id, its signing hash): a document signed again after a resync keeps its id
+        self._seen: dict[tuple[str, bytes], Outcome] = {}
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
@@ -119,34 +151,27 @@ class NoticeWatcher:
                     self._seen[outcome[0]] = outcome[1]
                     self._changed.notify_all()
 
-    def _notice(self, raw: bytes | None) -> tuple[str, Outcome] | None:
-        if raw is None:
+    def _notice(self, raw: bytes | None) -> tuple[tuple[str, bytes], Outcome] | None:
+        receipt = bus_notice(raw, self.policy, self.bus_org)
+        if receipt is None:
             return None
-        try:
-            receipt = parse_receipt(raw)
-        except ContractError:
-            return None  # an envelope or a recipient's receipt: the inbox client's business
-        if receipt.from_org != self.bus_org or receipt.status not in (
-            StatusCode.ARRIVED,
-            StatusCode.REJECTED,
-        ):
-            return None
-        if self.policy is not None:
-            try:
-                self.policy.verify_seal(
-                    receipt_signing_input(receipt), receipt.signatures, self.bus_org, datetime.now(UTC)
-                )
-            except TrustError as exc:
-                logger.warning("notice %s ignored: %s", receipt.message_id, exc)
-                return None
-        return receipt.envelope_id, Outcome(receipt.status, receipt.reason, receipt.at, receipt.message_id)
+        outcome = Outcome(receipt.status, receipt.reason, receipt.at, receipt.message_id, receipt.chain)
+        return (receipt.envelope_id, bytes(receipt.signing_hash)), outcome
 
-    async def wait_for(self, message_id: str, timeout: float) -> Outcome | None:
-        """The notice for ``message_id``, or None if none came within ``timeout`` seconds."""
+    async def wait_for(self, message_id: str, timeout: float, digest: bytes | None = None) -> Outcome | None:
+        """The notice for ``message_id`` (and, given, the envelope of that signing hash), or None if
+        none came within ``timeout`` seconds."""
+
+        def found() -> Outcome | None:
+            for (mid, hashed), outcome in reversed(self._seen.items()):
+                if mid == message_id and digest in (None, hashed):
+                    return outcome
+            return None
+
         try:
             async with asyncio.timeout(timeout), self._changed:
-                await self._changed.wait_for(lambda: message_id in self._seen)
-                return self._seen[message_id]
+                await self._changed.wait_for(lambda: found() is not None)
+                return found()
         except TimeoutError:
             return None
 
@@ -168,9 +193,11 @@ class Sender:
         blobs_topic: str = BLOBS_TOPIC,
         inline_max: int = INLINE_MAX_BYTES,
         chunk_size: int = DEFAULT_CHUNK_BYTES,
+        channel: str = DEFAULT_CHANNEL,
     ) -> None:
         self.identity = identity
-        self.state = NodeState(state_dir, identity.org_code)
+        self.channel = channel
+        self.state = NodeState(state_dir, identity.org_code, channel)  # ValueError: not a channel name
         self.publisher = Publisher(kafka, ingress=ingress, client_id=f"docbus-node-{identity.org_code}")
         self.inline_max = inline_max
         journal = state_dir / "blobs"
@@ -213,6 +240,7 @@ class Sender:
         for sequence, raw in pending:
             env = decode(raw, Envelope)
             await self.publisher.publish_envelope(env, raw)
+            crash_point("flush.published")
             self.state.sent(sequence, env.message_id)
             logger.info("re-published pending envelope %d (%s)", sequence, env.message_id)
         return len(pending)
@@ -232,18 +260,56 @@ class Sender:
         Raises ContractError (a draft the bus would refuse), SigningError, PublishError, and
         LookupError when no directory snapshot is known."""
         snapshot = directory_snapshot or await self.directory.current_hash()
+        env, digest, meta = await self._publish_new(draft, snapshot, message_id)
+        result = await self._result(env, digest, meta, wait)
+        for _ in range(RESYNC_TRIES):
+            # a 02 stating another position than this envelope's: the bus did not count it (the
+            # node's state is behind or forked from the bus's), so take the bus's sealed position
+            # and sign the same document, same message id, at the next number
+            chain = self._uncounted(env, digest, result.outcome)
+            if chain is None:
+                break
+            async with self.state.reserve() as slot:
+                self.state.adopt(chain, ChainPosition(slot.sequence - 1, slot.previous_hash))
+            logger.warning(
+                "envelope %s numbered %d was not counted by the bus (%s); resynced to the bus's "
+                "sequence %d and signed again", env.message_id, env.sequence, result.outcome and
+                result.outcome.reason_code, chain.sequence,
+            )  # fmt: skip
+            env, digest, meta = await self._publish_new(draft, snapshot, env.message_id)
+            result = await self._result(env, digest, meta, wait)
+        return result
+
+    async def _publish_new(
+        self, draft: DocumentDraft | EnvelopeSource, snapshot: bytes, message_id: str | None
+    ) -> tuple[Envelope, bytes, RecordMetadata]:
         async with self.state.reserve() as slot:
             await self.flush_pending()
             unsigned = prepare_envelope(
                 self.identity, draft, sequence=slot.sequence, previous_hash=slot.previous_hash,
                 directory_snapshot=snapshot, message_id=message_id,
             )  # fmt: skip
+            if self.channel:
+                unsigned = unsigned.model_copy(update={"channel": self.channel})
             env, raw = sign_envelope(self.identity, unsigned)
+            crash_point("send.signed")
             digest = signing_hash(env)
             slot.commit(digest, raw)
             meta = await self.publisher.publish_envelope(env, raw)
+            crash_point("send.published")
             self.state.sent(slot.sequence, env.message_id)
-        return await self._result(env, digest, meta, wait)
+            crash_point("send.moved")
+        return env, digest, meta
+
+    def _uncounted(self, env: Envelope, digest: bytes, outcome: Outcome | None) -> Chain | None:
+        if outcome is None or outcome.accepted or outcome.chain is None:
+            return None
+        chain = outcome.chain
+        if outcome.reason_code not in _UNCOUNTED or chain.channel != self.channel:
+            return None
+        if chain.sequence == env.sequence and bytes(chain.signing_hash) == digest:
+            return None  # counted after all
+        return chain
 
     async def send_signed(self, env: Envelope, raw: bytes, *, wait: float | None = None) -> SendResult:
         """Publish an envelope signed elsewhere (an official's token on the clerk's machine). It must
@@ -254,9 +320,13 @@ class Sender:
             if env.sequence != slot.sequence or env.previous_hash != slot.previous_hash:
                 detail = f"signed at sequence {env.sequence}; the node's next is {slot.sequence}"
                 raise ContractError(Reason.SEQUENCE_GAP, detail)
+            if env.channel != self.channel:
+                detail = f"signed in channel {env.channel!r}; this sender numbers channel {self.channel!r}"
+                raise ContractError(Reason.INVALID_FIELD, detail)
             digest = signing_hash(env)
             slot.commit(digest, raw)
             meta = await self.publisher.publish_envelope(env, raw)
+            crash_point("send.published")
             self.state.sent(slot.sequence, env.message_id)
         return await self._result(env, digest, meta, wait)
 
@@ -265,7 +335,7 @@ class Sender:
     ) -> SendResult:
         outcome = None
         if wait is not None and self.watcher is not None:
-            outcome = await self.watcher.wait_for(env.message_id, wait)
+            outcome = await self.watcher.wait_for(env.message_id, wait, digest)
         return SendResult(
             env.message_id, env.document.document_id, env.sequence, digest,
             meta.topic, meta.partition, meta.offset, outcome,
@@ -281,7 +351,9 @@ async def send_document(
     wait: float | None = None,
     policy: SealVerifier | None = None,
     directory_snapshot: bytes | None = None,
+    channel: str = DEFAULT_CHANNEL,
 ) -> SendResult:
     """One document, one connection: what ``docbus send`` does."""
-    async with Sender(identity, kafka, state_dir, policy=policy, watch=wait is not None) as sender:
+    watch = wait is not None
+    async with Sender(identity, kafka, state_dir, policy=policy, watch=watch, channel=channel) as sender:
         return await sender.send(draft, wait=wait, directory_snapshot=directory_snapshot)

@@ -51,6 +51,8 @@ ENVELOPE_CONTEXT = b"docbus/envelope/v1\n"
 ENVELOPE_V2_CONTEXT = b"docbus/envelope/v2\n"  # an envelope carrying edxml details
 ENVELOPE_V3_CONTEXT = b"docbus/envelope/v3\n"  # an envelope with a payload travelling as chunks
 RECEIPT_CONTEXT = b"docbus/receipt/v1\n"
+RECEIPT_V2_CONTEXT = b"docbus/receipt/v2\n"  # a bus notice stating the sender's chain position
+CHANNEL_CONTEXT = b"docbus/envelope/channel/v1\n"  # prefixes the input of an envelope in a named channel
 
 _U32 = struct.Struct(">I").pack
 _I64 = struct.Struct(">q").pack
@@ -151,7 +153,9 @@ def envelope_signing_input(env: Envelope) -> bytes:
         tail = [_descriptor(env.payload), _list(env.attachments, _descriptor)]
         tail.append(_edxml(env.edxml) if env.edxml is not None else b"")
         context = ENVELOPE_CONTEXT if env.edxml is None else ENVELOPE_V2_CONTEXT
-    return context + _rows(env) + b"".join(tail)
+    signed = context + _rows(env) + b"".join(tail)
+    # a named channel is signed ahead of the rest; the default channel leaves the input as it was
+    return CHANNEL_CONTEXT + _str(env.channel) + signed if env.channel else signed
 
 
 def _rows(env: Envelope) -> bytes:
@@ -198,9 +202,11 @@ def _rows(env: Envelope) -> bytes:
 def receipt_signing_input(receipt: Receipt) -> bytes:
     """The receipt's signing input (docs/ENVELOPE.md §4, "Receipt")."""
     r = receipt
+    c = r.chain
+    chain = b"" if c is None else _str(c.channel) + _I64(c.sequence) + _bin(c.signing_hash)
     return b"".join(
         [
-            RECEIPT_CONTEXT,
+            RECEIPT_CONTEXT if r.chain is None else RECEIPT_V2_CONTEXT,
             _str(r.message_id),
             _str(r.envelope_id),
             _bin(r.signing_hash),
@@ -212,6 +218,7 @@ def receipt_signing_input(receipt: Receipt) -> bytes:
             _str(r.by_name),
             _str(r.by_position),
             _time(r.at),
+            chain,
         ]
     )
 

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from schemas.canonical import check_digests
 from schemas.codec import AvroModel, decode
+from schemas.continuity import DEFAULT_CHANNEL, Channel
 from schemas.document import SecurityLevel
 from schemas.edxml import EdxmlDetails
 from schemas.errors import ContractError
@@ -43,7 +44,7 @@ class Envelope(AvroModel):
     """A document envelope; with an empty ``signatures`` list it is the unsigned form a signer
     signs (signatures are outside the signing input, see schemas/canonical.py)."""
 
-    avro_schema = "envelope.v4"
+    avro_schema = "envelope.v5"
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     message_id: MessageId
@@ -53,6 +54,7 @@ class Envelope(AvroModel):
     document: DocumentHeader
     trace: list[TraceHop] = Field(default_factory=list)
     created_at: UtcMillis
+    channel: Channel = DEFAULT_CHANNEL  # v5: the sending product's chain (schemas/continuity.py)
     sequence: int = Field(ge=1, lt=2**63)
     previous_hash: Sha256
     directory_snapshot: Sha256

@@ -35,6 +35,7 @@ class Reason(StrEnum):
     REPLAY = "REPLAY"  # message id already seen
     STALE = "STALE"  # created-at outside the freshness window
     SEQUENCE_GAP = "SEQUENCE_GAP"  # sender sequence or previous-hash continuity broken
+    RECORD_KEY = "RECORD_KEY"  # an ingress record keyed other than by its sender code (publish again)
     UNKNOWN_SENDER = "UNKNOWN_SENDER"  # sender org not in the directory, or closed
     UNKNOWN_RECIPIENT = "UNKNOWN_RECIPIENT"  # a recipient or group not resolvable in the snapshot
     DIRECTORY_MISMATCH = "DIRECTORY_MISMATCH"  # envelope names a directory snapshot the bus does not have

@@ -7,6 +7,7 @@ from enum import StrEnum
 from pydantic import ConfigDict, Field, model_validator
 
 from schemas.codec import AvroModel, decode, record_name
+from schemas.continuity import Chain
 from schemas.fields import MessageId, OrgCode, Sha256, UtcMillis
 from schemas.header import DocumentIdText
 from schemas.limits import DEFAULT_LIMITS, Limits, check_message_size, check_signature_limits
@@ -36,7 +37,7 @@ class StatusCode(StrEnum):
 class Receipt(AvroModel):
     """Signed with the organisation seal over ``schemas.canonical.receipt_signing_input``."""
 
-    avro_schema = "receipt.v2"
+    avro_schema = "receipt.v3"
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     message_id: MessageId  # the receipt's own id
@@ -50,6 +51,8 @@ class Receipt(AvroModel):
     by_name: str = Field(default="", max_length=100)
     by_position: str = Field(default="", max_length=250)
     at: UtcMillis
+    # v3, the bus's 01/02 notices: the sender channel's position after this envelope (signed)
+    chain: Chain | None = None
     signatures: list[Signature] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -18,6 +18,7 @@ from producers.keys import make_signature
 from producers.receipts import make_receipt
 from schemas.canonical import signing_hash
 from schemas.codec import encode
+from schemas.continuity import Chain
 from schemas.envelope import Envelope
 from schemas.fields import utc_millis
 from schemas.reasons import Reason
@@ -38,15 +39,28 @@ class BusNotices:
     def org(self) -> str:
         return self.identity.org_code
 
-    def accepted(self, env: Envelope, digest: bytes, *, to: str, at: datetime, note: str = "") -> Receipt:
+    def accepted(
+        self,
+        env: Envelope,
+        digest: bytes,
+        *,
+        to: str,
+        at: datetime,
+        note: str = "",
+        chain: Chain | None = None,
+    ) -> Receipt:
         """01: the bus accepted ``env`` and routed it (``digest``: its envelope hash); ``note``: what
-        the sender must know of the routing (a closed code redirected to its successor)."""
-        return self._notice(env, digest, to, StatusCode.ARRIVED, note[:1000], at)
+        the sender must know of the routing (a closed code redirected to its successor); ``chain``:
+        the sender channel's position after it, sealed into the notice (receipt.v3)."""
+        return self._notice(env, digest, to, StatusCode.ARRIVED, note[:1000], at, chain)
 
-    def rejected(self, env: Envelope, reason: Reason, detail: str, *, to: str, at: datetime) -> Receipt:
-        """02 with ``reason`` = "<REASON CODE>: <detail>" (the code first, machine-readable)."""
+    def rejected(
+        self, env: Envelope, reason: Reason, detail: str, *, to: str, at: datetime, chain: Chain | None = None
+    ) -> Receipt:
+        """02 with ``reason`` = "<REASON CODE>: <detail>" (the code first, machine-readable);
+        ``chain``: the channel's position as the bus holds it after this refusal."""
         text = f"{reason.value}: {detail}"[:1000]
-        return self._notice(env, signing_hash(env), to, StatusCode.REJECTED, text, at)
+        return self._notice(env, signing_hash(env), to, StatusCode.REJECTED, text, at, chain)
 
     def route_proof(
         self, env: Envelope, digest: bytes, *, recipient: str, snapshot: bytes, at: datetime
@@ -64,7 +78,8 @@ class BusNotices:
         return encode(proof)
 
     def _notice(
-        self, env: Envelope, digest: bytes, to: str, status: StatusCode, reason: str, at: datetime
+        self, env: Envelope, digest: bytes, to: str, status: StatusCode, reason: str, at: datetime,
+        chain: Chain | None,
     ) -> Receipt:
         name = f"{env.message_id}/{status.value}/{reason.split(':', 1)[0]}"
         return make_receipt(
@@ -79,6 +94,7 @@ class BusNotices:
             by_position="bus",
             at=at,
             message_id=str(uuid.uuid5(_NAMESPACE, name)),
+            chain=chain,
         )
 
 

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from consumers.audit.core.events import draft
+from consumers.bus.decide.policy import SenderState
 from consumers.bus.decide.quarantine import SENDER_TOLD_HEADER, quarantine_record
 from consumers.bus.decide.receipt_check import ReceiptAccepted, ReceiptDecision
 from consumers.bus.decide.routed import RoutedRecord
@@ -32,6 +33,7 @@ from consumers.bus.decide.routing import REDIRECTED
 from consumers.bus.decide.validator import Accepted, Decision, Rejected
 from schemas.audit import AuditEvent, SourcePosition
 from schemas.codec import encode
+from schemas.continuity import Chain
 from schemas.envelope import Envelope
 from schemas.headers import envelope_headers, receipt_headers
 from schemas.reasons import Reason
@@ -129,9 +131,20 @@ class Sealer(Protocol):
     @property
     def org(self) -> str: ...
 
-    def accepted(self, env: Envelope, digest: bytes, *, to: str, at: datetime, note: str = "") -> Receipt: ...
+    def accepted(
+        self,
+        env: Envelope,
+        digest: bytes,
+        *,
+        to: str,
+        at: datetime,
+        note: str = "",
+        chain: Chain | None = None,
+    ) -> Receipt: ...
 
-    def rejected(self, env: Envelope, reason: Reason, detail: str, *, to: str, at: datetime) -> Receipt: ...
+    def rejected(
+        self, env: Envelope, reason: Reason, detail: str, *, to: str, at: datetime, chain: Chain | None = None
+    ) -> Receipt: ...
 
     def route_proof(
         self, env: Envelope, digest: bytes, *, recipient: str, snapshot: bytes, at: datetime
@@ -174,7 +187,7 @@ def _route(d: Accepted, raw_hash: bytes, src: Source, sealer: Sealer) -> Outputs
             sender, d.plan.recipients, d.signing_hash, env.document.document_id, (src.partition, src.offset)
         )
         tables.append(TableWrite("routed", key, record.to_bytes()))
-    tables.append(TableWrite("senders", sender.encode(), d.state, after_batch=True))
+    tables.append(TableWrite("senders", d.chain.encode(), d.state, after_batch=True))
     records: list[OutRecord] = []
     for code in d.plan.recipients:
         proof = sealer.route_proof(env, d.signing_hash, recipient=code, snapshot=d.plan.snapshot, at=src.at)
@@ -207,7 +220,10 @@ def _redirect_detail(d: Accepted, recipient: str) -> str:
 
 
 def _accepted_notice(d: Accepted, src: Source, sealer: Sealer) -> tuple[OutRecord, bytes]:
-    notice = sealer.accepted(d.envelope, d.signing_hash, to=d.sender, at=src.at, note=d.plan.redirect_note)
+    chain = _chain(d.envelope, d.state)
+    notice = sealer.accepted(
+        d.envelope, d.signing_hash, to=d.sender, at=src.at, note=d.plan.redirect_note, chain=chain
+    )
     sealed = encode(notice)
     headers = tuple(receipt_headers(notice, sealer.org, d.sender, notice=True))
     return OutRecord(inbox_topic(d.sender), notice.message_id.encode(), sealed, headers), sealed
@@ -239,13 +255,19 @@ def _refuse(d: Rejected, raw: bytes, raw_hash: bytes, src: Source, sealer: Seale
         ),
     ]  # fmt: skip
     tables: tuple[TableWrite, ...] = ()
-    if d.state is not None and d.sender is not None:  # the refused envelope's place in the chain
-        tables = (TableWrite("senders", d.sender.encode(), d.state, after_batch=True),)
+    if d.state is not None and d.chain is not None:  # the refused envelope's place in the chain
+        tables = (TableWrite("senders", d.chain.encode(), d.state, after_batch=True),)
     if told and answered is not None and d.sender is not None:
-        notice = sealer.rejected(answered, d.reason, d.detail, to=d.sender, at=src.at)
+        chain = None if d.position is None else _chain(answered, d.position)
+        notice = sealer.rejected(answered, d.reason, d.detail, to=d.sender, at=src.at, chain=chain)
         headers = tuple(receipt_headers(notice, sealer.org, d.sender, notice=True))
         records.append(OutRecord(inbox_topic(d.sender), notice.message_id.encode(), encode(notice), headers))
     return Outputs(tuple(records), tables)
+
+
+def _chain(env: Envelope, state: SenderState) -> Chain:
+    """The position a notice states: the sealed source a node resyncs from (schemas/continuity.py)."""
+    return Chain(channel=env.channel, sequence=state.sequence, signing_hash=state.last_hash)
 
 
 def receipt_outputs(decision: ReceiptDecision, raw: bytes, src: Source) -> Outputs:

@@ -24,6 +24,7 @@ from docbus.settings import Settings
 from producers.builder import DocumentDraft
 from producers.directory_view import DirectoryView
 from producers.send import Sender, SendResult
+from schemas.continuity import validate_channel
 from schemas.document import BusinessType, Competence, DocumentType, Priority
 
 __all__ = ["node_dir", "send"]
@@ -61,10 +62,17 @@ def send(
     pin_file: PinFile = None,
     pin_env: PinEnv = "DOCBUS_TOKEN_PIN",
     token_cert: TokenCert = None,
+    channel: str = typer.Option(
+        "", "--channel", help="the sending product's channel: its own sequence chain ('' = the org's default)"
+    ),
 ) -> None:
     """Send a signed document to the bus (exit 1: refused; 3: no notice in time; others: OPERATIONS.md).
     With --token the official signs on a PKCS#11 token; the seal stays the PKI folder's."""
     settings = Settings()
+    try:
+        validate_channel(channel)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--channel") from None
     spec = token_options(token, token_module, token_key, pin_file, pin_env, token_cert)
     sender = identity(settings, org, official, token=spec)
     fields: dict[str, Any] = {
@@ -82,7 +90,7 @@ def send(
         async with Sender(
             sender, settings.connection(sender.org_code), node_dir(settings, sender.org_code) / "state",
             policy=policy, watch=waiting is not None, inline_max=settings.inline_max_bytes,
-            chunk_size=settings.chunk_bytes,
+            chunk_size=settings.chunk_bytes, channel=channel,
         ) as node:  # fmt: skip
             # files above the inline threshold go to docbus.blobs as chunks first, then the envelope
             payload = await node.attach(file)

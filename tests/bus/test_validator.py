@@ -30,7 +30,9 @@ class Harness:
         self.routed: dict[str, RoutedRecord] = {}
         self.offset = 0
 
-    def check(self, raw: bytes, position: tuple[int, int] | None = None) -> Decision:
+    def check(
+        self, raw: bytes, position: tuple[int, int] | None = None, record_key: bytes | None = None
+    ) -> Decision:
         if position is None:
             self.offset += 1
             position = (0, self.offset)
@@ -40,13 +42,14 @@ class Harness:
             position=position,
             state_of=lambda s: self.states.get(s, SenderState()),
             routed_of=self.routed.get,
+            record_key=record_key,
         )
         if isinstance(d, Accepted) and not d.duplicate:
             mid = d.envelope.message_id
             self.routed[mid] = RoutedRecord(d.sender, d.plan.recipients, d.signing_hash, "", position)
-            self.states[d.sender] = d.state
-        if isinstance(d, Rejected) and d.state is not None and d.sender is not None:
-            self.states[d.sender] = d.state  # a refused envelope's place in its sender's chain
+            self.states[d.chain] = d.state
+        if isinstance(d, Rejected) and d.state is not None and d.chain is not None:
+            self.states[d.chain] = d.state  # a refused envelope's place in its sender's chain
         return d
 
 

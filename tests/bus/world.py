@@ -69,6 +69,7 @@ class Sender:
     sequence: int = 0
     last: bytes = ZERO_HASH
     count: int = field(default=0)
+    channel: str = ""  # the sending product's chain (schemas/continuity.py)
 
     def envelope(
         self,
@@ -97,6 +98,8 @@ class Sender:
             directory_snapshot=self.snapshot if snapshot is None else snapshot,
             created_at=created_at,
         )
+        if self.channel:
+            env = env.model_copy(update={"channel": self.channel})
         signed, raw = sign_envelope(self.identity, env)
         if advance:
             self.sequence += 1

@@ -27,9 +27,11 @@ _TABLE = [
     "envelope.v2",
     "envelope.v3",
     "envelope.v4",
+    "envelope.v5",
     "blob_chunk.v1",
     "receipt.v1",
     "receipt.v2",
+    "receipt.v3",
     "quarantine.v1",
 ]
 

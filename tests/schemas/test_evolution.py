@@ -18,12 +18,15 @@ from consumers.audit.core.verify import verify_log
 from consumers.audit.kafka.logview import LogView
 from schemas.audit import ZERO_HASH, AuditEvent, AuditRecord
 from schemas.canonical import (
+    CHANNEL_CONTEXT,
     ENVELOPE_CONTEXT,
     ENVELOPE_V2_CONTEXT,
+    RECEIPT_V2_CONTEXT,
     envelope_signing_input,
     receipt_signing_input,
 )
 from schemas.codec import MARKER, AvroModel, decode, encode, fingerprint, register_schema, schema_entries
+from schemas.continuity import Chain
 from schemas.edxml import EdxmlAttachment, EdxmlBusiness, EdxmlDetails, EdxmlOrgan, EdxmlStaff
 from schemas.envelope import Envelope
 from schemas.errors import ContractError
@@ -129,7 +132,7 @@ def test_v2_details_round_trip_and_are_signed_under_their_own_context() -> None:
     plain = sample_envelope()
     env = plain.model_copy(update={"edxml": _details()})
     raw = encode(env)
-    assert raw[2:10] == fingerprint("envelope.v4")
+    assert raw[2:10] == fingerprint("envelope.v5")
     assert decode(raw, Envelope) == env
     signed = envelope_signing_input(env)
     assert signed.startswith(ENVELOPE_V2_CONTEXT)
@@ -142,7 +145,7 @@ def test_v2_details_round_trip_and_are_signed_under_their_own_context() -> None:
 
 def test_v2_without_details_signs_the_v1_input() -> None:
     plain = sample_envelope()
-    assert encode(plain)[2:10] == fingerprint("envelope.v4")
+    assert encode(plain)[2:10] == fingerprint("envelope.v5")
     assert envelope_signing_input(decode(encode(plain), Envelope)).startswith(ENVELOPE_CONTEXT)
 
 
@@ -171,7 +174,51 @@ def test_a_v3_envelope_reads_as_v4_with_no_staples_and_the_same_signing_input() 
     back = decode(MARKER + v3.fingerprint + body.getvalue(), Envelope)
     assert all(s.ocsp == [] for s in back.signatures)
     assert envelope_signing_input(back) == envelope_signing_input(env)
-    assert encode(back)[2:10] == fingerprint("envelope.v4")
+    assert encode(back)[2:10] == fingerprint("envelope.v5")
+
+
+def test_a_v4_envelope_reads_as_v5_in_the_default_channel_with_the_same_signing_input() -> None:
+    v4 = _parsed("envelope.v4")
+    env = sample_envelope()
+    body = io.BytesIO()
+    record = env.model_dump()
+    del record["channel"]  # what a v4 writer had
+    fastavro.schemaless_writer(body, v4, record)
+    back = decode(MARKER + fingerprint("envelope.v4") + body.getvalue(), Envelope)
+    assert back.channel == "" and envelope_signing_input(back) == envelope_signing_input(env)
+    assert envelope_signing_input(back).startswith(ENVELOPE_CONTEXT)
+
+
+def test_a_named_channel_is_signed_and_stripping_or_changing_it_changes_the_input() -> None:
+    env = sample_envelope()
+    named = env.model_copy(update={"channel": "eoffice"})
+    signed = envelope_signing_input(named)
+    assert signed == CHANNEL_CONTEXT + b"\x00\x00\x00\x07eoffice" + envelope_signing_input(env)
+    other = env.model_copy(update={"channel": "cli"})
+    assert envelope_signing_input(other) != signed != envelope_signing_input(env)
+    assert decode(encode(named), Envelope).channel == "eoffice"
+    for bad in ("EOffice", "-x", "a" * 33, "e office", "\u202e"):
+        with pytest.raises(ValidationError):
+            Envelope.model_validate({**env.model_dump(), "channel": bad})
+
+
+def test_a_v2_receipt_reads_as_v3_without_a_chain_and_a_chain_is_signed_under_its_own_context() -> None:
+    old = (VECTORS / "receipt-rsa-pss.bin").read_bytes()
+    receipt = decode(old, Receipt)
+    body = io.BytesIO()
+    record = receipt.model_dump()
+    del record["chain"]
+    fastavro.schemaless_writer(body, _parsed("receipt.v2"), record)
+    back = decode(MARKER + fingerprint("receipt.v2") + body.getvalue(), Receipt)
+    assert back.chain is None and receipt_signing_input(back) == receipt_signing_input(receipt)
+    seven = Chain(channel="cli", sequence=7, signing_hash=b"\x07" * 32)
+    chained = receipt.model_copy(update={"chain": seven})
+    assert decode(encode(chained), Receipt).chain == chained.chain
+    signed = receipt_signing_input(chained)
+    assert signed.startswith(RECEIPT_V2_CONTEXT)
+    assert signed.endswith(b"\x00\x00\x00\x03cli" + (7).to_bytes(8, "big") + b"\x00\x00\x00 " + b"\x07" * 32)
+    moved = chained.model_copy(update={"chain": Chain(channel="cli", sequence=8, signing_hash=b"\x07" * 32)})
+    assert receipt_signing_input(moved) != signed
 
 
 VECTORS = Path(__file__).parents[1] / "vectors" / "data"
@@ -185,7 +232,7 @@ def test_a_v1_receipt_reads_as_v2_with_its_hash_as_signing_hash_and_the_same_sig
     assert isinstance(v1_body, dict) and receipt.signing_hash == v1_body["envelope_hash"]
     assert receipt_signing_input(receipt) == (VECTORS / "receipt-rsa-pss.input.bin").read_bytes()
     again = encode(receipt)
-    assert again[2:10] == fingerprint("receipt.v2") and is_receipt(again)
+    assert again[2:10] == fingerprint("receipt.v3") and is_receipt(again)
     assert decode(again, Receipt) == receipt
 
 

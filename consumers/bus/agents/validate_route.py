@@ -55,16 +55,18 @@ def register(bus: Bus) -> None:
             await bus.commit(events)
 
 
-def _decide(bus: Bus, raw: bytes, now: datetime, position: tuple[int, int]) -> Decision:
-    def state_of(sender: str) -> SenderState:
-        key = sender.encode()
+def _decide(bus: Bus, raw: bytes, now: datetime, position: tuple[int, int], key: bytes | None) -> Decision:
+    def state_of(chain: str) -> SenderState:
+        key = chain.encode()
         pending = bus.pending_states.get(key)
         if isinstance(pending, SenderState):
             return pending
         stored = bus.senders.get(key)
         return SenderState() if stored is None else SenderState.from_bytes(stored)
 
-    return bus.validator.check(raw, now=now, position=position, state_of=state_of, routed_of=bus.routed_of)
+    return bus.validator.check(
+        raw, now=now, position=position, state_of=state_of, routed_of=bus.routed_of, record_key=key
+    )
 
 
 async def handle_envelope(bus: Bus, msg: SourceRecord) -> Futures:
@@ -74,13 +76,13 @@ async def handle_envelope(bus: Bus, msg: SourceRecord) -> Futures:
     now = datetime.now(UTC)
     position = (msg.partition, msg.offset)
     refused = refusal(msg.headers)  # a batch the consumer refused to decode (producers/fetch_guard.py)
-    decision = Rejected(*refused) if refused is not None else _decide(bus, raw, now, position)
+    decision = Rejected(*refused) if refused is not None else _decide(bus, raw, now, position, msg.key)
     if isinstance(decision, Rejected) and decision.reason is Reason.DIRECTORY_MISMATCH:
         try:  # a snapshot published after our last look: read the directory, then decide again
             await bus.feed.catch_up(bus.settings.directory_timeout)
         except TimeoutError:
             logger.warning("directory catch-up timed out; deciding with what is held")
-        decision = _decide(bus, raw, now, position)
+        decision = _decide(bus, raw, now, position, msg.key)
     decision = await bus.blob_check.check(decision)  # chunked payloads complete and matching
     notify = True
     if isinstance(decision, Rejected) and decision.notify:

@@ -1,9 +1,10 @@
 """Replay, freshness and per-sender continuity: the acceptance state machine (docs/DIRECTORY.md).
 
-Pure and sans-I/O: the validator keeps one :class:`SenderState` per sender (a faust table keyed
-by sender, like the ingress topic), calls :meth:`ReplayGuard.check_and_advance` only for an
-envelope whose signatures verified, and stores the returned state. A rejection leaves the state
-unchanged. Rules, in the order they are checked:
+Pure and sans-I/O: the validator keeps one :class:`SenderState` per chain — a (sender, channel)
+pair, ``schemas.continuity.chain_id``, in a faust table partitioned like the ingress topic —, calls
+:meth:`ReplayGuard.check_and_advance` only for an envelope whose signatures verified, and stores the
+returned state. A rejection leaves the state unchanged (a refusal of an authenticated sender that
+continues its chain is counted: :meth:`ReplayGuard.advance_chain`). Rules, in the order they are checked:
 
 1. a message id among the sender's recently accepted ids is REPLAY;
 2. ``created_at`` older than ``max_age`` or later than ``now + max_skew`` is STALE;

@@ -35,6 +35,7 @@ from consumers.trust.leaf import org_binds, read_leaf
 from schemas.algorithms import check_key, parse_algorithm, verify_raw
 from schemas.canonical import envelope_signing_input
 from schemas.codec import construct_unchecked
+from schemas.continuity import chain_id
 from schemas.directory_store import DirectoryStore
 from schemas.envelope import Envelope
 from schemas.errors import ContractError, DocbusError
@@ -69,6 +70,11 @@ class Accepted:
     def sender(self) -> str:
         return self.plan.sender
 
+    @property
+    def chain(self) -> str:
+        """The (sender, channel) chain this envelope counts in (schemas.continuity.chain_id)."""
+        return chain_id(self.plan.sender, self.envelope.channel)
+
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
@@ -85,6 +91,10 @@ class Rejected:
     # what the 02 answers when ``notify`` (default: ``envelope``): refused for a field (INVALID_FIELD) or
     # trailing bytes (MALFORMED), the envelope as its authenticated signer built it (never routed)
     notice_of: Envelope | None = None
+    chain: str | None = None  # the (sender, channel) chain of ``state`` and ``position``
+    # the chain's position as the bus holds it after this refusal, stated in the sealed 02 (the
+    # source a node resyncs from); None when not known here (a record of another sender's key)
+    position: SenderState | None = None
 
 
 Decision = Accepted | Rejected
@@ -118,19 +128,31 @@ class Validator:
         position: tuple[int, int],
         state_of: Callable[[str], SenderState],
         routed_of: Callable[[str], RoutedRecord | None],
+        record_key: bytes | None = None,
     ) -> Decision:
-        """``position``: (partition, offset) the record was read at; ``state_of(sender)``: the
-        sender's policy state; ``routed_of(message_id)``: what the bus routed under that id."""
+        """``position``: (partition, offset) the record was read at; ``state_of(chain)``: the
+        policy state of a (sender, channel) chain (schemas.continuity.chain_id: the bare sender
+        code for the default channel); ``routed_of(message_id)``: what the bus routed under that id;
+        ``record_key``: the ingress record's key, when the caller checks it (the agent does).
+
+        A record keyed other than by its envelope's sender code sits on a partition whose tables do
+        not hold that sender's chain: it is refused RECORD_KEY before any state is looked at or
+        moved (the sender is told and publishes the same bytes again, keyed; nothing is lost)."""
         s = Subject(raw=raw, now=now, trust=self.trust, config=self.config, directory=self.directory)
         try:
             self.policy.verify(s)
         except DocbusError as exc:
-            return self._refused(s, exc, state_of)
+            return self._refused(s, exc, state_of if self._keyed(s, record_key) else None)
         env, plan, document = s.envelope, s.plan, s.document
         assert env is not None and plan is not None and document is not None  # the policy's rules set them
+        if not self._keyed(s, record_key):
+            got = (record_key or b"").decode("utf-8", "replace")[:40]
+            detail = f"record key {got!r} is not the sender code {s.signer!r}: publish it keyed by the code"
+            return self._refused(s, PolicyError(Reason.RECORD_KEY, detail))
         hashes = trust_hashes(self.trust.store, env.signatures)
         digest = hashlib.sha256(s.signing_input).digest()  # schemas.canonical.signing_hash, once
-        state = state_of(s.signer)
+        chain = chain_id(s.signer, env.channel)
+        state = state_of(chain)
         before = routed_of(env.message_id)
         if before is not None:
             if before.signing_hash == digest and before.position == position:
@@ -148,7 +170,7 @@ class Validator:
                 return Accepted(env, raw, plan, digest, state, document, hashes, duplicate=True, resend=True)
             where = f"partition {before.position[0]} offset {before.position[1]}"
             detail = f"message id {env.message_id} already routed from {where}"
-            return self._refused(s, PolicyError(Reason.REPLAY, detail))
+            return self._refused(s, PolicyError(Reason.REPLAY, detail), state_of)
         try:
             after = self.guard.check_and_advance(
                 state,
@@ -160,8 +182,12 @@ class Validator:
                 now=now,
             )
         except PolicyError as exc:
-            return self._refused(s, exc)
+            return self._refused(s, exc, state_of)
         return Accepted(env, raw, plan, digest, after, document, hashes)
+
+    @staticmethod
+    def _keyed(s: Subject, record_key: bytes | None) -> bool:
+        return record_key is None or s.envelope is None or record_key == s.signer.encode()
 
     def _refused(
         self, s: Subject, exc: DocbusError, state_of: Callable[[str], SenderState] | None = None
@@ -176,17 +202,19 @@ class Validator:
         relied = s.authenticated or isinstance(exc, TrustError)
         authenticated = self._authenticated(s, env)  # verifies the seal when no rule did
         hashes = trust_hashes(self.trust.store, env.signatures) if relied else ()
-        state = None
+        state = position = None
+        chain = chain_id(s.signer, env.channel)
         if authenticated and state_of is not None:
+            position = state_of(chain)
             with contextlib.suppress(PolicyError):
-                state = self.guard.advance_chain(
-                    state_of(s.signer), message_id=env.message_id, sequence=env.sequence,
+                state = position = self.guard.advance_chain(
+                    position, message_id=env.message_id, sequence=env.sequence,
                     prev_hash=env.previous_hash, envelope_hash=hashlib.sha256(s.signing_input).digest(),
                     created_at=env.created_at, now=s.now,
                 )  # fmt: skip
         return Rejected(
             exc.reason, detail, s.signer, env.message_id, s.envelope, authenticated, hashes, state,
-            notice_of=env if authenticated else None,
+            notice_of=env if authenticated else None, chain=chain, position=position,
         )  # fmt: skip
 
     def _has_inbox(self, env: Envelope, signer: str) -> bool:

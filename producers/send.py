@@ -307,6 +307,8 @@ class Sender:
         chain = outcome.chain
         if outcome.reason_code not in _UNCOUNTED or chain.channel != self.channel:
             return None
+        if f"message id {env.message_id} already" in outcome.reason:
+            return None  # this id was delivered before: signing it again would be refused the same way
         if chain.sequence == env.sequence and bytes(chain.signing_hash) == digest:
             return None  # counted after all
         return chain

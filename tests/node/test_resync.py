@@ -11,15 +11,19 @@ from pathlib import Path
 
 import pytest
 
+from producers.builder import build_envelope, sign_envelope
 from producers.identity import NodeIdentity
 from producers.node_state import ChainPosition, NodeState
 from producers.receipts import make_receipt
 from producers.resync import newest_position, resync
-from producers.send import bus_notice
+from producers.send import Outcome, Sender, bus_notice
+from schemas.canonical import signing_hash
 from schemas.codec import encode
+from schemas.connection import KafkaConnection
 from schemas.continuity import Chain
 from schemas.receipt import Receipt, StatusCode
 from tests.node.conftest import NodePki
+from tests.node.drafts import draft
 
 ORG = "G03.U001"
 
@@ -100,3 +104,30 @@ def test_only_a_notice_sealed_by_the_bus_counts(node_pki: NodePki) -> None:
     forged = other.model_copy(update={"from_org": "G03.BUS"})
     moved = notice.model_copy(update={"chain": Chain(sequence=40, signing_hash=_h("x"))})
     assert bus_notice(encode(forged), policy) is None and bus_notice(encode(moved), policy) is None
+
+
+def test_a_send_resyncs_only_on_a_02_that_did_not_count_its_envelope(
+    node_pki: NodePki, tmp_path: Path
+) -> None:
+    ident = node_pki.identity(ORG)
+    sender = Sender(ident, KafkaConnection(bootstrap="127.0.0.1:1"), tmp_path, watch=False, channel="eoffice")
+    unsigned = build_envelope(ident, draft(), sequence=2, previous_hash=_h("x"))
+    env, _ = sign_envelope(ident, unsigned.model_copy(update={"channel": "eoffice"}))
+    digest = signing_hash(env)
+    now = datetime.now(UTC)
+
+    def told(status: StatusCode, reason: str, chain: Chain | None) -> Chain | None:
+        return sender._uncounted(env, digest, Outcome(status, reason, now, "n", chain))
+
+    bus = Chain(channel="eoffice", sequence=7, signing_hash=_h("b7"))
+    assert told(StatusCode.REJECTED, "REPLAY: sequence 2 <= last accepted 7", bus) == bus
+    assert told(StatusCode.REJECTED, "SEQUENCE_GAP: sequence 9 skips 8..8", bus) == bus
+    counted = Chain(channel="eoffice", sequence=2, signing_hash=digest)
+    assert told(StatusCode.REJECTED, "SEQUENCE_GAP: whatever", counted) is None  # counted after all
+    assert told(StatusCode.REJECTED, "UNKNOWN_RECIPIENT: H99", bus) is None  # another refusal: counted
+    assert told(StatusCode.ARRIVED, "", bus) is None
+    assert told(StatusCode.REJECTED, "SEQUENCE_GAP: x", None) is None  # an older bus: nothing to go by
+    other = Chain(channel="cli", sequence=7, signing_hash=_h("b7"))
+    assert told(StatusCode.REJECTED, "SEQUENCE_GAP: x", other) is None  # another channel's position
+    delivered = f"REPLAY: message id {env.message_id} already accepted"
+    assert told(StatusCode.REJECTED, delivered, bus) is None  # the id was delivered: no new copy

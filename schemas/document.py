@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from enum import IntEnum, StrEnum
 from typing import NamedTuple
@@ -20,6 +21,7 @@ __all__ = [
     "SecurityLevel",
     "SteeringType",
     "format_document_id",
+    "number_key",
     "parse_document_id",
 ]
 
@@ -137,3 +139,12 @@ def parse_document_id(text: str) -> DocumentId:
     if len(number) > MAX_CODE_NUMBER or len(notation) > MAX_CODE_NOTATION:
         raise ValueError(f"số ≤ {MAX_CODE_NUMBER} and ký hiệu ≤ {MAX_CODE_NOTATION} characters")
     return DocumentId(organ_id, promulgated, number, notation)
+
+
+def number_key(issuer: str, promulgated: date, code_number: str, code_notation: str) -> str:
+    """What makes a document one (ND 30: số/ký hiệu restart every year per issuing organisation):
+    ``<issuer>/<year>/<số>/<ký hiệu>``, the number and notation in NFC without regard to case."""
+    def norm(text: str) -> str:
+        return unicodedata.normalize("NFC", text).strip().casefold()
+
+    return f"{issuer}/{promulgated.year}/{norm(code_number)}/{norm(code_notation)}"

@@ -151,11 +151,13 @@ class Bus:
         self.senders = self.app.Table("senders", partitions=parts[INGRESS_TOPIC], **table)
         self.routed = self.app.Table("routed", partitions=parts[INGRESS_TOPIC], **table)
         self.recalls = self.app.Table("recalls", partitions=parts[RECEIPTS_TOPIC], **table)
+        # number_key (issuer/year/số/ký hiệu) -> the routed document holding it: DUPLICATE_DOCUMENT
+        self.documents = self.app.Table("documents", partitions=parts[INGRESS_TOPIC], **table)
         # <envelope id>/<recipient> -> schemas.lifecycle.RecipientState: which receipt may come next
         self.lifecycle = self.app.Table("lifecycle", partitions=parts[RECEIPTS_TOPIC], **table)
         self.tables: dict[str, faust.types.TableT[Any, Any]] = {
             "routed": self.routed, "senders": self.senders, "recalls": self.recalls,
-            "lifecycle": self.lifecycle,
+            "lifecycle": self.lifecycle, "documents": self.documents,
         }  # fmt: skip
         # which processor group wrote a quarantine record or audit draft (several may share a cluster)
         self.processor_headers = (("docbus_processor", settings.app_id.encode()),)

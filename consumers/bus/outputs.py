@@ -30,10 +30,11 @@ from consumers.bus.decide.quarantine import SENDER_TOLD_HEADER, quarantine_recor
 from consumers.bus.decide.receipt_check import ReceiptAccepted, ReceiptDecision
 from consumers.bus.decide.routed import RoutedRecord
 from consumers.bus.decide.routing import REDIRECTED
-from consumers.bus.decide.validator import Accepted, Decision, Rejected
+from consumers.bus.decide.validator import Accepted, Decision, NumberHolder, Rejected
 from schemas.audit import AuditEvent, SourcePosition
 from schemas.codec import encode
 from schemas.continuity import Chain
+from schemas.document import number_key
 from schemas.envelope import Envelope
 from schemas.headers import envelope_headers, receipt_headers
 from schemas.reasons import Reason
@@ -64,7 +65,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Headers = tuple[tuple[str, bytes], ...]
-Table = Literal["routed", "senders", "recalls", "lifecycle"]
+Table = Literal["routed", "senders", "recalls", "lifecycle", "documents"]
 MAX_AUDIT_DETAIL = 4000
 
 
@@ -187,6 +188,10 @@ def _route(d: Accepted, raw_hash: bytes, src: Source, sealer: Sealer) -> Outputs
             sender, d.plan.recipients, d.signing_hash, env.document.document_id, (src.partition, src.offset)
         )
         tables.append(TableWrite("routed", key, record.to_bytes()))
+        doc = env.document  # this document now holds its số/ký hiệu (DUPLICATE_DOCUMENT for another)
+        number = number_key(sender, doc.promulgation_date, doc.code_number, doc.code_notation)
+        holder = NumberHolder(env.message_id, doc.document_id)
+        tables.append(TableWrite("documents", number.encode(), holder.to_bytes()))
     tables.append(TableWrite("senders", d.chain.encode(), d.state, after_batch=True))
     records: list[OutRecord] = []
     for code in d.plan.recipients:

@@ -12,12 +12,13 @@ import pytest
 from aiokafka import ConsumerRecord
 
 from schemas.connection import KafkaConnection
+from schemas.document import BusinessType
 from schemas.quarantine import QuarantineRecord
 from schemas.receipt import StatusCode
 from schemas.topics import QUARANTINE_TOPIC, inbox_topic
 from tests.bus.kafka import BusProcess, bus_notices, end_offsets, produce, read_until
 from tests.bus.kafka import quarantined as quarantined_by
-from tests.bus.world import MINISTER, Sender, World, forge, named_payload, raw_of
+from tests.bus.world import MINISTER, Sender, World, forge, named_payload, raw_of, same_number
 
 pytestmark = pytest.mark.broker
 
@@ -248,3 +249,29 @@ async def test_document_identity_and_text_are_refused_each_with_its_code(
     assert {mid: kept.get(mid) for mid in wanted} == wanted
     delivered = {r.key for r in records if r.topic == inbox_topic("H02")}
     assert not {mid.encode() for mid in wanted} & delivered
+
+
+async def test_a_document_number_is_used_once_per_issuer_and_year(
+    kafka_conn: KafkaConnection, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
+) -> None:
+    """A re-signed copy under a new message id and the original's số/ký hiệu: DUPLICATE_DOCUMENT
+    and a 02 (it was delivered beside the original); an edXML update naming the original goes through."""
+    start = await end_offsets(kafka_conn, [QUARANTINE_TOPIC, inbox_topic("H03"), inbox_topic("G03")])
+    g03 = senders("G03")
+    original, raw = g03.envelope(("H03",))
+    copy = same_number(g03, original, ("H03",))
+    update = same_number(g03, original, ("H03",), amends=BusinessType.UPDATE)
+    await produce(kafka_conn, "docbus.ingress", [(b"G03", r) for r in (raw, raw_of(copy), raw_of(update))])
+
+    def done(records: Records) -> bool:
+        return has(records, inbox_topic("H03"), update.message_id.encode()) and any(
+            n.envelope_id == copy.message_id for n in bus_notices(records, published)
+        )
+
+    records = await read_until(kafka_conn, start, done, bus=bus_process)
+    assert done(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
+    [notice] = [n for n in bus_notices(records, published) if n.envelope_id == copy.message_id]
+    assert notice.status is StatusCode.REJECTED and notice.reason.startswith("DUPLICATE_DOCUMENT: ")
+    assert original.message_id in notice.reason
+    delivered = [r.key for r in records if r.topic == inbox_topic("H03")]
+    assert original.message_id.encode() in delivered and copy.message_id.encode() not in delivered

@@ -11,12 +11,13 @@ import pytest
 
 from consumers.bus.decide.policy import SenderState
 from consumers.bus.decide.routed import RoutedRecord
-from consumers.bus.decide.validator import Accepted, Decision, Rejected, Validator
+from consumers.bus.decide.validator import Accepted, Decision, NumberHolder, Rejected, Validator
 from docbus.pki_folder import TrustFiles
 from producers.builder import sign_envelope
 from schemas.directory_store import DirectoryStore
+from schemas.document import BusinessType, number_key
 from schemas.reasons import Reason
-from tests.bus.world import DEPARTMENTS, MINISTER, World, forge, named_payload, raw_of
+from tests.bus.world import DEPARTMENTS, MINISTER, World, forge, named_payload, raw_of, same_number
 
 
 class Harness:
@@ -28,6 +29,7 @@ class Harness:
         self.validator = Validator(TrustFiles(world.pki).policy, store)
         self.states: dict[str, SenderState] = {}
         self.routed: dict[str, RoutedRecord] = {}
+        self.numbers: dict[str, NumberHolder] = {}  # the agent's documents table
         self.offset = 0
 
     def check(
@@ -43,11 +45,15 @@ class Harness:
             state_of=lambda s: self.states.get(s, SenderState()),
             routed_of=self.routed.get,
             record_key=record_key,
+            number_of=self.numbers.get,
         )
         if isinstance(d, Accepted) and not d.duplicate:
             mid = d.envelope.message_id
             self.routed[mid] = RoutedRecord(d.sender, d.plan.recipients, d.signing_hash, "", position)
             self.states[d.chain] = d.state
+            doc = d.envelope.document
+            key = number_key(d.sender, doc.promulgation_date, doc.code_number, doc.code_notation)
+            self.numbers[key] = NumberHolder(mid, doc.document_id)
         if isinstance(d, Rejected) and d.state is not None and d.chain is not None:
             self.states[d.chain] = d.state  # a refused envelope's place in its sender's chain
         return d
@@ -211,3 +217,24 @@ def test_document_identity_and_text(world: World, bus: Harness) -> None:
         d = rejected(bus.check(raw_of(env)), reason)
         assert d.notify and d.sender == "H01", d.detail
     assert isinstance(bus.check(sender.envelope(("H02",))[1]), Accepted)  # its chain carries on
+
+
+def test_a_document_number_is_one_document_per_issuer_and_year(world: World, bus: Harness) -> None:
+    """A re-signed copy under a new message id and the same số/ký hiệu is DUPLICATE_DOCUMENT (it
+    was accepted beside the original), also spelled in another case; an edXML update naming the
+    original is accepted, one naming another document is not."""
+    sender = world.sender("H01")
+    original, raw = sender.envelope(("H02",))
+    assert isinstance(bus.check(raw), Accepted)  # the harness records it as the number's holder
+    copy = same_number(sender, original, ("H02",))
+    d = rejected(bus.check(raw_of(copy)), Reason.DUPLICATE_DOCUMENT)
+    assert d.notify and original.message_id in d.detail
+    shouted = sender.variant(("H02",), code_number=original.document.code_number,
+                             code_notation=original.document.code_notation.lower(),
+                             document_id=original.document.document_id.replace("TEST", "test"))  # fmt: skip
+    rejected(bus.check(raw_of(shouted)), Reason.DUPLICATE_DOCUMENT)
+    other = "H01,2025/01/02,9/KHAC"
+    wrong = same_number(sender, original, ("H02",), amends=BusinessType.UPDATE, names=other)
+    rejected(bus.check(raw_of(wrong)), Reason.DUPLICATE_DOCUMENT)
+    update = same_number(sender, original, ("H02",), amends=BusinessType.UPDATE)
+    assert isinstance(bus.check(raw_of(update)), Accepted)

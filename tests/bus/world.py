@@ -17,7 +17,8 @@ from schemas.canonical import envelope_signing_input, signing_hash
 from schemas.codec import encode
 from schemas.directory import DirectoryEntry
 from schemas.directory_store import DirectorySnapshot
-from schemas.document import Competence, DocumentType, SecurityLevel
+from schemas.document import BusinessType, Competence, DocumentType, SecurityLevel
+from schemas.edxml import EdxmlBusiness, EdxmlDetails
 from schemas.envelope import ZERO_HASH, Envelope
 from schemas.header import SignerInfo
 from schemas.payload import Payload
@@ -137,7 +138,7 @@ class Sender:
 
 
     def variant(self, recipients: tuple[str, ...], *, payload: Payload | None = None,
-                **document: object) -> Envelope:
+                edxml: EdxmlDetails | None = None, **document: object) -> Envelope:
         """A properly signed envelope whose header fields (``document``: subject=..., signer=...) or
         payload were set after building, unchecked: what a vendor's own builder might sign."""
         env, _ = self.envelope(recipients, advance=False)
@@ -145,6 +146,8 @@ class Sender:
         update: dict[str, object] = {"document": doc, "signatures": []}
         if payload is not None:
             update["payload"] = payload
+        if edxml is not None:
+            update["edxml"] = edxml
         unsigned = env.model_copy(update=update)
         official = self.identity.require_official()
         sigs = sign_dual(official, self.identity.seal, envelope_signing_input(unsigned))
@@ -161,6 +164,21 @@ def named_payload(file_name: str) -> Payload:
     """A payload under a file name the contract refuses (built without its rules)."""
     good = Payload.of("vb.pdf", "application/pdf", b"%PDF-1.7 named")
     return Payload.model_construct(**{**dict(good), "file_name": file_name})
+
+
+def same_number(sender: Sender, original: Envelope, recipients: tuple[str, ...], *,
+                amends: BusinessType | None = None, names: str | None = None) -> Envelope:
+    """Another envelope (new message id, properly signed) under ``original``'s số/ký hiệu, as a
+    re-signed copy or, with ``amends``, an edXML update/replacement naming ``names``."""
+    d = original.document
+    fields: dict[str, object] = {
+        "code_number": d.code_number, "code_notation": d.code_notation, "document_id": d.document_id,
+        "promulgation_date": d.promulgation_date,
+    }  # fmt: skip
+    if amends is None:
+        return sender.variant(recipients, **fields)
+    details = EdxmlDetails(business=EdxmlBusiness(document_id=names or d.document_id, reason="đính chính"))
+    return sender.variant(recipients, edxml=details, business_type=amends, **fields)
 
 
 def raw_of(env: Envelope, trailing: bytes = b"") -> bytes:

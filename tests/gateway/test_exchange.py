@@ -22,6 +22,8 @@ pytestmark = pytest.mark.broker
 def university_package(number: str = "1234") -> bytes:
     """The sample công văn (số ``number``), sent by the university to the ministry."""
     text = SAMPLE_PATH.read_text(encoding="utf-8").replace("1234", number)
+    # signed by the university's official (tests/gateway/conftest.py): the header names that signer
+    text = text.replace("Trần Văn Ví Dụ", "Trần Thị Bình").replace("Phó Cục trưởng", "Hiệu trưởng")
     return text.replace("000.00.15.G03", UNI).replace("000.00.00.H01", "000.00.00.G03").encode()
 
 

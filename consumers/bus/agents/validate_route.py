@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from consumers.bus.agents.pace import Pace
 from consumers.bus.decide.policy import SenderState
-from consumers.bus.decide.validator import Decision, Rejected
+from consumers.bus.decide.validator import Decision, NumberHolder, Rejected
 from consumers.bus.outputs import Source, envelope_outputs, key_sender
 from producers.fetch_guard import refusal
 from schemas.reasons import Reason
@@ -64,8 +64,13 @@ def _decide(bus: Bus, raw: bytes, now: datetime, position: tuple[int, int], key:
         stored = bus.senders.get(key)
         return SenderState() if stored is None else SenderState.from_bytes(stored)
 
+    def number_of(number: str) -> NumberHolder | None:
+        stored = bus.documents.get(number.encode())
+        return None if stored is None else NumberHolder.from_bytes(stored)
+
     return bus.validator.check(
-        raw, now=now, position=position, state_of=state_of, routed_of=bus.routed_of, record_key=key
+        raw, now=now, position=position, state_of=state_of, routed_of=bus.routed_of, record_key=key,
+        number_of=number_of,
     )
 
 

@@ -37,6 +37,7 @@ from schemas.canonical import envelope_signing_input
 from schemas.codec import construct_unchecked
 from schemas.continuity import chain_id
 from schemas.directory_store import DirectoryStore
+from schemas.document import BusinessType, number_key
 from schemas.envelope import Envelope
 from schemas.errors import ContractError, DocbusError
 from schemas.fields import MessageId, OrgCode
@@ -45,8 +46,9 @@ from schemas.limits import DEFAULT_LIMITS, Limits, check_signature_limits
 from schemas.orgcode import canonical_org_code
 from schemas.reasons import Reason
 from schemas.signature import Signature, SignerRole
+from schemas.text import nfc
 
-__all__ = ["Accepted", "Decision", "Rejected", "Validator", "trust_hashes"]
+__all__ = ["Accepted", "Decision", "NumberHolder", "Rejected", "Validator", "trust_hashes"]
 
 _MAX_TRUST_HASHES = 64  # AuditRecord.trust_hashes bound
 
@@ -129,11 +131,13 @@ class Validator:
         state_of: Callable[[str], SenderState],
         routed_of: Callable[[str], RoutedRecord | None],
         record_key: bytes | None = None,
+        number_of: Callable[[str], NumberHolder | None] = lambda _key: None,
     ) -> Decision:
         """``position``: (partition, offset) the record was read at; ``state_of(chain)``: the
         policy state of a (sender, channel) chain (schemas.continuity.chain_id: the bare sender
         code for the default channel); ``routed_of(message_id)``: what the bus routed under that id;
-        ``record_key``: the ingress record's key, when the caller checks it (the agent does).
+        ``record_key``: the ingress record's key, when the caller checks it (the agent does);
+        ``number_of(key)``: the routed document holding a số/ký hiệu (schemas.document.number_key).
 
         A record keyed other than by its envelope's sender code sits on a partition whose tables do
         not hold that sender's chain: it is refused RECORD_KEY before any state is looked at or
@@ -171,6 +175,9 @@ class Validator:
             where = f"partition {before.position[0]} offset {before.position[1]}"
             detail = f"message id {env.message_id} already routed from {where}"
             return self._refused(s, PolicyError(Reason.REPLAY, detail), state_of)
+        taken = _number_taken(env, s.signer, number_of)
+        if taken is not None:
+            return self._refused(s, taken, state_of)
         try:
             after = self.guard.check_and_advance(
                 state,
@@ -239,6 +246,43 @@ class Validator:
             except TrustError as exc:
                 return exc.reason in _LAPSED and _genuine(s, env)
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class NumberHolder:
+    """The routed document that holds a số/ký hiệu this year (the bus's ``documents`` table)."""
+
+    message_id: str
+    document_id: str
+
+    def to_bytes(self) -> bytes:
+        return f"{self.message_id}\n{self.document_id}".encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> NumberHolder:
+        message_id, document_id = data.decode("utf-8").split("\n", 1)
+        return cls(message_id, document_id)
+
+
+_AMENDS = {BusinessType.UPDATE, BusinessType.REPLACE}
+
+
+def _number_taken(
+    env: Envelope, sender: str, number_of: Callable[[str], NumberHolder | None]
+) -> PolicyError | None:
+    """DUPLICATE_DOCUMENT when another routed envelope holds this số/ký hiệu for this issuer this
+    year, unless this one is an edXML update or replacement naming that document."""
+    doc = env.document
+    holder = number_of(number_key(sender, doc.promulgation_date, doc.code_number, doc.code_notation))
+    if holder is None or holder.message_id == env.message_id:
+        return None
+    named = env.edxml.business.document_id if env.edxml and env.edxml.business else None
+    if doc.business_type in _AMENDS and named is not None and nfc(named) == nfc(holder.document_id):
+        return None
+    number = f"{doc.code_number}/{doc.code_notation} of {doc.promulgation_date.year}"
+    detail = f"{number} is already {holder.document_id} (message {holder.message_id}); an update or " \
+             "replacement names it"  # fmt: skip
+    return PolicyError(Reason.DUPLICATE_DOCUMENT, detail)
 
 
 # an envelope refused for a field its contract forbids (INVALID_FIELD) or for bytes after its body

@@ -3,6 +3,7 @@ the bus org; officials for the senders; H03's certificates revoked."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -61,6 +62,11 @@ def build_world(folder: Path) -> World:
     return World(folder, entries, DirectorySnapshot.build(entries).hash, identities)
 
 
+# số/ký hiệu is one document per issuer and year (DUPLICATE_DOCUMENT): every envelope any Sender of
+# the process builds gets its own number, so two chains (channels) of one org never share one
+_NUMBERS = itertools.count(1)
+
+
 @dataclass
 class Sender:
     """A node's chain: next sequence and previous hash, advanced by every envelope built."""
@@ -84,7 +90,7 @@ class Sender:
         self.count += 1
         draft = DocumentDraft(
             document_type=DocumentType.CONG_VAN,
-            code_number=str(self.count),
+            code_number=str(next(_NUMBERS)),  # one số per document, whichever chain builds it
             code_notation="TEST",
             subject=f"Thử nghiệm {self.count}",
             payload=Payload.of("vb.pdf", "application/pdf", b"%PDF-1.7 " + str(self.count).encode()),

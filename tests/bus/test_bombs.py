@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import re
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 
+from infra.topics import apply, load_specs
+from producers.blob_reader import BlobReader
 from producers.fetch_guard import MAX_DECODED_BYTES
+from schemas.blob import BlobRef, ChunkRef
 from schemas.connection import KafkaConnection
+from schemas.errors import ContractError
 from schemas.quarantine import QuarantineRecord
-from schemas.topics import INGRESS_TOPIC, QUARANTINE_TOPIC, RECEIPTS_TOPIC, inbox_topic
+from schemas.reasons import Reason
+from schemas.topics import BLOBS_TOPIC, INGRESS_TOPIC, QUARANTINE_TOPIC, RECEIPTS_TOPIC, inbox_topic
 from tests.bus.bombs import gzip_bomb, produce_batch, zstd_batch
 from tests.bus.conftest import start_bus
 from tests.bus.kafka import BusProcess, end_offsets, produce, quarantined, read_until
@@ -36,6 +42,10 @@ def peak_resident(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     raise AssertionError("no VmHWM")
+
+
+async def ensure_blob_topic(kafka: KafkaConnection) -> None:
+    await apply(kafka, [s for s in load_specs() if s.name == BLOBS_TOPIC])
 
 
 @pytest.fixture
@@ -107,3 +117,24 @@ async def test_gzip_and_zstd_bombs_are_refused_in_bounded_memory_and_good_traffi
         assert found is not None and int(found[2]) == q.offset  # read at the batch's last offset
         spans.append(int(found[2]) - int(found[1]) + 1)
     assert sorted(spans) == [1, 1, 1, 1024]
+
+
+async def test_a_recipient_refuses_a_bomb_named_as_a_chunk(kafka_conn: KafkaConnection) -> None:
+    """A sender signs an envelope naming its own bomb as a chunk: the recipient's blob reader (every
+    node) decodes at most one fetch's budget and refuses the chunk."""
+    await ensure_blob_topic(kafka_conn)
+    before = (await end_offsets(kafka_conn, [BLOBS_TOPIC]))[TopicPartition(BLOBS_TOPIC, 0)]
+    assert await produce_batch(kafka_conn, BLOBS_TOPIC, 0, gzip_bomb(1, 1024)) == 0
+    ref = BlobRef(chunk_size=1024 * 1024, partition=0, chunks=[ChunkRef(sha256=bytes(32), offset=before)])
+    tracemalloc.start()
+    try:
+        async with BlobReader(kafka_conn, wait=20.0) as reader:
+            with pytest.raises(ContractError) as refused:
+                async for _ in reader.records(ref):
+                    pass
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    print(f"blob reader: {peak >> 20} MiB allocated at the peak")
+    assert refused.value.reason is Reason.BLOB_MISMATCH and "decodes to more than" in refused.value.detail
+    assert peak < 64 * 1024 * 1024, f"{peak >> 20} MiB allocated at the peak"

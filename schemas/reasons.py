@@ -65,5 +65,4 @@ class Reason(StrEnum):
     TEXT_NOT_NFC = "TEXT_NOT_NFC"  # a string of the contract is not in Unicode NFC
     FORBIDDEN_CHARACTER = "FORBIDDEN_CHARACTER"  # a control, bidi or zero-width character where refused
     SIGNER_MISMATCH = "SIGNER_MISMATCH"  # document.signer is not the signing official's certificate
-    SENDER_NAME_MISMATCH = "SENDER_NAME_MISMATCH"  # sender.name is not the directory entry's name
     DUPLICATE_DOCUMENT = "DUPLICATE_DOCUMENT"  # số/ký hiệu already used by this issuer this year

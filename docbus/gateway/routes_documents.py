@@ -29,7 +29,6 @@ from docbus.gateway.node import OrgNode
 from docbus.gateway.problems import GatewayError, GatewayReason
 from docbus.gateway.schema import ACCEPTED, PROBLEMS, binary_body, multipart_body
 from docbus.gateway.submit import idempotent, notice_out, recover
-from docbus.settings import ADMIN
 from producers.builder import DocumentDraft
 from producers.edxml import SignatureVerdict, parse_package
 from producers.keys import make_signature
@@ -45,7 +44,7 @@ from schemas.payload import Payload
 from schemas.reasons import Reason
 from schemas.receipt import StatusCode
 from schemas.signature import SignerRole
-from schemas.topics import STATUS_TOPIC
+from schemas.topics import sender_status_topic
 
 __all__ = ["router"]
 
@@ -263,7 +262,10 @@ async def _recipients(gw: GatewayDep, env: Envelope) -> list[RecipientStatus]:
         with contextlib.suppress(RoutingError):  # the bus refused it: its explicit names
             codes = list(route(snapshot, env.sender.code, env.recipients, env.groups).recipients)
     try:
-        records = await read_to_end(gw.bus.connection(ADMIN), STATUS_TOPIC, timeout=gw.bus.directory_timeout)
+        # the node's own login reads its own documents' status topic (docs/SECURITY.md, per-org status)
+        sender = canonical_org_code(env.sender.code)
+        kafka = gw.bus.connection(sender)
+        records = await read_to_end(kafka, sender_status_topic(sender), timeout=gw.bus.directory_timeout)
     except ReadError as exc:
         raise GatewayError(503, GatewayReason.BROKER_UNAVAILABLE, str(exc)) from exc
     addressed = {env.message_id: (env.document.document_id, codes)}

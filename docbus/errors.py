@@ -12,9 +12,7 @@ from enum import IntEnum
 from aiokafka.errors import KafkaError
 
 from producers.keys import SigningError
-from producers.publisher import PublishError
-from producers.reader import ReadError
-from schemas.errors import DocbusError, TrustError
+from schemas.errors import TransportError, TrustError, is_refusal
 from schemas.reasons import Reason
 
 __all__ = ["CliError", "ExitCode", "explain"]
@@ -79,9 +77,9 @@ def explain(exc: BaseException) -> tuple[ExitCode, str]:
     if isinstance(exc, TrustError):
         hint = _TRUST_HINTS.get(exc.reason, "check the PKI folder's anchors and CRLs (docs/TRUST.md)")
         return ExitCode.TRUST, f"{exc}; {hint}"
-    if isinstance(exc, DocbusError):
+    if is_refusal(exc):
         return ExitCode.REFUSED, str(exc)
-    if isinstance(exc, (PublishError, ReadError, KafkaError, ConnectionError)):
+    if isinstance(exc, (TransportError, KafkaError, ConnectionError)):
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return ExitCode.BROKER, (
             f"broker: {first}; is it up at {_bootstrap()}? (docbus broker status, DOCBUS_BOOTSTRAP)"

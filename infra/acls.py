@@ -19,6 +19,8 @@ from enum import IntEnum
 from pathlib import Path
 
 from schemas.connection import KafkaConnection
+from schemas.errors import OperationError
+from schemas.reasons import Reason
 
 __all__ = [
     "Acl",
@@ -74,8 +76,10 @@ _ANY = 1  # ResourceType / PatternType / AclOperation / PermissionType "ANY" in 
 CLUSTER_NAME = "kafka-cluster"
 
 
-class AclError(RuntimeError):
+class AclError(OperationError, RuntimeError):
     """The broker refused to list or create ACLs; the message carries its error."""
+
+    REASON = Reason.ADMIN_FAILED
 
 
 @dataclass(frozen=True, order=True)

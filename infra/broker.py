@@ -25,14 +25,18 @@ from infra import kafka_runtime
 from infra.pki.tls import TlsFiles
 from infra.settings import InfraConfig
 from schemas.connection import KafkaConnection
+from schemas.errors import OperationError
+from schemas.reasons import Reason
 
 __all__ = ["BrokerError", "Cluster", "Node", "cluster_for"]
 
 log = logging.getLogger(__name__)
 
 
-class BrokerError(RuntimeError):
+class BrokerError(OperationError, RuntimeError):
     """The broker could not be started, reached or stopped; the message says what to do."""
+
+    REASON = Reason.BROKER_CONTROL
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from schemas.errors import OperationError
+from schemas.reasons import Reason
+
 __all__ = ["KAFKA_DIR", "RuntimeMissing", "classpath", "fetch", "lib_dir"]
 
 log = logging.getLogger(__name__)
@@ -14,8 +17,10 @@ log = logging.getLogger(__name__)
 KAFKA_DIR = Path(__file__).resolve().parent / "kafka"
 
 
-class RuntimeMissing(RuntimeError):
+class RuntimeMissing(OperationError, RuntimeError):
     """Java or Maven is missing, or Maven could not resolve the broker."""
+
+    REASON = Reason.RUNTIME_MISSING
 
 
 def lib_dir() -> Path:

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from schemas.connection import KafkaConnection
+from schemas.errors import OperationError
+from schemas.reasons import Reason
 
 __all__ = ["Quota", "QuotaError", "apply_quotas", "describe_quotas", "desired_quotas", "load_quotas"]
 
@@ -31,8 +33,10 @@ KEYS = ("producer_byte_rate", "consumer_byte_rate", "request_percentage")
 _DEFAULT, _SPECIFIED = 1, 2  # DescribeClientQuotas match types: the default entity, any named one
 
 
-class QuotaError(RuntimeError):
+class QuotaError(OperationError, RuntimeError):
     """The broker refused to list or alter client quotas; the message carries its error."""
+
+    REASON = Reason.ADMIN_FAILED
 
 
 @dataclass(frozen=True)

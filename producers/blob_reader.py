@@ -13,8 +13,6 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
-from types import TracebackType
-from typing import Self
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import OffsetOutOfRangeError
@@ -22,6 +20,7 @@ from aiokafka.structs import ConsumerRecord
 
 from producers.fetch_guard import guard_fetches, refusal
 from producers.reader import ReadError, topic_partitions
+from producers.started import Started
 from schemas.blob import BlobRef
 from schemas.connection import KafkaConnection
 from schemas.errors import ContractError
@@ -37,7 +36,7 @@ _SKIP = 16  # read through at most this many foreign records before seeking inst
 _POLL_MS = 200
 
 
-class BlobReader:
+class BlobReader(Started):
     """``async with BlobReader(kafka) as r: async for raw in r.records(ref): ...``.
 
     Raises ContractError(BLOB_INCOMPLETE) when a chunk is not there within ``wait`` seconds of
@@ -45,7 +44,7 @@ class BlobReader:
 
     def __init__(self, kafka: KafkaConnection, *, topic: str = BLOBS_TOPIC, wait: float = 30.0,
                  client_id: str = "docbus-blobs") -> None:  # fmt: skip
-        self.topic, self.wait = topic, wait
+        self.topic, self.wait, self.kafka = topic, wait, kafka
         self._config = {
             **kafka.client_kwargs(), "client_id": client_id, "enable_auto_commit": False,
             "auto_offset_reset": "none", "fetch_max_bytes": _FETCH_BYTES,
@@ -74,15 +73,6 @@ class BlobReader:
             self._consumer_ = None
             self._tp = None
 
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
     async def records(self, ref: BlobRef, start: int = 0) -> AsyncIterator[bytes]:
         """The raw record at every chunk offset of ``ref`` from chunk ``start`` on, in chunk order."""
         await self.start()
@@ -109,7 +99,7 @@ class BlobReader:
         if self._tp == tp:
             return
         try:
-            known = await topic_partitions(self._consumer, tp.topic)  # fresh: the topic may be new
+            known = await topic_partitions(self.kafka, tp.topic)  # fresh: the topic may be new
         except ReadError as exc:
             raise ContractError(Reason.BLOB_INCOMPLETE, str(exc)) from exc
         if tp not in known:

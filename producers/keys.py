@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from schemas.algorithms import Algorithm, check_key, low_s
-from schemas.errors import TrustError
+from schemas.errors import OperationError, TrustError
+from schemas.reasons import Reason
 from schemas.signature import Signature, SignerRole
 
 __all__ = [
@@ -37,8 +38,10 @@ PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519Pri
 _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
 
 
-class SigningError(Exception):
+class SigningError(OperationError):
     """A key cannot be loaded or cannot sign (wrong passphrase, token error, key/cert mismatch)."""
+
+    REASON = Reason.KEY_UNAVAILABLE
 
 
 @runtime_checkable

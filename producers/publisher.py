@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
-from types import TracebackType
-from typing import Self
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
+from producers.started import Started
 from schemas.connection import KafkaConnection
 from schemas.envelope import Envelope
+from schemas.errors import TransportError
+from schemas.headers import Headers, ingress_headers, receipt_headers
 from schemas.orgcode import canonical_org_code
+from schemas.reasons import Reason
 from schemas.receipt import Receipt
 from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC
 
@@ -27,18 +28,14 @@ __all__ = [
     "PublishError",
     "Publisher",
     "acknowledged",
-    "envelope_headers",
-    "receipt_headers",
 ]
 
 logger = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 2 * 1024 * 1024  # the topics' max.message.bytes; the contract limit is lower
 
-Headers = list[tuple[str, bytes]]
 
-
-class PublishError(Exception):
+class PublishError(TransportError):
     """The broker did not acknowledge a record (unreachable, topic missing, timeout)."""
 
 
@@ -47,32 +44,10 @@ async def acknowledged(fut: asyncio.Future[RecordMetadata]) -> RecordMetadata:
     try:
         return await fut
     except KafkaError as exc:
-        raise PublishError(f"not acknowledged: {exc!r}") from exc
+        raise PublishError.of("not acknowledged", exc) from exc
 
 
-def _ce(kind: str, ce_id: str, source: str, subject: str) -> Headers:
-    return [
-        ("ce_specversion", b"1.0"),
-        ("ce_id", ce_id.encode()),
-        ("ce_source", f"docbus://{source}".encode()),
-        ("ce_type", kind.encode()),
-        ("ce_time", datetime.now(UTC).isoformat(timespec="milliseconds").encode()),
-        ("ce_subject", subject.encode()),
-    ]
-
-
-def envelope_headers(env: Envelope) -> Headers:
-    return _ce("vn.docbus.envelope.v1", env.message_id, env.sender.code, env.document.document_id)
-
-
-def receipt_headers(receipt: Receipt) -> Headers:
-    return [
-        *_ce("vn.docbus.receipt.v1", receipt.message_id, receipt.from_org, receipt.document_id),
-        ("docbus_recipient", receipt.to_org.encode()),
-    ]
-
-
-class Publisher:
+class Publisher(Started):
     """``async with Publisher(kafka) as pub: await pub.publish_envelope(env, raw)``."""
 
     def __init__(
@@ -102,30 +77,21 @@ class Publisher:
             await self._producer.start()
         except KafkaError as exc:
             await self._producer.stop()
-            raise PublishError(f"cannot reach the broker: {exc!r}") from None
+            raise PublishError.of("cannot reach the broker", exc) from exc
 
     async def stop(self) -> None:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
 
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
-
     async def send(self, topic: str, key: str, value: bytes, headers: Headers) -> RecordMetadata:
         """Produce one record and wait for the acknowledgement of every in-sync replica."""
         if self._producer is None:
-            raise PublishError("the publisher is not started")
+            raise PublishError("the publisher is not started", retriable=False)
         try:
             meta = await self._producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
         except KafkaError as exc:
-            raise PublishError(f"{topic}: not acknowledged: {exc!r}") from None
+            raise PublishError.of(f"{topic}: not acknowledged", exc) from exc
         logger.debug("produced %s[%d]@%d", meta.topic, meta.partition, meta.offset)
         return meta
 
@@ -135,31 +101,31 @@ class Publisher:
         """Hand one record to the producer without awaiting its acknowledgement (the caller bounds
         how many are in flight and awaits the futures: PublishError via :func:`acknowledged`)."""
         if self._producer is None:
-            raise PublishError("the publisher is not started")
+            raise PublishError("the publisher is not started", retriable=False)
         try:
             fut: asyncio.Future[RecordMetadata] = await self._producer.send(
                 topic, value, key=key, partition=partition
             )
         except KafkaError as exc:
-            raise PublishError(f"{topic}: not accepted: {exc!r}") from exc
+            raise PublishError.of(f"{topic}: not accepted", exc) from exc
         return fut
 
     async def partition_count(self, topic: str) -> int:
         """Partitions of ``topic``; PublishError when it does not exist."""
         if self._producer is None:
-            raise PublishError("the publisher is not started")
+            raise PublishError("the publisher is not started", retriable=False)
         try:
             parts = await self._producer.partitions_for(topic)
         except KafkaError as exc:
-            raise PublishError(f"{topic}: no metadata: {exc!r}") from exc
+            raise PublishError.of(f"{topic}: no metadata", exc) from exc
         if not parts:
-            raise PublishError(f"topic {topic} does not exist")
+            raise PublishError(f"topic {topic} does not exist", retriable=False, reason=Reason.TOPIC_MISSING)
         return len(parts)
 
     async def publish_envelope(self, env: Envelope, raw: bytes) -> RecordMetadata:
         # the record key is the sender's dotted code (docs/ENVELOPE.md §8): the bus's chain of the
         # sender lives on that key's partition
-        return await self.send(self.ingress, canonical_org_code(env.sender.code), raw, envelope_headers(env))
+        return await self.send(self.ingress, canonical_org_code(env.sender.code), raw, ingress_headers(env))
 
     async def publish_raw(self, key: str, raw: bytes) -> RecordMetadata:
         """Re-publish stored envelope bytes (the node state's outbox) as they are."""
@@ -167,4 +133,5 @@ class Publisher:
 
     async def publish_receipt(self, receipt: Receipt, raw: bytes) -> RecordMetadata:
         """Receipts go to ``docbus.receipts`` keyed by the original sender (``to_org``)."""
-        return await self.send(self.receipts, receipt.to_org, raw, receipt_headers(receipt))
+        headers = receipt_headers(receipt, receipt.from_org, receipt.to_org)
+        return await self.send(self.receipts, receipt.to_org, raw, headers)

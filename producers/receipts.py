@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Required, TypedDict, Unpack
 
 from pydantic import ValidationError
 
@@ -23,7 +24,7 @@ from schemas.receipt import Receipt, StatusCode
 from schemas.signature import SignerRole
 from schemas.text import nfc
 
-__all__ = ["build_receipt", "make_receipt", "receipt_for"]
+__all__ = ["ReceiptFields", "build_receipt", "make_receipt", "receipt_for"]
 
 
 def make_receipt(
@@ -66,36 +67,24 @@ def make_receipt(
     return unsigned.model_copy(update={"signatures": [seal]})
 
 
-def build_receipt(
-    identity: NodeIdentity,
-    *,
-    envelope_message_id: str,
-    document_id: str,
-    signing_hash: bytes,
-    to_org: str,
-    status: StatusCode,
-    reason: str | None = None,
-    by_name: str = "",
-    by_position: str = "",
-    at: datetime | None = None,
-    message_id: str | None = None,
-) -> bytes:
+class ReceiptFields(TypedDict, total=False):
+    """The keyword arguments of :func:`make_receipt` after the identity."""
+
+    envelope_message_id: Required[str]
+    document_id: Required[str]
+    signing_hash: Required[bytes]
+    to_org: Required[str]
+    status: Required[StatusCode]
+    reason: str | None
+    by_name: str
+    by_position: str
+    at: datetime | None
+    message_id: str | None
+
+
+def build_receipt(identity: NodeIdentity, **fields: Unpack[ReceiptFields]) -> bytes:
     """:func:`make_receipt`, encoded (Avro single-object): the bytes to produce."""
-    return encode(
-        make_receipt(
-            identity,
-            envelope_message_id=envelope_message_id,
-            document_id=document_id,
-            signing_hash=signing_hash,
-            to_org=to_org,
-            status=status,
-            reason=reason,
-            by_name=by_name,
-            by_position=by_position,
-            at=at,
-            message_id=message_id,
-        )
-    )
+    return encode(make_receipt(identity, **fields))
 
 
 def receipt_for(

@@ -129,7 +129,7 @@ class NoticeWatcher:
         consumer = AIOKafkaConsumer(**self.kafka.client_kwargs(), enable_auto_commit=False)
         self._consumer = consumer
         await consumer.start()
-        parts = await topic_partitions(consumer, self.topic)  # ReadError: stop() still closes it
+        parts = await topic_partitions(self.kafka, self.topic)  # ReadError: stop() still closes it
         consumer.assign(parts)
         await consumer.seek_to_end(*parts)
         for tp in parts:  # resolve the lazy seek now, before anything is published

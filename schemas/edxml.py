@@ -13,8 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.fields import OrgCode
-from schemas.header import DocumentIdText
+from schemas.header import DocumentIdText, OrganContact
 
 __all__ = ["EdxmlAttachment", "EdxmlBusiness", "EdxmlDetails", "EdxmlOrgan", "EdxmlStaff"]
 
@@ -22,19 +21,10 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _Line = Annotated[str, Field(max_length=500)]
 
 
-class EdxmlOrgan(BaseModel):
-    """A To organisation as the package names it (edXML allows an empty OrganName)."""
+class EdxmlOrgan(OrganContact):
+    """A To organisation as the package names it (edXML allows an empty OrganName), with its fax."""
 
-    model_config = _FROZEN
-
-    code: OrgCode
-    name: str = Field(default="", max_length=250)
-    in_charge: str = Field(default="", max_length=250)
-    address: str = Field(default="", max_length=500)
-    email: str = Field(default="", max_length=100)
-    phone: str = Field(default="", max_length=50)
     fax: str = Field(default="", max_length=50)
-    website: str = Field(default="", max_length=200)
 
 
 class EdxmlStaff(BaseModel):

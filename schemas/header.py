@@ -20,7 +20,7 @@ from schemas.document import (
 )
 from schemas.fields import OrgCode, UtcMillis
 
-__all__ = ["DocumentHeader", "DocumentIdText", "Organization", "SignerInfo", "TraceHop"]
+__all__ = ["DocumentHeader", "DocumentIdText", "OrganContact", "Organization", "SignerInfo", "TraceHop"]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
@@ -33,18 +33,26 @@ def _document_id(value: str) -> str:
 DocumentIdText = Annotated[str, AfterValidator(_document_id)]
 
 
-class Organization(BaseModel):
-    """From / To organisation (edXML OrganId, OrganName, OrganizationInCharge, contact)."""
+class OrganContact(BaseModel):
+    """An organisation as edXML names one: OrganId, OrganName, OrganizationInCharge and contact,
+    with their length limits written once (the sender's :class:`Organization` and the package's
+    To organisations, ``schemas.edxml.EdxmlOrgan``)."""
 
     model_config = _FROZEN
 
     code: OrgCode
-    name: str = Field(min_length=1, max_length=250)
+    name: str = Field(default="", max_length=250)
     in_charge: str = Field(default="", max_length=250)
     address: str = Field(default="", max_length=500)
     email: str = Field(default="", max_length=100)
     phone: str = Field(default="", max_length=50)
     website: str = Field(default="", max_length=200)
+
+
+class Organization(OrganContact):
+    """From / To organisation of the envelope: its name is required."""
+
+    name: str = Field(min_length=1, max_length=250)
 
 
 class SignerInfo(BaseModel):

@@ -66,3 +66,11 @@ class Reason(StrEnum):
     FORBIDDEN_CHARACTER = "FORBIDDEN_CHARACTER"  # a control, bidi or zero-width character where refused
     SIGNER_MISMATCH = "SIGNER_MISMATCH"  # document.signer is not the signing official's certificate
     DUPLICATE_DOCUMENT = "DUPLICATE_DOCUMENT"  # số/ký hiệu already used by this issuer this year
+    # --- not refusals: transport and local failures (schemas.errors.TransportError, OperationError) ---
+    UNAVAILABLE = "UNAVAILABLE"  # the broker did not answer or acknowledge in time (retriable)
+    TOPIC_MISSING = "TOPIC_MISSING"  # a topic the call needs does not exist (docbus topics apply)
+    KEY_UNAVAILABLE = "KEY_UNAVAILABLE"  # a signing key or token cannot be used (file, passphrase, PIN)
+    RUNTIME_MISSING = "RUNTIME_MISSING"  # the Kafka runtime is not fetched (docbus broker fetch)
+    BROKER_CONTROL = "BROKER_CONTROL"  # starting, stopping or asking a local broker failed
+    ADMIN_FAILED = "ADMIN_FAILED"  # the broker refused or failed an admin request (ACLs, quotas)
+    DEMO_FAILED = "DEMO_FAILED"  # a step of docbus demo did not show what it should

@@ -27,13 +27,13 @@ from consumers.bus.decide.policy import ReplayGuard
 from consumers.bus.decide.receipt_check import ReceiptCheck
 from consumers.bus.decide.routed import RoutedRecord
 from consumers.bus.decide.validator import Validator
-from consumers.bus.directory_feed import DirectoryFeed
 from consumers.bus.gaps import GapFiller
 from consumers.bus.notices import BusNotices, NoticeBudget
 from consumers.bus.outputs import Outputs, OutRecord, Stored
 from consumers.bus.writer import RecordWriter
 from consumers.outage import retried
 from consumers.trust import TrustPolicy
+from producers.directory_view import DirectoryView
 from producers.fetch_guard import guard_fetches
 from producers.identity import NodeIdentity
 from schemas.connection import KafkaConnection
@@ -166,7 +166,10 @@ class Bus:
 
         self.trust = trust
         self.directory = DirectoryStore()
-        self.feed = DirectoryFeed(kafka, self.directory, self.trust.policy, authority=settings.directory_org)
+        self.feed = DirectoryView(  # the one directory reader, sharing the validator's store
+            kafka, policy=self.trust.policy, authority=settings.directory_org, store=self.directory,
+            keep_open=True,
+        )  # fmt: skip
         self.validator = Validator(
             self.trust.policy, self.directory, ReplayGuard(settings.policy()), settings.limits()
         )

@@ -69,7 +69,7 @@ class InboxEvent:
 
 
 class DirectorySource(Protocol):
-    """consumers.bus.directory_feed.DirectoryFeed or producers.directory_view.DirectoryView."""
+    """producers.directory_view.DirectoryView (the one directory reader) or a stand-in of a test."""
 
     @property
     def store(self) -> DirectoryStore: ...

@@ -48,6 +48,19 @@ class PathResult:
     next_update: datetime | None  # the earliest nextUpdate of the revocation data offered
 
 
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """What one validation is asked: the moment, the limits, the stapled OCSP, the revocation mode."""
+
+    now: datetime
+    tolerance: timedelta
+    max_length: int
+    min_rsa_bits: int
+    allow_dsa: bool
+    ocsp: Sequence[bytes]
+    mode: str
+
+
 def validate_path(
     chain: Sequence[Cert],
     store: TrustStore,
@@ -63,9 +76,10 @@ def validate_path(
     """A validated path for ``chain[0]``. Validity windows are judged at a moment inside the
     path's window nearest ``now`` (the caller checks them at the signing time); revocation data
     must be fresh at that moment within ``tolerance``."""
+    mode = "require" if require_revocation else "soft-fail"
+    check = _Check(now, tolerance, max_length, min_rsa_bits, allow_dsa, ocsp, mode)
     try:
-        mode = "require" if require_revocation else "soft-fail"
-        return _validate(chain, store, now, tolerance, max_length, min_rsa_bits, allow_dsa, ocsp, mode)
+        return _validate(chain, store, check)
     except TrustError:
         raise
     except v_errors.ValidationError as exc:
@@ -76,17 +90,7 @@ def validate_path(
         raise TrustError(Reason.VALIDATOR_FAILURE, _brief(exc)) from None
 
 
-def _validate(
-    chain: Sequence[Cert],
-    store: TrustStore,
-    now: datetime,
-    tolerance: timedelta,
-    max_length: int,
-    min_rsa_bits: int,
-    allow_dsa: bool,
-    ocsp: Sequence[bytes],
-    mode: str,
-) -> PathResult:
+def _validate(chain: Sequence[Cert], store: TrustStore, check: _Check) -> PathResult:
     leaf = chain[0]
     anchors = store.anchor_certs
     if not anchors:
@@ -105,16 +109,17 @@ def _validate(
         raise TrustError(Reason.UNTRUSTED_CHAIN, "no path to a trust anchor")
     policy = DisallowWeakAlgorithmsPolicy(  # type: ignore[no-untyped-call]
         # outside the sector profile (conformance suites), SHA-1 as DSA-1024 needs it
-        weak_hash_algos={"md2", "md5"} if allow_dsa else {"md2", "md5", "sha1"},
-        rsa_key_size_threshold=min_rsa_bits,
-        dsa_key_size_threshold=1024 if allow_dsa else 1 << 20,
+        weak_hash_algos={"md2", "md5"} if check.allow_dsa else {"md2", "md5", "sha1"},
+        rsa_key_size_threshold=check.min_rsa_bits,
+        dsa_key_size_threshold=1024 if check.allow_dsa else 1 << 20,
     )
-    stapled = [a_ocsp.OCSPResponse.load(der) for der in ocsp]
+    stapled = [a_ocsp.OCSPResponse.load(der) for der in check.ocsp]
     errors: list[Exception] = []
     for path in paths:
         certs = tuple(by_id[id(c)] for c in reversed(list(path.iter_certs(include_root=True))))
-        if len(certs) > max_length:
-            errors.append(TrustError(Reason.CHAIN_TOO_LONG, f"{len(certs)} certificates > {max_length}"))
+        if len(certs) > check.max_length:
+            detail = f"{len(certs)} certificates > {check.max_length}"
+            errors.append(TrustError(Reason.CHAIN_TOO_LONG, detail))
             continue
         crls = store.crls_for(certs)
         context = ValidationContext(
@@ -122,10 +127,10 @@ def _validate(
             other_certs=others,
             crls=[c.der for c in crls],
             ocsps=stapled,
-            moment=_moment(certs, now),
-            revocation_mode=mode,
+            moment=_moment(certs, check.now),
+            revocation_mode=check.mode,
             retroactive_revinfo=True,
-            time_tolerance=tolerance,
+            time_tolerance=check.tolerance,
             algorithm_usage_policy=policy,
         )
         try:

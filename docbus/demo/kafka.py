@@ -4,27 +4,16 @@ remembered position until a condition holds or a deadline passes."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from producers.reader import Positions, end_offsets
 from schemas.connection import KafkaConnection
 
 __all__ = ["Positions", "end_offsets", "header", "read_until", "start_group_at_end"]
 
-Positions = dict[TopicPartition, int]
 Records = list[ConsumerRecord[bytes, bytes]]
-
-
-async def end_offsets(kafka: KafkaConnection, topics: Iterable[str]) -> Positions:
-    consumer = AIOKafkaConsumer(**kafka.client_kwargs(), group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        cluster = await consumer._client.fetch_all_metadata()
-        tps = [TopicPartition(t, p) for t in topics for p in sorted(cluster.partitions_for_topic(t) or ())]
-        return dict(await consumer.end_offsets(tps))
-    finally:
-        await consumer.stop()
 
 
 async def start_group_at_end(kafka: KafkaConnection, group: str, topics: Sequence[str]) -> None:

@@ -39,13 +39,17 @@ from infra.acls import apply_acls, desired_acls, load_policy
 from infra.quotas import apply_quotas, desired_quotas
 from infra.security import QUOTA_SERVICES
 from infra.topics import TopicSpec, apply
+from schemas.errors import OperationError
+from schemas.reasons import Reason
 from schemas.topics import AUDIT_EVENTS_TOPIC, INGRESS_TOPIC, QUARANTINE_TOPIC, RECEIPTS_TOPIC
 
 __all__ = ["DemoFailed", "hold_ceremony", "run_demo"]
 
 
-class DemoFailed(RuntimeError):
+class DemoFailed(OperationError, RuntimeError):
     """A processor died or the exchange did not finish in time (the summary says what is missing)."""
+
+    REASON = Reason.DEMO_FAILED
 
 
 def _progress(out: Console) -> Progress:

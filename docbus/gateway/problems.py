@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from schemas.errors import DocbusError
+from schemas.errors import DocbusError, OperationError, TransportError
 from schemas.reasons import Reason
 
 __all__ = ["PROBLEM_TYPE", "GatewayError", "GatewayReason", "Problem", "install_handlers", "problem_response"]
@@ -82,6 +82,10 @@ _BY_REASON: dict[str, int] = {
 
 
 def status_of(error: DocbusError) -> int:
+    if isinstance(error, TransportError):
+        return 503  # the bus did not answer: nothing was refused
+    if isinstance(error, OperationError):
+        return 500
     return _BY_REASON.get(error.reason.value, 422)
 
 

@@ -27,7 +27,7 @@ from producers.receipts import make_receipt
 from schemas.canonical import signing_hash
 from schemas.codec import encode
 from schemas.envelope import Envelope, parse_envelope
-from schemas.errors import DocbusError
+from schemas.errors import is_refusal
 from schemas.orgcode import canonical_org_code
 from schemas.reasons import Reason
 from schemas.receipt import StatusCode
@@ -151,7 +151,7 @@ async def _receipt(
     raw = json.dumps(body.model_dump(), sort_keys=True).encode()
 
     def refused(exc: BaseException) -> bool:
-        return isinstance(exc, DocbusError | ValidationError) or (
+        return is_refusal(exc) or isinstance(exc, ValidationError) or (
             isinstance(exc, GatewayError) and exc.status < 500
         )
 

@@ -27,7 +27,7 @@ from producers.send import Outcome as Notice
 from producers.send import SendResult
 from schemas.canonical import signing_hash
 from schemas.envelope import parse_envelope
-from schemas.errors import DocbusError
+from schemas.errors import is_refusal
 
 __all__ = ["fingerprint", "idempotent", "notice_out", "recover", "submitted"]
 
@@ -57,7 +57,7 @@ def submitted(org: str, result: SendResult, extra: dict[str, Any] | None = None)
 
 
 def _refused(exc: BaseException) -> bool:
-    return isinstance(exc, DocbusError | SigningError | LookupError) or (
+    return is_refusal(exc) or isinstance(exc, SigningError | LookupError) or (
         isinstance(exc, GatewayError) and exc.status < 500
     )
 

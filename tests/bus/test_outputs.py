@@ -15,8 +15,11 @@ from consumers.bus.outputs import Outputs, Source, envelope_outputs
 from consumers.inbox.proof import check_route_proof, proof_header
 from consumers.trust import TrustError
 from docbus.pki_folder import TrustFiles
+from producers.publisher import Publisher
 from schemas.codec import decode
+from schemas.connection import KafkaConnection
 from schemas.envelope import parse_envelope
+from schemas.headers import Headers
 from schemas.quarantine import QuarantineRecord
 from schemas.reasons import Reason
 from schemas.receipt import StatusCode, parse_receipt
@@ -157,3 +160,32 @@ def test_an_identical_resend_writes_only_the_senders_01_again(world: World) -> N
     assert notice.status is StatusCode.ARRIVED and notice.envelope_id == env.message_id
     [first_notice] = [r for r in first.records if r.topic == inbox_topic("H01")]
     assert out.records[0].key == first_notice.key
+
+
+async def test_node_and_bus_write_the_same_cloudevents_headers(world: World) -> None:
+    """The node's ingress record and every routed copy describe one event: the same ce_* headers
+    (ce_time the envelope's own time), the copy adding only its routing facts."""
+    written: list[tuple[str, Headers]] = []
+
+    async def capture(topic: str, key: str, value: bytes, headers: Headers) -> object:
+        written.append((topic, headers))
+        return None
+
+    publisher = Publisher(KafkaConnection(bootstrap="127.0.0.1:1"))
+    publisher.send = capture  # type: ignore[method-assign]
+    env, raw = world.sender("G03").envelope(recipients=("H01", "H02"))
+    await publisher.publish_envelope(env, raw)
+    (topic, node_headers), = written
+    assert topic == "docbus.ingress"
+    assert dict(node_headers)["ce_time"] == env.created_at.isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z"
+    ).encode()
+    decision = Harness(world).check(raw)
+    assert isinstance(decision, Accepted)
+    out = envelope_outputs(decision, raw, _src(3), BusNotices(world.identities["G03.BUS"]))
+    copies = [r for r in out.records if r.topic.startswith("docbus.inbox.") and r.value == raw]
+    assert len(copies) == 2
+    for r in copies:
+        routed = dict(r.headers)
+        assert {k: v for k, v in routed.items() if k.startswith("ce_")} == dict(node_headers)
+        assert routed["docbus_recipient"] == r.topic.removeprefix("docbus.inbox.").encode()

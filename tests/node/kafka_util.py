@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from infra.topics import TopicSpec, apply
+from producers import reader
 from schemas.connection import KafkaConnection
 
 Record = ConsumerRecord[bytes, bytes]
@@ -20,17 +21,12 @@ async def make_topics(
     """Create the topics and wait until the broker's metadata lists them (KRaft propagates
     new topics asynchronously: a client asking right away may not see them yet)."""
     await apply(kafka, [TopicSpec(n, partitions, 1, retention_ms=-1) for n in names])
-    consumer = AIOKafkaConsumer(**kafka.client_kwargs())
-    try:
-        await consumer.start()
-        async with asyncio.timeout(timeout):
-            while True:
-                cluster = await consumer._client.fetch_all_metadata()
-                if all(len(cluster.partitions_for_topic(n) or ()) == partitions for n in names):
-                    return
-                await asyncio.sleep(0.05)  # polling an observable condition, under the deadline
-    finally:
-        await consumer.stop()
+    async with asyncio.timeout(timeout):
+        while True:
+            found = await reader.partitions(kafka, names)
+            if all(len(found[n]) == partitions for n in names):
+                return
+            await asyncio.sleep(0.05)  # polling an observable condition, under the deadline
 
 
 async def collect(

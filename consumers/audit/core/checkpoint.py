@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from consumers.audit.core.errors import AuditError
-from schemas.algorithms import Algorithm
+from consumers.trust.config import TrustConfig
+from schemas.algorithms import Algorithm, PublicKey, check_key, parse_algorithm, verify_raw
 from schemas.audit import HASH_SIZE, Checkpoint
+from schemas.errors import TrustError
 from schemas.reasons import Reason
 from schemas.signature import Signature, SignerRole
 
@@ -40,9 +41,8 @@ __all__ = [
 ]
 
 CHECKPOINT_CONTEXT = b"docbus/checkpoint/v1\n"
-AuditPublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
-_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-_MIN_RSA_BITS = 2048
+AuditPublicKey = PublicKey
+_MIN_RSA_BITS = TrustConfig().min_rsa_bits  # the floor every signer's own key is held to
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -139,37 +139,16 @@ class CheckpointSigner:
 
 
 def verify_signature(public_key: AuditPublicKey, algorithm: str, signature: bytes, data: bytes) -> None:
-    """The seam where trust's signature verification plugs in. Returns nothing or raises AuditError."""
+    """A signature of the audit key (checkpoints, record seals), checked by the same algorithm rules
+    as every other signature (``schemas.algorithms``: algorithm names, key fit, low-S ECDSA, RSA
+    sizes). Returns nothing or raises AuditError carrying the trust core's reason."""
     try:
-        alg = Algorithm(algorithm)
-    except ValueError:
-        raise AuditError(Reason.ALG_NOT_ALLOWED, f"unknown algorithm {algorithm!r}") from None
-    try:
-        if alg is Algorithm.ED25519 and isinstance(public_key, ed25519.Ed25519PublicKey):
-            public_key.verify(signature, data)
-        elif alg is Algorithm.ECDSA_P256_SHA256 and isinstance(public_key, ec.EllipticCurvePublicKey):
-            if not isinstance(public_key.curve, ec.SECP256R1):
-                raise AuditError(Reason.ALG_NOT_ALLOWED, "ECDSA key is not on P-256")
-            if decode_dss_signature(signature)[1] > _P256_ORDER // 2:
-                raise AuditError(Reason.SIGNATURE_INVALID, "ECDSA signature is not low-S")
-            public_key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
-        elif alg in (Algorithm.RSA_PKCS1V15_SHA256, Algorithm.RSA_PSS_SHA256) and isinstance(
-            public_key, rsa.RSAPublicKey
-        ):
-            if public_key.key_size < _MIN_RSA_BITS:
-                raise AuditError(Reason.ALG_NOT_ALLOWED, f"RSA key of {public_key.key_size} bits")
-            pad: padding.AsymmetricPadding = (
-                padding.PKCS1v15()
-                if alg is Algorithm.RSA_PKCS1V15_SHA256
-                else padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
-            )
-            public_key.verify(signature, data, pad, hashes.SHA256())
-        else:
-            raise AuditError(Reason.ALG_NOT_ALLOWED, f"{alg.value} does not match the key type")
-    except InvalidSignature:
-        raise AuditError(Reason.SIGNATURE_INVALID, "checkpoint signature does not verify") from None
-    except ValueError as exc:  # a malformed DER (r, s)
-        raise AuditError(Reason.SIGNATURE_INVALID, f"malformed signature: {exc}") from None
+        alg = parse_algorithm(algorithm)
+        verify_raw(alg, check_key(alg, public_key, _MIN_RSA_BITS), signature, data)
+    except TrustError as exc:
+        raise AuditError(exc.reason, exc.detail) from exc
+    except ValueError as exc:  # a signature value the key type cannot even parse
+        raise AuditError(Reason.SIGNATURE_INVALID, f"malformed signature: {exc}") from exc
 
 
 def verify_checkpoint(checkpoint: Checkpoint, keys: Mapping[str, AuditPublicKey]) -> None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from consumers.outage import CLIENT_OPTIONS, stop_quietly
+from producers.reader import records_to_end
 from schemas.audit import SourcePosition
 from schemas.connection import KafkaConnection
 
@@ -81,38 +82,14 @@ def _consumer(kafka: KafkaConnection) -> AIOKafkaConsumer:
     )
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    # A consumer without a subscription tracks no topic's metadata, so ask for the whole cluster's;
-    # a topic created a moment ago may take a little while to show up in it.
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + _METADATA_WAIT
-    while True:
-        cluster = await consumer._client.fetch_all_metadata()
-        parts = cluster.partitions_for_topic(topic)
-        if parts:
-            return [TopicPartition(topic, p) for p in sorted(parts)]
-        if loop.time() > deadline:
-            raise LookupError(f"topic {topic} does not exist")
-        await asyncio.sleep(0.1)
-
-
 async def read_topic(kafka: KafkaConnection, topic: str, *, batch: int = 5000) -> AsyncIterator[Message]:
-    """Every record of ``topic`` up to its current end, partition by partition in offset order."""
-    consumer = _consumer(kafka)
-    await consumer.start()
-    try:
-        for tp in await _partitions(consumer, topic):
-            end = (await consumer.end_offsets([tp]))[tp]
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            while await consumer.position(tp) < end:
-                got = await consumer.getmany(tp, timeout_ms=1000, max_records=batch)
-                for rec in got.get(tp, ()):
-                    if rec.offset >= end:
-                        break
-                    yield to_message(rec)
-    finally:
-        await consumer.stop()
+    """Every record of ``topic`` up to its current end, partition by partition in offset order
+    (``producers.reader.records_to_end``; a topic created a moment ago is waited for briefly)."""
+    options = {**CLIENT_OPTIONS, "max_partition_fetch_bytes": _MAX_FETCH, "fetch_max_bytes": 4 * _MAX_FETCH}
+    records = records_to_end(kafka, topic, wait=_METADATA_WAIT, batch=batch, **options)
+    async with aclosing(records):
+        async for rec in records:
+            yield to_message(rec)
 
 
 async def read_values(kafka: KafkaConnection, topic: str) -> list[bytes]:

@@ -1,6 +1,7 @@
-"""The directory feed on the real broker: sealed entries build the publisher's snapshot, a later
-version makes a new one while the old stays routable, an entry with a bad seal is refused, and so is
-one whose seal is dated more than a day before the broker stored it."""
+"""The one directory reader on the real broker, as the bus holds it (one consumer kept open) and as
+a node does (one per read): sealed entries build the publisher's snapshot, a later version makes a
+new one while the old stays routable, an entry with a bad seal is refused, and so is one whose seal
+is dated more than a day before the broker stored it; a catch-up reads only what is new."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from consumers.bus.directory_feed import DirectoryFeed, verify_entry
 from docbus.directory_load import publish_entries, seal_entries
 from docbus.pki_folder import TrustFiles
+from producers.directory_view import DirectoryView, verify_entry
 from producers.keys import make_signature
 from producers.reader import read_to_end
 from schemas.connection import KafkaConnection
@@ -27,8 +28,9 @@ from tests.bus.world import World
 pytestmark = pytest.mark.broker
 
 
-async def test_feed_catches_up_and_refuses_unsealed_entries(
-    kafka_conn: KafkaConnection, world: World, unique: Callable[[str], str]
+@pytest.mark.parametrize("keep_open", [True, False], ids=["bus", "node"])
+async def test_reader_catches_up_and_refuses_unsealed_entries(
+    kafka_conn: KafkaConnection, world: World, unique: Callable[[str], str], keep_open: bool
 ) -> None:
     topic = unique("directory")
     admin = AIOKafkaAdminClient(**kafka_conn.client_kwargs())
@@ -39,7 +41,8 @@ async def test_feed_catches_up_and_refuses_unsealed_entries(
     finally:
         await admin.close()
     store = DirectoryStore()
-    feed = DirectoryFeed(kafka_conn, store, TrustFiles(world.pki).policy, topic=topic)
+    policy = TrustFiles(world.pki).policy
+    feed = DirectoryView(kafka_conn, store=store, policy=policy, topic=topic, keep_open=keep_open)
     try:
         await publish_entries(kafka_conn, world.entries, topic)
         assert await feed.catch_up(10) == len(world.entries)

@@ -86,10 +86,13 @@ def _consumer(kafka: KafkaConnection, **options: Any) -> AIOKafkaConsumer:
 async def end_offsets(kafka: KafkaConnection, topics: Iterable[str]) -> Positions:
     """The end offset of every partition of ``topics`` (topics that do not exist have none)."""
     tps = [tp for parts in (await partitions(kafka, topics)).values() for tp in parts]
+    if not tps:
+        return {}
     consumer = _consumer(kafka)
     try:
         await consumer.start()
-        return dict(await consumer.end_offsets(tps)) if tps else {}
+        consumer.assign(tps)  # the consumer then tracks their metadata (end_offsets needs the leaders)
+        return dict(await consumer.end_offsets(tps))
     except KafkaError as exc:
         raise ReadError.of("end offsets", exc) from exc
     finally:
@@ -106,6 +109,7 @@ async def records_to_end(
     consumer = _consumer(kafka, **options)
     try:
         await consumer.start()
+        consumer.assign(parts)  # the consumer then tracks their metadata (end_offsets needs the leaders)
         ends = await consumer.end_offsets(parts)
         for tp in parts:
             consumer.assign([tp])

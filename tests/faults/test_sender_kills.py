@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.faults]
 SENDER, RECIPIENT = "H01", "H02"
 
 
+@pytest.mark.timeout(900)  # some twenty `docbus send` processes, each a TLS client of the cluster
 async def test_sender_killed_at_every_write_point(stack: Stack, tmp_path: Path) -> None:
     env = {**os.environ, **bus_env(stack.kafka, stack.world, stack.home, stack.app_id), "COLUMNS": "240"}
     node = CliSender(env, stack.home, SENDER, RECIPIENT, stack.home / "bus.log")

@@ -6,6 +6,7 @@ record keyed other than by the sender's code, and a state folder lost or rolled 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -105,6 +106,8 @@ async def test_a_lost_state_folder_and_docbus_node_resync(
     assert (node.state / f"{FROM}.state.json").read_text().split('"updated_at"')[0] == held
     again = node.docbus("node", "resync", "--org", FROM)
     assert "in sync: nothing changed" in again.stdout, again.stdout + again.stderr
+    shown = json.loads(node.docbus("node", "resync", "--org", FROM, "--json").stdout)
+    assert shown["adopted"] is False and shown["bus"]["sequence"] == shown["local"]["sequence"] > 0
     out = node.send(tmp_path, b)
     assert "rejected" not in out
     assert await delivered(kafka_conn, start, TO, {a, b}) == {a: 1, b: 1}
@@ -126,6 +129,21 @@ async def test_a_second_product_sends_concurrently_in_its_own_channel_and_surviv
     got = await delivered(kafka_conn, start, TO, {*cli, *office})
     assert got == dict.fromkeys([*cli, *office], 1)
     assert (node.state / f"{FROM}+eoffice.state.json").is_file()
+
+
+async def test_two_products_sharing_a_channel_from_two_folders_resync_instead_of_wedging(
+    kafka_conn: KafkaConnection, node: CliSender, tmp_path: Path
+) -> None:
+    """A misconfigured second product: the default channel, but its own state folder. Each send of
+    one product finds the bus further than its folder, is refused as not counted, resyncs from the
+    sealed 02 and is accepted — slower than a channel of its own, never wedged."""
+    home = tmp_path / "eoffice-home"
+    other = CliSender({**node.env, "DOCBUS_HOME": str(home)}, home, FROM, TO, node.bus_log)
+    start = await end_offsets(kafka_conn, [inbox_topic(TO)])
+    numbers = [new_number() for _ in range(4)]
+    for i, number in enumerate(numbers):
+        (node if i % 2 == 0 else other).send(tmp_path, number)
+    assert await delivered(kafka_conn, start, TO, set(numbers)) == dict.fromkeys(numbers, 1)
 
 
 async def test_records_keyed_other_than_by_the_sender_lose_nothing(

@@ -8,11 +8,10 @@ audit RECEIPT (and DELIVERED for a recipient's 01). Refused: quarantine and audi
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from consumers.bus.agents.pace import Pace
+from consumers.bus.agents.batches import Futures, run_batches
 from consumers.bus.decide.receipt_check import ReceiptDecision, ReceiptRejected
 from consumers.bus.outputs import Source, receipt_outputs
 from producers.fetch_guard import refusal
@@ -25,25 +24,11 @@ if TYPE_CHECKING:
 
 __all__ = ["handle_receipt", "register"]
 
-Futures = list[Awaitable[Any]]
-
 
 def register(bus: Bus) -> None:
     @bus.app.agent(bus.receipts, name="docbus.receipts")
     async def receipts(stream: StreamT[Any]) -> None:
-        await bus.ready()
-        batches = stream.take_events(bus.settings.batch_size, within=bus.settings.batch_wait)  # type: ignore[attr-defined]
-        pace = Pace(bus.settings.batch_wait)
-        async for events in batches:
-            futures: Futures = []
-            for event in events:  # as in validate_route: decided in order, acknowledged together
-                msg = event.message
-                for skipped in await bus.receipt_gaps.missing(msg.partition, msg.offset):
-                    futures += await handle_receipt(bus, skipped)
-                futures += await handle_receipt(bus, msg)
-                await pace.tick()  # the producer sends what is decided while the rest is
-            await bus.acknowledged(futures)
-            await bus.commit(events)
+        await run_batches(bus, stream, bus.receipt_gaps, handle_receipt)  # as validate_route
 
 
 async def handle_receipt(bus: Bus, msg: SourceRecord) -> Futures:

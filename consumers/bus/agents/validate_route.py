@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from consumers.bus.agents.pace import Pace
+from consumers.bus.agents.batches import Futures, run_batches
 from consumers.bus.decide.policy import SenderState
 from consumers.bus.decide.validator import Decision, NumberHolder, Rejected
 from consumers.bus.outputs import Source, envelope_outputs, key_sender
@@ -29,30 +28,16 @@ __all__ = ["handle_envelope", "register"]
 
 logger = logging.getLogger(__name__)
 
-Futures = list[Awaitable[Any]]
-
 
 def register(bus: Bus) -> None:
+    async def store_states() -> None:
+        # sender states only after every inbox copy and routing record of the batch is stored:
+        # a crash in between then re-routes (known by position) instead of refusing as REPLAY
+        await bus.acknowledged(await bus.flush_deferred())
+
     @bus.app.agent(bus.ingress, name="docbus.validate_route")
     async def validate_route(stream: StreamT[Any]) -> None:
-        await bus.ready()
-        # a batch is decided in order and its outputs awaited together; its offsets are committed
-        # only after every output of the batch is stored (Bus.commit)
-        batches = stream.take_events(bus.settings.batch_size, within=bus.settings.batch_wait)  # type: ignore[attr-defined]
-        pace = Pace(bus.settings.batch_wait)
-        async for events in batches:
-            futures: Futures = []
-            for event in events:
-                msg = event.message
-                for skipped in await bus.ingress_gaps.missing(msg.partition, msg.offset):
-                    futures += await handle_envelope(bus, skipped)
-                futures += await handle_envelope(bus, msg)
-                await pace.tick()  # the producer sends what is decided while the rest is
-            await bus.acknowledged(futures)
-            # sender states only after every inbox copy and routing record of the batch is stored:
-            # a crash in between then re-routes (known by position) instead of refusing as REPLAY
-            await bus.acknowledged(await bus.flush_deferred())
-            await bus.commit(events)
+        await run_batches(bus, stream, bus.ingress_gaps, handle_envelope, before_commit=store_states)
 
 
 def _decide(bus: Bus, raw: bytes, now: datetime, position: tuple[int, int], key: bytes | None) -> Decision:

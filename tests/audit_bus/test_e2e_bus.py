@@ -78,11 +78,13 @@ async def test_processor_drafts_become_a_verifiable_story(
         return sum(r.event is AuditEvent.ROUTED for r in about(stored, env.message_id)) == 2
 
     await wait_values(s.kafka, s.audit_topic, routed, timeout=60)
-    receipt = receipt_for(published.identities["H01"], env, StatusCode.ACCEPTED)
-    await produce_all(s.kafka, [(s.receipts_topic, b"G03", encode(receipt), [])])
+    # H01 answers in the lifecycle's order: 01 (arrived), then 03 (accepted)
+    h01 = published.identities["H01"]
+    answers = [receipt_for(h01, env, code) for code in (StatusCode.ARRIVED, StatusCode.ACCEPTED)]
+    await produce_all(s.kafka, [(s.receipts_topic, b"G03", encode(r), []) for r in answers])
 
     def receipted(stored: list[bytes]) -> bool:
-        return any(r.event is AuditEvent.RECEIPT for r in about(stored, env.message_id))
+        return sum(r.event is AuditEvent.RECEIPT for r in about(stored, env.message_id)) == 2
 
     stored = await wait_values(s.kafka, s.audit_topic, receipted, timeout=45)
     await wait_values(
@@ -93,7 +95,7 @@ async def test_processor_drafts_become_a_verifiable_story(
     # the test broker is shared: a bus of another test session (another PKI) may decide too, and
     # its drafts are chained like ours; ours must be there, each once
     events = Counter(r.event.value for r in about(stored, env.message_id))
-    assert events["ACCEPTED"] == events["RECEIPT"] == 1 and "SUBMITTED" not in events, events
+    assert events["ACCEPTED"] == 1 and events["RECEIPT"] == 2 and "SUBMITTED" not in events, events
     assert events["ROUTED"] == 2, events
 
     assert cli(s, "audit", "verify").returncode == 0

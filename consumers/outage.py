@@ -76,14 +76,19 @@ async def keep_running(
 T = TypeVar("T")
 
 
-async def retried(name: str, call: Callable[[], Awaitable[T]], log: logging.Logger = logger) -> T:
-    """``call()`` until it returns, waiting out transient errors with backoff (one log line when
-    the broker goes away, one when it is back); a cancellation propagates at once."""
+async def retried(
+    name: str,
+    call: Callable[[], Awaitable[T]],
+    log: logging.Logger = logger,
+    errors: tuple[type[BaseException], ...] = TRANSIENT,
+) -> T:
+    """``call()`` until it returns, waiting out ``errors`` (transient ones) with backoff (one log
+    line when the broker goes away, one when it is back); a cancellation propagates at once."""
     failures = 0
     while True:
         try:
             result = await call()
-        except TRANSIENT as exc:
+        except errors as exc:
             failures += 1
             if failures == 1:
                 log.error("%s: %r; retrying with backoff until the broker is back", name, exc)

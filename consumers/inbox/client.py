@@ -33,6 +33,7 @@ from consumers.trust import TrustError, TrustPolicy, VerifiedDocument
 from producers.blob_reader import BlobReader
 from producers.identity import NodeIdentity
 from producers.publisher import Publisher, PublishError
+from producers.reader import ReadError
 from producers.receipts import make_receipt
 from schemas.canonical import signing_hash
 from schemas.codec import encode
@@ -77,8 +78,8 @@ class DirectorySource(Protocol):
     async def catch_up(self, timeout: float = 30.0) -> int: ...
 
 
-# the broker away, for the consumer or the receipt publisher
-_RETRIED: tuple[type[BaseException], ...] = (*TRANSIENT, PublishError)
+# the broker away, for the consumer, the receipt publisher or a directory read
+_RETRIED: tuple[type[BaseException], ...] = (*TRANSIENT, PublishError, ReadError)
 _OUTAGE = "inbox %s: %r; retrying with backoff until the broker is back"
 
 

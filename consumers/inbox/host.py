@@ -9,11 +9,16 @@ trust files, the directory view (read once before they start) and the process st
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 
 from consumers.inbox.client import DirectorySource, InboxClient, InboxEvent
+from consumers.outage import TRANSIENT, retried
+from producers.reader import ReadError
 
 __all__ = ["run_inboxes"]
+
+logger = logging.getLogger(__name__)
 
 
 async def run_inboxes(
@@ -26,8 +31,8 @@ async def run_inboxes(
 ) -> dict[str, int]:
     """Run every client until each is caught up (``once``) or forever; records handled per org.
     ``on_event`` gets the org code with each event."""
-    if directory is not None:
-        await directory.catch_up()  # once for all, not once per client's first envelope
+    if directory is not None:  # once for all, not once per client's first envelope; a broker away waits
+        await retried("inbox directory", directory.catch_up, logger, errors=(*TRANSIENT, ReadError))
 
     def tagged(org: str) -> Callable[[InboxEvent], None] | None:
         if on_event is None:

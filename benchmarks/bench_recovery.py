@@ -201,17 +201,22 @@ async def measure(
         node = await _inbox_leader(ckafka)
         cluster.pause([node])
 
-        async def resume() -> None:
-            remaining = pause - (time.monotonic() - paused_at)
-            if remaining > 0:
-                await asyncio.sleep(remaining)  # the pause lasts its whole length, measured or not
+        async def resume_later() -> None:
+            await asyncio.sleep(pause)  # the pause lasts its whole length, whatever is measured
             cluster.pause([node], resume=True)
 
-        paused_at = time.monotonic()
-        return resume
+        resuming = asyncio.ensure_future(resume_later())
+
+        async def resumed() -> None:
+            await resuming
+
+        return resumed
 
     faults: dict[str, Fault] = {"broker_kill": kill, "broker_pause": stop}
-    got = await _measure(ckafka, world, home, faults, wait, 3)
+    try:
+        got = await _measure(ckafka, world, home, faults, wait, 3)
+    finally:  # never leave a node stopped, whatever ended the run
+        cluster.pause([n.node_id for n in cluster.nodes], resume=True)
     where = f"{len(cluster.nodes)}-node cluster, the inbox partition's leader"
     result["broker_kill"] = {**got["broker_kill"], "where": where, "signal": "SIGKILL"}
     result["broker_pause"] = {**got["broker_pause"], "where": where, "signal": f"SIGSTOP for {pause:.0f} s"}

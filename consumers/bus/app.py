@@ -31,7 +31,7 @@ from consumers.bus.gaps import GapFiller
 from consumers.bus.notices import BusNotices, NoticeBudget
 from consumers.bus.outputs import Outputs, OutRecord, Stored
 from consumers.bus.writer import RecordWriter
-from consumers.outage import retried
+from consumers.outage import CLIENT_OPTIONS, retried
 from consumers.trust import TrustPolicy
 from producers.directory_view import DirectoryView
 from producers.fetch_guard import guard_fetches
@@ -142,6 +142,10 @@ class Bus:
             stream_wait_empty=True,
             broker_session_timeout=settings.session_timeout,
             broker_heartbeat_interval=min(3.0, settings.session_timeout / 3),
+            # every consumer request (fetch, heartbeat, commit, join) to a broker that hangs with its
+            # connections open (SIGSTOP) fails after this long and goes to the new leader or
+            # coordinator; faust's 90 s held delivery for the whole pause (docs/OPERATIONS.md §5)
+            broker_request_timeout=max(settings.session_timeout, CLIENT_OPTIONS["request_timeout_ms"] / 1000),
         )
         self.app.transport.Producer = _IdempotentProducer  # type: ignore[misc]
         self.ingress = self.app.topic(INGRESS_TOPIC, **_RAW)

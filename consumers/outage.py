@@ -15,12 +15,15 @@ from typing import TypeVar
 
 from aiokafka.errors import KafkaError
 
+from schemas.errors import TransportError
+
 __all__ = ["CLIENT_OPTIONS", "TRANSIENT", "backoff", "keep_running", "retried", "stop_quietly"]
 
 logger = logging.getLogger(__name__)
 
-# what a broker outage raises through aiokafka: its own errors, sockets, timeouts
-TRANSIENT: tuple[type[BaseException], ...] = (KafkaError, OSError, TimeoutError)
+# what a broker outage raises: aiokafka's own errors, sockets, timeouts, and the project's retriable
+# transport errors (schemas.errors.TransportError: PublishError, ReadError, e.g. a directory read)
+TRANSIENT: tuple[type[BaseException], ...] = (KafkaError, OSError, TimeoutError, TransportError)
 
 #: aiokafka options of every long-running client (bus, audit writer, inbox; docs/OPERATIONS.md): a
 #: request to a broker that hangs with its connections open (SIGSTOP, a frozen host) times out after

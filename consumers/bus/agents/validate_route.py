@@ -17,6 +17,7 @@ from consumers.bus.decide.policy import SenderState
 from consumers.bus.decide.validator import Decision, NumberHolder, Rejected
 from consumers.bus.outputs import Source, envelope_outputs, key_sender
 from producers.fetch_guard import refusal
+from schemas.errors import TransportError
 from schemas.reasons import Reason
 
 if TYPE_CHECKING:
@@ -70,8 +71,8 @@ async def handle_envelope(bus: Bus, msg: SourceRecord) -> Futures:
     if isinstance(decision, Rejected) and decision.reason is Reason.DIRECTORY_MISMATCH:
         try:  # a snapshot published after our last look: read the directory, then decide again
             await bus.feed.catch_up(bus.settings.directory_timeout)
-        except TimeoutError:
-            logger.warning("directory catch-up timed out; deciding with what is held")
+        except (TimeoutError, TransportError) as exc:  # the reader's ReadError: not within the time
+            logger.warning("directory catch-up failed (%s); deciding with what is held", exc)
         decision = _decide(bus, raw, now, position, msg.key)
     decision = await bus.blob_check.check(decision)  # chunked payloads complete and matching
     notify = True

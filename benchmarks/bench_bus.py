@@ -34,6 +34,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from benchmarks._ceilings import ratio, rss_mb
 from benchmarks._world import ALGORITHMS, PASSPHRASE, BenchWorld, Chain, build_world
+from benchmarks.bench_inboxes import answer_directive, departments
 from consumers.bus.decide.policy import SenderState
 from consumers.bus.decide.validator import Accepted, Validator
 from consumers.bus.notices import BusNotices
@@ -426,12 +427,15 @@ async def measure(
                 "raw_consume_per_s": round(raw["consume_per_s"]),
                 "raw_produce_plus_consume_per_s": round(raw["both_per_s"]),
                 "ratio": ratio(drained, raw["both_per_s"]),
-            }
+            },
         }
+        answering = departments(world, skip=(RECIPIENT,))
+        inbox_start = await end_offsets(kafka, [inbox_topic(c) for c in answering])
         try:
             result["fan_out"] = await fan_out(kafka, world, world.chain("G03"), fanouts)
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}; bus log: {bus.log.read_text()[-3000:]}") from None
+        result["inbox_answer"] = await answer_directive(kafka, world, home, inbox_start, answering)
         result["latency"] = []
         for per_s in rates:
             backlog_drained = await settled(kafka, app_id)

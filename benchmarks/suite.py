@@ -254,6 +254,15 @@ def render(result: dict[str, Any], console: Console) -> None:
             "< 1 s",
             _met(f["met"]),
         )
+        a = bus["inbox_answer"]
+        table.add_row(
+            f"one inbox process answers {a['inboxes']} inboxes s",
+            str(a["one_process_s"]),
+            f"raw read {a['raw_read_s']} s; one process per code ~{a['one_process_per_code_estimate_s']} s",
+            f"{a['vs_raw']:.2f}",
+            f"< {a['target_s']:g} s",
+            _met(a["met"]),
+        )
         m = bus["processor_memory"]
         table.add_row(
             "processor RSS MB (min..max)",

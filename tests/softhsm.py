@@ -30,8 +30,10 @@ def softhsm_module() -> str:
     return found[0]
 
 
-def make_token(root: Path, label: str, pin: str, *, rsa: str = "", ec: str = "") -> dict[str, str]:
-    """A token ``label`` under ``root`` with an RSA-2048 and/or a P-256 key pair of the given labels;
+def make_token(
+    root: Path, label: str, pin: str, *, rsa: tuple[str, ...] = (), ec: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """A token ``label`` under ``root`` with RSA-2048 and P-256 key pairs of the given labels;
     returns the environment a process needs to see it (SOFTHSM2_CONF, DOCBUS_PKCS11_MODULE)."""
     (root / "tokens").mkdir(parents=True)
     conf = root / "softhsm2.conf"
@@ -41,7 +43,7 @@ def make_token(root: Path, label: str, pin: str, *, rsa: str = "", ec: str = "")
     env = {"SOFTHSM2_CONF": str(conf), "DOCBUS_PKCS11_MODULE": softhsm_module()}
     init = ["softhsm2-util", "--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", "65432100"]
     subprocess.run(init, check=True, capture_output=True, env={**os.environ, **env})
-    keygen = [sys.executable, "-m", "tests.softhsm", label, pin, rsa, ec]
+    keygen = [sys.executable, "-m", "tests.softhsm", label, pin, ",".join(rsa), ",".join(ec)]
     subprocess.run(keygen, check=True, capture_output=True, env={**os.environ, **env},
                    cwd=Path(__file__).resolve().parents[1])  # fmt: skip
     return env
@@ -54,12 +56,12 @@ def _keygen(label: str, pin: str, rsa: str, ec: str) -> None:
 
     token = pkcs11.lib(os.environ["DOCBUS_PKCS11_MODULE"]).get_token(token_label=label)
     with token.open(user_pin=pin, rw=True) as session:
-        if rsa:
-            session.generate_keypair(KeyType.RSA, 2048, store=True, label=rsa)
-        if ec:
+        for name in filter(None, rsa.split(",")):
+            session.generate_keypair(KeyType.RSA, 2048, store=True, label=name)
+        for name in filter(None, ec.split(",")):
             curve = {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")}
             params = session.create_domain_parameters(KeyType.EC, curve, local=True)
-            params.generate_keypair(store=True, label=ec)
+            params.generate_keypair(store=True, label=name)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import UnknownTopicOrPartitionError
 
 from consumers.bus.decide.rules import RECIPIENT_ENVELOPE, RECIPIENT_RECEIPT, AcceptanceConfig, Subject
 from consumers.inbox.blobs import receive_blob
@@ -307,6 +308,11 @@ class InboxClient:
                 try:
                     return handled + await self._round(once, on_event, idle_ms, refresh)
                 except _RETRIED as exc:
+                    if once and isinstance(exc, UnknownTopicOrPartitionError):
+                        # no inbox topic (yet: topics apply creates it): nothing to receive now;
+                        # --follow waits for it like for the broker
+                        logger.warning("inbox %s: no topic %s: nothing to receive", self.org, self.topic)
+                        return handled
                     self._failures += 1
                     if self._failures == 1:
                         logger.error(_OUTAGE, self.org, exc)

@@ -124,7 +124,11 @@ def open_(
     if stdout:
         typer.echo(chosen.read_bytes(), nl=False)
         return
-    if typer.launch(str(chosen)) != 0:
+    try:
+        opened = typer.launch(str(chosen)) == 0
+    except OSError:  # no xdg-open / open on this machine (a server)
+        opened = False
+    if not opened:
         raise CliError(ExitCode.LOCAL, f"no viewer opened {chosen}: use --stdout, or docbus inbox export")
     err.print(f"opened {chosen}")
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from infra.pki import Authority
 from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC
 from tests.bus.kafka import BusProcess, start_group_at_end
-from tests.ops.conftest import Exchange
+from tests.ops.conftest import PASSPHRASE, Exchange
 from tests.ops.test_mistakes import _one_line
 
 pytestmark = pytest.mark.broker
@@ -56,3 +57,7 @@ def test_one_inbox_process_answers_for_every_code_it_serves(exchange: Exchange, 
     text = _ok(exchange.run("inbox", *orgs, "--list", DOCBUS_HOME=home))
     assert all(code in text for code in SERVED)
     _one_line(exchange.run("inbox", DOCBUS_HOME=home), 2, "--org")
+    # a code with a seal but no inbox topic yet (not in the directory): nothing to wait for
+    Authority(exchange.pki, PASSPHRASE.encode()).issue_org("H72", "Sở chưa có hộp thư")
+    alone = json.loads(_ok(exchange.run("inbox", "--org", "H72", "--org", "H03", "--json", DOCBUS_HOME=home)))
+    assert [(s["org"], s["handled"]) for s in alone["orgs"]] == [("H72", []), ("H03", [])]

@@ -37,7 +37,7 @@ def test_sign_send_and_seal_from_a_softhsm2_token(exchange: Exchange, tmp_path: 
     shutil.copytree(exchange.pki, pki)
     pin_file = tmp_path / "pin"
     pin_file.write_text(f"{PIN}\n")
-    base = {**make_token(tmp_path / "hsm", LABEL, PIN, rsa="seal", ec="official"),
+    base = {**make_token(tmp_path / "hsm", LABEL, PIN, rsa=("seal",), ec=("official", "authority")),
             "DOCBUS_PKI_DIR": str(pki), "DOCBUS_HOME": str(tmp_path / "home")}  # fmt: skip
 
     def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -51,6 +51,7 @@ def test_sign_send_and_seal_from_a_softhsm2_token(exchange: Exchange, tmp_path: 
     _ok(run("pki", "issue-org", "G03.U002", "--name", "Trường Đại học Hai", *seal))
     assert (pki / "issued/H01/officials/can-bo-khoa.pem").is_file()
     assert not (pki / "issued/H01/officials/can-bo-khoa.key.pem").exists()
+    _published_on_the_token(run, pki, pin_file)
 
     doc = tmp_path / "cv.txt"
     doc.write_text("Công văn ký bằng thiết bị ký số")
@@ -92,6 +93,20 @@ def test_sign_send_and_seal_from_a_softhsm2_token(exchange: Exchange, tmp_path: 
         assert {"01", "03"} <= statuses, statuses
     finally:
         bus.stop()
+
+
+def _published_on_the_token(
+    run: Callable[..., subprocess.CompletedProcess[str]], pki: Path, pin: Path
+) -> None:
+    """The directory authority (G03) seals a new code on its token; every reader verifies that seal."""
+    _ok(run("pki", "issue-org", "G03", "--name", "Bộ Giáo dục và Đào tạo", "--token", LABEL,
+            "--token-key", "authority", "--pin-file", str(pin)))  # fmt: skip
+    _ok(run("directory", "add", "H71", "--name", "Sở thử thiết bị ký số", "--kind", "department"))
+    published = json.loads(_ok(run("directory", "publish", "--yes", "--json", "--token", LABEL,
+                                   "--token-key", "authority", "--pin-file", str(pin))))  # fmt: skip
+    assert published["published"] == 1 and [c["code"] for c in published["changes"]] == ["H71"]
+    shown = json.loads(_ok(run("directory", "show", "H71", "--json")))
+    assert shown["entries"][0]["code"] == "H71", shown  # listed only when its seal verifies
 
 
 def _opened_by_the_clerk(run: Callable[..., subprocess.CompletedProcess[str]], message_id: str, doc: Path,

@@ -44,10 +44,7 @@ def test_every_benchmark_runs_and_reports_its_ceiling(kafka_conn: KafkaConnectio
         (rate, True) for rate in suite.QUICK.rates
     ]
     assert bus["fan_out"]["inboxes"] == 63
-    # one inbox process answered every department's copies (the drain's recipient aside) with a 01
-    answer = bus["inbox_answer"]
-    assert answer["inboxes"] == 62 and answer["records"] >= 62 * suite.QUICK.fanouts
-    assert answer["answered_01"] == answer["handled"] == answer["records"] and answer["raw_read_s"] > 0
+    assert "inbox_answer" not in bus  # a minute of its own: the default sizes run it (bench_inboxes)
     assert bus["decision_per_s"] > 0 and bus["drain_vs_decision"] > 0
     assert bus["junk_flood"]["junk_records"] == suite.QUICK.junk and bus["junk_flood"]["junk_per_s"] > 0
     assert bus["processor_memory"]["rss_mb_max"] > 0
@@ -66,7 +63,6 @@ def test_every_benchmark_runs_and_reports_its_ceiling(kafka_conn: KafkaConnectio
     suite.render(result, Console(file=out, width=200))
     table = out.getvalue()
     assert "validate+route Ed25519" in table and "fan-out to 63 inboxes" in table
-    assert "one inbox process answers 62 inboxes" in table
     assert "gateway submits /s" in table and "recovery: processor kill" in table
 
 

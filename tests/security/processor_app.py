@@ -11,8 +11,10 @@ from pathlib import Path
 import faust
 
 from infra.security import PROCESSOR
+from producers.fetch_guard import guard_fetches
 from schemas.connection import KafkaConnection, tls_paths
 
+guard_fetches()  # as the bus does: ingress is written by every org
 app = faust.App(
     os.environ["SEC_APP_ID"],
     broker=f"kafka://{os.environ['SEC_BOOTSTRAP']}",

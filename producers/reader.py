@@ -19,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
+from producers.fetch_guard import guard_fetches
 from schemas.connection import KafkaConnection
 from schemas.errors import TransportError
 from schemas.reasons import Reason
@@ -77,6 +78,7 @@ async def topic_partitions(kafka: KafkaConnection, topic: str, *, wait: float = 
 
 
 def _consumer(kafka: KafkaConnection, **options: Any) -> AIOKafkaConsumer:
+    guard_fetches()  # the topics read to their end include ingress and receipts, which every org writes
     return AIOKafkaConsumer(
         **kafka.client_kwargs(), group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
         **options,

@@ -17,6 +17,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from consumers.outage import CLIENT_OPTIONS, stop_quietly
+from producers.fetch_guard import guard_fetches
 from producers.reader import records_to_end
 from schemas.audit import SourcePosition
 from schemas.connection import KafkaConnection
@@ -71,6 +72,7 @@ def to_message(rec: Any) -> Message:
 
 
 def _consumer(kafka: KafkaConnection) -> AIOKafkaConsumer:
+    guard_fetches()  # replay and evidence read ingress and receipts, which every org writes
     return AIOKafkaConsumer(
         **kafka.client_kwargs(),
         **CLIENT_OPTIONS,

@@ -13,12 +13,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from infra.broker import Cluster
 from infra.pki.authority import Authority
 from infra.security import ADMIN, issue_service_identities, secure_cluster
 from infra.settings import InfraConfig
 from schemas.connection import KafkaConnection, tls_paths
+
+# Properties are about what code does, not how fast: no per-example time limit (the 2-core test
+# machine is shared, and Hypothesis's default 200 ms deadline is a timing assert in disguise).
+settings.register_profile("docbus", deadline=None)
+settings.load_profile("docbus")
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_HOME = Path(os.environ.get("DOCBUS_TEST_HOME", str(REPO / ".docbus-test")))

@@ -15,6 +15,7 @@ from schemas.connection import KafkaConnection
 pytestmark = pytest.mark.broker
 
 
+@pytest.mark.timeout(900)  # every benchmark once, a processor kill and restart included: 3.5 min at load 9
 def test_every_benchmark_runs_and_reports_its_ceiling(kafka_conn: KafkaConnection) -> None:
     result = suite.run_all(suite.QUICK, kafka_conn)
     json.dumps(result)  # the JSON output is plain data

@@ -61,8 +61,11 @@ def test_acknowledgements_match_what_the_clerks_sent(summary: dict[str, Any]) ->
     assert all(reason for reason in refusals.values())
     dispatches = summary["documents"][1:]
     assert [d["sender"] for d in dispatches] == [f"G03.U00{i}" for i in range(1, UNIVERSITIES + 1)]
-    for d in dispatches:
+    for d in dispatches[:-1]:
         assert d["bus_notice"] == "01"
+    # the last one names the closed H64: its 01 states the redirect to the successor
+    assert dispatches[-1]["bus_notice"] == "01 redirected: H64 -> H01"
+    for d in dispatches:
         assert d["delivered"] == d["arrived_01"] == d["accepted_03"] == d["recipients"]
         assert d["refused_02"] == 0
     assert dispatches[-1]["recipients"] == 2  # G03.U001 and H64, closed, answered by H01

@@ -68,10 +68,7 @@ async def keep_running(
             reached()
         except TRANSIENT as exc:
             failures += 1
-            if failures == 1:
-                log.error("%s: %r; retrying with backoff until the broker is back", name, exc)
-            else:
-                log.debug("%s: still failing (%d): %r", name, failures, exc)
+            _log_failure(log, name, failures, exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=backoff(failures))
 
@@ -93,15 +90,20 @@ async def retried(
             result = await call()
         except errors as exc:
             failures += 1
-            if failures == 1:
-                log.error("%s: %r; retrying with backoff until the broker is back", name, exc)
-            else:
-                log.debug("%s: still failing (%d): %r", name, failures, exc)
+            _log_failure(log, name, failures, exc)
             await asyncio.sleep(backoff(failures))
             continue
         if failures:
             log.warning("%s: broker reachable again after %d failed attempt(s)", name, failures)
         return result
+
+
+def _log_failure(log: logging.Logger, name: str, failures: int, exc: BaseException) -> None:
+    """One error line when the broker goes away; later failures of the same outage at debug."""
+    if failures == 1:
+        log.error("%s: %r; retrying with backoff until the broker is back", name, exc)
+    else:
+        log.debug("%s: still failing (%d): %r", name, failures, exc)
 
 
 async def stop_quietly(stop: Callable[[], Awaitable[None]], what: str) -> None:

@@ -69,6 +69,12 @@ def safe_file_name(name: str) -> str:
 def check_text(model: BaseModel) -> None:
     """ContractError(TEXT_NOT_NFC / FORBIDDEN_CHARACTER) for the first string of ``model`` (nested
     models and lists included) that is not NFC or holds a character refused there."""
+    if not _passes(model):  # the common case is decided in a few C calls over all strings at once
+        _refuse_first(model)
+
+
+def _refuse_first(model: BaseModel) -> None:
+    """The rule, string by string: the error names the first string that breaks it."""
     for path, name, text in _strings(model, ""):
         if not unicodedata.is_normalized("NFC", text):
             raise ContractError(Reason.TEXT_NOT_NFC, f"{path}: not in Unicode NFC (normalise before signing)")
@@ -76,6 +82,74 @@ def check_text(model: BaseModel) -> None:
         if bad is not None:
             what = unicodedata.name(bad, "unnamed")
             raise ContractError(Reason.FORBIDDEN_CHARACTER, f"{path}: U+{ord(bad):04X} {what} is not allowed")
+
+
+def _passes(model: BaseModel) -> bool:
+    """True only when :func:`_refuse_first` finds nothing (False: the walk decides). Each test is a
+    property of every character, so it holds for the strings joined as for each one:
+    ``isprintable`` is false for every category refused in identifiers (Cc, Cf, Zl, Zp, Co, Cs) and
+    for every whitespace but the space, which covers ``_ANYWHERE`` too; ASCII is NFC.
+    tests/schemas/test_text_fast.py checks this for every code point and random models."""
+    names: list[str] = []
+    free: list[str] = []
+    _collect(model, names, free)
+    if not "".join(names).isprintable() or _ANYWHERE.search("".join(free)) is not None:
+        return False
+    return all(text.isascii() or unicodedata.is_normalized("NFC", text) for text in (*names, *free))
+
+
+_FIELDS: dict[type[BaseModel], tuple[tuple[str, bool], ...]] = {}
+
+
+def _fields(cls: type[BaseModel]) -> tuple[tuple[str, bool], ...]:
+    """``cls``'s field names, each with whether it is read as a name (IDENTIFIER_FIELDS)."""
+    held = _FIELDS.get(cls)
+    if held is None:
+        held = _FIELDS[cls] = tuple((f, f in IDENTIFIER_FIELDS) for f in cls.model_fields)
+    return held
+
+
+def _collect(model: BaseModel, names: list[str], free: list[str]) -> None:
+    """Every string :func:`_strings` yields, into ``names`` (identifier fields) or ``free``."""
+    for field, identifier in _fields(type(model)):
+        value = getattr(model, field)
+        kind = _KINDS.get(type(value)) or _kind(type(value))
+        if kind is _STR:
+            (names if identifier else free).append(value)
+        elif kind is _MODEL:
+            _collect(value, names, free)
+        elif kind is _SEQUENCE:
+            _items(value, names if identifier else free, names, free)
+
+
+def _items(
+    items: list[object] | tuple[object, ...], into: list[str], names: list[str], free: list[str]
+) -> None:
+    for value in items:
+        kind = _KINDS.get(type(value)) or _kind(type(value))
+        if kind is _STR:
+            into.append(value)  # type: ignore[arg-type]
+        elif kind is _MODEL:
+            _collect(value, names, free)  # type: ignore[arg-type]
+        elif kind is _SEQUENCE:
+            _items(value, into, names, free)  # type: ignore[arg-type]
+
+
+# what :func:`_strings` does with a value of each type, looked up once per type (isinstance of a
+# pydantic model goes through ABCMeta, the slowest step of a walk)
+_STR, _MODEL, _SEQUENCE, _OTHER = "str", "model", "sequence", "other"
+_KINDS: dict[type, str] = {}
+
+
+def _kind(cls: type) -> str:
+    kind = (
+        _STR if issubclass(cls, str)
+        else _MODEL if issubclass(cls, BaseModel)
+        else _SEQUENCE if issubclass(cls, (list, tuple))
+        else _OTHER
+    )  # fmt: skip
+    _KINDS[cls] = kind
+    return kind
 
 
 def _strings(value: object, path: str, name: str = "") -> Iterator[tuple[str, str, str]]:

@@ -44,12 +44,7 @@ class BlobReader(Started):
 
     def __init__(self, kafka: KafkaConnection, *, topic: str = BLOBS_TOPIC, wait: float = 30.0,
                  client_id: str = "docbus-blobs") -> None:  # fmt: skip
-        self.topic, self.wait, self.kafka = topic, wait, kafka
-        self._config = {
-            **kafka.client_kwargs(), "client_id": client_id, "enable_auto_commit": False,
-            "auto_offset_reset": "none", "fetch_max_bytes": _FETCH_BYTES,
-            "max_partition_fetch_bytes": _FETCH_BYTES,
-        }  # fmt: skip
+        self.topic, self.wait, self.kafka, self.client_id = topic, wait, kafka, client_id
         self._consumer_: AIOKafkaConsumer | None = None
         self._buf: deque[ConsumerRecord[bytes, bytes]] = deque()
         self._tp: TopicPartition | None = None
@@ -63,7 +58,13 @@ class BlobReader(Started):
     async def start(self) -> None:
         if self._consumer_ is None:  # made here: aiokafka binds to the running event loop
             guard_fetches()  # every org writes docbus.blobs: a compressed batch is decoded bounded
-            consumer = AIOKafkaConsumer(**self._config)
+            # the TLS context is made here too: a reader of an inbox that never meets a chunked
+            # payload costs nothing (one process may hold one per org code it serves)
+            consumer = AIOKafkaConsumer(
+                **self.kafka.client_kwargs(), client_id=self.client_id, enable_auto_commit=False,
+                auto_offset_reset="none", fetch_max_bytes=_FETCH_BYTES,
+                max_partition_fetch_bytes=_FETCH_BYTES,
+            )  # fmt: skip
             await consumer.start()
             self._consumer_ = consumer
 

@@ -109,7 +109,11 @@ class InboxClient:
         blobs_topic: str = BLOBS_TOPIC,
         blob_wait: float = 30.0,
         config: AcceptanceConfig | None = None,
+        publisher: Publisher | None = None,
+        blobs: BlobReader | None = None,
     ) -> None:
+        """``publisher`` and ``blobs``: clients shared by the codes of one process
+        (consumers/inbox/shared.py starts and stops them); each client makes its own otherwise."""
         self.identity, self.policy, self.directory = identity, policy, directory
         self.org = identity.org_code
         self.store = InboxStore(store_dir)
@@ -117,13 +121,13 @@ class InboxClient:
         self.group = group or f"docbus-inbox-{self.org}"
         self.kafka = kafka
         self._failures = 0  # failed rounds in a row (consumers/outage.py: log once per state change)
-        self.publisher = Publisher(
+        self.publisher = publisher or Publisher(
             kafka, receipts=receipts_topic, client_id=f"docbus-inbox-{self.org}",
             request_timeout_ms=CLIENT_OPTIONS["request_timeout_ms"],
         )  # fmt: skip
         self.bus_org = canonical_org_code(bus_org)
         self.now = now
-        self.blobs = BlobReader(
+        self.blobs = blobs or BlobReader(
             kafka, topic=blobs_topic, wait=blob_wait, client_id=f"docbus-inbox-{self.org}"
         )
         # the recipient's policies: every rule of the bus's, and addressed to this org
@@ -246,7 +250,8 @@ class InboxClient:
         receipt = self._receipt_for(env, StatusCode.ARRIVED, None)
         raw = encode(receipt)
         await self.publisher.publish_receipt(receipt, raw)
-        self.store.mark_receipt(env.message_id, raw)
+        # fsynced: in a thread, so the inboxes handled side by side overlap their disk waits
+        await asyncio.to_thread(self.store.mark_receipt, env.message_id, raw)
 
     async def _refuse(self, env: Envelope, raw: bytes, reason: Reason, detail: str) -> InboxEvent:
         logger.warning("refused %s from %s: %s %s", env.message_id, env.sender.code, reason.value, detail)
@@ -355,7 +360,8 @@ class InboxClient:
         try:
             await consumer.start()
             while True:
-                batches = await consumer.getmany(timeout_ms=idle_ms)
+                # --once: short polls, each followed by a look at the ends (no idle wait at the end)
+                batches = await consumer.getmany(timeout_ms=min(idle_ms, 100) if once else idle_ms)
                 if not reached and self._failures:  # once when the broker is back
                     logger.warning("inbox %s: broker reachable again after %d failed attempt(s)",
                                    self.org, self._failures)  # fmt: skip
@@ -374,7 +380,7 @@ class InboxClient:
                                 await result
                 if batches:
                     await consumer.commit()  # after every output above was stored or acknowledged
-                elif once and await self._caught_up(consumer):
+                if once and await self._caught_up(consumer):
                     return handled
         except _RETRIED as exc:
             if reached:

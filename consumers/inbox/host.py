@@ -1,9 +1,11 @@
 """One process, several inboxes: a node holding the keys of several org codes (a university and its
-faculties, a Sở and its units) runs one inbox client per code in one event loop.
+faculties, a Sở and its units) serves them all in one event loop.
 
-Each client keeps its own consumer group (``docbus-inbox-<org>``), so the committed positions are
-the same whether a code is served alone or with others; what they share is the caller's: the
-trust files, the directory view (read once before they start) and the process start-up.
+Codes whose clients share one receipt publisher (they reach the cluster under one TLS login) are
+read by one consumer (consumers/inbox/shared.py); a code alone on its login runs its own client
+with its group. Either way each code keeps its own group ``docbus-inbox-<org>``, so the committed
+positions are the same whether a code is served alone or with others; what they share besides is
+the caller's: the trust files, the directory view (read once before they start) and the start-up.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from consumers.inbox.client import DirectorySource, InboxClient, InboxEvent
+from consumers.inbox.shared import SharedInboxes
 from consumers.outage import TRANSIENT, retried
 from producers.reader import ReadError
 
@@ -39,8 +42,24 @@ async def run_inboxes(
             return None
         return lambda event: on_event(org, event)
 
+    by_publisher: dict[int, list[InboxClient]] = {}
+    for c in clients:
+        by_publisher.setdefault(id(c.publisher), []).append(c)
     async with asyncio.TaskGroup() as group:  # one failing stops the others: the error is the process's
-        tasks = [
-            group.create_task(c.run(once=once, on_event=tagged(c.org), refresh=refresh)) for c in clients
-        ]
-    return {c.org: t.result() for c, t in zip(clients, tasks, strict=True)}
+        tasks = []
+        for served in by_publisher.values():
+            if len(served) == 1:
+                tasks.append(group.create_task(_alone(served[0], once, tagged(served[0].org), refresh)))
+            else:
+                shared = SharedInboxes(served, served[0].kafka, served[0].publisher)
+                tasks.append(group.create_task(shared.run(once=once, on_event=on_event, refresh=refresh)))
+    return {org: n for t in tasks for org, n in t.result().items()}
+
+
+async def _alone(
+    client: InboxClient,
+    once: bool,
+    on_event: Callable[[InboxEvent], None] | None,
+    refresh: Callable[[], object] | None,
+) -> dict[str, int]:
+    return {client.org: await client.run(once=once, on_event=on_event, refresh=refresh)}

@@ -1,9 +1,14 @@
 """Chain validation for one signature: RFC 5280 path (``path.py``), the sector profile
 (``profile.py``) and the signer's facts (``leaf.py``), cached by fingerprints and store generation.
 
-A cached result is keyed by the SHA-256 of the carried chain and stapled OCSP responses, and void
+A cached verdict is keyed by the SHA-256 of the carried chain and stapled OCSP responses, and void
 once the store's generation moves (a new CRL, anchor or intermediate), so revocation is always
-rechecked against what the store now holds. Failures are not cached.
+rechecked against what the store now holds. Refusals are cached too (a directory topic holding
+entries sealed under other PKIs costs one path validation per foreign chain, not one per entry),
+under the same generation rule and for at most ``TrustConfig.refusal_ttl`` of the verifier's clock:
+a refusal that only time could lift (a certificate not valid yet, a CRL past its nextUpdate) is
+decided again by then. A cached refusal is raised again with its reason and detail; it never turns
+into an acceptance, and no cached acceptance outlives a change of the store.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
@@ -121,15 +126,28 @@ def _check_leaf_critical(cert: Cert) -> None:
             raise TrustError(Reason.UNTRUSTED_CHAIN, f"unknown critical extension {ext.oid.dotted_string}")
 
 
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    reason: Reason
+    detail: str
+    generation: int
+    at: datetime  # the verifier's clock when it was decided
+
+    def holds(self, generation: int, now: datetime, ttl: timedelta) -> bool:
+        return self.generation == generation and timedelta(0) <= now - self.at < ttl
+
+
 class ChainCache:
-    """Validated chains by SHA-256 of their DER (and stapled OCSP), least recently used dropped."""
+    """Chain verdicts by SHA-256 of their DER (and stapled OCSP), least recently used dropped:
+    validated chains, and refusals (for ``config.refusal_ttl``)."""
 
     def __init__(self, store: TrustStore, config: TrustConfig) -> None:
         self.store = store
         self.config = config
-        self._entries: OrderedDict[bytes, ValidatedChain] = OrderedDict()
+        self._entries: OrderedDict[bytes, ValidatedChain | _Refusal] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        self.refusals_reused = 0
 
     def get(
         self, chain: Sequence[bytes], *, now: datetime | None = None, ocsp: Sequence[bytes] = ()
@@ -141,19 +159,35 @@ class ChainCache:
                 h.update(len(der).to_bytes(4, "big"))
                 h.update(der)
         key = h.digest()
+        at = now or datetime.now(UTC)
+        generation = self.store.generation
         entry = self._entries.get(key)
-        if entry is not None and entry.generation == self.store.generation:
+        if isinstance(entry, ValidatedChain) and entry.generation == generation:
             self._entries.move_to_end(key)
             self.hits += 1
             return entry
-        self.misses += 1
-        entry = validate_chain(chain, self.store, self.config, now=now, ocsp=ocsp)
-        if self.config.cache_size:
-            self._entries[key] = entry
+        if isinstance(entry, _Refusal) and entry.holds(generation, at, self.config.refusal_ttl):
             self._entries.move_to_end(key)
-            while len(self._entries) > self.config.cache_size:
-                self._entries.popitem(last=False)
-        return entry
+            self.refusals_reused += 1
+            raise TrustError(entry.reason, entry.detail)
+        self.misses += 1
+        try:
+            validated = validate_chain(chain, self.store, self.config, now=now, ocsp=ocsp)
+        except TrustError as exc:
+            # keyed by the generation read before validating: a store change meanwhile voids it
+            self._keep(key, _Refusal(exc.reason, exc.detail, generation, at))
+            raise
+        self._keep(key, validated)
+        return validated
+
+    def _keep(self, key: bytes, entry: ValidatedChain | _Refusal) -> None:
+        if not self.config.cache_size or (isinstance(entry, _Refusal) and not self.config.refusal_ttl):
+            self._entries.pop(key, None)
+            return
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.config.cache_size:
+            self._entries.popitem(last=False)
 
     def clear(self) -> None:
         self._entries.clear()

@@ -26,11 +26,13 @@ class TrustConfig:
     min_rsa_bits: int = 2048
     # the sector rules on every certificate of the path (key sizes, CA profile)
     profile: TrustProfile = field(default_factory=TrustProfile)
-    # validated chains kept, least recently used dropped first
+    # chain verdicts kept (validated chains and refusals), least recently used dropped first
     cache_size: int = 4096
+    # how long a chain's refusal is reused (store unchanged); 0 decides every refusal again
+    refusal_ttl: timedelta = timedelta(minutes=1)
 
     def __post_init__(self) -> None:
-        if self.clock_skew < timedelta(0) or self.crl_grace < timedelta(0):
-            raise ValueError("clock_skew and crl_grace must not be negative")
+        if self.clock_skew < timedelta(0) or self.crl_grace < timedelta(0) or self.refusal_ttl < timedelta(0):
+            raise ValueError("clock_skew, crl_grace and refusal_ttl must not be negative")
         if self.max_chain_length < 1 or self.cache_size < 0:
             raise ValueError("max_chain_length must be >= 1 and cache_size >= 0")

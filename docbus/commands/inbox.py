@@ -20,6 +20,7 @@ from consumers.inbox.client import InboxClient, InboxEvent
 from consumers.inbox.host import run_inboxes
 from consumers.inbox.status import StatusReport, StatusRow, seal_check, status_report
 from consumers.inbox.store import InboxStore
+from consumers.outage import CLIENT_OPTIONS
 from docbus.commands.common import ORG, identity, node_dir, org_code, require_pki
 from docbus.commands.token import PinEnv, PinFile, TokenCert, TokenKey, TokenLabel, TokenModule, token_options
 from docbus.errors import CliError, ExitCode
@@ -135,11 +136,23 @@ def _receive(
     trust = TrustFiles(settings.pki)
     first = settings.connection(identities[0].org_code)
     directory = DirectoryView(first, policy=trust.policy, authority=settings.directory_org)
-    clients = [
-        InboxClient(i, settings.connection(i.org_code), _node(settings, i.org_code) / "inbox", trust.policy,
-                    directory=directory, bus_org=settings.bus_org, blob_wait=settings.blob_wait)
-        for i in identities
-    ]  # fmt: skip
+    # one receipt producer per TLS login: the codes under one login share it and one consumer
+    publishers: dict[str, Publisher] = {}
+
+    def publisher(kafka: KafkaConnection) -> Publisher:
+        key = kafka.model_dump_json()
+        if key not in publishers:
+            timeout = CLIENT_OPTIONS["request_timeout_ms"]
+            publishers[key] = Publisher(kafka, client_id="docbus-inbox", request_timeout_ms=timeout)
+        return publishers[key]
+
+    clients = []
+    for i in identities:
+        kafka = settings.connection(i.org_code)
+        store = _node(settings, i.org_code) / "inbox"
+        clients.append(InboxClient(i, kafka, store, trust.policy, directory=directory,
+                                   bus_org=settings.bus_org, blob_wait=settings.blob_wait,
+                                   publisher=publisher(kafka)))  # fmt: skip
 
     def on_event(org: str, event: InboxEvent) -> None:
         if collected is not None:

@@ -246,3 +246,62 @@ def test_config_refuses_nonsense() -> None:
         TrustConfig(clock_skew=timedelta(minutes=-1))
     with pytest.raises(ValueError):
         TrustConfig(max_chain_length=0)
+    with pytest.raises(ValueError):
+        TrustConfig(refusal_ttl=timedelta(seconds=-1))
+
+
+def test_a_refused_chain_is_validated_once_while_the_store_stands(
+    pki: Pki, sign: Sign, rogue: Authority
+) -> None:
+    """A directory topic full of entries sealed under another PKI: one path validation per
+    foreign chain, each entry still refused with the same reason."""
+    policy = pki.policy()
+    foreign = sign(rogue.issue_org("G03", "Bộ GD&ĐT (lần chạy khác)"), ORG)
+    reasons = []
+    for _ in range(5):
+        with pytest.raises(TrustError) as info:
+            policy.verify_seal(DATA, [foreign], "G03", now())
+        reasons.append((info.value.reason, info.value.role))
+    assert reasons == [(Reason.UNTRUSTED_CHAIN, ORG)] * 5
+    assert (policy.chains.misses, policy.chains.refusals_reused) == (1, 4)
+    policy.verify_seal(DATA, [sign(pki.seal, ORG)], "G03", now())  # our own seal: accepted as ever
+
+
+def test_a_cached_refusal_never_becomes_an_acceptance_by_itself(sign: Sign, tmp_path: Path) -> None:
+    """A seal refused for a stale CRL stays refused from the cache until the store changes; a
+    fresh CRL voids the refusal (decided again: accepted), and a revocation voids the acceptance."""
+    ca = Authority.init(tmp_path / "pki", PASS)
+    seal_cert = ca.issue_org("G03", "Bộ GD&ĐT (refusal cache)")
+    seal = sign(seal_cert, ORG)
+    store = TrustStore([ca.root_cert], ca.crls())
+    policy = TrustPolicy(store, TrustConfig(refusal_ttl=timedelta(days=30)))
+    later = now() + timedelta(days=2)  # the CRLs held are past their nextUpdate then
+    for _ in range(2):
+        with pytest.raises(TrustError) as info:
+            policy.verify_seal(DATA, [seal], "G03", later)
+        assert info.value.reason is Reason.CRL_UNAVAILABLE
+    assert policy.chains.refusals_reused == 1
+    # CRLs issued "later" (fresh then): the generation moves, the refusal is decided again
+    ca.publish_crl(now=later - timedelta(hours=1))
+    for crl in ca.crls():
+        store.add_crl(crl)
+    policy.verify_seal(DATA, [seal], "G03", later)
+    ca.revoke(f"{seal_cert.cert.serial_number:x}", publish=False)
+    ca.publish_crl(now=later - timedelta(minutes=30))
+    store.add_crl(ca.crls()[1])
+    with pytest.raises(TrustError) as info:
+        policy.verify_seal(DATA, [seal], "G03", later)
+    assert info.value.reason is Reason.CERT_REVOKED
+
+
+def test_a_refusal_is_decided_again_after_its_ttl(pki: Pki, sign: Sign) -> None:
+    seal = sign(pki.seal, ORG)
+    no_crl = TrustStore([pki.authority.root_cert])
+    policy = TrustPolicy(no_crl, TrustConfig(refusal_ttl=timedelta(seconds=60)))
+    t0 = now()
+    for at in (t0, t0 + timedelta(seconds=30), t0 + timedelta(seconds=61), t0 - timedelta(seconds=1)):
+        with pytest.raises(TrustError) as info:
+            policy.verify_seal(DATA, [seal], "G03", at)
+        assert info.value.reason is Reason.CRL_UNAVAILABLE  # no CRL held: fail closed, every time
+    # reused once (30 s later); decided again past the TTL and for a clock that went back
+    assert (policy.chains.misses, policy.chains.refusals_reused) == (3, 1)

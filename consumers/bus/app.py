@@ -3,9 +3,10 @@
 ``create_bus(settings)`` builds a :class:`Bus` and registers the thin agents of
 consumers/bus/agents/. An agent decides a batch, turns each decision into plain records
 (consumers/bus/outputs.py), hands them to one aiokafka producer (consumers/bus/writer.py) and
-awaits every acknowledgement (acks=all, idempotent) before it commits the batch's offsets itself:
-an offset is committed only after everything the record caused is stored, and a restart redoes at
-most the batch in flight. At-least-once, made effectively once by the id-based deduplication of
+awaits every acknowledgement (acks=all, idempotent) before it commits the batch's offsets itself,
+while it decides the next batch (consumers/bus/agents/batches.py): an offset is committed only
+after everything the record caused is stored, and a restart redoes at most the two batches in
+flight. At-least-once, made effectively once by the id-based deduplication of
 inboxes and the audit writer (ADR 0001).
 """
 
@@ -20,6 +21,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from consumers.bus.agents.lanes import Lanes
 from consumers.bus.blobs import BlobCheck
 from consumers.bus.clients import MAX_BATCH, MAX_PARTITION_FETCH, MAX_REQUEST
 from consumers.bus.config import BusConfig
@@ -50,6 +52,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Futures = list[Awaitable[Any]]
+Deferred = list[tuple[Any, int, bytes, Stored]]  # (table, partition, key, value) written after a batch
 _RAW: dict[str, Any] = {
     "key_type": bytes,
     "value_type": bytes,
@@ -166,6 +169,8 @@ class Bus:
         # which processor group wrote a quarantine record or audit draft (several may share a cluster)
         self.processor_headers = (("docbus_processor", settings.app_id.encode()),)
         self.writer = RecordWriter(kafka)
+        self.ingress_lanes = Lanes(settings.read_ahead, settings.read_ahead_bytes)
+        self.receipt_lanes = Lanes(settings.read_ahead, settings.read_ahead_bytes)
         self.notice_budget = NoticeBudget(settings.notice_burst, settings.notices_per_minute)
 
         self.trust = trust
@@ -214,18 +219,26 @@ class Bus:
         return list(await self.writer.write([self._changelog(table, key, value)], partition))
 
     def defer(self, table: faust.types.TableT[Any, Any], partition: int, key: bytes, value: Stored) -> None:
-        """``table[key] = value`` for later records of the batch (:meth:`pending_states`); the
-        table and its changelog record by :meth:`flush_deferred`, after the batch's other outputs
+        """``table[key] = value`` for later records of the batch (:attr:`pending_states`); the
+        table and its changelog record by :meth:`store_deferred`, after the batch's other outputs
         are acknowledged."""
         self.pending_states[key] = value
         self._deferred[(id(table), partition, key)] = (table, partition, key, value)
 
-    async def flush_deferred(self) -> Futures:
-        pending, self._deferred = self._deferred, {}
+    def take_deferred(self) -> Deferred:
+        """The table writes deferred so far (one batch's, taken once it is decided); the next batch
+        defers into a fresh set while this one is stored."""
+        taken, self._deferred = self._deferred, {}
+        return list(taken.values())
+
+    async def store_deferred(self, deferred: Deferred) -> Futures:
+        """Write ``deferred`` (tables and changelogs); a key's pending value is forgotten only if
+        no later batch deferred a newer one meanwhile (that one is still read from pending)."""
         futures: Futures = []
-        for table, partition, key, value in pending.values():
+        for table, partition, key, value in deferred:
             futures += await self.store(table, partition, key, value.to_bytes())
-        self.pending_states.clear()
+            if self.pending_states.get(key) is value:
+                del self.pending_states[key]
         return futures
 
     async def _filled(self, topic: str, partition: int, first: int, last: int) -> None:
@@ -256,9 +269,9 @@ class Bus:
         """Commit a batch's offsets now (its outputs are all acknowledged): the next offset of
         each partition the batch read, whatever faust's own bookkeeping of acked offsets says —
         records re-read by the gap filler never passed through faust, and its commit could stay
-        behind them for good. A restart then redoes at most the batch in flight. (faust's
-        ``_commit_offsets`` commits given offsets for assigned partitions and records them, so
-        its own timer never commits lower.)"""
+        behind them for good. A restart then redoes at most the batches in flight (two: the one
+        being finished and the one being decided). (faust's ``_commit_offsets`` commits given
+        offsets for assigned partitions and records them, so its own timer never commits lower.)"""
         offsets: dict[TP, int] = {}
         for event in events:
             msg = event.message
@@ -291,6 +304,11 @@ def create_bus(
         await bus.ingress_gaps.stop()
         await bus.receipt_gaps.stop()
         await bus.blob_check.stop()
+
+    @bus.app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def forget_read_ahead(app: faust.App, *_: Any, **__: Any) -> None:
+        bus.ingress_lanes.clear()  # as faust empties its stream buffers: read again from the commit
+        bus.receipt_lanes.clear()
 
     @bus.app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def forget_positions(app: faust.App, *_: Any, **__: Any) -> None:

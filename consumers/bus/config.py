@@ -47,6 +47,11 @@ class BusConfig(StateFolders):
     batch_size: int = Field(default=200, ge=1)
     #: seconds an agent waits to fill a batch before deciding what it has
     batch_wait: float = Field(default=0.005, gt=0)
+    #: records read ahead of deciding, in a lane per source partition (consumers/bus/agents/lanes.py):
+    #: what lets one partition's flood be passed by the others' records; the stream waits beyond it
+    read_ahead: int = Field(default=16_384, ge=1)
+    #: bytes of record values held in those lanes at most
+    read_ahead_bytes: int = Field(default=32 * 1024 * 1024, ge=1)
     #: 02 notices a sender may get at once, refilled at notices_per_minute (a forgery flood naming
     #: an org costs its inbox no more; every refusal is still quarantined and audited)
     notice_burst: int = Field(default=20, ge=0)

@@ -28,7 +28,8 @@ __all__ = ["handle_receipt", "register"]
 def register(bus: Bus) -> None:
     @bus.app.agent(bus.receipts, name="docbus.receipts")
     async def receipts(stream: StreamT[Any]) -> None:
-        await run_batches(bus, stream, bus.receipt_gaps, handle_receipt)  # as validate_route
+        # as validate_route
+        await run_batches(bus, stream, bus.receipt_gaps, handle_receipt, bus.receipt_lanes)
 
 
 async def handle_receipt(bus: Bus, msg: SourceRecord) -> Futures:

@@ -1,14 +1,16 @@
 """validate+route: every ingress record is decided once and its outputs stored before moving on.
 
 The agent is a thin loop: decide (consumers/bus/decide/validator.py), turn the decision into
-records (consumers/bus/outputs.py), write them (consumers/bus/writer.py), await the batch's
-acknowledgements, then store the sender states and commit the batch's offsets.
+records (consumers/bus/outputs.py), write them (consumers/bus/writer.py); while the next batch is
+decided, await the batch's acknowledgements, then store its sender states and commit its offsets
+(consumers/bus/agents/batches.py).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,14 +33,21 @@ logger = logging.getLogger(__name__)
 
 
 def register(bus: Bus) -> None:
-    async def store_states() -> None:
-        # sender states only after every inbox copy and routing record of the batch is stored:
-        # a crash in between then re-routes (known by position) instead of refusing as REPLAY
-        await bus.acknowledged(await bus.flush_deferred())
+    def states_of_batch() -> Callable[[], Awaitable[None]]:
+        deferred = bus.take_deferred()  # this batch's sender states, not the next one's
+
+        async def store_states() -> None:
+            # sender states only after every inbox copy and routing record of the batch is stored:
+            # a crash in between then re-routes (known by position) instead of refusing as REPLAY
+            await bus.acknowledged(await bus.store_deferred(deferred))
+
+        return store_states
 
     @bus.app.agent(bus.ingress, name="docbus.validate_route")
     async def validate_route(stream: StreamT[Any]) -> None:
-        await run_batches(bus, stream, bus.ingress_gaps, handle_envelope, before_commit=store_states)
+        await run_batches(
+            bus, stream, bus.ingress_gaps, handle_envelope, bus.ingress_lanes, after_outputs=states_of_batch
+        )
 
 
 def _decide(bus: Bus, raw: bytes, now: datetime, position: tuple[int, int], key: bytes | None) -> Decision:

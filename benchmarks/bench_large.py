@@ -3,9 +3,11 @@
 Each role runs in its own process, as it does in production, and reports the growth of its
 resident memory over the baseline it had once started and connected (peak sampled every 10 ms):
 
-* sender: ``BlobUploader.upload`` (what ``docbus send`` runs for a large file);
-* processor: ``check_attachment`` over ``BlobReader.records`` (what the bus runs before routing);
-* recipient: ``receive_blob`` (what the inbox client runs: fetch, verify, write, rename).
+* sender: ``BlobUploader.upload`` (what ``docbus send`` runs for a large file: AES-256-GCM chunks);
+* processor: ``check_attachment`` over ``BlobReader.records`` (what the bus runs before routing:
+  the signed ciphertext digests, no key);
+* recipient: ``receive_blob`` (what the inbox client runs: fetch, verify, decrypt, write, rename;
+  the content key given, as the key wrap yields it once per document).
 
 ``large.mb_per_s`` = size / (upload + bus check + receive), the three stages one after another
 as a document travels; ``large.raw_mb_per_s`` = size / (produce + consume) of the same bytes as
@@ -79,9 +81,12 @@ async def _sender(kafka: KafkaConnection, file: Path, state: Path) -> dict[str, 
         await pub.partition_count(BLOBS_TOPIC)
         peak = _Peak()
         start = time.perf_counter()
-        payload = await BlobUploader(pub, state, chunk_size=_CHUNK).upload(file, "application/pdf")
+        uploader = BlobUploader(pub, state, chunk_size=_CHUNK)
+        payload = await uploader.upload(file, "application/pdf")
         seconds = time.perf_counter() - start
-    (state / "payload.pickle").write_bytes(pickle.dumps(payload.model_dump()))
+    # the content key goes to the recipient as the send's key wrap would take it (ENVELOPE.md §7.4)
+    keys = {k.hex(): v.hex() for k, v in uploader.content_keys.items()}
+    (state / "payload.pickle").write_bytes(pickle.dumps({"payload": payload.model_dump(), "keys": keys}))
     return {"seconds": seconds, "rss_growth_mb": peak.growth()}
 
 
@@ -105,7 +110,10 @@ async def _recipient(kafka: KafkaConnection, payload: Payload, store: Path) -> d
     async with BlobReader(kafka) as reader:
         peak = _Peak()
         start = time.perf_counter()
-        path = await receive_blob(reader, store, payload)
+        assert payload.blob is not None
+        sealed = payload.blob.sealed
+        key = None if sealed is None else _keys[sealed.id.hex()]
+        path = await receive_blob(reader, store, payload, key)
         seconds = time.perf_counter() - start
     return {"seconds": seconds, "rss_growth_mb": peak.growth(), "bytes": path.stat().st_size}
 
@@ -156,8 +164,13 @@ async def _raw(kafka: KafkaConnection, file: Path) -> dict[str, Any]:
     return {"produce_seconds": produce, "consume_seconds": consume}
 
 
+_keys: dict[str, bytes] = {}  # blob id (hex) -> content key, in the recipient's process
+
+
 def _load(path: Path) -> Payload:
-    return Payload.model_validate(pickle.loads(path.read_bytes()))  # our own file, same run
+    saved = pickle.loads(path.read_bytes())  # our own file, same run
+    _keys.update({k: bytes.fromhex(v) for k, v in saved["keys"].items()})
+    return Payload.model_validate(saved["payload"])
 
 
 def _role(argv: list[str]) -> None:

@@ -11,13 +11,17 @@ as what its place says is skipped with a warning naming it: it never stops a pro
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from consumers.trust import Purpose, TrustConfig, TrustError, TrustPolicy, TrustStore
+from schemas.directory import DirectoryEntry
 from schemas.reasons import Reason
 
-__all__ = ["TrustFiles", "trust_policy_from_pki"]
+__all__ = ["TrustFiles", "trust_policy_from_pki", "with_encryption_certificates"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,3 +89,16 @@ def trust_policy_from_pki(pki_dir: Path, config: TrustConfig | None = None) -> T
         return TrustFiles(pki_dir, config).policy
     except OSError as exc:
         raise TrustError(Reason.UNTRUSTED_CHAIN, f"cannot read the PKI folder: {exc}") from exc
+
+
+def with_encryption_certificates(entries: Iterable[DirectoryEntry], pki_dir: Path) -> list[DirectoryEntry]:
+    """``entries`` (unsealed) listing each org's encryption certificate, ``issued/<CODE>/encryption.pem``
+    of the PKI folder, where it has one (docs/ENVELOPE.md §7.4): what the authority seals."""
+    out = []
+    for entry in entries:
+        path = Path(pki_dir) / "issued" / entry.code / "encryption.pem"
+        if path.is_file():
+            der = x509.load_pem_x509_certificates(path.read_bytes())[0].public_bytes(Encoding.DER)
+            entry = entry.model_copy(update={"encryption_certificate": der})
+        out.append(entry)
+    return out

@@ -1,4 +1,5 @@
-"""A node's identity: its org code, its seal key, one official's key, loaded from the PKI folder.
+"""A node's identity: its org code, its seal key, one official's key, its encryption key, loaded
+from the PKI folder.
 
 The folder layout is infra/pki's (docs/TRUST.md, "PKI folder"): ``issued/<CODE>/org.pem`` +
 ``org.key.pem`` for the seal, ``issued/<CODE>/officials/<slug>.pem`` + ``.key.pem`` for officials
@@ -14,13 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from producers.keys import FileKeyProvider, KeyProvider, SigningError
 from schemas.header import Organization
 from schemas.orgcode import canonical_org_code
 
-__all__ = ["NodeIdentity", "official_slug"]
+__all__ = ["EncryptionKey", "NodeIdentity", "official_slug"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +42,33 @@ def _subject(chain: list[bytes], oid: x509.ObjectIdentifier) -> str:
 
 
 @dataclass(frozen=True)
+class EncryptionKey:
+    """An organisation's key agreement key (``issued/<CODE>/encryption.key.pem``) and its certificate."""
+
+    key: ec.EllipticCurvePrivateKey
+    certificate: bytes  # DER, as the directory entry lists it
+
+    @classmethod
+    def from_pem(cls, key_path: Path, cert_path: Path, passphrase: bytes | None) -> EncryptionKey:
+        try:
+            key = serialization.load_pem_private_key(key_path.read_bytes(), passphrase)
+            cert = x509.load_pem_x509_certificates(cert_path.read_bytes())[0]
+        except (ValueError, TypeError, OSError) as exc:
+            raise SigningError(f"cannot load {key_path}: {exc}") from None
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise SigningError(f"{key_path}: an encryption key is P-256, not {type(key).__name__}")
+        return cls(key, cert.public_bytes(serialization.Encoding.DER))
+
+
+@dataclass(frozen=True)
 class NodeIdentity:
     """Who a node is and how it signs. ``official`` is None for a seal-only node (receipts only)."""
 
     org_code: str  # dotted form
     seal: KeyProvider
     official: KeyProvider | None = None
+    # the org's encryption key and certificate (DER): opens large payloads' keys (ENVELOPE.md §7.4)
+    encryption: EncryptionKey | None = None
 
     @property
     def org_name(self) -> str:
@@ -82,7 +106,12 @@ class NodeIdentity:
         if official is not None:
             cert = _find_official(root, code, official)
             signer = FileKeyProvider.from_pem(cert.with_name(cert.stem + ".key.pem"), cert, secret)
-        return cls(code, seal, signer)
+        folder = root / code
+        encryption = None
+        if (folder / "encryption.key.pem").is_file():
+            key_path, cert_path = folder / "encryption.key.pem", folder / "encryption.pem"
+            encryption = EncryptionKey.from_pem(key_path, cert_path, secret)
+        return cls(code, seal, signer, encryption)
 
 
 def _find_official(root: Path, code: str, official: str) -> Path:

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
+from producers.blob_keys import seal_envelope
 from producers.blob_upload import DEFAULT_CHUNK_BYTES, BlobUploader
 from producers.builder import (
     DocumentDraft,
@@ -257,8 +258,9 @@ class Sender:
         edXML package); with ``wait`` seconds, also wait for the bus's notice. ``message_id``: the
         envelope's id when the caller chose it beforehand (the gateway's idempotent submits).
 
-        Raises ContractError (a draft the bus would refuse), SigningError, PublishError, and
-        LookupError when no directory snapshot is known."""
+        Raises ContractError (a draft the bus would refuse; KEY_MISSING: a recipient of an encrypted
+        payload lists no encryption certificate), SigningError, PublishError, and LookupError when
+        no directory snapshot is known."""
         snapshot = directory_snapshot or await self.directory.current_hash()
         env, digest, meta = await self._publish_new(draft, snapshot, message_id)
         result = await self._result(env, digest, meta, wait)
@@ -291,6 +293,11 @@ class Sender:
             )  # fmt: skip
             if self.channel:
                 unsigned = unsigned.model_copy(update={"channel": self.channel})
+            if unsigned.sealed:  # encrypted chunks: wrap their keys to the recipients (ENVELOPE.md §7.4)
+                found = await self.directory.snapshot(snapshot)
+                if found is None:
+                    raise LookupError(f"directory snapshot {snapshot.hex()[:16]} is not on its topic")
+                unsigned = seal_envelope(unsigned, found, self.uploader.content_keys)
             env, raw = sign_envelope(self.identity, unsigned)
             crash_point("send.signed")
             digest = signing_hash(env)

@@ -27,7 +27,7 @@ from schemas.fields import to_millis
 from schemas.reasons import Reason
 
 if TYPE_CHECKING:
-    from schemas.blob import BlobRef
+    from schemas.blob import BlobRef, DocumentKeys
     from schemas.edxml import EdxmlBusiness, EdxmlDetails, EdxmlOrgan
     from schemas.envelope import Envelope
     from schemas.header import TraceHop
@@ -38,6 +38,7 @@ __all__ = [
     "ENVELOPE_CONTEXT",
     "ENVELOPE_V2_CONTEXT",
     "ENVELOPE_V3_CONTEXT",
+    "ENVELOPE_V4_CONTEXT",
     "RECEIPT_CONTEXT",
     "check_digests",
     "envelope_signing_input",
@@ -50,6 +51,7 @@ __all__ = [
 ENVELOPE_CONTEXT = b"docbus/envelope/v1\n"
 ENVELOPE_V2_CONTEXT = b"docbus/envelope/v2\n"  # an envelope carrying edxml details
 ENVELOPE_V3_CONTEXT = b"docbus/envelope/v3\n"  # an envelope with a payload travelling as chunks
+ENVELOPE_V4_CONTEXT = b"docbus/envelope/v4\n"  # an envelope with encrypted chunks and its key wraps
 RECEIPT_CONTEXT = b"docbus/receipt/v1\n"
 RECEIPT_V2_CONTEXT = b"docbus/receipt/v2\n"  # a bus notice stating the sender's chain position
 CHANNEL_CONTEXT = b"docbus/envelope/channel/v1\n"  # prefixes the input of an envelope in a named channel
@@ -98,6 +100,18 @@ def _descriptor_v3(p: Payload) -> bytes:
     return _descriptor(p) + _opt(p.blob, _blob)
 
 
+def _blob_v4(b: BlobRef) -> bytes:
+    return _blob(b) + _opt(b.sealed, lambda s: _bin(s.id) + _bin(s.key))
+
+
+def _descriptor_v4(p: Payload) -> bytes:
+    return _descriptor(p) + _opt(p.blob, _blob_v4)
+
+
+def _keys(k: DocumentKeys) -> bytes:
+    return _bin(k.ephemeral) + _list(k.wraps, lambda w: _str(w.recipient) + _bin(w.certificate) + _bin(w.key))
+
+
 def _hop(hop: TraceHop) -> bytes:
     return _str(hop.org_code) + _time(hop.at)
 
@@ -144,9 +158,14 @@ def envelope_signing_input(env: Envelope) -> bytes:
     envelope with edxml details the v2 context and rows 35-52 after them. Without details the input
     is the v1 one, byte for byte, whichever schema version carried the envelope. An envelope with a
     chunked payload signs the v3 input: rows 1-32, the descriptors with their blob reference, then
-    the edxml rows as one optional item (§4, "v3")."""
+    the edxml rows as one optional item (§4, "v3"); one with encrypted chunks the v4 input: as v3 with
+    each blob's sealed key, then the document key wraps (§4, "v4")."""
     chunked = env.payload.blob is not None or any(a.blob is not None for a in env.attachments)
-    if chunked:
+    if env.sealed or env.keys is not None:
+        tail = [_descriptor_v4(env.payload), _list(env.attachments, _descriptor_v4), _opt(env.edxml, _edxml),
+                _opt(env.keys, _keys)]  # fmt: skip
+        context = ENVELOPE_V4_CONTEXT
+    elif chunked:
         tail = [_descriptor_v3(env.payload), _list(env.attachments, _descriptor_v3), _opt(env.edxml, _edxml)]
         context = ENVELOPE_V3_CONTEXT
     else:

@@ -11,6 +11,7 @@ integers and millisecond times as 8.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import struct
@@ -20,7 +21,15 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
 
 from schemas.codec import AvroModel
 from schemas.errors import ContractError
@@ -51,6 +60,7 @@ __all__ = [
 ]
 
 DIRECTORY_ENTRY_CONTEXT = b"docbus/directory-entry/v1\n"
+DIRECTORY_ENTRY_V2_CONTEXT = b"docbus/directory-entry/v2\n"  # an entry listing an encryption certificate
 DIRECTORY_SNAPSHOT_CONTEXT = b"docbus/directory-snapshot/v1\n"
 DIRECTORY_SNAPSHOT_RECORD_CONTEXT = b"docbus/directory-snapshot-record/v1\n"
 
@@ -93,6 +103,16 @@ def _fingerprint(value: str) -> str:
     return value
 
 
+def _from_base64(value: object) -> object:
+    # JSON carries the DER as base64 (staged edits, --json output); Avro and Python as bytes
+    return base64.b64decode(value, validate=True) if isinstance(value, str) else value
+
+
+DerBytes = Annotated[
+    bytes,
+    BeforeValidator(_from_base64),
+    PlainSerializer(lambda b: base64.b64encode(b).decode("ascii"), return_type=str, when_used="json"),
+]
 DottedOrgCode = Annotated[OrgCode, AfterValidator(_dotted)]
 ListName = Annotated[str, AfterValidator(_list_name)]
 CertFingerprint = Annotated[str, AfterValidator(_fingerprint)]
@@ -101,7 +121,7 @@ CertFingerprint = Annotated[str, AfterValidator(_fingerprint)]
 class DirectoryEntry(AvroModel):
     """One organisation at one ``version``; the highest version of a code wins in a snapshot."""
 
-    avro_schema = "directory_entry.v1"
+    avro_schema = "directory_entry.v2"
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     code: DottedOrgCode
@@ -113,6 +133,8 @@ class DirectoryEntry(AvroModel):
     status: OrgStatus = OrgStatus.ACTIVE
     successor: DottedOrgCode | None = None
     cert_fingerprints: list[CertFingerprint] = Field(default_factory=list, max_length=256)
+    # v2: DER of the org's encryption certificate (keyAgreement): large payloads' keys are wrapped to it
+    encryption_certificate: DerBytes | None = Field(default=None, max_length=16 * 1024)
     version: int = Field(ge=1, lt=2**63)
     updated_at: UtcMillis
     signatures: list[Signature] = Field(default_factory=list)
@@ -150,10 +172,14 @@ def _strs(values: Sequence[str]) -> bytes:
 def directory_entry_signing_input(entry: DirectoryEntry) -> bytes:
     """The bytes the directory authority seals: every field but ``signatures``, in this order.
 
-    Lists are signed in their carried order (a re-ordered list is a different entry)."""
+    Lists are signed in their carried order (a re-ordered list is a different entry). An entry
+    with an encryption certificate signs the v2 context, the same fields, then the certificate's
+    DER (4-byte length first); one without signs the v1 input unchanged."""
+    cert = entry.encryption_certificate
+    tail = b"" if cert is None else _U32(len(cert)) + cert
     return b"".join(
         (
-            DIRECTORY_ENTRY_CONTEXT,
+            DIRECTORY_ENTRY_CONTEXT if cert is None else DIRECTORY_ENTRY_V2_CONTEXT,
             _str(entry.code),
             _str(entry.name),
             _opt(entry.name_en),
@@ -165,6 +191,7 @@ def directory_entry_signing_input(entry: DirectoryEntry) -> bytes:
             _strs(entry.cert_fingerprints),
             _I64(entry.version),
             _I64(to_millis(entry.updated_at)),
+            tail,
         )
     )
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
+from schemas.blob import DocumentKeys
+from schemas.blob_crypto import WRAPPED_BYTES
 from schemas.canonical import check_digests
 from schemas.codec import AvroModel, decode
 from schemas.continuity import DEFAULT_CHANNEL, Channel
@@ -22,7 +24,15 @@ from schemas.reasons import Reason
 from schemas.signature import Signature
 from schemas.text import check_text
 
-__all__ = ["ZERO_HASH", "Envelope", "GroupAddress", "check_envelope", "check_not_secret", "parse_envelope"]
+__all__ = [
+    "ZERO_HASH",
+    "Envelope",
+    "GroupAddress",
+    "check_envelope",
+    "check_not_secret",
+    "check_sealed",
+    "parse_envelope",
+]
 
 ZERO_HASH = bytes(32)  # previous_hash of a sender's first envelope
 _GROUP = re.compile(r"all-[a-z0-9]+(?:-[a-z0-9]+)*|list:[a-z0-9][a-z0-9._-]{0,63}")
@@ -44,7 +54,7 @@ class Envelope(AvroModel):
     """A document envelope; with an empty ``signatures`` list it is the unsigned form a signer
     signs (signatures are outside the signing input, see schemas/canonical.py)."""
 
-    avro_schema = "envelope.v5"
+    avro_schema = "envelope.v6"
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     message_id: MessageId
@@ -62,6 +72,14 @@ class Envelope(AvroModel):
     attachments: list[Payload] = Field(default_factory=list)
     signatures: list[Signature] = Field(default_factory=list)
     edxml: EdxmlDetails | None = None  # v2: what an edXML package carries beyond this model
+    keys: DocumentKeys | None = None  # v6: the document key wrapped to each recipient (sealed blobs)
+
+    @property
+    def sealed(self) -> bool:
+        """Whether a payload travels as encrypted chunks (docs/ENVELOPE.md §7.4)."""
+        return any(
+            p.blob is not None and p.blob.sealed is not None for p in (self.payload, *self.attachments)
+        )
 
     @model_validator(mode="after")
     def _addressing(self) -> Envelope:
@@ -95,6 +113,19 @@ def check_not_secret(env: Envelope) -> None:
         raise ContractError(Reason.SECRET_REFUSED, f"security level {level.value} is not exchanged")
 
 
+def check_sealed(env: Envelope) -> None:
+    """Sealed blobs and the document keys come together: every sealed blob's content key is
+    wrapped (40 bytes), and keys are carried only for sealed blobs (INVALID_FIELD)."""
+    blobs = [p.blob for p in (env.payload, *env.attachments) if p.blob is not None]
+    sealed = [b.sealed for b in blobs if b.sealed is not None]
+    if sealed and env.keys is None:
+        raise ContractError(Reason.INVALID_FIELD, "encrypted chunks without the document keys")
+    if env.keys is not None and not sealed:
+        raise ContractError(Reason.INVALID_FIELD, "document keys without an encrypted payload")
+    if any(len(s.key) != WRAPPED_BYTES for s in sealed):
+        raise ContractError(Reason.INVALID_FIELD, "an encrypted payload's content key is not wrapped")
+
+
 def check_envelope(env: Envelope, limits: Limits = DEFAULT_LIMITS) -> None:
     """Secret, limit, text and digest checks of a built or decoded envelope (a node runs this before
     signing, so it never signs what the bus would refuse)."""
@@ -102,6 +133,7 @@ def check_envelope(env: Envelope, limits: Limits = DEFAULT_LIMITS) -> None:
     check_envelope_limits(env, limits)
     check_text(env)  # NFC, no hidden or reordering characters (TEXT_NOT_NFC, FORBIDDEN_CHARACTER)
     check_digests(env)
+    check_sealed(env)
 
 
 def parse_envelope(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Envelope:

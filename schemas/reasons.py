@@ -66,6 +66,10 @@ class Reason(StrEnum):
     FORBIDDEN_CHARACTER = "FORBIDDEN_CHARACTER"  # a control, bidi or zero-width character where refused
     SIGNER_MISMATCH = "SIGNER_MISMATCH"  # document.signer is not the signing official's certificate
     DUPLICATE_DOCUMENT = "DUPLICATE_DOCUMENT"  # số/ký hiệu already used by this issuer this year
+    # --- encrypted large payloads (schemas/blob_crypto.py, appended) ---
+    KEY_MISSING = "KEY_MISSING"  # a recipient the envelope reaches has no key wrap for its directory key
+    KEY_INVALID = "KEY_INVALID"  # a wrapped document or content key does not open under the recipient's key
+    BLOB_UNDECRYPTABLE = "BLOB_UNDECRYPTABLE"  # an encrypted chunk's tag fails under its content key
     # --- not refusals: transport and local failures (schemas.errors.TransportError, OperationError) ---
     UNAVAILABLE = "UNAVAILABLE"  # the broker did not answer or acknowledge in time (retriable)
     TOPIC_MISSING = "TOPIC_MISSING"  # a topic the call needs does not exist (docbus topics apply)

@@ -183,7 +183,7 @@ class Bus:
             self.trust.policy, self.directory, ReplayGuard(settings.policy()), settings.limits()
         )
         self.receipt_check = ReceiptCheck(self.trust.policy)
-        self.blob_check = BlobCheck(kafka, wait=settings.blob_wait)
+        self.blob_check = BlobCheck(kafka, wait=settings.blob_wait, directory=self.directory)
         self.ingress_gaps = GapFiller(kafka, settings.app_id, INGRESS_TOPIC, self._filled)
         self.receipt_gaps = GapFiller(kafka, settings.app_id, RECEIPTS_TOPIC, self._filled)
         identity = NodeIdentity.from_pki(

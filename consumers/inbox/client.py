@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import UnknownTopicOrPartitionError
 
 from consumers.bus.decide.rules import RECIPIENT_ENVELOPE, RECIPIENT_RECEIPT, AcceptanceConfig, Subject
-from consumers.inbox.blobs import receive_blob
+from consumers.inbox.blobs import content_keys, receive_blob
 from consumers.inbox.proof import check_route_proof, proof_header
 from consumers.inbox.store import InboxStore
 from consumers.outage import CLIENT_OPTIONS, TRANSIENT, backoff, stop_quietly
@@ -201,10 +201,12 @@ class InboxClient:
 
     async def _receive_blobs(self, env: Envelope) -> None:
         """Every chunked payload reassembled and verified into the store (resumed if cut short)."""
+        keys = content_keys(env, self.org, self.identity.encryption)  # KEY_MISSING, KEY_INVALID
         for p in (env.payload, *env.attachments):
             if p.blob is not None:
+                key = None if p.blob.sealed is None else keys[bytes(p.blob.sealed.id)]
                 try:
-                    await receive_blob(self.blobs, self.store.root, p)
+                    await receive_blob(self.blobs, self.store.root, p, key)
                 except ContractError as exc:
                     raise ContractError(exc.reason, f"{p.file_name}: {exc.detail}") from exc
 
@@ -224,7 +226,8 @@ class InboxClient:
             "signing_hash": signing_hash(env).hex(),
             "payloads": [
                 {"name": p.file_name, "content_type": p.content_type, "size": p.size,
-                 "sha256": p.sha256.hex(), "chunks": len(p.blob.chunks) if p.blob is not None else 0}
+                 "sha256": p.sha256.hex(), "chunks": len(p.blob.chunks) if p.blob is not None else 0,
+                 "encrypted": p.blob is not None and p.blob.sealed is not None}
                 for p in (env.payload, *env.attachments)
             ],
             "verification": {

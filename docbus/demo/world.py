@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docbus.directory_load import seal_entries
+from docbus.pki_folder import with_encryption_certificates
 from docbus.sector import MINISTRY, build_sector
 from infra.pki import Authority
 from infra.pki.tls import issue_tls
@@ -76,5 +77,5 @@ def build_world(pki: Path, passphrase: str, departments: int, universities: int)
         issue_service_identities(ca)
     ca.revoke(lost)  # publishes the CRL
     authority = NodeIdentity.from_pki(pki, MINISTRY, passphrase)
-    entries = seal_entries(sector, authority.seal)
+    entries = seal_entries(with_encryption_certificates(sector, pki), authority.seal)
     return DemoWorld(pki, passphrase, entries, DirectorySnapshot.build(entries), lost)

@@ -4,6 +4,7 @@ Layout of a PKI folder (docs/TRUST.md, "PKI folder")::
 
     ca/root.pem  ca/root.key.pem  ca/issuing.pem  ca/issuing.key.pem
     issued/<CODE>/org.pem (leaf + issuing CA)  org.key.pem  org.p12
+    issued/<CODE>/encryption.pem  encryption.key.pem  (P-256, keyAgreement: docs/ENVELOPE.md §7.4)
     issued/<CODE>/officials/<slug>.pem  <slug>.key.pem
     audit/audit.pem  audit/audit.key.pem
     crl/root.crl.pem  crl/issuing.crl.pem
@@ -105,11 +106,24 @@ class Authority:
 
     # --- issuance -----------------------------------------------------------------------------
 
-    def issue_org(self, code: str, name: str, **kw: Any) -> Issued:
-        """The organisation seal certificate of ``code``; also exported as PKCS#12."""
+    def issue_org(self, code: str, name: str, *, encryption: bool = True, **kw: Any) -> Issued:
+        """The organisation seal certificate of ``code``; also exported as PKCS#12. With
+        ``encryption`` (the default) also its encryption certificate (:meth:`issue_encryption`)."""
         subject = profiles.subject_name(name, code, name)
-        return self._issue(
+        issued = self._issue(
             "org", code, name, None, subject, profiles.ORGANIZATION, f"issued/{code}/org", **kw
+        )
+        if encryption:
+            self.issue_encryption(code, name)
+        return issued
+
+    def issue_encryption(self, code: str, name: str, **kw: Any) -> Issued:
+        """The organisation's encryption certificate (P-256, keyUsage keyAgreement): senders wrap
+        large payloads' keys to it (ADR 0004). Listed in the org's directory entry."""
+        subject = profiles.subject_name(name, code, name)
+        base = f"issued/{code}/encryption"
+        return self._issue(
+            "encryption", code, name, None, subject, profiles.ENCRYPTION, base, key_type=KeyType.P256, **kw
         )
 
     def issue_official(self, code: str, name: str, position: str, **kw: Any) -> Issued:

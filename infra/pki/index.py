@@ -14,7 +14,7 @@ __all__ = ["Entry", "Index"]
 @dataclass
 class Entry:
     serial: str  # hex
-    kind: str  # org | official | audit
+    kind: str  # org | official | audit | encryption
     code: str
     name: str
     position: str | None

@@ -1,4 +1,5 @@
-"""Certificate profiles of the ministry PKI: root CA, issuing CA, organisation seal, official, audit.
+"""Certificate profiles of the ministry PKI: root CA, issuing CA, organisation seal, official, audit,
+organisation encryption key (keyUsage keyAgreement only, its own EKU and policy: never a signer).
 
 Leaves carry keyUsage digitalSignature + nonRepudiation (critical), the RFC 9336 documentSigning
 EKU plus the docbus one (audit: only the audit EKU), and a certificate policy naming the role
@@ -26,11 +27,13 @@ _DOC_EKUS = (oids.EKU_DOCUMENT_SIGNING, oids.EKU_DOCBUS_DOCUMENT_SIGNING)
 class Profile:
     policy: x509.ObjectIdentifier
     ekus: tuple[x509.ObjectIdentifier, ...]
+    key_agreement: bool = False  # keyUsage keyAgreement only (an encryption key never signs)
 
 
 ORGANIZATION = Profile(oids.POLICY_ORGANIZATION, _DOC_EKUS)
 OFFICIAL = Profile(oids.POLICY_OFFICIAL, _DOC_EKUS)
 AUDIT = Profile(oids.POLICY_AUDIT, (oids.EKU_AUDIT_SIGNING,))
+ENCRYPTION = Profile(oids.POLICY_ENCRYPTION, (oids.EKU_ENCRYPTION,), key_agreement=True)
 
 
 def subject_name(
@@ -101,7 +104,7 @@ def build_leaf(
     return (
         _base(subject, issuer_cert.subject, public_key, not_before, days)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(cert_sign=False), critical=True)
+        .add_extension(_key_usage(cert_sign=False, key_agreement=profile.key_agreement), critical=True)
         .add_extension(x509.ExtendedKeyUsage(list(profile.ekus)), critical=False)
         .add_extension(
             x509.CertificatePolicies([x509.PolicyInformation(profile.policy, None)]), critical=False
@@ -116,13 +119,14 @@ def _aki(issuer_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
     return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
 
 
-def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
+def _key_usage(*, cert_sign: bool, key_agreement: bool = False) -> x509.KeyUsage:
+    signs = not cert_sign and not key_agreement
     return x509.KeyUsage(
-        digital_signature=not cert_sign,
-        content_commitment=not cert_sign,
+        digital_signature=signs,
+        content_commitment=signs,
         key_encipherment=False,
         data_encipherment=False,
-        key_agreement=False,
+        key_agreement=key_agreement,
         key_cert_sign=cert_sign,
         crl_sign=cert_sign,
         encipher_only=False,

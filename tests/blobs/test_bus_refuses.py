@@ -69,3 +69,34 @@ async def test_missing_forged_and_resized_chunks_are_refused(
     offsets = await _produce(kafka_conn, resized)  # claims the digest with another size
     reason = await _outcome(blob_bus, kafka_conn, "H04", _payload(offsets), tmp_path / "h04")
     assert reason.startswith("BLOB_MISMATCH") and "claims size" in reason, reason
+
+
+async def test_an_encrypted_payload_reaching_a_recipient_without_a_key_wrap_is_refused(
+    kafka_conn: KafkaConnection, blob_bus: BlobBus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sender (a third-party product, say) that forgets one recipient's key wrap: the bus refuses
+    KEY_MISSING before routing, so no recipient gets a document it cannot open (ENVELOPE.md §7.4)."""
+    import producers.send
+    from producers.blob_keys import seal_envelope
+    from schemas.envelope import Envelope
+
+    def forgetful(env: Envelope, *args: object) -> Envelope:
+        sealed = seal_envelope(env, *args)  # type: ignore[arg-type]
+        assert sealed.keys is not None
+        wraps = [w for w in sealed.keys.wraps if w.recipient != "H03"]
+        keys = sealed.keys.model_copy(update={"wraps": wraps})
+        return sealed.model_copy(update={"keys": keys})
+
+    monkeypatch.setattr(producers.send, "seal_envelope", forgetful)
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(os.urandom(3 * CHUNK + 5))
+    async with Sender(blob_bus.world.identities["H01"], kafka_conn, tmp_path / "h01", chunk_size=CHUNK,
+                      inline_max=CHUNK) as sender:  # fmt: skip
+        payload = await sender.attach(scan, "application/pdf")
+        assert payload.blob is not None and payload.blob.sealed is not None
+        draft = DocumentDraft(document_type=DocumentType.CONG_VAN, code_number="8", code_notation="SGD-VP",
+                              subject="V/v", payload=payload, recipients=["G03.U002", "H03"])  # fmt: skip
+        result = await sender.send(draft, wait=60, directory_snapshot=blob_bus.world.snapshot)
+    assert result.outcome is not None, blob_bus.bus.log.read_text()[-3000:]
+    reason = result.outcome.reason
+    assert not result.outcome.accepted and reason.startswith("KEY_MISSING") and "H03" in reason, reason

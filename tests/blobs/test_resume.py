@@ -74,20 +74,22 @@ async def test_upload_and_receive_resume_and_store_once(kafka_conn: KafkaConnect
         again = await uploader.upload(scan, "application/pdf")  # the same file, another dispatch
         assert uploader.last.produced == 0 and again == payload
     assert payload.sha256 == hashlib.sha256(scan.read_bytes()).digest()
+    assert payload.blob is not None and payload.blob.sealed is not None  # encrypted (ENVELOPE.md §7.4)
+    key = uploader.content_keys[payload.blob.sealed.id]  # the resumed upload kept its content key
 
     inbox = tmp_path / "inbox"
     cut_reader = CountingReader(kafka_conn, cut_after=8)
     with pytest.raises(ContractError):
-        await receive_blob(cut_reader, inbox, payload)
+        await receive_blob(cut_reader, inbox, payload, key)
     await cut_reader.stop()
     assert (inbox / ".partial" / payload.sha256.hex()).stat().st_size == 8 * CHUNK
     reader = CountingReader(kafka_conn)
     try:
-        final = await receive_blob(reader, inbox, payload)
+        final = await receive_blob(reader, inbox, payload, key)
         assert reader.fetched == 21 - 8  # the 8 chunks held are read back from disk, not fetched
         assert final.read_bytes() == scan.read_bytes()
         reader.fetched = 0
-        assert await receive_blob(reader, inbox, payload) == final and reader.fetched == 0
+        assert await receive_blob(reader, inbox, payload, key) == final and reader.fetched == 0
         # what replay looks at before re-delivering an old envelope (consumers/audit/kafka/replay.py)
         assert payload.blob is not None and await reader.retained(payload.blob)
         last = payload.blob.chunks[-1].model_copy(update={"offset": payload.blob.chunks[-1].offset + 10**6})

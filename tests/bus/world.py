@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from docbus.directory_load import seal_entries
+from docbus.pki_folder import with_encryption_certificates
 from docbus.sector import build_sector
 from infra.pki import Authority
 from producers.builder import DocumentDraft, build_envelope, sign_envelope
@@ -56,9 +57,8 @@ def build_world(folder: Path) -> World:
     for code in (*DEPARTMENTS, *UNIVERSITIES):
         if code not in identities:
             identities[code] = NodeIdentity.from_pki(folder, code, PASSPHRASE)
-    entries = seal_entries(
-        build_sector(len(DEPARTMENTS), len(UNIVERSITIES), with_bus=True), identities["G03"].seal
-    )
+    sector = build_sector(len(DEPARTMENTS), len(UNIVERSITIES), with_bus=True)
+    entries = seal_entries(with_encryption_certificates(sector, folder), identities["G03"].seal)
     return World(folder, entries, DirectorySnapshot.build(entries).hash, identities)
 
 

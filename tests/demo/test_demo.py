@@ -94,5 +94,6 @@ def test_the_scanned_appendix_travels_as_chunks_and_is_stored_verified(summary: 
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     scan = next(p for p in meta["payloads"] if p["name"] == "phu-luc-scan.pdf")
     assert scan["chunks"] >= 6 and scan["size"] > 6_000_000
+    assert scan["encrypted"]  # its chunks on docbus.blobs are ciphertext to the recipient (ENVELOPE.md §7.4)
     stored = folder / "files" / "phu-luc-scan.pdf"
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == scan["sha256"]

@@ -174,7 +174,7 @@ def test_v3_envelope_round_trips_and_signs_every_chunk_reference() -> None:
 
 def test_an_envelope_without_chunks_keeps_its_earlier_signing_input() -> None:
     plain = sample_envelope()
-    assert encode(plain)[2:10] == fingerprint("envelope.v5")
+    assert encode(plain)[2:10] == fingerprint("envelope.v6")
     assert envelope_signing_input(decode(encode(plain), Envelope)).startswith(ENVELOPE_CONTEXT)
 
 

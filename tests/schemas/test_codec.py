@@ -57,7 +57,7 @@ def test_every_shipped_schema_loads_under_its_file_stem() -> None:
 
 def test_frame_is_marker_fingerprint_body() -> None:
     assert ENVELOPE_RAW[:2] == MARKER == b"\xc3\x01"
-    assert ENVELOPE_RAW[2:10] == fingerprint("envelope.v5")
+    assert ENVELOPE_RAW[2:10] == fingerprint("envelope.v6")
 
 
 def test_every_truncation_fails_with_contract_error() -> None:

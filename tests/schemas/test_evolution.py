@@ -132,7 +132,7 @@ def test_v2_details_round_trip_and_are_signed_under_their_own_context() -> None:
     plain = sample_envelope()
     env = plain.model_copy(update={"edxml": _details()})
     raw = encode(env)
-    assert raw[2:10] == fingerprint("envelope.v5")
+    assert raw[2:10] == fingerprint("envelope.v6")
     assert decode(raw, Envelope) == env
     signed = envelope_signing_input(env)
     assert signed.startswith(ENVELOPE_V2_CONTEXT)
@@ -145,7 +145,7 @@ def test_v2_details_round_trip_and_are_signed_under_their_own_context() -> None:
 
 def test_v2_without_details_signs_the_v1_input() -> None:
     plain = sample_envelope()
-    assert encode(plain)[2:10] == fingerprint("envelope.v5")
+    assert encode(plain)[2:10] == fingerprint("envelope.v6")
     assert envelope_signing_input(decode(encode(plain), Envelope)).startswith(ENVELOPE_CONTEXT)
 
 
@@ -174,7 +174,7 @@ def test_a_v3_envelope_reads_as_v4_with_no_staples_and_the_same_signing_input() 
     back = decode(MARKER + v3.fingerprint + body.getvalue(), Envelope)
     assert all(s.ocsp == [] for s in back.signatures)
     assert envelope_signing_input(back) == envelope_signing_input(env)
-    assert encode(back)[2:10] == fingerprint("envelope.v5")
+    assert encode(back)[2:10] == fingerprint("envelope.v6")
 
 
 def test_a_v4_envelope_reads_as_v5_in_the_default_channel_with_the_same_signing_input() -> None:

@@ -124,7 +124,7 @@ def test_staples_travel_in_envelope_v4_and_older_envelopes_read_without(vgca: Vg
         update={"signatures": staple(signed_envelope.signatures, {SignerRole.ORGANIZATION: [der]})}
     )
     raw = encode(stapled)
-    assert raw[2:10] == fingerprint("envelope.v5")
+    assert raw[2:10] == fingerprint("envelope.v6")
     back = decode(raw, Envelope)
     assert {s.role: s.ocsp for s in back.signatures}[SignerRole.ORGANIZATION] == [der]
     assert all(s.ocsp == [] for s in back.signatures if s.role is not SignerRole.ORGANIZATION)

@@ -92,11 +92,11 @@ def test_revoke_by_code_lists_every_live_certificate(tmp_path: Path) -> None:
     a.issue_official("H41", "Đặng Văn Phúc", "Phó Giám đốc")
     a.issue_org("H42", "Sở GD&ĐT H42")
     hits = a.revoke("H41", x509.ReasonFlags.cessation_of_operation)
-    assert sorted(e.kind for e in hits) == ["official", "org"]
+    assert sorted(e.kind for e in hits) == ["encryption", "official", "org"]
     crl = x509.load_pem_x509_crl((tmp_path / "pki/crl/issuing.crl.pem").read_bytes())
     assert {r.serial_number for r in crl} == {int(e.serial, 16) for e in hits}
     reopened = Authority(tmp_path / "pki", PASS)
-    assert [e.code for e in reopened.entries if e.revoked_at is None] == ["H42"]
+    assert [e.code for e in reopened.entries if e.revoked_at is None] == ["H42", "H42"]  # seal, encryption
     with pytest.raises(KeyError):
         reopened.revoke("H41")
 
@@ -107,7 +107,7 @@ def test_bulk_issuance_writes_the_index_once(tmp_path: Path) -> None:
         for i in range(40):
             a.issue_org(f"T{i:02d}", f"Trường {i}")
         assert len(Authority(tmp_path / "pki", PASS).entries) == 0
-    assert len(Authority(tmp_path / "pki", PASS).entries) == 40
+    assert len(Authority(tmp_path / "pki", PASS).entries) == 80  # a seal and an encryption key each
 
 
 def test_cli(tmp_path: Path) -> None:
@@ -131,7 +131,7 @@ def test_cli(tmp_path: Path) -> None:
     crl = x509.load_pem_x509_crl((tmp_path / "pki/crl/issuing.crl.pem").read_bytes())
     assert crl.next_update_utc is not None and crl.last_update_utc is not None
     assert (crl.next_update_utc - crl.last_update_utc).total_seconds() == 6 * 3600
-    assert len(list(crl)) == 3  # seal, official and the audit key all carry G03
+    assert len(list(crl)) == 4  # seal, encryption key, official and the audit key all carry G03
     bad = runner.invoke(pki_app, ["list"], env={**env, "DOCBUS_PKI_PASSPHRASE": "nope"})
     assert bad.exit_code != 0
     store = TrustStore(

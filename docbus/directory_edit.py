@@ -9,6 +9,7 @@ line saying why.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,15 @@ from schemas.reasons import Reason
 
 __all__ = ["Change", "EditError", "Edits", "affected", "diff"]
 
-_FIELDS = ("name", "name_en", "kind", "parent", "groups", "status", "successor", "cert_fingerprints")
+_FIELDS = (
+    "name", "name_en", "kind", "parent", "groups", "status", "successor", "cert_fingerprints",
+    "encryption_certificate",
+)  # fmt: skip
+
+
+def _shown(value: Any) -> Any:
+    # a certificate is shown by its SHA-256 (what a key wrap names), not as DER
+    return f"sha256:{hashlib.sha256(value).hexdigest()}" if isinstance(value, bytes) else value
 
 
 class EditError(DocbusError):
@@ -41,9 +50,9 @@ class Change:
     def fields(self) -> dict[str, tuple[Any, Any]]:
         """Changed fields: name -> (before, after)."""
         if self.before is None:
-            return {f: (None, getattr(self.after, f)) for f in _FIELDS if getattr(self.after, f)}
+            return {f: (None, _shown(getattr(self.after, f))) for f in _FIELDS if getattr(self.after, f)}
         return {
-            f: (getattr(self.before, f), getattr(self.after, f))
+            f: (_shown(getattr(self.before, f)), _shown(getattr(self.after, f)))
             for f in _FIELDS
             if getattr(self.before, f) != getattr(self.after, f)
         }

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
@@ -31,6 +33,7 @@ from docbus.pki_folder import TrustFiles
 from docbus.sector import build_sector
 from docbus.settings import ADMIN, DIRECTORY, Settings
 from producers.reader import read_to_end
+from schemas.blob_crypto import encryption_public_key
 from schemas.codec import decode
 from schemas.directory import (
     DirectoryEntry,
@@ -122,6 +125,26 @@ def _edit(action: str, **kw: Any) -> None:
     out.print(f"staged {entry.code} v{entry.version}: {what}; {waiting}")
 
 
+EncryptionCert = Annotated[
+    Path | None,
+    typer.Option("--encryption-cert", help="the org's encryption certificate (PEM or DER): senders wrap "
+                 "large payloads' keys to it (docs/ENVELOPE.md §7.4)"),
+]  # fmt: skip
+
+
+def _encryption_certificate(path: Path) -> bytes:
+    """The DER of a P-256 keyAgreement certificate file; a usage error otherwise."""
+    try:
+        data = path.read_bytes()
+        der = data if not data.lstrip().startswith(b"-----") else (
+            x509.load_pem_x509_certificates(data)[0].public_bytes(serialization.Encoding.DER)
+        )  # fmt: skip
+        encryption_public_key(der)
+    except (OSError, ValueError, ContractError) as exc:
+        raise CliError(ExitCode.USAGE, f"--encryption-cert {path}: {exc}") from exc
+    return der
+
+
 @directory_app.command()
 def add(
     code: Code,
@@ -132,9 +155,12 @@ def add(
     ] = None,
     name_en: Annotated[str | None, typer.Option("--name-en")] = None,
     group: Groups = None,
+    encryption_cert: EncryptionCert = None,
 ) -> None:
     """Stage a new organisation (version 1). A code that exists or existed is refused."""
-    _edit("add", code=code, name=name, kind=kind, parent=parent, name_en=name_en, groups=group or [])
+    cert = None if encryption_cert is None else _encryption_certificate(encryption_cert)
+    _edit("add", code=code, name=name, kind=kind, parent=parent, name_en=name_en, groups=group or [],
+          encryption_certificate=cert)  # fmt: skip
 
 
 @directory_app.command()
@@ -147,15 +173,19 @@ def update(
     no_parent: Annotated[bool, typer.Option("--no-parent", help="belongs to no other org")] = False,
     group: Groups = None,
     no_groups: Annotated[bool, typer.Option("--no-groups", help="in no named list")] = False,
+    encryption_cert: EncryptionCert = None,
 ) -> None:
     """Stage the next version of an active entry with the given fields changed."""
     fields: dict[str, Any] = {k: v for k, v in (("name", name), ("name_en", name_en), ("kind", kind)) if v}
+    if encryption_cert is not None:
+        fields["encryption_certificate"] = _encryption_certificate(encryption_cert)
     if parent is not None or no_parent:
         fields["parent"] = parent
     if group or no_groups:
         fields["groups"] = group or []
     if not fields:
-        raise CliError(ExitCode.USAGE, "nothing to change: give --name, --kind, --parent, --group ...")
+        detail = "nothing to change: give --name, --kind, --parent, --group, --encryption-cert ..."
+        raise CliError(ExitCode.USAGE, detail)
     _edit("update", code=code, **fields)
 
 

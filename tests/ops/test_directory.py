@@ -45,6 +45,15 @@ def test_merger_close_reroute_and_refusals(exchange: Exchange, tmp_path: Path) -
     _refused(run("directory", "add", "H70", "--name", "Sở", "--kind", "department", "--parent", "H99"), "H99")
     _refused(run("directory", "close", "H03", "--successor", "H02"), "successor H02 is closed")
     _refused(run("directory", "update", "G03", "--parent", "G03.01"), "cycle")
+    # the authority lists an org's encryption certificate (what senders wrap large payloads' keys to)
+    cert = exchange.pki / "issued" / "H03" / "encryption.pem"
+    _ok(run("directory", "update", "H03", "--encryption-cert", str(cert)))
+    staged = json.loads(_ok(run("directory", "staged", "--json")))
+    change = staged["changes"][0]["fields"]["encryption_certificate"]
+    assert change["after"].startswith("sha256:") and change["after"] != change["before"]
+    seal = exchange.pki / "issued" / "H03" / "org.pem"  # a signing certificate is refused for it
+    assert run("directory", "update", "H03", "--encryption-cert", str(seal)).returncode == 2
+    _ok(run("directory", "discard"))
     # re-routed: a directive to the closed H02 reaches H01
     app_id = f"docbus-ops-{uuid.uuid4().hex[:8]}"
     asyncio.run(start_group_at_end(exchange.kafka, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC]))

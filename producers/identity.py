@@ -59,6 +59,14 @@ class EncryptionKey:
             raise SigningError(f"{key_path}: an encryption key is P-256, not {type(key).__name__}")
         return cls(key, cert.public_bytes(serialization.Encoding.DER))
 
+    @classmethod
+    def from_pki(cls, pki_dir: Path, org_code: str, passphrase: bytes | None) -> EncryptionKey | None:
+        """``issued/<CODE>/encryption.key.pem`` of the PKI folder; None when the org has none."""
+        folder = Path(pki_dir) / "issued" / canonical_org_code(org_code)
+        if not (folder / "encryption.key.pem").is_file():
+            return None
+        return cls.from_pem(folder / "encryption.key.pem", folder / "encryption.pem", passphrase)
+
 
 @dataclass(frozen=True)
 class NodeIdentity:
@@ -106,12 +114,7 @@ class NodeIdentity:
         if official is not None:
             cert = _find_official(root, code, official)
             signer = FileKeyProvider.from_pem(cert.with_name(cert.stem + ".key.pem"), cert, secret)
-        folder = root / code
-        encryption = None
-        if (folder / "encryption.key.pem").is_file():
-            key_path, cert_path = folder / "encryption.key.pem", folder / "encryption.pem"
-            encryption = EncryptionKey.from_pem(key_path, cert_path, secret)
-        return cls(code, seal, signer, encryption)
+        return cls(code, seal, signer, EncryptionKey.from_pki(pki_dir, code, secret))
 
 
 def _find_official(root: Path, code: str, official: str) -> Path:

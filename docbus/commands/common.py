@@ -11,7 +11,7 @@ from cryptography import x509
 from docbus.commands.token import TokenSpec
 from docbus.errors import CliError, ExitCode
 from docbus.settings import Settings
-from producers.identity import NodeIdentity, official_slug
+from producers.identity import EncryptionKey, NodeIdentity, official_slug
 from producers.keys import SigningError
 from schemas.orgcode import canonical_org_code
 
@@ -68,11 +68,13 @@ def identity(
     code = canonical_org_code(org)
     if token is None:
         found = NodeIdentity.from_pki(folder, code, secret, official)
-    elif official is None:
-        found = NodeIdentity(code, token.provider(folder / "issued" / code / "org.pem"))
+    elif official is None:  # the encryption key stays a file of the folder (docs/SECURITY.md)
+        encryption = EncryptionKey.from_pki(folder, code, secret.encode())
+        found = NodeIdentity(code, token.provider(folder / "issued" / code / "org.pem"), None, encryption)
     else:
-        seal = NodeIdentity.from_pki(folder, code, secret).seal
-        found = NodeIdentity(code, seal, token.provider(_official_cert(folder, code, official)))
+        base = NodeIdentity.from_pki(folder, code, secret)
+        official_key = token.provider(_official_cert(folder, code, official))
+        found = NodeIdentity(code, base.seal, official_key, base.encryption)
     for role, key in (("seal", found.seal), ("official", found.official)):
         if key is not None:
             _in_validity(f"{found.org_code}'s {role}", key.chain[0])

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError
 
 from consumers.inbox.client import InboxClient, InboxEvent
 from consumers.inbox.offsets import GroupOffsets
@@ -73,6 +74,8 @@ class SharedInboxes:
                     return dict(self.handled)
                 except _TopicsAppeared:
                     continue
+                except CommitFailedError:
+                    raise  # a code's group has live members: another process serves it; not an outage
                 except _RETRIED as exc:
                     self._failures += 1
                     if self._failures == 1:

@@ -61,3 +61,36 @@ def test_one_inbox_process_answers_for_every_code_it_serves(exchange: Exchange, 
     Authority(exchange.pki, PASSPHRASE.encode()).issue_org("H72", "Sở chưa có hộp thư")
     alone = json.loads(_ok(exchange.run("inbox", "--org", "H72", "--org", "H03", "--json", DOCBUS_HOME=home)))
     assert [(s["org"], s["handled"]) for s in alone["orgs"]] == [("H72", []), ("H03", [])]
+
+
+def test_a_directive_to_every_department_answered_by_one_process(exchange: Exchange, tmp_path: Path) -> None:
+    """The documented way for a node serving many departments: `docbus inbox --every-org` (every
+    code with a seal key in the PKI folder) answers the ministry's directive to all-departments, each
+    department's copy with its own sealed 01; the positions land in each code's own group, so a
+    process of one code afterwards has nothing left to read."""
+    home = str(tmp_path / "home")
+    doc = tmp_path / "cd.txt"
+    doc.write_text("Chỉ thị gửi mọi Sở")
+    app_id = f"docbus-ops-{uuid.uuid4().hex[:8]}"
+    asyncio.run(start_group_at_end(exchange.kafka, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC]))
+    bus = BusProcess(exchange.env(DOCBUS_APP_ID=app_id, DOCBUS_SESSION_TIMEOUT="6"), tmp_path / "bus.log")
+    bus.start()
+    try:
+        sent = _ok(exchange.run("send", "--file", str(doc), "--org", "G03", "--group", "all-departments",
+                                "--number", "7", "--notation", "CT-BGDĐT", "--subject", "chỉ thị",
+                                "--timeout", "90", DOCBUS_HOME=home))  # fmt: skip
+        assert "accepted by the bus" in sent
+        message_id = sent.split()[2]
+        shown = json.loads(_ok(exchange.run("inbox", "--every-org", "--once", "--json", DOCBUS_HOME=home)))
+    finally:
+        bus.stop()
+    by_org = {s["org"]: s for s in shown["orgs"]}
+    departments = [e.code for e in exchange.entries if e.kind.value == "department" and e.active]
+    assert departments and set(departments) <= set(by_org)
+    for code in departments:
+        stored = [d for d in by_org[code]["documents"] if d["message_id"] == message_id]
+        assert stored and stored[0]["receipt_sent"], by_org[code]
+        assert stored[0]["verification"]["result"] == "valid"
+        assert (tmp_path / "home" / "nodes" / code / "inbox" / message_id / "receipt.bin").is_file()
+    alone = exchange.run("inbox", "--org", departments[0], "--once", "--json", DOCBUS_HOME=home)
+    assert json.loads(_ok(alone))["handled"] == []

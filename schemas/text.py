@@ -92,10 +92,15 @@ def _passes(model: BaseModel) -> bool:
     tests/schemas/test_text_fast.py checks this for every code point and random models."""
     names: list[str] = []
     free: list[str] = []
-    _collect(model, names, free)
-    if not "".join(names).isprintable() or _ANYWHERE.search("".join(free)) is not None:
+    if not _collect(model, names, free):
         return False
-    return all(text.isascii() or unicodedata.is_normalized("NFC", text) for text in (*names, *free))
+    joined_names, joined_free = "".join(names), "".join(free)
+    if not joined_names.isprintable() or _ANYWHERE.search(joined_free) is not None:
+        return False
+    return all(
+        joined.isascii() or all(t.isascii() or unicodedata.is_normalized("NFC", t) for t in texts)
+        for joined, texts in ((joined_names, names), (joined_free, free))
+    )
 
 
 _FIELDS: dict[type[BaseModel], tuple[tuple[str, bool], ...]] = {}
@@ -109,36 +114,46 @@ def _fields(cls: type[BaseModel]) -> tuple[tuple[str, bool], ...]:
     return held
 
 
-def _collect(model: BaseModel, names: list[str], free: list[str]) -> None:
-    """Every string :func:`_strings` yields, into ``names`` (identifier fields) or ``free``."""
+def _collect(model: BaseModel, names: list[str], free: list[str]) -> bool:
+    """Every string :func:`_strings` yields, into ``names`` (identifier fields) or ``free``; False
+    for a model missing a field (only an unvalidated one can: the walk then decides)."""
+    values = model.__dict__  # a pydantic model's field values; getattr is slower
     for field, identifier in _fields(type(model)):
-        value = getattr(model, field)
+        value = values.get(field, _ABSENT)
         kind = _KINDS.get(type(value)) or _kind(type(value))
         if kind is _STR:
             (names if identifier else free).append(value)
         elif kind is _MODEL:
-            _collect(value, names, free)
+            if not _collect(value, names, free):
+                return False
         elif kind is _SEQUENCE:
-            _items(value, names if identifier else free, names, free)
+            if not _items(value, names if identifier else free, names, free):
+                return False
+        elif value is _ABSENT:
+            return False
+    return True
 
 
 def _items(
     items: list[object] | tuple[object, ...], into: list[str], names: list[str], free: list[str]
-) -> None:
+) -> bool:
     for value in items:
         kind = _KINDS.get(type(value)) or _kind(type(value))
         if kind is _STR:
             into.append(value)  # type: ignore[arg-type]
         elif kind is _MODEL:
-            _collect(value, names, free)  # type: ignore[arg-type]
-        elif kind is _SEQUENCE:
-            _items(value, into, names, free)  # type: ignore[arg-type]
+            if not _collect(value, names, free):  # type: ignore[arg-type]
+                return False
+        elif kind is _SEQUENCE and not _items(value, into, names, free):  # type: ignore[arg-type]
+            return False
+    return True
 
 
 # what :func:`_strings` does with a value of each type, looked up once per type (isinstance of a
 # pydantic model goes through ABCMeta, the slowest step of a walk)
 _STR, _MODEL, _SEQUENCE, _OTHER = "str", "model", "sequence", "other"
 _KINDS: dict[type, str] = {}
+_ABSENT = object()
 
 
 def _kind(cls: type) -> str:

@@ -18,6 +18,7 @@ Every window and limit comes from one :class:`AcceptanceConfig`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -140,7 +141,7 @@ class AllOf:
         if not self.rules:
             raise Refusal(Reason.POLICY, f"policy {self.name} has no rules and accepts nothing")
         for rule in self.rules:
-            rule(subject)
+            rule.check(subject)
 
 
 # --- the rules ------------------------------------------------------------------------------
@@ -225,7 +226,12 @@ def _official(s: Subject) -> None:
 
 
 def _same(a: str, b: str) -> bool:
-    return " ".join(nfc(a).casefold().split()) == " ".join(nfc(b).casefold().split())
+    return _folded(a) == _folded(b)
+
+
+@functools.lru_cache(maxsize=1024)  # a sender's signers and their certificates: a handful of names
+def _folded(text: str) -> str:
+    return " ".join(nfc(text).casefold().split())
 
 
 def _signer_bound(s: Subject) -> None:

@@ -340,13 +340,25 @@ def _genuine(s: Subject, env: Envelope) -> bool:
 def trust_hashes(store: TrustStore, signatures: list[Signature]) -> tuple[bytes, ...]:
     """SHA-256 of every certificate (carried chains, and the anchor they lead to) and every CRL
     (DER) a decision on ``signatures`` relies on; at most 64, in first-use order."""
+    ders = tuple(der for sig in signatures for der in sig.chain)  # all the answer depends on, with the store
+    held = _RELIED.get(ders)
+    if held is not None and held[0] is store and held[1] == store.generation:
+        return held[2]
     out: dict[bytes, None] = {}
-    for sig in signatures:
-        for der in sig.chain:
-            digest = hashlib.sha256(der).digest()
-            out[digest] = None
-            out.update(dict.fromkeys(_issuer_hashes(store, der, digest)))
-    return tuple(list(out)[:_MAX_TRUST_HASHES])
+    for der in ders:
+        digest = hashlib.sha256(der).digest()
+        out[digest] = None
+        out.update(dict.fromkeys(_issuer_hashes(store, der, digest)))
+    found = tuple(list(out)[:_MAX_TRUST_HASHES])
+    if len(_RELIED) > 1_000:
+        _RELIED.clear()
+    _RELIED[ders] = (store, store.generation, found)
+    return found
+
+
+# the certificates of a decision's signatures -> (store, its generation, trust_hashes): every
+# envelope of a sender carries the same chains, and hashing them again was 5% of a decision
+_RELIED: dict[tuple[bytes, ...], tuple[TrustStore, int, tuple[bytes, ...]]] = {}
 
 
 # certificate digest -> (store, its generation, hashes of the issuer's CRL and anchors): without

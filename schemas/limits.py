@@ -57,18 +57,19 @@ def check_message_size(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
         raise ContractError(Reason.TOO_LARGE, f"message is {len(raw)} bytes > {limits.max_message_bytes}")
 
 
-def _at_most(what: str, count: int, limit: int) -> None:
+def _at_most(count: int, limit: int, what: str, *parts: object) -> None:
+    # ``what`` is formatted with ``parts`` only for a refusal: this runs for every envelope
     if count > limit:
-        raise ContractError(Reason.TOO_LARGE, f"{count} {what} > {limit}")
+        raise ContractError(Reason.TOO_LARGE, f"{count} {what.format(*parts)} > {limit}")
 
 
 def check_envelope_limits(env: Envelope, limits: Limits = DEFAULT_LIMITS) -> None:
     """Count and size limits of a decoded envelope (TOO_LARGE, CHAIN_TOO_LONG)."""
-    _at_most("recipients", len(env.recipients), limits.max_recipients)
-    _at_most("groups", len(env.groups), limits.max_groups)
-    _at_most("places", len(env.document.places), limits.max_places)
-    _at_most("trace hops", len(env.trace), limits.max_trace_hops)
-    _at_most("attachments", len(env.attachments), limits.max_attachments)
+    _at_most(len(env.recipients), limits.max_recipients, "recipients")
+    _at_most(len(env.groups), limits.max_groups, "groups")
+    _at_most(len(env.document.places), limits.max_places, "places")
+    _at_most(len(env.trace), limits.max_trace_hops, "trace hops")
+    _at_most(len(env.attachments), limits.max_attachments, "attachments")
     check_signature_limits(env.signatures, limits)
     check_payload_limits([env.payload, *env.attachments], limits)
 
@@ -76,24 +77,24 @@ def check_envelope_limits(env: Envelope, limits: Limits = DEFAULT_LIMITS) -> Non
 def check_payload_limits(payloads: Sequence[Payload], limits: Limits = DEFAULT_LIMITS) -> None:
     """Per-payload and per-envelope size limits and the chunk size range (TOO_LARGE)."""
     for p in payloads:
-        _at_most(f"bytes in {p.file_name}", p.size, limits.max_payload_bytes)
+        _at_most(p.size, limits.max_payload_bytes, "bytes in {}", p.file_name)
         if p.blob is not None and not limits.min_chunk_bytes <= p.blob.chunk_size <= limits.max_chunk_bytes:
             bounds = f"{limits.min_chunk_bytes}..{limits.max_chunk_bytes}"
             detail = f"{p.file_name}: chunk size {p.blob.chunk_size} not in {bounds}"
             raise ContractError(Reason.TOO_LARGE, detail)
-    _at_most("payload bytes in the envelope", sum(p.size for p in payloads), limits.max_total_bytes)
+    _at_most(sum(p.size for p in payloads), limits.max_total_bytes, "payload bytes in the envelope")
 
 
 def check_signature_limits(signatures: Sequence[Signature], limits: Limits = DEFAULT_LIMITS) -> None:
     """Signature block limits, shared by envelopes and receipts (TOO_LARGE, CHAIN_TOO_LONG)."""
-    _at_most("signatures", len(signatures), limits.max_signatures)
+    _at_most(len(signatures), limits.max_signatures, "signatures")
     for sig in signatures:
         if len(sig.chain) > limits.max_chain_length:
             detail = f"{sig.role.value} chain has {len(sig.chain)} > {limits.max_chain_length} certificates"
             raise ContractError(Reason.CHAIN_TOO_LONG, detail)
-        _at_most(f"{sig.role.value} signature bytes", len(sig.value), limits.max_signature_bytes)
+        _at_most(len(sig.value), limits.max_signature_bytes, "{.value} signature bytes", sig.role)
         for cert in sig.chain:
-            _at_most("certificate bytes", len(cert), limits.max_certificate_bytes)
-        _at_most(f"{sig.role.value} stapled OCSP responses", len(sig.ocsp), limits.max_ocsp_responses)
+            _at_most(len(cert), limits.max_certificate_bytes, "certificate bytes")
+        _at_most(len(sig.ocsp), limits.max_ocsp_responses, "{.value} stapled OCSP responses", sig.role)
         for response in sig.ocsp:
-            _at_most("OCSP response bytes", len(response), limits.max_ocsp_bytes)
+            _at_most(len(response), limits.max_ocsp_bytes, "OCSP response bytes")

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from consumers.trust.chain import ChainCache, check_times
+from consumers.trust.chain import ChainCache, ValidatedChain, check_times
 from consumers.trust.config import TrustConfig
 from consumers.trust.leaf import Purpose, check_purpose, org_binds
 from consumers.trust.store import TrustStore
-from schemas.algorithms import Algorithm, check_key, parse_algorithm, verify_raw
+from schemas.algorithms import Algorithm, PublicKey, check_key, parse_algorithm, verify_raw
 from schemas.errors import TrustError
 from schemas.reasons import Reason
 from schemas.signature import Signature, SignerRole
@@ -56,6 +56,9 @@ class TrustPolicy:
         self.store = store
         self.config = config or TrustConfig()
         self.chains = ChainCache(store, self.config)
+        # (chain, org, purpose, algorithm) that passed every check but the times -> the checked key:
+        # the same for every envelope of a signer (a chain is replaced when the store changes)
+        self._bound: dict[tuple[int, str, Purpose, Algorithm], tuple[ValidatedChain, PublicKey]] = {}
 
     def verify_document(
         self, signing_input: bytes, signatures: Sequence[Signature], sender_org: str, *, now: datetime
@@ -101,18 +104,16 @@ class TrustPolicy:
             raise TrustError(Reason.STALE, f"signing_time {at.isoformat()} is in the future")
         chain = self.chains.get(sig.chain, now=now, ocsp=sig.ocsp)
         leaf = chain.leaf
-        if purpose not in chain.purposes:
-            raise TrustError(
-                Reason.ANCHOR_NOT_ALLOWED,
-                f"the path's trust anchor is not trusted for {purpose.value} signing",
-            )
-        check_purpose(leaf, purpose)
-        if not org_binds(leaf.org_code, org, purpose):
-            raise TrustError(
-                Reason.ORG_MISMATCH, f"certificate org {leaf.org_code!r} does not sign for {org!r}"
-            )
-        check_times(chain, at, now, cfg)
-        key = check_key(alg, chain.key, cfg.min_rsa_bits)
+        bound = (id(chain), org, purpose, alg)
+        held = self._bound.get(bound)
+        if held is not None and held[0] is chain:  # passed for this chain before: only times left
+            check_times(chain, at, now, cfg)
+            key = held[1]
+        else:
+            key = self._bind(chain, org, purpose, alg, at, now)
+            if len(self._bound) > 4_096:
+                self._bound.clear()
+            self._bound[bound] = (chain, key)
         verify_raw(alg, key, sig.value, data)
         return Signer(
             role=sig.role,
@@ -124,6 +125,24 @@ class TrustPolicy:
             algorithm=alg,
             signing_time=at,
         )
+
+    def _bind(
+        self, chain: ValidatedChain, org: str, purpose: Purpose, alg: Algorithm, at: datetime, now: datetime
+    ) -> PublicKey:
+        """The checks of a validated chain for ``org``, ``purpose`` and ``alg``, in order; its key."""
+        leaf = chain.leaf
+        if purpose not in chain.purposes:
+            raise TrustError(
+                Reason.ANCHOR_NOT_ALLOWED,
+                f"the path's trust anchor is not trusted for {purpose.value} signing",
+            )
+        check_purpose(leaf, purpose)
+        if not org_binds(leaf.org_code, org, purpose):
+            raise TrustError(
+                Reason.ORG_MISMATCH, f"certificate org {leaf.org_code!r} does not sign for {org!r}"
+            )
+        check_times(chain, at, now, self.config)
+        return check_key(alg, chain.key, self.config.min_rsa_bits)
 
 
 def _one(signatures: Sequence[Signature], role: SignerRole) -> Signature:

@@ -222,3 +222,26 @@ def test_public_key_types_are_the_expected_ones(pki: Pki) -> None:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     assert len(spki) == 91  # uncompressed P-256 point
+
+
+def test_one_policy_judges_each_use_of_a_chain_it_has_accepted(pki: Pki, sign: Sign) -> None:
+    # the policy keeps what a validated chain passed for an org, purpose and algorithm; every other
+    # use is judged afresh, and the signing time is judged every time
+    policy = pki.policy()
+    old = pki.authority.issue_org("G03", "Bộ GD&ĐT (2023)", not_before=now() - timedelta(days=800), days=30)
+    at = now() - timedelta(days=790)
+    sigs = [sign(pki.official, OFF), sign(old, ORG, at=at)]
+    relabelled = sigs[1].model_copy(update={"algorithm": "ECDSA-P256-SHA1"})
+    policy.verify_document(DATA, sigs, "G03", now=now())
+    for org, seal, reason in [
+        ("ED1", sign(old, ORG, at=at), Reason.ORG_MISMATCH),
+        ("G03", sign(old, ORG), Reason.CERT_EXPIRED),
+        ("G03", relabelled, Reason.ALG_NOT_ALLOWED),
+    ]:
+        with pytest.raises(TrustError) as info:
+            policy.verify_document(DATA, [sigs[0], seal], org, now=now())
+        assert info.value.reason is reason, info.value
+    with pytest.raises(TrustError) as info:
+        policy.verify_seal(DATA, [sigs[1]], "G03", now(), purpose=Purpose.AUDIT)
+    assert info.value.reason in (Reason.ANCHOR_NOT_ALLOWED, Reason.CERT_USAGE), info.value
+    policy.verify_document(DATA, sigs, "G03", now=now())  # and the accepted use still passes

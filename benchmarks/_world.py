@@ -91,12 +91,14 @@ class BenchWorld:
 def build_world(folder: Path, n_departments: int = 63) -> BenchWorld:
     ca = Authority.init(folder, PASSPHRASE.encode())
     identities: dict[str, NodeIdentity] = {}
+    sector = build_sector(n_departments, 0, merged_pair=False, with_bus=True)
+    names = {entry.code: entry.name for entry in sector}  # a seal is named as its directory entry
     with ca.batch():
         for code in ("G03", "G03.BUS"):
-            ca.issue_org(code, f"Tổ chức {code}")
+            ca.issue_org(code, names[code])
         ca.issue_official("G03", "Cán bộ G03", "Chánh Văn phòng")
         for code, key_type, alg in ALGORITHMS.values():
-            seal = ca.issue_org(code, f"Sở {code}", key_type=key_type, pkcs12=False)
+            seal = ca.issue_org(code, names[code], key_type=key_type, pkcs12=False)
             official = ca.issue_official(code, f"Cán bộ {code}", "Chánh Văn phòng", key_type=key_type)
             assert seal.key is not None and official.key is not None
             identities[code] = NodeIdentity(
@@ -106,6 +108,5 @@ def build_world(folder: Path, n_departments: int = 63) -> BenchWorld:
             )
     identities["G03"] = NodeIdentity.from_pki(folder, "G03", PASSPHRASE, "*")
     identities["G03.BUS"] = NodeIdentity.from_pki(folder, "G03.BUS", PASSPHRASE)
-    sector = build_sector(n_departments, 0, merged_pair=False, with_bus=True)
     entries = seal_entries(sector, identities["G03"].seal)
     return BenchWorld(folder, entries, DirectorySnapshot.build(entries).hash, identities)

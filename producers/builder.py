@@ -106,10 +106,12 @@ def prepare_envelope(
     previous_hash: bytes,
     directory_snapshot: bytes,
     message_id: str | None = None,
+    sender_name: str | None = None,
 ) -> Envelope:
     """The unsigned envelope of a draft or a source; a source must name this node as its sender.
     ``message_id`` is chosen by the caller when it must be known before sending (an idempotent
-    retry), else a fresh UUID."""
+    retry), else a fresh UUID. ``sender_name``: the org's name in the directory snapshot (the bus
+    refuses another, SENDER_NAME); it replaces a source's own."""
     if isinstance(draft, DocumentDraft):
         return build_envelope(
             identity,
@@ -118,6 +120,7 @@ def prepare_envelope(
             previous_hash=previous_hash,
             directory_snapshot=directory_snapshot,
             message_id=message_id,
+            sender_name=sender_name,
         )
     env = draft.envelope(
         message_id=message_id or str(uuid.uuid4()), sequence=sequence, previous_hash=previous_hash,
@@ -126,6 +129,8 @@ def prepare_envelope(
     if canonical_org_code(env.sender.code) != canonical_org_code(identity.org_code):
         detail = f"the document is from {env.sender.code}; this node signs for {identity.org_code}"
         raise ContractError(Reason.ORG_MISMATCH, detail)
+    if sender_name is not None and env.sender.name != sender_name:
+        env = env.model_copy(update={"sender": env.sender.model_copy(update={"name": sender_name})})
     return env
 
 
@@ -147,8 +152,11 @@ def build_envelope(
     directory_snapshot: bytes = ZERO_HASH,
     message_id: str | None = None,
     created_at: datetime | None = None,
+    sender_name: str | None = None,
 ) -> Envelope:
-    """The unsigned envelope; ContractError(INVALID_FIELD) for a draft the contract refuses."""
+    """The unsigned envelope; ContractError(INVALID_FIELD) for a draft the contract refuses.
+    ``sender_name``: the org's name as the directory snapshot states it (the bus refuses another,
+    SENDER_NAME); None takes the seal certificate's common name."""
     now = created_at or datetime.now(UTC)
     day = draft.promulgation_date or now.astimezone(UTC).date()
     draft = _typed_text_nfc(draft)
@@ -175,7 +183,7 @@ def build_envelope(
         )
         return Envelope(
             message_id=message_id or str(uuid.uuid4()),
-            sender=identity.organization(**draft.contact),
+            sender=identity.organization(name=sender_name, **draft.contact),
             recipients=list(draft.recipients),
             groups=list(draft.groups),
             document=header,

@@ -91,9 +91,10 @@ class NodeIdentity:
     def official_position(self) -> str:
         return "" if self.official is None else _subject(self.official.chain, NameOID.TITLE)
 
-    def organization(self, **contact: str) -> Organization:
-        """The envelope's sender block; ``contact`` fills in_charge, address, email, phone, website."""
-        return Organization(code=self.org_code, name=self.org_name, **contact)
+    def organization(self, name: str | None = None, **contact: str) -> Organization:
+        """The envelope's sender block under ``name`` (the directory's; None: the certificate's);
+        ``contact`` fills in_charge, address, email, phone, website."""
+        return Organization(code=self.org_code, name=name or self.org_name, **contact)
 
     def require_official(self) -> KeyProvider:
         if self.official is None:

@@ -92,6 +92,8 @@ class NodeState:
         self.outbox = self.folder / "outbox" / stem
         self.sent_dir = self.folder / "sent" / self.org_code
         self._lock_path = self.folder / f"{stem}.lock"
+        self._adopted_path = self.folder / f"{stem}.adopted"  # when the bus's position was last taken
+        self.stem = stem  # <org> or <org>+<channel>: the channel's files are named after it
 
     def read(self) -> ChainPosition:
         try:
@@ -151,9 +153,22 @@ class NodeState:
         bus = ChainPosition(chain.sequence, bytes(chain.signing_hash))
         if bus == local:
             return False
+        # written first: an envelope created after this instant numbers from the adopted position
+        now = datetime.now(UTC)
+        atomic_write(
+            self._adopted_path, now.replace(microsecond=now.microsecond // 1000 * 1000).isoformat().encode()
+        )
         self.write(bus)
         crash_point("resync.adopted")
         return True
+
+    def adopted_at(self) -> datetime | None:
+        """When the bus's position was last adopted (to the millisecond, like ``created_at``): an
+        envelope created before it was numbered from the position given up then."""
+        try:
+            return datetime.fromisoformat(self._adopted_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
 
     def sent(self, sequence: int, message_id: str | None = None) -> None:
         """The broker acknowledged envelope ``sequence``: out of the outbox, kept under ``sent/``
@@ -165,6 +180,15 @@ class NodeState:
             else:
                 self.sent_dir.mkdir(parents=True, exist_ok=True)
                 os.replace(path, self.sent_dir / f"{message_id}.bin")
+
+    def mark_signed_elsewhere(self, message_id: str) -> None:
+        """The envelope ``message_id`` was signed outside this node (an official's token): the node
+        never signs it again itself (docs/adr/0003-continuity.md)."""
+        self.sent_dir.mkdir(parents=True, exist_ok=True)
+        (self.sent_dir / f"{message_id}.elsewhere").touch()
+
+    def signed_elsewhere(self, message_id: str) -> bool:
+        return (self.sent_dir / f"{message_id}.elsewhere").exists()
 
     def sent_envelope(self, message_id: str) -> bytes | None:
         try:

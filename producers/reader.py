@@ -31,6 +31,7 @@ __all__ = [
     "end_offsets",
     "partitions",
     "read_to_end",
+    "records_from",
     "records_to_end",
     "topic_partitions",
 ]
@@ -108,6 +109,30 @@ async def records_to_end(
     offset order, without holding them all. ``wait``: for a topic created a moment ago;
     ``options``: consumer settings (fetch sizes)."""
     parts = await topic_partitions(kafka, topic, wait=wait)
+    async with aclosing(_records(kafka, topic, parts, None, batch, options)) as records:
+        async for record in records:
+            yield record
+
+
+async def records_from(
+    kafka: KafkaConnection, topic: str, start: Positions, *, batch: int = 5000
+) -> AsyncGenerator[Record, None]:
+    """:func:`records_to_end` from ``start`` (the offset to begin at, per partition; others from
+    their beginning) instead of the beginning."""
+    parts = await topic_partitions(kafka, topic)
+    async with aclosing(_records(kafka, topic, parts, start, batch, {})) as records:
+        async for record in records:
+            yield record
+
+
+async def _records(
+    kafka: KafkaConnection,
+    topic: str,
+    parts: list[TopicPartition],
+    start: Positions | None,
+    batch: int,
+    options: dict[str, Any],
+) -> AsyncGenerator[Record, None]:
     consumer = _consumer(kafka, **options)
     try:
         await consumer.start()
@@ -115,7 +140,10 @@ async def records_to_end(
         ends = await consumer.end_offsets(parts)
         for tp in parts:
             consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
+            if start is not None and tp in start:
+                consumer.seek(tp, start[tp])
+            else:
+                await consumer.seek_to_beginning(tp)
             while await consumer.position(tp) < ends[tp]:
                 got = await consumer.getmany(tp, timeout_ms=500, max_records=batch)
                 for record in got.get(tp, ()):

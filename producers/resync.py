@@ -10,14 +10,16 @@ the envelope (producers/send.py).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 
 from producers.node_state import ChainPosition, NodeState
+from producers.notices import BUS_ORG, bus_notice
 from producers.ports import SealVerifier
-from producers.reader import read_to_end
-from producers.send import BUS_ORG, bus_notice
+from producers.reader import ReadError, records_to_end
 from schemas.connection import KafkaConnection
 from schemas.continuity import Chain
 from schemas.receipt import Receipt
@@ -76,12 +78,33 @@ def newest_position(notices: Iterable[Receipt], channel: str) -> Receipt | None:
     return best
 
 
+_READ_BATCH = 200  # records per fetch: an inbox holds whole documents, so memory stays bounded
+
+
 async def read_positions(
     kafka: KafkaConnection, org: str, policy: SealVerifier | None, *, timeout: float = 30.0
 ) -> list[Receipt]:
-    """The bus's notices in ``org``'s inbox whose seal verifies."""
-    records = await read_to_end(kafka, inbox_topic(org), timeout=timeout)
-    return [n for n in (bus_notice(r.value, policy) for r in records) if n is not None]
+    """The newest of the bus's notices in ``org``'s inbox whose seal verifies, one per channel.
+    The inbox is streamed (it holds every document the org received), never held in memory.
+    ReadError when it is not read to its end within ``timeout`` seconds."""
+    topic = inbox_topic(org)
+    newest: dict[str, Receipt] = {}
+    try:
+        async with (
+            asyncio.timeout(timeout),
+            aclosing(records_to_end(kafka, topic, batch=_READ_BATCH)) as records,
+        ):
+            async for record in records:
+                notice = bus_notice(record.value, policy)
+                if notice is None or notice.chain is None:
+                    continue
+                held = newest.get(notice.chain.channel)
+                newest[notice.chain.channel] = (
+                    newest_position([n for n in (held, notice) if n], notice.chain.channel) or notice
+                )
+    except TimeoutError as exc:
+        raise ReadError(f"{topic}: not read to its end within {timeout:g} s") from exc
+    return list(newest.values())
 
 
 async def resync(state: NodeState, notices: Iterable[Receipt]) -> ResyncReport:

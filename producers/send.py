@@ -9,6 +9,7 @@ client's offsets) and starts at the end *before* the envelope is published, so i
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,30 +35,29 @@ from producers.directory_view import DirectoryView
 from producers.faults import crash_point
 from producers.identity import NodeIdentity
 from producers.node_state import ChainPosition, NodeState
+from producers.notices import BUS_ORG, NoticeCursor, bus_notice, current_copy, uncounted
 from producers.ports import SealVerifier
 from producers.publisher import Publisher
 from producers.reader import ReadError, topic_partitions
-from schemas.canonical import receipt_signing_input, signing_hash
+from schemas.canonical import signing_hash
 from schemas.codec import decode
 from schemas.connection import KafkaConnection
 from schemas.continuity import DEFAULT_CHANNEL, Chain
 from schemas.envelope import Envelope
-from schemas.errors import ContractError, TrustError
+from schemas.errors import ContractError, DocbusError
 from schemas.payload import Payload
 from schemas.reasons import Reason
-from schemas.receipt import Receipt, StatusCode, parse_receipt
+from schemas.receipt import Receipt, StatusCode
 from schemas.topics import BLOBS_TOPIC, DIRECTORY_TOPIC, INGRESS_TOPIC, inbox_topic
 
-__all__ = ["BUS_ORG", "NoticeWatcher", "Outcome", "SendResult", "Sender", "bus_notice", "send_document"]
+__all__ = [
+    "BUS_ORG", "NoticeWatcher", "Outcome", "ResignRequired", "SendResult", "Sender", "bus_notice",
+    "send_document",
+]
 
 logger = logging.getLogger(__name__)
 
-BUS_ORG = "G03.BUS"
 INLINE_MAX_BYTES = 256 * 1024  # larger files travel as chunks on docbus.blobs (ENVELOPE.md §7)
-_NOTICES = (StatusCode.ARRIVED, StatusCode.REJECTED)
-# a 02 of these codes says the bus did not count the envelope in the channel: the node numbered from
-# a position the bus does not hold (a state folder lost or restored from an old backup)
-_UNCOUNTED = frozenset({Reason.SEQUENCE_GAP.value, Reason.REPLAY.value})
 RESYNC_TRIES = 3
 
 
@@ -70,6 +70,7 @@ class Outcome:
     at: datetime
     notice_id: str
     chain: Chain | None = None  # the channel's position as the bus holds it after this envelope
+    notice: Receipt | None = None  # the sealed notice itself
 
     @property
     def reason_code(self) -> str:
@@ -90,26 +91,8 @@ class SendResult:
     partition: int
     offset: int
     outcome: Outcome | None = None  # None when not waited for (or not arrived in time)
-
-
-def bus_notice(raw: bytes | None, policy: SealVerifier | None, bus_org: str = BUS_ORG) -> Receipt | None:
-    """``raw`` as a 01/02 notice of the bus whose seal verifies under ``policy`` (None: not checked,
-    tests only), else None (an envelope, a recipient's receipt, a forgery)."""
-    if raw is None:
-        return None
-    try:
-        receipt = parse_receipt(raw)
-    except ContractError:
-        return None  # an envelope or a recipient's receipt: the inbox client's business
-    if receipt.from_org != bus_org or receipt.status not in _NOTICES:
-        return None
-    if policy is not None:
-        try:
-            policy.verify_seal(receipt_signing_input(receipt), receipt.signatures, bus_org, datetime.now(UTC))
-        except TrustError as exc:
-            logger.warning("notice %s ignored: %s", receipt.message_id, exc)
-            return None
-    return receipt
+    # documents of earlier sends the bus had not counted, signed again before this one (Sender.recover)
+    signed_again: tuple[str, ...] = ()
 
 
 class NoticeWatcher:
@@ -156,7 +139,9 @@ class NoticeWatcher:
         receipt = bus_notice(raw, self.policy, self.bus_org)
         if receipt is None:
             return None
-        outcome = Outcome(receipt.status, receipt.reason, receipt.at, receipt.message_id, receipt.chain)
+        outcome = Outcome(
+            receipt.status, receipt.reason, receipt.at, receipt.message_id, receipt.chain, receipt
+        )
         return (receipt.envelope_id, bytes(receipt.signing_hash)), outcome
 
     async def wait_for(self, message_id: str, timeout: float, digest: bytes | None = None) -> Outcome | None:
@@ -175,6 +160,39 @@ class NoticeWatcher:
                 return found()
         except TimeoutError:
             return None
+
+
+class ResignRequired(ContractError):
+    """An envelope signed elsewhere (an official's token) does not continue the channel as the
+    node and the bus hold it: sign it again at ``sequence`` chained to ``previous_hash``
+    (SEQUENCE_GAP; docs/adr/0003-continuity.md, "Envelopes signed elsewhere")."""
+
+    def __init__(self, detail: str, *, sequence: int, previous_hash: bytes) -> None:
+        super().__init__(Reason.SEQUENCE_GAP, f"{detail}; sign it again at sequence {sequence}")
+        self.sequence, self.previous_hash = sequence, previous_hash
+
+    def __reduce__(self) -> tuple[type[DocbusError], tuple[object, ...]]:
+        return (ContractError, (self.reason, self.detail))
+
+
+@dataclass(frozen=True, slots=True)
+class _Again:
+    """A document the bus did not count, as an :class:`EnvelopeSource`: the same header, payload
+    and message id, numbered and signed anew (``created_at`` now)."""
+
+    refused: Envelope
+
+    def envelope(
+        self, *, message_id: str, sequence: int, previous_hash: bytes, directory_snapshot: bytes
+    ) -> Envelope:
+        return self.refused.model_copy(update={
+            "message_id": message_id, "sequence": sequence, "previous_hash": previous_hash,
+            "directory_snapshot": directory_snapshot, "created_at": datetime.now(UTC), "signatures": [],
+        })  # fmt: skip
+
+
+def _same_name(a: str, b: str) -> bool:
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
 
 
 class Sender:
@@ -206,6 +224,7 @@ class Sender:
         self.directory = DirectoryView(kafka, topic=directory_topic, policy=policy)
         inbox_name = inbox or inbox_topic(identity.org_code)
         self.watcher = NoticeWatcher(kafka, inbox_name, policy) if watch else None
+        self.cursor = NoticeCursor(kafka, inbox_name, self.state, policy)
 
     async def __aenter__(self) -> Self:
         await self.publisher.start()
@@ -262,13 +281,15 @@ class Sender:
         payload lists no encryption certificate), SigningError, PublishError, and LookupError when
         no directory snapshot is known."""
         snapshot = directory_snapshot or await self.directory.current_hash()
-        env, digest, meta = await self._publish_new(draft, snapshot, message_id)
+        name = await self._directory_name(snapshot)
+        again = tuple(await self.recover(snapshot))
+        env, digest, meta = await self._publish_new(draft, snapshot, message_id, name)
         result = await self._result(env, digest, meta, wait)
         for _ in range(RESYNC_TRIES):
             # a 02 stating another position than this envelope's: the bus did not count it (the
             # node's state is behind or forked from the bus's), so take the bus's sealed position
             # and sign the same document, same message id, at the next number
-            chain = self._uncounted(env, digest, result.outcome)
+            chain = self._uncounted(digest, result.outcome)
             if chain is None:
                 break
             async with self.state.reserve() as slot:
@@ -278,18 +299,88 @@ class Sender:
                 "sequence %d and signed again", env.message_id, env.sequence, result.outcome and
                 result.outcome.reason_code, chain.sequence,
             )  # fmt: skip
-            env, digest, meta = await self._publish_new(draft, snapshot, env.message_id)
+            env, digest, meta = await self._publish_new(draft, snapshot, env.message_id, name)
             result = await self._result(env, digest, meta, wait)
-        return result
+        return dataclasses.replace(result, signed_again=again) if again else result
+
+    async def recover(self, snapshot: bytes | None = None) -> list[str]:
+        """Act on the bus's notices that came since the channel's last send (a send that did not
+        wait for its notice: ``--no-wait``, an asynchronous gateway submit). A 02 saying the bus did
+        not count an envelope this node still holds as sent takes over the bus's sealed position —
+        when that envelope was numbered after the last adoption (the node's current line) — and the
+        document is signed again at the next number (when this node's official signed it; an
+        envelope signed elsewhere is left to its signer, docs/adr/0003-continuity.md). Returns the
+        message ids signed again. An inbox that cannot be read is logged and skipped."""
+        refused: list[Envelope] = []
+        try:
+            async with self.state.reserve() as slot:
+                newest: Chain | None = None
+                async for notice in self.cursor.notices():
+                    chain = notice.chain
+                    if chain is None or chain.channel != self.channel:
+                        continue
+                    if newest is None or chain.sequence > newest.sequence:
+                        newest = chain
+                    copy = current_copy(self.state, notice) if uncounted(notice, self.channel) else None
+                    if copy is not None:
+                        refused.append(copy)
+                since = self.state.adopted_at()
+                on_line = [e for e in refused if since is None or e.created_at >= since]
+                if on_line and newest is not None:
+                    local = ChainPosition(slot.sequence - 1, slot.previous_hash)
+                    if self.state.adopt(newest, local):
+                        logger.warning(
+                            "the bus did not count envelope %s (sequence %d) of channel %r; resynced to "
+                            "the bus's sequence %d", on_line[0].message_id, on_line[0].sequence,
+                            self.channel, newest.sequence,
+                        )  # fmt: skip
+        except ReadError as exc:
+            logger.warning("the bus's notices in %s cannot be read (%s): no resync before this send",
+                           self.cursor.topic, exc)  # fmt: skip
+            return []
+        again = await self._sign_again(sorted(refused, key=lambda e: e.sequence), snapshot)
+        self.cursor.save()
+        return again
+
+    def can_sign_again(self, env: Envelope) -> bool:
+        """Whether this node may sign ``env``'s document again itself: it signed it (not an official's
+        token elsewhere) and holds the official named as its signer."""
+        if self.state.signed_elsewhere(env.message_id) or self.identity.official is None:
+            return False
+        return _same_name(self.identity.official_name, env.document.signer.full_name)
+
+    async def _sign_again(self, refused: list[Envelope], snapshot: bytes | None) -> list[str]:
+        done: list[str] = []
+        for env in refused:
+            if not self.can_sign_again(env):
+                logger.warning(
+                    "document %s (%s) was not counted by the bus and was signed by %s elsewhere: it "
+                    "must be signed again at the node's next position (GET .../envelopes/next)",
+                    env.message_id, env.document.document_id, env.document.signer.full_name,
+                )  # fmt: skip
+                continue
+            at = snapshot or await self.directory.current_hash()
+            name = await self._directory_name(at) or env.sender.name
+            again, _, _ = await self._publish_new(_Again(env), at, env.message_id, name)
+            logger.warning("document %s signed again at sequence %d", env.message_id, again.sequence)
+            done.append(env.message_id)
+        return done
+
+    async def _directory_name(self, snapshot: bytes) -> str | None:
+        """The org's name in the snapshot the envelope names (the bus binds ``sender.name`` to it);
+        None when the snapshot or the code is not found (the bus then refuses the envelope anyway)."""
+        found = await self.directory.snapshot(snapshot)
+        entry = found.entry(self.identity.org_code) if found is not None else None
+        return entry.name if entry is not None else None
 
     async def _publish_new(
-        self, draft: DocumentDraft | EnvelopeSource, snapshot: bytes, message_id: str | None
+        self, draft: DocumentDraft | EnvelopeSource, snapshot: bytes, message_id: str | None, name: str | None
     ) -> tuple[Envelope, bytes, RecordMetadata]:
         async with self.state.reserve() as slot:
             await self.flush_pending()
             unsigned = prepare_envelope(
                 self.identity, draft, sequence=slot.sequence, previous_hash=slot.previous_hash,
-                directory_snapshot=snapshot, message_id=message_id,
+                directory_snapshot=snapshot, message_id=message_id, sender_name=name,
             )  # fmt: skip
             if self.channel:
                 unsigned = unsigned.model_copy(update={"channel": self.channel})
@@ -308,36 +399,45 @@ class Sender:
             crash_point("send.moved")
         return env, digest, meta
 
-    def _uncounted(self, env: Envelope, digest: bytes, outcome: Outcome | None) -> Chain | None:
-        if outcome is None or outcome.accepted or outcome.chain is None:
+    def _uncounted(self, digest: bytes, outcome: Outcome | None) -> Chain | None:
+        """The bus's position when its notice says it did not count the envelope of ``digest``."""
+        notice = None if outcome is None else outcome.notice
+        if notice is None or bytes(notice.signing_hash) != digest or not uncounted(notice, self.channel):
             return None
-        chain = outcome.chain
-        if outcome.reason_code not in _UNCOUNTED or chain.channel != self.channel:
-            return None
-        if f"message id {env.message_id} already" in outcome.reason:
-            return None  # this id was delivered before: signing it again would be refused the same way
-        if chain.sequence == env.sequence and bytes(chain.signing_hash) == digest:
-            return None  # counted after all
-        return chain
+        return notice.chain
 
     async def send_signed(self, env: Envelope, raw: bytes, *, wait: float | None = None) -> SendResult:
         """Publish an envelope signed elsewhere (an official's token on the clerk's machine). It must
         carry this node's next sequence and previous hash (ContractError SEQUENCE_GAP otherwise: sign
-        again at the new position); the caller has checked its signatures."""
+        again at the new position); the caller has checked its signatures.
+
+        Raises :class:`ResignRequired` (SEQUENCE_GAP) when the envelope does not continue the
+        channel — after taking in the bus's notices since the last send — and, waiting, when the
+        bus answers that it did not count it (the node has then taken over the bus's position):
+        its ``sequence`` and ``previous_hash`` say where to sign it again."""
+        await self.recover()
         async with self.state.reserve() as slot:
             await self.flush_pending()
             if env.sequence != slot.sequence or env.previous_hash != slot.previous_hash:
                 detail = f"signed at sequence {env.sequence}; the node's next is {slot.sequence}"
-                raise ContractError(Reason.SEQUENCE_GAP, detail)
+                raise ResignRequired(detail, sequence=slot.sequence, previous_hash=slot.previous_hash)
             if env.channel != self.channel:
                 detail = f"signed in channel {env.channel!r}; this sender numbers channel {self.channel!r}"
                 raise ContractError(Reason.INVALID_FIELD, detail)
             digest = signing_hash(env)
+            self.state.mark_signed_elsewhere(env.message_id)
             slot.commit(digest, raw)
             meta = await self.publisher.publish_envelope(env, raw)
             crash_point("send.published")
             self.state.sent(slot.sequence, env.message_id)
-        return await self._result(env, digest, meta, wait)
+        result = await self._result(env, digest, meta, wait)
+        chain = self._uncounted(digest, result.outcome)
+        if chain is not None:  # numbered from a place the bus does not hold: its sealed position
+            async with self.state.reserve() as slot:
+                self.state.adopt(chain, ChainPosition(slot.sequence - 1, slot.previous_hash))
+            detail = f"the bus did not count it ({result.outcome and result.outcome.reason})"
+            raise ResignRequired(detail, sequence=chain.sequence + 1, previous_hash=bytes(chain.signing_hash))
+        return result
 
     async def _result(
         self, env: Envelope, digest: bytes, meta: RecordMetadata, wait: float | None

@@ -22,7 +22,7 @@ from schemas.errors import ContractError
 from schemas.reasons import Reason
 from schemas.receipt import StatusCode
 
-__all__ = ["Recall", "RecipientState", "follow", "follows"]
+__all__ = ["DONE", "Recall", "RecipientState", "follow", "follows"]
 
 S = StatusCode
 # progress code -> the progress codes that may come next (the same code again is a repeat)
@@ -36,6 +36,9 @@ _NEXT: dict[StatusCode | None, frozenset[StatusCode]] = {
     S.DONE: frozenset(),
 }
 _RECALL = frozenset({S.RECALL_REQUESTED, S.RECALL_AGREED, S.RECALL_REFUSED})
+# what counts as done: 05 and 06, as issue 13 groups them ("processing (04) / done (05, 06)"), not
+# DOMAIN.md's reading of 05 as "processing"; 06 may still follow a 05 (docs/NODE.md, "Status")
+DONE = frozenset({S.PROCESSING, S.DONE})
 
 
 class Recall(StrEnum):
@@ -54,11 +57,11 @@ class RecipientState:
 
     @property
     def settled(self) -> bool:
-        """Nothing more is awaited from this recipient: refused, done or recalled (and no recall
-        waits for an answer)."""
+        """Nothing more is awaited from this recipient: refused, done (05 or 06) or recalled (and
+        no recall waits for an answer)."""
         if self.recall is Recall.REQUESTED:
             return False
-        return self.recall is Recall.AGREED or self.progress in (S.REJECTED, S.DONE)
+        return self.recall is Recall.AGREED or self.progress is S.REJECTED or self.progress in DONE
 
     def to_bytes(self) -> bytes:
         return f"{self.progress.value if self.progress else '--'}/{self.recall.value}".encode()

@@ -70,6 +70,8 @@ class Reason(StrEnum):
     KEY_MISSING = "KEY_MISSING"  # a recipient the envelope reaches has no key wrap for its directory key
     KEY_INVALID = "KEY_INVALID"  # a wrapped document or content key does not open under the recipient's key
     BLOB_UNDECRYPTABLE = "BLOB_UNDECRYPTABLE"  # an encrypted chunk's tag fails under its content key
+    # --- sender name (consumers/bus/decide/rules.py, appended) ---
+    SENDER_NAME = "SENDER_NAME"  # sender.name is not the directory's name for the sender's code
     # --- not refusals: transport and local failures (schemas.errors.TransportError, OperationError) ---
     UNAVAILABLE = "UNAVAILABLE"  # the broker did not answer or acknowledge in time (retriable)
     TOPIC_MISSING = "TOPIC_MISSING"  # a topic the call needs does not exist (docbus topics apply)

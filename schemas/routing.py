@@ -40,6 +40,7 @@ class RoutePlan:
     sender: str  # dotted
     recipients: tuple[str, ...]
     redirected: tuple[tuple[str, str], ...]  # (closed code as named, its successor), sorted
+    sender_name: str = ""  # the sender's name in that snapshot (the rule ``sender.named``)
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -96,4 +97,6 @@ def route(
         chosen.update(members - {own})
     if not chosen:
         raise RoutingError(Reason.UNKNOWN_RECIPIENT, "the addresses resolve to no recipient")
-    return RoutePlan(snapshot.hash, own, tuple(sorted(chosen)), tuple(sorted(redirected)))
+    entry = snapshot.entry(own)
+    name = entry.name if entry is not None else ""
+    return RoutePlan(snapshot.hash, own, tuple(sorted(chosen)), tuple(sorted(redirected)), name)

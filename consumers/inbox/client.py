@@ -285,7 +285,8 @@ class InboxClient:
         kind = "notice" if origin == self.bus_org else "receipt"
         entry = {
             "receipt_id": receipt.message_id, "kind": kind, "envelope_id": receipt.envelope_id,
-            "document_id": receipt.document_id, "from": origin, "to": receipt.to_org,
+            "document_id": receipt.document_id, "signing_hash": bytes(receipt.signing_hash).hex(),
+            "from": origin, "to": receipt.to_org,
             "status": receipt.status.value, "reason": receipt.reason, "by": receipt.by_name,
             "at": receipt.at.isoformat(), "received_at": self.now().isoformat(), "seal": verified,
         }  # fmt: skip

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from consumers.trust import TrustPolicy
 from schemas.canonical import receipt_signing_input
 from schemas.errors import ContractError, TrustError
-from schemas.lifecycle import Recall, RecipientState, follow
+from schemas.lifecycle import DONE, Recall, RecipientState, follow
 from schemas.orgcode import canonical_org_code
 from schemas.receipt import Receipt, StatusCode, parse_receipt
 from schemas.topics import ROUTED, parse_status_key
@@ -80,16 +80,17 @@ class StatusRow:
 
     @property
     def stage(self) -> str:
-        """One word for where it stands: recalled, recall asked, refused, done, processing,
-        accepted, arrived, delivered (by the bus, nothing from the recipient yet) or addressed."""
+        """One word for where it stands: recalled, recall asked, refused, done (05, 06), processing
+        (04), accepted, arrived, delivered (by the bus, nothing from the recipient yet) or addressed."""
         st = self.state
         if st.recall is Recall.AGREED:
             return "recalled"
         if st.recall is Recall.REQUESTED:
             return "recall asked"
+        if st.progress in DONE:
+            return "done"
         progress = {
-            S.REJECTED: "refused", S.DONE: "done", S.PROCESSING: "processing", S.ASSIGNED: "processing",
-            S.ACCEPTED: "accepted", S.ARRIVED: "arrived",
+            S.REJECTED: "refused", S.ASSIGNED: "processing", S.ACCEPTED: "accepted", S.ARRIVED: "arrived",
         }  # fmt: skip
         if st.progress is not None:
             return progress[st.progress]

@@ -329,7 +329,7 @@ def _counts(report: StatusReport) -> dict[str, int]:
         "accepted": sum(S.ACCEPTED in r.times for r in rows),
         "refused": sum(r.state.progress is S.REJECTED for r in rows),
         "processing": sum(r.stage == "processing" for r in rows),
-        "done": sum(r.state.progress is S.DONE for r in rows),
+        "done": sum(r.stage == "done" for r in rows),
         "recalled": sum(r.state.recall is Recall.AGREED for r in rows),
         "outstanding": len(report.outstanding),
         "ignored": len(report.ignored),

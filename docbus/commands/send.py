@@ -123,6 +123,8 @@ def _report(result: SendResult, waited: bool) -> None:
     out.print(f"message id   {result.message_id}")
     out.print(f"document id  {result.document_id}")
     out.print(f"sequence     {result.sequence}   ({result.topic}[{result.partition}]@{result.offset})")
+    for earlier in result.signed_again:  # an earlier --no-wait send the bus had not counted
+        err.print(f"[yellow]signed again[/] {earlier}: the bus had not counted it (the node resynced first)")
     if not waited:
         return
     outcome = result.outcome

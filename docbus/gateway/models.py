@@ -124,7 +124,10 @@ class DocumentStatus(BaseModel):
     document_id: str
     sequence: int
     state: Literal["pending", "accepted", "refused"]
-    outcome: NoticeOut | None
+    outcome: NoticeOut | None  # about the copy the node holds now (``sequence``)
+    # notices about earlier copies of this document the bus did not count (SEQUENCE_GAP / REPLAY):
+    # the node resynced and signed it again under the same message id (docs/adr/0003-continuity.md)
+    earlier: list[NoticeOut] = []
     recipients: list[RecipientStatus]
     receipts: list[ReceiptLogEntry]
 

@@ -26,6 +26,7 @@ from producers.publisher import PublishError
 from producers.reader import ReadError
 from producers.send import INLINE_MAX_BYTES, Sender
 from schemas.connection import KafkaConnection
+from schemas.errors import DocbusError
 
 __all__ = ["OrgNode"]
 
@@ -62,12 +63,16 @@ class OrgNode:
         self.changed = asyncio.Condition()
         self._refresh = refresh
         self._task: asyncio.Task[None] | None = None
+        self._recovering: asyncio.Task[None] | None = None
+        self._recover_again = False
 
     async def start(self) -> None:
         await self.sender.__aenter__()
         self._task = asyncio.create_task(self._receive(), name=f"inbox-{self.org}")
 
     async def stop(self) -> None:
+        if self._recovering is not None:
+            await asyncio.gather(self._recovering, return_exceptions=True)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -84,8 +89,29 @@ class OrgNode:
 
     async def _event(self, event: InboxEvent) -> None:
         logger.info("inbox %s: %s %s %s", self.org, event.kind, event.message_id, event.detail)
+        if event.kind == "notice" and event.detail.startswith("02 "):
+            # a refusal of an asynchronous submit: if the bus did not count it, resync and sign the
+            # document again now, not at the org's next submit (producers/send.py, Sender.recover)
+            self._recover_again = True
+            if self._recovering is None:
+                self._recovering = asyncio.create_task(self._recover(), name=f"recover-{self.org}")
         async with self.changed:
             self.changed.notify_all()
+
+    async def _recover(self) -> None:
+        try:
+            while self._recover_again:  # a refusal that came while recovering: read the notices again
+                self._recover_again = False
+                again = await self.sender.recover()
+                if again:
+                    logger.warning("%s: signed again, the bus had not counted them: %s", self.org, again)
+        except (DocbusError, KafkaError, OSError, LookupError) as exc:
+            logger.warning("%s: resync after a refusal failed (%r); the next submit tries again",
+                           self.org, exc)  # fmt: skip
+        finally:
+            self._recovering = None
+            async with self.changed:
+                self.changed.notify_all()
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Wait until ``predicate()`` holds after an inbox event (or at once); False on timeout."""

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from producers.send import ResignRequired
 from schemas.errors import DocbusError, OperationError, TransportError
 from schemas.reasons import Reason
 
@@ -55,6 +56,9 @@ class Problem(BaseModel):
     detail: str = ""
     reason: str
     field: str | None = None
+    # SEQUENCE_GAP for an envelope signed elsewhere: where to sign it again (producers.send.ResignRequired)
+    sequence: int | None = None
+    previous_hash: str | None = None
 
 
 class GatewayError(Exception):
@@ -90,11 +94,13 @@ def status_of(error: DocbusError) -> int:
 
 
 def problem_response(
-    status: int, reason: str, detail: str, field: str | None = None, headers: dict[str, str] | None = None
+    status: int, reason: str, detail: str, field: str | None = None, headers: dict[str, str] | None = None,
+    *, sequence: int | None = None, previous_hash: str | None = None,
 ) -> JSONResponse:
     body = Problem(
-        title=_TITLES.get(status, "Error"), status=status, detail=detail, reason=reason, field=field
-    )
+        title=_TITLES.get(status, "Error"), status=status, detail=detail, reason=reason, field=field,
+        sequence=sequence, previous_hash=previous_hash,
+    )  # fmt: skip
     return JSONResponse(
         body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_TYPE, headers=headers
     )
@@ -118,6 +124,9 @@ async def _on_gateway(request: Request, exc: Exception) -> JSONResponse:
 async def _on_docbus(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DocbusError)
     field = getattr(exc, "field", None)
+    if isinstance(exc, ResignRequired):
+        return problem_response(status_of(exc), exc.reason.value, exc.detail, field,
+                                sequence=exc.sequence, previous_hash=exc.previous_hash.hex())  # fmt: skip
     return problem_response(status_of(exc), exc.reason.value, exc.detail, field)
 
 

@@ -32,9 +32,10 @@ from docbus.gateway.submit import idempotent, notice_out, recover
 from producers.builder import DocumentDraft
 from producers.edxml import SignatureVerdict, parse_package
 from producers.keys import make_signature
+from producers.notices import may_be_uncounted
 from producers.reader import ReadError, read_to_end
 from producers.send import Outcome as Notice
-from schemas.canonical import envelope_signing_input
+from schemas.canonical import envelope_signing_input, signing_hash
 from schemas.codec import encode
 from schemas.document import Priority
 from schemas.envelope import Envelope, check_envelope, parse_envelope
@@ -220,19 +221,28 @@ async def submit_envelope(
 
 @router.get("/v1/orgs/{org}/envelopes/next", summary="Where the next pre-signed envelope must stand")
 async def next_position(gw: GatewayDep, node: Node) -> NextPosition:
+    await node.sender.recover()  # a refusal since the last submit that the bus did not count: resync first
     position = node.state.read()
     snapshot = await node.sender.directory.current_hash(timeout=gw.bus.directory_timeout)
     return NextPosition(org=node.org, sequence=position.sequence + 1, previous_hash=position.last_hash.hex(),
                         directory_snapshot=snapshot.hex())  # fmt: skip
 
 
-def _notice(node: OrgNode, message_id: str) -> Notice | None:
-    for r in node.store.receipts():
-        if r["kind"] == "notice" and r["envelope_id"] == message_id and r["seal"] == "valid":
-            return Notice(
-                StatusCode(r["status"]), r["reason"], datetime.fromisoformat(r["at"]), r["receipt_id"]
-            )
-    return None
+def _notices(node: OrgNode, message_id: str) -> list[tuple[str, Notice]]:
+    """The bus's sealed notices about ``message_id``, each with the signing hash it answers."""
+    return [
+        (r.get("signing_hash", ""),
+         Notice(StatusCode(r["status"]), r["reason"], datetime.fromisoformat(r["at"]), r["receipt_id"]))
+        for r in node.store.receipts()
+        if r["kind"] == "notice" and r["envelope_id"] == message_id and r["seal"] == "valid"
+    ]  # fmt: skip
+
+
+def _notice(node: OrgNode, message_id: str, digest: str = "") -> Notice | None:
+    """The notice about the copy of ``digest`` (the one the node holds now: a document signed again
+    after the bus did not count it keeps its id); any, for a log written before hashes were kept."""
+    found = _notices(node, message_id)
+    return next((n for h, n in found if h == digest), None) or next((n for h, n in found if not h), None)
 
 
 def log_entries(node: OrgNode, envelope_id: str | None = None) -> list[ReceiptLogEntry]:
@@ -302,19 +312,28 @@ async def document_status(
         raise GatewayError(
             404, GatewayReason.NOT_FOUND, f"{node.org} did not send {message_id} from this node"
         )
-    env = parse_envelope(raw)
+
+    def current() -> tuple[Envelope, str, Notice | None]:
+        """The copy the node holds now (signed again after an uncounted refusal?) and its notice;
+        no notice while a refusal the node is answering by signing again is the latest word."""
+        env = parse_envelope(node.state.sent_envelope(message_id) or raw)
+        digest = signing_hash(env).hex()
+        notice = _notice(node, message_id, digest)
+        again = notice is not None and not notice.accepted and may_be_uncounted(notice.reason, message_id)
+        return env, digest, None if again and node.sender.can_sign_again(env) else notice
 
     def ready() -> bool:
         if until is None:
-            return _notice(node, message_id) is not None
+            return current()[2] is not None
         return any(e.status == until.value for e in log_entries(node, message_id))
 
     await node.wait_for(ready, min(wait, gw.settings.gateway_max_wait))
-    notice = _notice(node, message_id)
+    env, digest, notice = current()
     outcome = notice_out(notice) if notice is not None else None
     state = "pending" if outcome is None else ("accepted" if outcome.accepted else "refused")
+    earlier = [notice_out(n) for h, n in _notices(node, message_id) if h and h != digest]
     return DocumentStatus(
         org=node.org, message_id=message_id, document_id=env.document.document_id, sequence=env.sequence,
-        state=state, outcome=outcome, recipients=await _recipients(gw, env),
+        state=state, outcome=outcome, earlier=earlier, recipients=await _recipients(gw, env),
         receipts=[e for e in log_entries(node, message_id) if e.kind == "receipt"],
     )  # fmt: skip

@@ -61,8 +61,10 @@ def build_lab(folder: Path) -> Lab:
     # CAs from about three years back, so a certificate that expired long ago still chains
     ca = Authority.init(folder, PASS, now=now - timedelta(days=1000))
     codes = ("G03", "G03.BUS", "H01", "H02", "H03", "H04", "G03.U001", "G03.U002")
+    sector = build_sector(4, 2, with_bus=True)
+    names = {entry.code: entry.name for entry in sector}  # a seal is named as its directory entry
     with ca.batch():
-        seals = {c: ca.issue_org(c, f"Tổ chức {c}") for c in codes}
+        seals = {c: ca.issue_org(c, names[c]) for c in codes}
         officials = {c: ca.issue_official(c, f"Cán bộ {c}", "Chánh Văn phòng") for c in codes[:6]}
         long_ago, later = now - timedelta(days=400), now + timedelta(days=30)
         extra = {
@@ -78,7 +80,7 @@ def build_lab(folder: Path) -> Lab:
     ca.revoke(f"{extra['revoked'].cert.serial_number:x}")
     ca.publish_crl()
     g03 = NodeIdentity("G03", provider(seals["G03"]), provider(officials["G03"]))
-    entries = seal_entries(build_sector(4, 2, with_bus=True), g03.seal)
+    entries = seal_entries(sector, g03.seal)
     return Lab(folder, ca, entries, DirectorySnapshot.build(entries).hash, seals, officials, extra)
 
 

@@ -216,14 +216,16 @@ async def test_document_identity_and_text_are_refused_each_with_its_code(
     kafka_conn: KafkaConnection, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
 ) -> None:
     """On the real bus: a header signed by a department official but naming the minister as signer
-    (SIGNER_MISMATCH), an NFD subject (TEXT_NOT_NFC), a file name with a bidi override and a NUL in
-    a subject (FORBIDDEN_CHARACTER) — all accepted before; each quarantined, the sender told, and
-    its next envelope delivered."""
+    (SIGNER_MISMATCH), a sender name that is not the directory's for its code (SENDER_NAME), an NFD
+    subject (TEXT_NOT_NFC), a file name with a bidi override and a NUL in a subject
+    (FORBIDDEN_CHARACTER) — all accepted before; each quarantined, the sender told, and its next
+    envelope delivered."""
     start = await end_offsets(kafka_conn, [QUARANTINE_TOPIC, inbox_topic("H02"), inbox_topic("G03")])
     g03 = senders("G03")
     nfd = unicodedata.normalize("NFD", "Về việc tuyển sinh")
     cases = [
         (g03.variant(("H02",), signer=MINISTER), "SIGNER_MISMATCH"),
+        (g03.variant(("H02",), sender_name="Trường Đại học Sư phạm Hà Nội"), "SENDER_NAME"),
         (g03.variant(("H02",), subject=nfd), "TEXT_NOT_NFC"),
         (g03.variant(("H02",), payload=named_payload("cv\u202efdp.exe")), "FORBIDDEN_CHARACTER"),
         (g03.variant(("H02",), subject="a\x00b"), "FORBIDDEN_CHARACTER"),
@@ -240,7 +242,8 @@ async def test_document_identity_and_text_are_refused_each_with_its_code(
         }
 
     def done(records: Records) -> bool:
-        return has(records, inbox_topic("H02"), good_env.message_id.encode()) and len(told(records)) == 4
+        got = len(told(records)) == len(cases)
+        return got and has(records, inbox_topic("H02"), good_env.message_id.encode())
 
     records = await read_until(kafka_conn, start, done, bus=bus_process)
     assert done(records), f"bus log: {bus_process.log.read_text()[-3000:]}"

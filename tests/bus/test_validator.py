@@ -205,11 +205,13 @@ def test_a_field_bug_under_a_forged_seal_tells_nobody(world: World, bus: Harness
 
 def test_document_identity_and_text(world: World, bus: Harness) -> None:
     """A signed header whose signer is not the signing official (a department official signing as
-    "TM. Bộ trưởng"), an NFD subject and a bidi override in a file name: each refused with its own
-    code, and answered (the sender's seal verifies)."""
+    "TM. Bộ trưởng"), a sender name that is not the directory's (a department calling itself the
+    ministry), an NFD subject and a bidi override in a file name: each refused with its own code,
+    and answered (the sender's seal verifies)."""
     sender = world.sender("H01")
     cases = {
         Reason.SIGNER_MISMATCH: sender.variant(("H02",), signer=MINISTER),
+        Reason.SENDER_NAME: sender.variant(("H02",), sender_name="Bộ Giáo dục và Đào tạo"),
         Reason.TEXT_NOT_NFC: sender.variant(("H02",), subject=unicodedata.normalize("NFD", "Về việc")),
         Reason.FORBIDDEN_CHARACTER: sender.variant(("H02",), payload=named_payload("cv\u202efdp.exe")),
     }
@@ -217,6 +219,8 @@ def test_document_identity_and_text(world: World, bus: Harness) -> None:
         d = rejected(bus.check(raw_of(env)), reason)
         assert d.notify and d.sender == "H01", d.detail
     assert isinstance(bus.check(sender.envelope(("H02",))[1]), Accepted)  # its chain carries on
+    spaced = sender.variant(("H02",), sender_name="  sở gd&đt   HÀ NỘI ")  # case and spacing aside
+    assert isinstance(bus.check(raw_of(spaced)), Accepted)
 
 
 def test_a_document_number_is_one_document_per_issuer_and_year(world: World, bus: Harness) -> None:

@@ -46,9 +46,11 @@ class World:
 
 def build_world(folder: Path) -> World:
     ca = Authority.init(folder, PASSPHRASE.encode())
+    sector = build_sector(len(DEPARTMENTS), len(UNIVERSITIES), with_bus=True)
+    names = {entry.code: entry.name for entry in sector}  # a seal is named as its directory entry
     with ca.batch():
         for code in ("G03", "G03.BUS", *DEPARTMENTS, *UNIVERSITIES):
-            ca.issue_org(code, f"Tổ chức {code}")
+            ca.issue_org(code, names[code])
         for code in SENDERS:
             ca.issue_official(code, f"Cán bộ {code}", "Chánh Văn phòng")
     ca.revoke(REVOKED)
@@ -57,7 +59,6 @@ def build_world(folder: Path) -> World:
     for code in (*DEPARTMENTS, *UNIVERSITIES):
         if code not in identities:
             identities[code] = NodeIdentity.from_pki(folder, code, PASSPHRASE)
-    sector = build_sector(len(DEPARTMENTS), len(UNIVERSITIES), with_bus=True)
     entries = seal_entries(with_encryption_certificates(sector, folder), identities["G03"].seal)
     return World(folder, entries, DirectorySnapshot.build(entries).hash, identities)
 
@@ -144,12 +145,16 @@ class Sender:
 
 
     def variant(self, recipients: tuple[str, ...], *, payload: Payload | None = None,
-                edxml: EdxmlDetails | None = None, **document: object) -> Envelope:
-        """A properly signed envelope whose header fields (``document``: subject=..., signer=...) or
-        payload were set after building, unchecked: what a vendor's own builder might sign."""
+                edxml: EdxmlDetails | None = None, sender_name: str | None = None,
+                **document: object) -> Envelope:
+        """A properly signed envelope whose header fields (``document``: subject=..., signer=...),
+        payload or sender name were set after building, unchecked: what a vendor's own builder
+        might sign."""
         env, _ = self.envelope(recipients, advance=False)
         doc = env.document.model_copy(update=document)
         update: dict[str, object] = {"document": doc, "signatures": []}
+        if sender_name is not None:
+            update["sender"] = env.sender.model_copy(update={"name": sender_name})
         if payload is not None:
             update["payload"] = payload
         if edxml is not None:

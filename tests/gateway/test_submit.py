@@ -4,6 +4,9 @@ refused with a problem+json reason before anything is sent."""
 from __future__ import annotations
 
 import json
+import shutil
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,11 +97,11 @@ def test_bad_input_is_a_problem_with_a_reason(exchange: Exchange) -> None:
         _problem(http.get(f"{url}/inbox"), 401, "UNAUTHENTICATED")
 
 
-def _signed_by_the_official(clerk: NodeIdentity, at: dict[str, Any]) -> tuple[str, bytes]:
+def _signed_by_the_official(clerk: NodeIdentity, at: dict[str, Any], number: str = "18") -> tuple[str, bytes]:
     """What the clerk's machine builds: the envelope at the node's next position, the official's
     signature only (the gateway adds the organisation's seal)."""
     draft = DocumentDraft(
-        document_type=DocumentType.CONG_VAN, code_number="18", code_notation="ĐHBK-HCTH",
+        document_type=DocumentType.CONG_VAN, code_number=number, code_notation="ĐHBK-HCTH",
         subject="V/v ký số tại máy văn thư", recipients=[MOET],
         payload=Payload.of("to-trinh.pdf", "application/pdf", b"%PDF-1.7 to trinh"),
     )  # fmt: skip
@@ -123,3 +126,76 @@ def test_an_envelope_the_official_signed_elsewhere_gets_the_seal_and_is_sent(exc
         assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
         _, late = _signed_by_the_official(clerk, at)  # signed at the position just used
         _problem(http.post(f"/v1/orgs/{UNI}/envelopes", content=late, headers=octets), 409, "SEQUENCE_GAP")
+
+
+def _number() -> str:
+    return str(uuid.uuid4().int % 10**9)  # one số/ký hiệu per document (DUPLICATE_DOCUMENT)
+
+
+def _roll_back(state: Path, backup: Path) -> None:
+    """The node's state folder restored from ``backup`` (last night's copy) under a running gateway."""
+    shutil.rmtree(state)
+    shutil.copytree(backup, state)
+
+
+def test_an_asynchronous_submit_from_a_rolled_back_node_recovers_by_itself(
+    exchange: Exchange, tmp_path: Path
+) -> None:
+    """A submit not waited for (202 pending) from a node whose state folder was restored from an old
+    backup: the bus refuses it as not counted (sealed 02), nobody is waiting — the gateway reads the
+    notice, takes the bus's position and signs the document again; its outcome says accepted, at a
+    new sequence, and lists the earlier refusal."""
+    state = exchange.home / "nodes" / UNI / "state"
+    with exchange.uni.client() as http:
+        def submit(**params: int) -> dict[str, Any]:
+            files = _files({**META, "number": _number()})
+            r = http.post(f"/v1/orgs/{UNI}/documents", params=params, files=files)
+            assert r.status_code == 202, r.text
+            return dict(r.json())
+
+        assert submit(wait=30)["state"] == "accepted"
+        shutil.copytree(state, tmp_path / "backup")
+        assert submit(wait=30)["state"] == "accepted"
+        _roll_back(state, tmp_path / "backup")
+        sent = submit()
+        assert sent["state"] == "pending"
+        r = http.get(f"/v1/orgs/{UNI}/documents/{sent['message_id']}", params={"wait": 60})
+        assert r.status_code == 200, r.text
+        status = r.json()
+        assert status["state"] == "accepted", (status, exchange.uni.log.read_text()[-3000:])
+        assert status["sequence"] > sent["sequence"]
+        refusals = [e["reason"].split(":")[0] for e in status["earlier"]]
+        assert refusals in (["SEQUENCE_GAP"], ["REPLAY"]), status
+        assert submit(wait=30)["state"] == "accepted"  # and the org sends on
+
+
+def test_an_envelope_signed_elsewhere_that_the_bus_did_not_count_says_where_to_sign_again(
+    exchange: Exchange, tmp_path: Path
+) -> None:
+    """An envelope the official signed on a token at the position the node gave (GET next), but the
+    node's state folder was behind the bus (restored from a backup): the node cannot sign it again
+    itself, so the submit is answered 409 SEQUENCE_GAP with the position to sign at — which
+    GET next now gives too — and the envelope signed there is accepted."""
+    clerk = NodeIdentity.from_pki(exchange.world.pki, UNI, PASSPHRASE, "*")  # the official's token
+    octets = {"Content-Type": "application/octet-stream"}
+    state = exchange.home / "nodes" / UNI / "state"
+    with exchange.uni.client() as http:
+        shutil.copytree(state, tmp_path / "backup")
+        at = http.get(f"/v1/orgs/{UNI}/envelopes/next").json()
+        _, raw = _signed_by_the_official(clerk, at, _number())
+        first = http.post(f"/v1/orgs/{UNI}/envelopes", params={"wait": 30}, content=raw, headers=octets)
+        assert first.status_code == 202 and first.json()["state"] == "accepted", first.text
+        _roll_back(state, tmp_path / "backup")
+        stale = http.get(f"/v1/orgs/{UNI}/envelopes/next").json()
+        assert stale["sequence"] == at["sequence"]  # nothing told the node otherwise yet
+        _, late = _signed_by_the_official(clerk, stale, _number())
+        refused = http.post(f"/v1/orgs/{UNI}/envelopes", params={"wait": 30}, content=late, headers=octets)
+        _problem(refused, 409, "SEQUENCE_GAP")
+        where = refused.json()
+        assert where["sequence"] == at["sequence"] + 1, where
+        assert where["previous_hash"] == first.json()["signing_hash"], where
+        fresh = http.get(f"/v1/orgs/{UNI}/envelopes/next").json()
+        assert (fresh["sequence"], fresh["previous_hash"]) == (where["sequence"], where["previous_hash"])
+        _, again = _signed_by_the_official(clerk, fresh, _number())
+        sent = http.post(f"/v1/orgs/{UNI}/envelopes", params={"wait": 30}, content=again, headers=octets)
+        assert sent.status_code == 202 and sent.json()["state"] == "accepted", sent.text

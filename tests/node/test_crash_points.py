@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import uuid
 from collections import Counter
@@ -16,8 +17,10 @@ from pathlib import Path
 import pytest
 from aiokafka import ConsumerRecord
 
+from docbus.pki_folder import trust_policy_from_pki
 from producers.faults import CRASH_EXIT, CRASH_POINTS
 from producers.identity import NodeIdentity
+from producers.resync import read_positions
 from schemas.connection import KafkaConnection
 from schemas.receipt import StatusCode
 from schemas.topics import INGRESS_TOPIC, inbox_topic
@@ -80,15 +83,49 @@ async def test_a_state_folder_rolled_back_resyncs_itself_from_the_bus_notice(
     shutil.rmtree(node.state)
     shutil.copytree(backup, node.state)  # restored: two envelopes behind the bus
     node.send(tmp_path, numbers[3])  # refused as not counted, resynced, signed again: accepted
-    # killed right after adopting the bus's position: the next start goes on from it
+    # killed right after adopting the bus's position, before signing the document again: the next
+    # send goes on from that position and first signs the refused document again (its 02 is in the
+    # inbox), so the clerk sends only the next one
     shutil.rmtree(node.state)
     shutil.copytree(backup, node.state)
     node.send(tmp_path, numbers[4], crash="resync.adopted")
     last = new_number()
-    node.send(tmp_path, numbers[4])
-    node.send(tmp_path, last)
+    out = node.send(tmp_path, last)
+    assert "signed again" in out, out
     got = await delivered(kafka_conn, start, TO, {*numbers, last})
     assert got == dict.fromkeys([*numbers, last], 1)
+
+
+async def test_a_no_wait_send_from_a_rolled_back_folder_recovers_at_the_next_send(
+    kafka_conn: KafkaConnection, node: CliSender, dispatch: Dispatch, tmp_path: Path
+) -> None:
+    """``docbus send --no-wait`` from a state folder restored from an old backup: the bus refuses
+    the envelope as not counted (a sealed 02) and nobody waits for the notice. The channel's next
+    send — itself not waiting — reads the notices first, takes the bus's position, signs the refused
+    document again and then its own: every document delivered once, no operator."""
+    start = await end_offsets(kafka_conn, [inbox_topic(TO), inbox_topic(FROM)])
+    kept, between, lost, nxt, last = (new_number() for _ in range(5))
+    node.send(tmp_path, kept)
+    backup = tmp_path / "backup"
+    shutil.copytree(node.state, backup)
+    node.send(tmp_path, between)
+    shutil.rmtree(node.state)
+    shutil.copytree(backup, node.state)  # one envelope behind the bus
+    published = node.send(tmp_path, lost, wait=False)
+    mid = re.search(r"message id\s+(\S+)", published)
+    assert mid is not None, published
+
+    def refused(records: Records) -> list[str]:
+        found = bus_notices(records, dispatch.world)
+        return [n.reason for n in found if n.envelope_id == mid[1] and n.status is StatusCode.REJECTED]
+
+    records = await read_until(kafka_conn, start, lambda rs: bool(refused(rs)))  # nobody waited for it
+    assert refused(records)[0].split(":")[0] in ("SEQUENCE_GAP", "REPLAY"), refused(records)
+    out = node.send(tmp_path, nxt, wait=False)
+    assert f"signed again {mid[1]}" in " ".join(out.split()), out
+    node.send(tmp_path, last)  # waits: accepted at once
+    got = await delivered(kafka_conn, start, TO, {kept, between, lost, nxt, last})
+    assert got == dict.fromkeys([kept, between, lost, nxt, last], 1)
 
 
 async def test_a_lost_state_folder_and_docbus_node_resync(
@@ -111,6 +148,21 @@ async def test_a_lost_state_folder_and_docbus_node_resync(
     out = node.send(tmp_path, b)
     assert "rejected" not in out
     assert await delivered(kafka_conn, start, TO, {a, b}) == {a: 1, b: 1}
+
+
+async def test_node_resync_streams_the_inbox_keeping_the_newest_notice_of_each_channel(
+    kafka_conn: KafkaConnection, node: CliSender, tmp_path: Path
+) -> None:
+    """``docbus node resync`` reads an inbox that holds every document the org received: it keeps
+    one notice per channel while it streams (not the whole topic), the furthest of each."""
+    for number, channel in [(new_number(), ""), (new_number(), "stream"), (new_number(), "")]:
+        node.send(tmp_path, number, channel=channel)
+    policy = trust_policy_from_pki(Path(node.env["DOCBUS_PKI_DIR"]))
+    kept = await read_positions(kafka_conn, FROM, policy, timeout=60)
+    by_channel = {n.chain.channel: n.chain.sequence for n in kept if n.chain is not None}
+    assert len(kept) == len(by_channel) and {"", "stream"} <= set(by_channel), kept
+    held = [json.loads((node.state / f"{FROM}{tail}.state.json").read_text()) for tail in ("", "+stream")]
+    assert (by_channel[""], by_channel["stream"]) == (held[0]["sequence"], held[1]["sequence"])
 
 
 async def test_a_second_product_sends_concurrently_in_its_own_channel_and_survives_a_kill(

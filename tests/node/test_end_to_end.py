@@ -4,11 +4,14 @@ the commands a clerk uses: send (waiting for the bus), inbox, receipt, status.""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +21,10 @@ import pytest
 
 from docbus.directory_load import ensure_topics, publish_entries
 from infra.pki import Authority
+from producers.identity import NodeIdentity
+from schemas.codec import decode
 from schemas.connection import KafkaConnection
+from schemas.envelope import Envelope
 from schemas.receipt import StatusCode, is_receipt, parse_receipt
 from schemas.topics import inbox_topic
 from tests.bus.conftest import bus_env, start_bus
@@ -167,3 +173,69 @@ def _status_json(d: Dispatch, mid: str, exit_code: int = 3) -> dict[str, dict[st
     document = json.loads(shown.stdout)
     assert document["ignored"] == [] and document["counts"]["recipients"] == 2
     return {r["recipient"]: r for r in document["recipients"]}
+
+
+async def test_a_node_takes_its_name_from_the_directory_not_its_certificate(
+    kafka_conn: KafkaConnection, dispatch: Dispatch, tmp_path: Path
+) -> None:
+    """The seal certificate of G03.U001 names it otherwise than the signed directory does (a CA's
+    spelling, "Tổ chức G03.U001"): ``docbus send`` signs ``sender.name`` as the directory states it
+    and the bus, which refuses any other name (SENDER_NAME), delivers it."""
+    pki = tmp_path / "pki"
+    shutil.copytree(dispatch.world.pki, pki)
+    Authority(pki, PASSPHRASE.encode()).issue_org("G03.U001", "Tổ chức G03.U001")
+    assert NodeIdentity.from_pki(pki, "G03.U001", PASSPHRASE).org_name == "Tổ chức G03.U001"
+    letter = tmp_path / "cv.pdf"
+    letter.write_bytes(b"%PDF-1.7 ten theo danh ba")
+    start = await end_offsets(kafka_conn, [inbox_topic("G03.U002")])
+    elsewhere = dataclasses.replace(dispatch, env={**dispatch.env, "DOCBUS_PKI_DIR": str(pki)})
+    sent = docbus(
+        elsewhere, "send", "--org", "G03.U001", "--to", "G03.U002", "--number", str(uuid.uuid4().int % 10**9),
+        "--notation", "ĐHSP-TEN", "--subject", "V/v tên đơn vị", "--file", str(letter), "--timeout", "60",
+    )  # fmt: skip
+    assert sent.returncode == 0 and "accepted by the bus" in sent.stdout, sent.stdout + sent.stderr
+    mid = re.search(r"message id\s+(\S+)", sent.stdout)
+    assert mid is not None
+
+    def copy(records: list) -> list[Envelope]:  # type: ignore[type-arg]
+        return [decode(r.value, Envelope) for r in records if r.key == mid[1].encode()]
+
+    got = copy(await read_until(kafka_conn, start, lambda rs: bool(copy(rs)), timeout=45))
+    assert got[0].sender.name == "Trường Đại học Sư phạm Hà Nội"
+
+
+async def test_status_shows_04_as_processing_and_05_and_06_as_done(
+    kafka_conn: KafkaConnection, dispatch: Dispatch, tmp_path: Path
+) -> None:
+    """Issue 13's reading of the status codes, on the real bus: after 04 the recipient is
+    processing and outstanding (exit 3); after 05 it is done and nobody is outstanding (exit 0); a 06
+    after the 05 is still done, its time shown."""
+    letter = tmp_path / "cv.pdf"
+    letter.write_bytes(b"%PDF-1.7 xu ly")
+    sent = docbus(
+        dispatch, "send", "--org", "G03.U001", "--to", "G03.U002", "--number", str(uuid.uuid4().int % 10**9),
+        "--notation", "ĐHSP-XL", "--subject", "V/v xử lý", "--file", str(letter), "--timeout", "60",
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    mid = re.search(r"message id\s+(\S+)", sent.stdout)
+    assert mid is not None
+    assert docbus(dispatch, "inbox", "--org", "G03.U002").returncode == 0
+    status_start = await end_offsets(kafka_conn, ["docbus.status"])
+
+    async def answer(code: str) -> tuple[int, dict[str, Any], dict[str, Any]]:
+        given = docbus(dispatch, "receipt", mid[1], "--org", "G03.U002", "--status", code)
+        assert given.returncode == 0, given.stdout + given.stderr
+        key = f"{mid[1]}/G03.U002/{code}".encode()
+        await read_until(kafka_conn, status_start, lambda rs: any(r.key == key for r in rs), timeout=45)
+        shown = docbus(dispatch, "status", mid[1], "--json")
+        document = json.loads(shown.stdout)
+        return shown.returncode, document["counts"], document["recipients"][0]
+
+    await answer("03")
+    code, counts, row = await answer("04")
+    assert (code, row["stage"], row["outstanding"], counts["processing"]) == (3, "processing", True, 1)
+    code, counts, row = await answer("05")
+    assert (code, row["stage"], row["outstanding"]) == (0, "done", False)
+    assert (counts["done"], counts["processing"]) == (1, 0)
+    code, counts, row = await answer("06")
+    assert (code, row["stage"], counts["done"]) == (0, "done", 1) and {"05", "06"} <= set(row["receipts"])

@@ -116,8 +116,14 @@ def test_a_send_resyncs_only_on_a_02_that_did_not_count_its_envelope(
     digest = signing_hash(env)
     now = datetime.now(UTC)
 
+    bus_identity = node_pki.identity("G03.BUS", official=None)
+
     def told(status: StatusCode, reason: str, chain: Chain | None) -> Chain | None:
-        return sender._uncounted(env, digest, Outcome(status, reason, now, "n", chain))
+        notice = make_receipt(
+            bus_identity, envelope_message_id=env.message_id, document_id=env.document.document_id,
+            signing_hash=digest, to_org=ORG, status=status, reason=reason or None, chain=chain,
+        )  # fmt: skip
+        return sender._uncounted(digest, Outcome(status, reason, now, "n", chain, notice))
 
     bus = Chain(channel="eoffice", sequence=7, signing_hash=_h("b7"))
     assert told(StatusCode.REJECTED, "REPLAY: sequence 2 <= last accepted 7", bus) == bus

@@ -54,14 +54,16 @@ class Exchange:
 def exchange(kafka_conn: KafkaConnection, tmp_path_factory: pytest.TempPathFactory) -> Exchange:
     root = tmp_path_factory.mktemp("ops")
     ca = Authority.init(root / "pki", PASSPHRASE.encode())
+    sector = build_sector(3, 2, with_bus=True)
+    names = {entry.code: entry.name for entry in sector}  # a seal is named as its directory entry
     with ca.batch():
         for code in ORGS:
-            ca.issue_org(code, f"Tổ chức {code}")
+            ca.issue_org(code, names[code])
         ca.issue_official("G03", "Cán bộ Bộ", "Chánh Văn phòng")
         ca.issue_official("H01", "Cán bộ Sở Một", "Giám đốc")
         ca.issue_official("H03", "Cán bộ Cũ", "Giám đốc", days=0)  # expired at once
     g03 = NodeIdentity.from_pki(root / "pki", "G03", PASSPHRASE)
-    entries = seal_entries(build_sector(3, 2, with_bus=True), g03.seal)
+    entries = seal_entries(sector, g03.seal)
     asyncio.run(ensure_topics(kafka_conn, entries))
     asyncio.run(publish_entries(kafka_conn, entries))
     (root / "home").mkdir()

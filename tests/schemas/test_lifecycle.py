@@ -44,7 +44,8 @@ def test_out_of_order_is_refused_with_a_reason(codes: tuple[str, ...], then: str
 
 
 def test_who_is_settled() -> None:
-    assert not replay().settled and not replay("01", "03", "05").settled
+    assert not replay().settled and not replay("01", "03", "04").settled
+    assert replay("01", "03", "05").settled and replay("01", "03", "04", "05", "06").settled  # done: 05, 06
     assert replay("02").settled and replay("01", "03", "06").settled and replay("01", "13", "15").settled
     assert not replay("01", "03", "06", "13").settled  # a recall waits for its answer
     assert replay("01", "03", "06", "13", "16").settled

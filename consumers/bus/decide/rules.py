@@ -249,6 +249,18 @@ def _signer_bound(s: Subject) -> None:
         raise Refusal(Reason.SIGNER_MISMATCH, detail)
 
 
+def _sender_named(s: Subject) -> None:
+    """``sender.name`` is the name the directory snapshot the envelope names gives the sender's
+    code (case and spacing aside): a university may not send as "Bộ Giáo dục và Đào tạo"."""
+    env = _envelope(s)
+    if s.plan is None:
+        raise Refusal(Reason.POLICY, "rule needs the routing plan first")
+    if not _same(env.sender.name, s.plan.sender_name):
+        named, listed = env.sender.name, s.plan.sender_name
+        detail = f"sender name {named!r} is not the directory's {listed!r} for {s.signer}"
+        raise Refusal(Reason.SENDER_NAME, detail)
+
+
 def _addressed(s: Subject) -> None:
     env = _envelope(s)
     if s.recipient is None:
@@ -317,6 +329,7 @@ SIGNING_TIME = Rule("signing_time.bounded", _signing_time)
 SEAL = Rule("seal", _seal)
 OFFICIAL = Rule("official", _official)
 SIGNER_BOUND = Rule("signer.bound", _signer_bound)
+SENDER_NAMED = Rule("sender.named", _sender_named)
 ADDRESSED = Rule("recipient.addressed", _addressed)
 ANSWERS_ROUTED = Rule("receipt.answers_routed", _answers_routed)
 DIRECTION = Rule("receipt.direction", _direction)
@@ -325,12 +338,13 @@ IN_ORDER = Rule("receipt.in_order", _in_order)
 RULES: dict[str, Rule] = {
     r.name: r
     for r in (DECODES_ENVELOPE, DECODES_RECEIPT, CONTRACT, ROUTABLE, FRESH, SIGNING_TIME, SEAL, OFFICIAL,
-              SIGNER_BOUND, ADDRESSED, ANSWERS_ROUTED, DIRECTION, IN_ORDER)
+              SIGNER_BOUND, SENDER_NAMED, ADDRESSED, ANSWERS_ROUTED, DIRECTION, IN_ORDER)
 }  # fmt: skip
 
 # cheapest first: contract, directory, clocks, then cryptography
 BUS_ENVELOPE = AllOf(
-    "bus.envelope", [DECODES_ENVELOPE, CONTRACT, ROUTABLE, FRESH, SIGNING_TIME, SEAL, OFFICIAL, SIGNER_BOUND]
+    "bus.envelope",
+    [DECODES_ENVELOPE, CONTRACT, ROUTABLE, FRESH, SIGNING_TIME, SEAL, OFFICIAL, SIGNER_BOUND, SENDER_NAMED],
 )
 RECIPIENT_ENVELOPE = AllOf("recipient.envelope", [*BUS_ENVELOPE.rules, ADDRESSED])
 RECIPIENT_RECEIPT = AllOf("recipient.receipt", [DECODES_RECEIPT, FRESH, SIGNING_TIME, SEAL])

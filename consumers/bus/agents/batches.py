@@ -1,8 +1,9 @@
 """The one batch loop of the bus's agents, fair across partitions and pipelined one batch deep:
 batch N+1 is decided while batch N's outputs are on their way, and N is finished in order behind it.
 
-Batches come from :class:`Lanes` (consumers/bus/agents/lanes.py): round robin over the source
-partitions, so a flood on one partition takes at most its share of each batch. Each batch of
+Batches come from :class:`Lanes` (consumers/bus/agents/lanes.py), filled straight from the
+agent's channel queue: round robin over the source partitions, so a flood on one partition takes
+at most its share of each batch. Each batch of
 source records is decided in order (the records a restarted consumer skipped first,
 consumers/bus/gaps.py), the producer is let run while the rest is decided (:class:`Pace`),
 and its outputs are handed to the writer. Finishing a batch — await its outputs' acknowledgements,
@@ -16,9 +17,10 @@ two batches not yet committed, recognised by position (ADR 0001)."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
+
+from faust.types import ChannelT
 
 from consumers.bus.agents.lanes import Lanes
 from consumers.bus.agents.pace import Pace
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AfterOutputs", "Futures", "Handler", "run_batches"]
 
-logger = logging.getLogger(__name__)
 
 Futures = list[Awaitable[Any]]
 Handler = Callable[["Bus", "SourceRecord"], Awaitable[Futures]]
@@ -54,13 +55,18 @@ async def run_batches(
     ``lanes`` read the stream ahead, a lane per partition, and make the batches fair."""
     await bus.ready()
     settings = bus.settings
-    chunks = stream.take_events(settings.batch_size, within=settings.batch_wait)  # type: ignore[attr-defined]
-    feed = asyncio.ensure_future(lanes.fill(chunks))
+
+    channel = stream.channel  # an agent's stream reads a channel (a clone of its topic)
+    if not isinstance(channel, ChannelT):
+        raise TypeError(f"{stream} reads no channel")
+    # the channel's queue, read straight into the lanes (not through the stream's iterator)
+    feed = asyncio.ensure_future(lanes.fill(channel.queue, _admit(bus)))
     pace = Pace(settings.batch_wait)
-    finishing: asyncio.Task[None] | None = None
     try:
         while True:
             events = await _next(lanes, settings.batch_size, feed)
+            if events is None:  # the reader never ends but by an error (raised by _next)
+                raise RuntimeError(f"{stream}: the channel reader ended")
             futures: Futures = []
             for event in events:
                 msg = event.message
@@ -69,23 +75,49 @@ async def run_batches(
                 futures += await handle(bus, msg)
                 await pace.tick()  # the producer sends what is decided while the rest is
             then = after_outputs() if after_outputs is not None else None
-            if finishing is not None:
-                await finishing  # in order: the batch before is committed first
-            finishing = asyncio.ensure_future(_finish(bus, futures, then, events))
+            previous, lanes.finishing = lanes.finishing, None
+            if previous is not None:
+                await previous  # in order: the batch before is committed first
+            lanes.finishing = asyncio.ensure_future(_finish(bus, futures, then, events))
     finally:
+        # the batch being finished is left to finish (its sender states and commit): an agent
+        # started again after a rebalance awaits it before finishing its own first batch
         feed.cancel()
-        if finishing is not None and not finishing.done():
-            finishing.cancel()  # the agent stops (shutdown): uncommitted, redone later
 
 
-async def _next(lanes: Lanes, size: int, feed: asyncio.Future[None]) -> list[Any]:
-    """The next fair batch; raises what ended the stream's reader, if it ended."""
+def _admit(bus: Bus) -> Callable[[Any], bool]:
+    """faust's own bookkeeping of a record its stream would yield (faust.streams.Stream._py_aiter,
+    faust-streaming 0.15): a record fetched before the last rebalance, or while flow control is
+    off, is acked and dropped (it comes again from the committed offset); any other is tracked as
+    pending ack, and acked by Bus.commit once its batch is stored."""
+    app = bus.app
+    consumer = app.consumer
+
+    def admit(event: Any) -> bool:
+        message = event.message
+        if not app.flow_control.is_active() or message.generation_id != app.consumer_generation_id:
+            event.ack()
+            return False
+        if not message.tracked:
+            message.tracked = True
+            consumer.track_message(message)
+        return True
+
+    return admit
+
+
+async def _next(lanes: Lanes, size: int, feed: asyncio.Future[None]) -> list[Any] | None:
+    """The next fair batch; None once the stream's reader ended with nothing left to take (raises
+    what ended it, if it failed)."""
+    if not lanes.held and feed.done():
+        feed.result()
+        return None
     taking = asyncio.ensure_future(lanes.batch(size))
     await asyncio.wait((taking, feed), return_when=asyncio.FIRST_COMPLETED)
     if not taking.done():
         taking.cancel()
         feed.result()  # the reader's error
-        raise RuntimeError("the stream's reader ended")
+        return None
     return taking.result()
 
 

@@ -1,13 +1,15 @@
 """Fair batches: records read ahead of deciding, one lane per source partition, and each batch
 takes them round robin across the lanes.
 
-Ingress is keyed by sender, so a flood from one sender fills one partition. faust's stream is one
-queue in fetch order: a fetch brings thousands of a flooded partition's records at once, and every
+Ingress is keyed by sender, so a flood from one sender fills one partition. faust's channel queue
+is in fetch order: a fetch brings thousands of a flooded partition's records at once, and every
 other partition's records queue behind them (a 5,000-record junk flood held everyone else's mail
-for seconds). Here the records are read ahead into a lane per partition (at most ``limit`` records
-and ``limit_bytes`` of values held; the stream waits beyond that) and a batch takes one record of
-each non-empty lane in turn: a partition gets at most its share of a batch while others wait, and
-order within a partition — what continuity and the committed offsets rely on — is kept.
+for seconds). Here the records are moved from that queue into a lane per partition, everything
+queued at once (faust's stream takes one record per turn of the event loop, so it could never get
+ahead of the decisions), at most ``limit`` records and ``limit_bytes`` of values held (the queue,
+and faust's fetch pause behind it, wait beyond that); a batch takes one record of each non-empty
+lane in turn: a partition gets at most its share of a batch while others wait, and order within a
+partition — what continuity and the committed offsets rely on — is kept.
 
 Lanes are emptied when partitions are revoked (as faust empties its own stream buffers): the
 records come again, from the committed offsets, to whichever worker holds the partition next.
@@ -17,10 +19,20 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterable, Sequence
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-__all__ = ["Lanes"]
+__all__ = ["Lanes", "Queue"]
+
+_CHUNK = 1000  # records moved per turn of the event loop at most
+
+
+class Queue(Protocol):
+    """What the lanes read: faust's channel queue (an asyncio queue)."""
+
+    async def get(self) -> Any: ...
+    def get_nowait(self) -> Any: ...
+    def empty(self) -> bool: ...
 
 
 class Lanes:
@@ -31,26 +43,35 @@ class Lanes:
         self._held = 0
         self._bytes = 0
         self._changed = asyncio.Event()  # records came in, or were taken out
+        #: the agent's batch still being finished (consumers/bus/agents/batches.py); kept here, with
+        #: the agent's other state, so an agent started again finishes its batches after it
+        self.finishing: asyncio.Future[None] | None = None
 
     @property
     def held(self) -> int:
         return self._held
 
-    async def fill(self, chunks: AsyncIterable[Sequence[Any]]) -> None:
-        """Read ``chunks`` (faust's ``take_events``) into the lanes, waiting while they are full."""
-        async for events in chunks:
-            for event in events:
-                # take_events acks a chunk as soon as the next one is asked for, long before its
-                # outputs are stored: one more reference keeps faust's own commit (its timer, a
-                # rebalance) behind it until Bus.commit acks it, after the outputs
-                event.message.incref()
-                self._lanes.setdefault(event.message.tp, deque()).append(event)
-                self._bytes += _size(event)
-            self._held += len(events)
-            self._changed.set()
+    async def fill(self, queue: Queue, admit: Callable[[Any], bool]) -> None:
+        """Move records from ``queue`` (the agent's channel queue) into the lanes, as many as are
+        there and fit at once; wait while the lanes are full. ``admit`` drops a record that must
+        not be decided (faust's bookkeeping, consumers/bus/agents/batches.py)."""
+        while True:
             while self._held >= self.limit or self._bytes >= self.limit_bytes:
                 self._changed.clear()
                 await self._changed.wait()
+            taken = [await queue.get()]
+            room = min(_CHUNK, self.limit - self._held)
+            while len(taken) < room and not queue.empty():
+                taken.append(queue.get_nowait())
+            self._add([event for event in taken if admit(event)])
+
+    def _add(self, events: list[Any]) -> None:
+        for event in events:
+            self._lanes.setdefault(event.message.tp, deque()).append(event)
+            self._bytes += _size(event)
+        self._held += len(events)
+        if events:
+            self._changed.set()
 
     async def batch(self, size: int) -> list[Any]:
         """Up to ``size`` records, round robin over the lanes; waits for at least one."""

@@ -2,28 +2,39 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import traceback
+from collections.abc import Iterable, Sequence
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from docbus.commands.audit import audit_app, evidence_app
-from docbus.commands.broker import broker_app, topics_app
-from docbus.commands.bus import bus_app
-from docbus.commands.directory import directory_app
-from docbus.commands.edxml import edxml_app
-from docbus.commands.gateway import gateway_app
-from docbus.commands.inbox import receipt, status
-from docbus.commands.node import node_app
-from docbus.commands.pki import pki_app
-from docbus.commands.quarantine import quarantine_app
-from docbus.commands.send import send
-from docbus.commands.stored import inbox_app
-from docbus.demo import demo
 from docbus.errors import explain
+
+# name -> (module, attribute, a group of sub-commands or one command), in the order `docbus --help`
+# lists them. A run imports only the module of the command it runs (a node's `docbus send` loads
+# neither the gateway's web stack nor the audit core); the help and an unknown name load them all.
+_MOUNTS: dict[str, tuple[str, str, bool]] = {
+    "broker": ("docbus.commands.broker", "broker_app", True),
+    "topics": ("docbus.commands.broker", "topics_app", True),
+    "demo": ("docbus.demo", "demo", False),
+    "pki": ("docbus.commands.pki", "pki_app", True),
+    "bus": ("docbus.commands.bus", "bus_app", True),
+    "directory": ("docbus.commands.directory", "directory_app", True),
+    "send": ("docbus.commands.send", "send", False),
+    "inbox": ("docbus.commands.stored", "inbox_app", True),
+    "node": ("docbus.commands.node", "node_app", True),
+    "receipt": ("docbus.commands.inbox", "receipt", False),
+    "status": ("docbus.commands.inbox", "status", False),
+    "quarantine": ("docbus.commands.quarantine", "quarantine_app", True),
+    "audit": ("docbus.commands.audit", "audit_app", True),
+    "evidence": ("docbus.commands.audit", "evidence_app", True),
+    "edxml": ("docbus.commands.edxml", "edxml_app", True),
+    "gateway": ("docbus.commands.gateway", "gateway_app", True),
+}
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -31,22 +42,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="docbus: signed document exchange on Kafka",
 )
-app.add_typer(broker_app, name="broker")
-app.add_typer(topics_app, name="topics")
-app.command()(demo)
-app.add_typer(pki_app, name="pki")
-app.add_typer(bus_app, name="bus")
-app.add_typer(directory_app, name="directory")
-app.command()(send)
-app.add_typer(inbox_app, name="inbox")
-app.add_typer(node_app, name="node")
-app.command()(receipt)
-app.command()(status)
-app.add_typer(quarantine_app, name="quarantine")
-app.add_typer(audit_app, name="audit")
-app.add_typer(evidence_app, name="evidence")
-app.add_typer(edxml_app, name="edxml")
-app.add_typer(gateway_app, name="gateway")
+
+
+def mount(names: Iterable[str]) -> typer.Typer:
+    """Mount the named commands (importing their modules) on the one ``app``."""
+    for name in names:
+        module, attribute, group = _MOUNTS[name]
+        target = getattr(importlib.import_module(module), attribute)
+        if group:
+            app.add_typer(target, name=name)
+        else:
+            app.command(name=name)(target)
+    return app
+
+
+def command_named(argv: Sequence[str]) -> str | None:
+    """The command a command line runs: its first word that is not an option of the root."""
+    first = next((word for word in argv if not word.startswith("-")), None)
+    return first if first in _MOUNTS else None
 
 
 _verbose = False
@@ -70,6 +83,8 @@ def _root(
 def main() -> None:
     """Run the command; any error becomes one line on stderr and a documented exit code
     (docbus/errors.py), with the traceback only under --verbose."""
+    name = command_named(sys.argv[1:])
+    mount([name] if name else list(_MOUNTS))
     try:
         code = app(standalone_mode=False)
     except typer.Abort:

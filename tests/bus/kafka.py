@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from consumers.trust import TrustError
 from docbus.demo.kafka import end_offsets as end_offsets  # re-exported for the tests
@@ -46,12 +47,10 @@ async def read_until(
     start: Mapping[TopicPartition, int],
     done: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
     timeout: float = 90.0,  # an upper bound for a loaded machine; outcomes usually come in seconds
-    settle: float = 0.0,
     bus: BusProcess | None = None,
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Records of ``start``'s partitions from those offsets, until ``done(records)`` or the deadline
-    (or ``bus`` has exited: nothing more will come); with ``settle`` > 0 keep reading that long
-    after ``done`` to catch extra copies."""
+    (or ``bus`` has exited: nothing more will come)."""
     consumer = AIOKafkaConsumer(**kafka.client_kwargs(), group_id=None, enable_auto_commit=False)
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
@@ -60,18 +59,47 @@ async def read_until(
         for tp, offset in start.items():
             consumer.seek(tp, offset)
         deadline = time.monotonic() + timeout
-        settled_at: float | None = None
         while time.monotonic() < deadline and (bus is None or bus.alive()):
             batches = await consumer.getmany(timeout_ms=200)
             for batch in batches.values():
                 records.extend(batch)
-            if settled_at is None and done(records):
-                settled_at = time.monotonic() + settle
-            if settled_at is not None and time.monotonic() >= settled_at:
+            if done(records):
                 break
     finally:
         await consumer.stop()
     return records
+
+
+async def lag(kafka: KafkaConnection, group: str, topics: list[str]) -> dict[TopicPartition, int]:
+    """How many records of ``topics`` each partition holds beyond ``group``'s committed offset."""
+    ends = await end_offsets(kafka, topics)
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group, partitions=list(ends))
+    finally:
+        await admin.close()
+    return {tp: end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items()}
+
+
+async def caught_up(kafka: KafkaConnection, group: str, topics: list[str], timeout: float = 90.0) -> None:
+    """Wait until ``group`` has committed every record ``topics`` held when called. The bus commits
+    an input only after its outputs are stored, so then every output of those inputs is written."""
+    ends = await end_offsets(kafka, topics)
+    deadline = time.monotonic() + timeout
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
+    await admin.start()
+    try:
+        while True:
+            committed = await admin.list_consumer_group_offsets(group, partitions=list(ends))
+            behind = {tp: end for tp, end in ends.items() if end and committed.get(tp) is None}
+            behind |= {tp: end for tp, end in ends.items() if tp in committed and committed[tp].offset < end}
+            if not behind:
+                return
+            assert time.monotonic() < deadline, f"{group} has not committed up to {behind}"
+            await asyncio.sleep(0.2)  # polling the condition, not standing in for it
+    finally:
+        await admin.close()
 
 
 def quarantined(records: Iterable[ConsumerRecord[bytes, bytes]], app_id: str) -> list[QuarantineRecord]:

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
-from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.connection import KafkaConnection
 from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC, inbox_topic
 from tests.bus.conftest import bus_env
-from tests.bus.kafka import BusProcess, end_offsets, read_until, start_group_at_end
+from tests.bus.kafka import BusProcess, end_offsets, lag, read_until, start_group_at_end
 from tests.bus.world import World
 
 pytestmark = pytest.mark.broker
@@ -44,14 +43,7 @@ async def _traffic(kafka: KafkaConnection, batch: list[tuple[bytes, bytes]]) -> 
 
 
 async def _lag(kafka: KafkaConnection, group: str) -> dict[int, int]:
-    ends = await end_offsets(kafka, [INGRESS_TOPIC])
-    admin = AIOKafkaAdminClient(**kafka.client_kwargs())
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group, partitions=list(ends))
-    finally:
-        await admin.close()
-    return {tp.partition: end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items()}
+    return {tp.partition: n for tp, n in (await lag(kafka, group, [INGRESS_TOPIC])).items()}
 
 
 async def test_three_sigkill_restarts_under_traffic_keep_offsets_moving(
@@ -79,9 +71,7 @@ async def test_three_sigkill_restarts_under_traffic_keep_offsets_moving(
     traffic = asyncio.ensure_future(_traffic(kafka_conn, batch))
     try:
         for kill in range(1, 4):  # each kill lands after more has been delivered, traffic still flowing
-            got = await read_until(
-                kafka_conn, start, lambda rs, k=kill: len(copies(rs)) >= k * len(ids) // 5
-            )
+            got = await read_until(kafka_conn, start, lambda rs, k=kill: len(copies(rs)) >= k * len(ids) // 5)
             assert len(copies(got)) >= kill * len(ids) // 5, f"bus log: {bus.log.read_text()[-3000:]}"
             bus.kill()
             bus.start()
@@ -91,16 +81,16 @@ async def test_three_sigkill_restarts_under_traffic_keep_offsets_moving(
         missing = len(ids - set(seen))
         assert missing == 0, f"{missing} missing; bus log: {bus.log.read_text()[-3000:]}"
         # the last batch's commit follows its outputs: poll the group until it catches up
-        lag = await _lag(kafka_conn, app_id)
+        behind = await _lag(kafka_conn, app_id)
         for _ in range(50):
-            if not any(lag.values()):
+            if not any(behind.values()):
                 break
             await asyncio.sleep(0.2)
-            lag = await _lag(kafka_conn, app_id)
+            behind = await _lag(kafka_conn, app_id)
     finally:
         traffic.cancel()
         bus.stop()
-    assert lag == dict.fromkeys(lag, 0), f"committed offsets behind the end after draining: {lag}"
+    assert behind == dict.fromkeys(behind, 0), f"committed offsets behind the end after draining: {behind}"
     redone = sum(seen.values()) - len(seen)
     partitions = len(await end_offsets(kafka_conn, [INGRESS_TOPIC]))
     assert redone <= 3 * partitions * BATCH, (

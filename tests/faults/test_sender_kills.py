@@ -26,7 +26,7 @@ SENDER, RECIPIENT = "H01", "H02"
 @pytest.mark.timeout(900)  # some twenty `docbus send` processes, each a TLS client of the cluster
 async def test_sender_killed_at_every_write_point(stack: Stack, tmp_path: Path) -> None:
     env = {**os.environ, **bus_env(stack.kafka, stack.world, stack.home, stack.app_id), "COLUMNS": "240"}
-    node = CliSender(env, stack.home, SENDER, RECIPIENT, stack.home / "bus.log")
+    node = CliSender(env, stack.home, SENDER, RECIPIENT, stack.home / "bus.log", stack.app_id)
     start = await end_offsets(stack.kafka, [inbox_topic(RECIPIENT)])
     numbers: list[str] = []
 
@@ -49,6 +49,6 @@ async def test_sender_killed_at_every_write_point(stack: Stack, tmp_path: Path) 
             shutil.copytree(backup, node.state)  # restored from the old copy: behind the bus
         send(point)
         send()  # the next send after every kill is accepted
-    got = await delivered(stack.kafka, start, RECIPIENT, set(numbers))
+    got = await delivered(stack.kafka, start, node, set(numbers))
     assert got == dict.fromkeys(numbers, 1), stack.logs()
     assert stack.bus.alive() and stack.writer.alive(), stack.logs()

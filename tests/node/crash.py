@@ -19,8 +19,8 @@ from producers.faults import CRASH_EXIT
 from schemas.codec import decode
 from schemas.connection import KafkaConnection
 from schemas.envelope import Envelope
-from schemas.topics import inbox_topic
-from tests.bus.kafka import read_until
+from schemas.topics import INGRESS_TOPIC, inbox_topic
+from tests.bus.kafka import caught_up, end_offsets, read_until
 
 __all__ = ["CliSender", "delivered", "new_number"]
 
@@ -41,6 +41,7 @@ class CliSender:
     sender: str
     recipient: str
     bus_log: Path
+    group: str  # the consumer group of the bus that decides its sends
 
     @property
     def state(self) -> Path:
@@ -85,10 +86,12 @@ class CliSender:
 
 
 async def delivered(
-    kafka: KafkaConnection, start: Mapping[TopicPartition, int], recipient: str, numbers: set[str]
+    kafka: KafkaConnection, start: Mapping[TopicPartition, int], node: CliSender, numbers: set[str]
 ) -> Counter[str]:
-    """How many inbox copies of each document (by its số) ``recipient`` got: read until every one is
-    there, then a little longer to catch a second copy."""
+    """How many inbox copies of each document (by its số) the node's recipient got: read until every
+    one is there, then until the node's bus has decided all ingress so far and the inbox to its end
+    then, so a second copy from any record already sent is counted."""
+    recipient = node.recipient
 
     def count(records: Records) -> Counter[str]:
         got: Counter[str] = Counter()
@@ -98,5 +101,19 @@ async def delivered(
                 got[decode(r.value, Envelope).document.code_number] += 1
         return got
 
-    records = await read_until(kafka, start, lambda rs: numbers <= set(count(rs)), settle=3.0)
+    await read_until(kafka, start, lambda rs: numbers <= set(count(rs)))
+    await caught_up(kafka, node.group, [INGRESS_TOPIC])
+    ends = await end_offsets(kafka, [inbox_topic(recipient)])
+    records = await read_until(kafka, start, lambda rs: reached(rs, start, ends))
     return Counter({n: c for n, c in count(records).items() if n in numbers})
+
+
+def reached(
+    records: Records, start: Mapping[TopicPartition, int], ends: Mapping[TopicPartition, int]
+) -> bool:
+    """Whether ``records``, read from ``start``, hold every partition's last record before ``ends``."""
+    last = {tp: offset - 1 for tp, offset in start.items()}
+    for r in records:
+        tp = TopicPartition(r.topic, r.partition)
+        last[tp] = max(last.get(tp, -1), r.offset)
+    return all(last.get(tp, -1) >= end - 1 for tp, end in ends.items())

@@ -41,7 +41,7 @@ SEND_POINTS = [p for p in CRASH_POINTS if p not in ("flush.published", "resync.a
 
 @pytest.fixture
 def node(dispatch: Dispatch) -> CliSender:
-    return CliSender(dispatch.env, dispatch.home, FROM, TO, dispatch.bus.log)
+    return CliSender(dispatch.env, dispatch.home, FROM, TO, dispatch.bus.log, dispatch.bus.app_id)
 
 
 @pytest.mark.parametrize("point", SEND_POINTS)
@@ -54,7 +54,7 @@ async def test_a_send_killed_at_each_write_point_then_restarted_delivers_once(
     if point == "send.signed":  # killed before anything was written: the clerk sends it again
         node.send(tmp_path, first)
     node.send(tmp_path, after)  # the restarted node first publishes what the outbox holds
-    assert await delivered(kafka_conn, start, TO, {first, after}) == {first: 1, after: 1}
+    assert await delivered(kafka_conn, start, node, {first, after}) == {first: 1, after: 1}
     assert not list((node.state / "outbox" / FROM).glob("*.bin"))
 
 
@@ -67,7 +67,7 @@ async def test_a_kill_while_flushing_the_outbox_then_restarted_delivers_once(
     node.send(tmp_path, b, crash="flush.published")  # a published by the next send, which dies
     node.send(tmp_path, b)  # b was never built: the clerk sends it again
     node.send(tmp_path, c)
-    assert await delivered(kafka_conn, start, TO, {a, b, c}) == {a: 1, b: 1, c: 1}
+    assert await delivered(kafka_conn, start, node, {a, b, c}) == {a: 1, b: 1, c: 1}
 
 
 async def test_a_state_folder_rolled_back_resyncs_itself_from_the_bus_notice(
@@ -92,7 +92,7 @@ async def test_a_state_folder_rolled_back_resyncs_itself_from_the_bus_notice(
     last = new_number()
     out = node.send(tmp_path, last)
     assert "signed again" in out, out
-    got = await delivered(kafka_conn, start, TO, {*numbers, last})
+    got = await delivered(kafka_conn, start, node, {*numbers, last})
     assert got == dict.fromkeys([*numbers, last], 1)
 
 
@@ -124,7 +124,7 @@ async def test_a_no_wait_send_from_a_rolled_back_folder_recovers_at_the_next_sen
     out = node.send(tmp_path, nxt, wait=False)
     assert f"signed again {mid[1]}" in " ".join(out.split()), out
     node.send(tmp_path, last)  # waits: accepted at once
-    got = await delivered(kafka_conn, start, TO, {kept, between, lost, nxt, last})
+    got = await delivered(kafka_conn, start, node, {kept, between, lost, nxt, last})
     assert got == dict.fromkeys([kept, between, lost, nxt, last], 1)
 
 
@@ -147,7 +147,7 @@ async def test_a_lost_state_folder_and_docbus_node_resync(
     assert shown["adopted"] is False and shown["bus"]["sequence"] == shown["local"]["sequence"] > 0
     out = node.send(tmp_path, b)
     assert "rejected" not in out
-    assert await delivered(kafka_conn, start, TO, {a, b}) == {a: 1, b: 1}
+    assert await delivered(kafka_conn, start, node, {a, b}) == {a: 1, b: 1}
 
 
 async def test_node_resync_streams_the_inbox_keeping_the_newest_notice_of_each_channel(
@@ -178,7 +178,7 @@ async def test_a_second_product_sends_concurrently_in_its_own_channel_and_surviv
     procs.append(node.start(tmp_path, cli[2]))
     for proc in procs:  # each product numbers its own chain: none wedges the other
         node.finish(proc)
-    got = await delivered(kafka_conn, start, TO, {*cli, *office})
+    got = await delivered(kafka_conn, start, node, {*cli, *office})
     assert got == dict.fromkeys([*cli, *office], 1)
     assert (node.state / f"{FROM}+eoffice.state.json").is_file()
 
@@ -190,12 +190,12 @@ async def test_two_products_sharing_a_channel_from_two_folders_resync_instead_of
     one product finds the bus further than its folder, is refused as not counted, resyncs from the
     sealed 02 and is accepted — slower than a channel of its own, never wedged."""
     home = tmp_path / "eoffice-home"
-    other = CliSender({**node.env, "DOCBUS_HOME": str(home)}, home, FROM, TO, node.bus_log)
+    other = CliSender({**node.env, "DOCBUS_HOME": str(home)}, home, FROM, TO, node.bus_log, node.group)
     start = await end_offsets(kafka_conn, [inbox_topic(TO)])
     numbers = [new_number() for _ in range(4)]
     for i, number in enumerate(numbers):
         (node if i % 2 == 0 else other).send(tmp_path, number)
-    assert await delivered(kafka_conn, start, TO, set(numbers)) == dict.fromkeys(numbers, 1)
+    assert await delivered(kafka_conn, start, node, set(numbers)) == dict.fromkeys(numbers, 1)
 
 
 async def test_records_keyed_other_than_by_the_sender_lose_nothing(

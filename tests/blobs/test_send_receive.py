@@ -72,3 +72,26 @@ async def test_a_large_scan_arrives_verified_and_is_stored_once(
     assert docbus(blob_bus, "inbox", "--org", "G03.U002").returncode == 0
     second = inbox / again / "files" / scan.name
     assert second.samefile(stored) and stored.stat().st_nlink == 3  # one copy on disk
+
+
+def test_a_large_scan_to_a_group_is_encrypted_and_every_member_opens_it(
+    blob_bus: BlobBus, tmp_path: Path
+) -> None:
+    """all-universities resolved by the sender as the bus routes it: one copy of the chunks on
+    docbus.blobs, a key wrap per member, each member's inbox decrypts it (ENVELOPE.md §7.4)."""
+    scan = tmp_path / "ke-hoach-scan.pdf"
+    scan.write_bytes(b"%PDF-1.7\n" + os.urandom(5 * CHUNK + 7))
+    sent = docbus(
+        blob_bus, "send", "--org", "H01", "--group", "all-universities", "--number", "31",
+        "--notation", "SGD-KH", "--subject", "V/v kế hoạch tuyển sinh kèm phụ lục scan",
+        "--file", str(scan), "--timeout", "90",
+    )  # fmt: skip
+    assert sent.returncode == 0 and "accepted by the bus" in sent.stdout, sent.stdout + sent.stderr
+    match = re.search(r"message id\s+(\S+)", sent.stdout)
+    assert match is not None
+    for code in ("G03.U001", "G03.U002"):
+        assert docbus(blob_bus, "inbox", "--org", code).returncode == 0
+        folder = blob_bus.home / "nodes" / code / "inbox" / match[1]
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        assert meta["payloads"][0]["encrypted"] is True
+        assert (folder / "files" / scan.name).read_bytes() == scan.read_bytes()

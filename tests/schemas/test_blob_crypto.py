@@ -316,3 +316,38 @@ def test_a_v1_directory_entry_reads_as_v2_and_signs_the_v1_input(pki: Path) -> N
     assert signed.startswith(b"docbus/directory-entry/v2\n") and signed.endswith(cert)
     assert decode(encode(listed), DirectoryEntry) == listed
     assert certificate_fingerprint(cert) == hashlib.sha256(cert).digest()
+
+
+# Fixed vectors (docs/ENVELOPE.md §7.4, "Vectors"): a change of nonce, aad, HKDF info or key wrap
+# layout would make every chunk and wrap already on docbus.blobs unreadable, so it must fail here.
+V_K, V_D = bytes(range(32)), bytes(range(32, 64))
+V_H = hashlib.sha256(b"docbus").digest()
+V_MESSAGE_ID = "0199a0b2-7c3e-7d41-8a2b-3c4d5e6f7a8b"
+V_FINGERPRINT = hashlib.sha256(b"encryption certificate of H01").digest()
+
+
+def test_fixed_vectors_of_the_chunk_cipher_the_blob_id_and_the_content_key_wrap() -> None:
+    from schemas.blob_crypto import wrap_content_key
+
+    assert blob_id(V_K).hex() == "d72aef9a2fc7009707622dc8c55321c5bc3b070bdcca54a44dd70f595140af32"
+    chunk = encrypt_chunk(V_K, V_H, 1, b"scanned page 2")
+    assert chunk.hex() == "66b5de922a91543e7e4f365ccc9427e3044c059160e010ae900b6224019f"
+    assert decrypt_chunk(V_K, V_H, 1, chunk) == b"scanned page 2"
+    wrapped = wrap_content_key(V_D, V_K)
+    assert wrapped.hex() == "c1a9bb689aeab408aa5250b5fa27911a34d09cf2c3c5db0f1a54c6bc2773a21dfe64e0c6d7be9352"
+
+
+def test_fixed_vector_of_a_recipient_wrap_opens_with_the_recipient_key() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from schemas.blob_crypto import unwrap_document_key
+
+    ephemeral = ephemeral_point(ec.derive_private_key(0x1111, ec.SECP256R1()))
+    recipient = ec.derive_private_key(0x2222, ec.SECP256R1())
+    wrapped = bytes.fromhex(
+        "e4e8d517193a861e8c33a79012bd4f663e95b87482430b121aa4a9f5ec020c0c060a97ceab41d771"
+    )
+    assert unwrap_document_key(wrapped, recipient, ephemeral, V_FINGERPRINT, V_MESSAGE_ID, "H01") == V_D
+    with pytest.raises(ContractError) as err:  # the info names the recipient: another code does not open it
+        unwrap_document_key(wrapped, recipient, ephemeral, V_FINGERPRINT, V_MESSAGE_ID, "H02")
+    assert err.value.reason is Reason.KEY_INVALID

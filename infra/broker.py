@@ -39,6 +39,13 @@ class BrokerError(OperationError, RuntimeError):
     REASON = Reason.BROKER_CONTROL
 
 
+#: a secured broker checks every certificate of a TLS client's (and peer broker's) path against the
+#: CRL its distribution point names (the PKI folder's crl/*.crl.pem, infra/pki/tls.py): a revoked
+#: org's certificate cannot open a connection, and no CRL or a stale one refuses every handshake
+#: (fail closed). The JVM keeps a CRL it read for 30 s (docs/SECURITY.md, "Revocation").
+TLS_REVOCATION = ("-Dcom.sun.net.ssl.checkRevocation=true", "-Dcom.sun.security.enableCRLDP=true")
+
+
 @dataclass(frozen=True)
 class Node:
     node_id: int
@@ -215,6 +222,7 @@ class Cluster:
             f"-Xmx{self.cfg.broker_heap}", f"-Xms{min_heap(self.cfg.broker_heap)}",
             "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={kafka_runtime.KAFKA_DIR / 'log4j2.properties'}",
+            *(TLS_REVOCATION if self.secured else ()),
             "-cp", kafka_runtime.classpath(), "kafka.Kafka", str(node.props_file),
         ]  # fmt: skip
         # Detached (reparented to init) so the broker outlives this command and is never our zombie.

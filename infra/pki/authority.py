@@ -94,6 +94,7 @@ class Authority:
             days=10 * 365,
             issuer_cert=root,
             issuer_key=root_key,
+            crl_uri=(folder / "crl" / "root.crl.pem").resolve().as_uri(),
         )
         _write_certs(folder / "ca/root.pem", [root])
         _write_certs(folder / "ca/issuing.pem", [issuing])

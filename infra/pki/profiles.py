@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 from infra.pki.keys import PrivateKey, ca_hash_algorithm
 from schemas import oids
 
-__all__ = ["Profile", "build_ca", "build_leaf", "subject_name"]
+__all__ = ["Profile", "build_ca", "build_leaf", "crl_distribution_points", "subject_name"]
 
 _DOC_EKUS = (oids.EKU_DOCUMENT_SIGNING, oids.EKU_DOCBUS_DOCUMENT_SIGNING)
 
@@ -78,8 +78,10 @@ def build_ca(
     days: int,
     issuer_cert: x509.Certificate | None = None,
     issuer_key: PrivateKey | None = None,
+    crl_uri: str | None = None,
 ) -> x509.Certificate:
-    """A root (self-signed, no issuer given) or an issuing CA signed by ``issuer_key``."""
+    """A root (self-signed, no issuer given) or an issuing CA signed by ``issuer_key``; ``crl_uri``:
+    where its issuer's CRL is read (the broker's JVM checks every certificate of a TLS path)."""
     signer = issuer_key or key
     builder = (
         _base(subject, issuer_cert.subject if issuer_cert else subject, key.public_key(), not_before, days)
@@ -88,7 +90,15 @@ def build_ca(
     )
     if issuer_cert is not None:
         builder = builder.add_extension(_aki(issuer_cert), critical=False)
+    if crl_uri is not None:
+        builder = builder.add_extension(crl_distribution_points(crl_uri), critical=False)
     return builder.sign(signer, ca_hash_algorithm(signer))
+
+
+def crl_distribution_points(uri: str) -> x509.CRLDistributionPoints:
+    """One distribution point naming ``uri`` (a file: URI of the PKI folder's CRL)."""
+    name = x509.UniformResourceIdentifier(uri)
+    return x509.CRLDistributionPoints([x509.DistributionPoint([name], None, None, None)])
 
 
 def build_leaf(

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from infra.pki import profiles
 from infra.pki.authority import Authority
 from infra.pki.index import Entry
 from infra.pki.keys import KeyType, ca_hash_algorithm, generate_key
@@ -94,6 +95,9 @@ def issue_tls(
             critical=False,
         )
     )
+    # where the broker's JVM reads this certificate's revocation status at every handshake
+    crl = (authority.folder / "crl" / "issuing.crl.pem").resolve().as_uri()
+    builder = builder.add_extension(profiles.crl_distribution_points(crl), critical=False)
     if server:
         builder = builder.add_extension(x509.SubjectAlternativeName(_sans(hosts)), critical=False)
     cert = builder.sign(authority.issuing_key, ca_hash_algorithm(authority.issuing_key))

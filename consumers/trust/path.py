@@ -92,10 +92,16 @@ def validate_path(
 
 def _validate(chain: Sequence[Cert], store: TrustStore, check: _Check) -> PathResult:
     leaf = chain[0]
-    anchors = store.anchor_certs
-    if not anchors:
+    if not store.anchor_certs:
         raise TrustError(Reason.UNTRUSTED_CHAIN, "no trust anchor configured")
-    known = {c.sha256: c for c in (*chain, *store.intermediate_certs, *anchors)}
+    pool = {c.sha256: c for c in (*chain, *store.intermediate_certs, *store.anchor_certs)}
+    # the validator finds an issuer only by the issuer name (its subject map), so a path can pass
+    # only through certificates reached by name chaining from the leaf: it is given those, not
+    # the whole store (registering each certificate costs it a parse of its names)
+    known = _named(pool, [leaf.issuer], keep=leaf)
+    anchors = [c for c in store.anchor_certs if c.sha256 in known]
+    if not anchors:
+        raise TrustError(Reason.UNTRUSTED_CHAIN, "no path to a trust anchor")
     # fresh objects per validation: the validator's use of an asn1crypto object can change how it
     # re-encodes (unique-ID fields), so state must not carry from one validation to the next; it
     # hands back the objects it was given, so they map back by identity
@@ -122,9 +128,16 @@ def _validate(chain: Sequence[Cert], store: TrustStore, check: _Check) -> PathRe
             errors.append(TrustError(Reason.CHAIN_TOO_LONG, detail))
             continue
         crls = store.crls_for(certs)
+        # the revocation check looks up the CRLs' signers by name as well: add what their issuer
+        # names (and the path's cRLIssuer names) reach
+        extra = _named(pool, [*(c.issuer for c in crls), *(n for c in certs for n in c.crl_issuers)])
+        for sha, cert in extra.items():
+            if sha not in fresh:
+                fresh[sha] = a_x509.Certificate.load(cert.der)
+                by_id[id(fresh[sha])] = cert
         context = ValidationContext(
             trust_roots=roots,
-            other_certs=others,
+            other_certs=[*others, *(fresh[sha] for sha in extra if sha not in known)],
             crls=[c.der for c in crls],
             ocsps=stapled,
             moment=_moment(certs, check.now),
@@ -140,6 +153,27 @@ def _validate(chain: Sequence[Cert], store: TrustStore, check: _Check) -> PathRe
             continue
         return PathResult(certs, certs[-1], _next_update(crls, stapled))
     raise _pick(errors)
+
+
+def _named(pool: dict[bytes, Cert], names: Sequence[str], keep: Cert | None = None) -> dict[bytes, Cert]:
+    """The certificates of ``pool`` whose subject is one of ``names``, and transitively those whose
+    subject is the issuer of one taken (RFC 5280 normalised names), in ``pool``'s order; ``keep``
+    first if given."""
+    by_subject: dict[str, list[Cert]] = {}
+    for cert in pool.values():
+        by_subject.setdefault(cert.subject, []).append(cert)
+    taken: set[bytes] = set() if keep is None else {keep.sha256}
+    todo, seen = list(names), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for cert in by_subject.get(name, ()):
+            if cert.sha256 not in taken:
+                taken.add(cert.sha256)
+                todo.append(cert.issuer)
+    return {sha: c for sha, c in pool.items() if sha in taken}
 
 
 def _moment(certs: Sequence[Cert], now: datetime) -> datetime:

@@ -29,7 +29,7 @@ from docbus.directory_edit import Change, Edits, affected
 from docbus.directory_load import ensure_topics, publish_entries, seal_entries
 from docbus.errors import CliError, ExitCode
 from docbus.output import JSON, emit
-from docbus.pki_folder import TrustFiles
+from docbus.pki_folder import TrustFiles, with_encryption_certificates
 from docbus.sector import build_sector
 from docbus.settings import ADMIN, DIRECTORY, Settings
 from producers.reader import read_to_end
@@ -307,7 +307,11 @@ def load(
         raise CliError(ExitCode.USAGE, "say which directory: --sector")
     settings = Settings()
     authority = identity(settings, settings.directory_org)
-    entries = _seal(build_sector(departments, universities, with_bus=True), authority.seal, quiet=False)
+    # each org's encryption certificate from the PKI folder, as the demo's ceremony lists it
+    sector_entries = with_encryption_certificates(
+        build_sector(departments, universities, with_bus=True), settings.pki
+    )
+    entries = _seal(sector_entries, authority.seal, quiet=False)
     snapshot = DirectorySnapshot.build(entries)  # an inconsistent directory is never published
 
     async def go() -> None:

@@ -101,6 +101,26 @@ def test_route_envelope_uses_the_named_snapshot(snapshot: DirectorySnapshot) -> 
     assert info.value.reason is Reason.DIRECTORY_MISMATCH
 
 
+def test_a_routed_plan_is_served_again_only_for_the_same_snapshot_and_addresses(
+    snapshot: DirectorySnapshot,
+) -> None:
+    store = DirectoryStore(capacity=2)
+    store.add(snapshot)
+    first = route_envelope(store, snapshot.hash, MINISTRY, ["H02"], [])
+    assert route_envelope(store, snapshot.hash, MINISTRY, ["H02"], []) == first
+    assert route_envelope(store, snapshot.hash, MINISTRY, ["H02", "H05"], []).recipients == ("H02", "H05")
+    h02 = snapshot.entry("H02")
+    assert h02 is not None
+    closed = store.apply([h02.model_copy(update={"version": 2, "active": False, "successor": "H05"})])
+    moved = route_envelope(store, closed.hash, MINISTRY, ["H02"], [])  # the newer snapshot: its own plan
+    assert (moved.snapshot, moved.recipients, moved.redirected) == (closed.hash, ("H05",), (("H02", "H05"),))
+    assert route_envelope(store, snapshot.hash, MINISTRY, ["H02"], []) == first
+    for _ in range(2):  # a refusal is judged each time
+        with pytest.raises(RoutingError) as info:
+            route_envelope(store, snapshot.hash, MINISTRY, ["H99"], [])
+        assert info.value.reason is Reason.UNKNOWN_RECIPIENT
+
+
 def test_inbox_topic() -> None:
     assert inbox_topic("G03.15") == "docbus.inbox.G03.15"
     assert inbox_topic("000.00.15.G03") == "docbus.inbox.G03.15"

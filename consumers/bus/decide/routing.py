@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from schemas.directory_store import DirectoryStore
+from schemas.directory_store import DirectorySnapshot, DirectoryStore
 from schemas.reasons import Reason
 from schemas.routing import REDIRECTED, RoutePlan, RoutingError, check_sender, route
 
@@ -32,4 +32,21 @@ def route_envelope(
         kept = ", ".join(h.hex()[:16] for h in store.hashes()) or "none"
         detail = f"snapshot {bytes(snapshot).hex()[:16]} is not kept (kept: {kept})"
         raise RoutingError(Reason.DIRECTORY_MISMATCH, detail)
-    return route(found, sender, recipients, groups)
+    addresses = (sender, tuple(recipients), tuple(groups))
+    if len(addresses[1]) + len(addresses[2]) > _SMALL:
+        return route(found, sender, addresses[1], addresses[2])
+    key = (id(found), *addresses)
+    held = _PLANS.get(key)
+    if held is not None and held[0] is found:
+        return held[1]
+    plan = route(found, sender, addresses[1], addresses[2])
+    if len(_PLANS) >= 1_024:
+        _PLANS.clear()
+    _PLANS[key] = (found, plan)
+    return plan
+
+
+# a snapshot is immutable, so is a plan: a sender's envelopes to the same few addresses (nearly all
+# of them) are routed once per snapshot; a refusal is never kept, and large address lists not at all
+_SMALL = 8
+_PLANS: dict[tuple[object, ...], tuple[DirectorySnapshot, RoutePlan]] = {}

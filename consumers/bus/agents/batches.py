@@ -65,8 +65,11 @@ async def run_batches(
     try:
         while True:
             events = await _next(lanes, settings.batch_size, feed)
-            if events is None:  # the reader never ends but by an error (raised by _next)
-                raise RuntimeError(f"{stream}: the channel reader ended")
+            if events is None:
+                # faust stopped the channel before cancelling this actor: end as that cancellation
+                # would, so its supervisor starts the agent again on a fresh stream ("Restarting
+                # on rebalance"), or, when the agent is stopping, it just ends
+                raise asyncio.CancelledError(f"{stream}: its channel stopped")
             futures: Futures = []
             for event in events:
                 msg = event.message
@@ -107,18 +110,18 @@ def _admit(bus: Bus) -> Callable[[Any], bool]:
 
 
 async def _next(lanes: Lanes, size: int, feed: asyncio.Future[None]) -> list[Any] | None:
-    """The next fair batch; None once the stream's reader ended with nothing left to take (raises
-    what ended it, if it failed)."""
-    if not lanes.held and feed.done():
-        feed.result()
-        return None
-    taking = asyncio.ensure_future(lanes.batch(size))
-    await asyncio.wait((taking, feed), return_when=asyncio.FIRST_COMPLETED)
-    if not taking.done():
+    """The next fair batch; None once the channel reader ended with nothing left to take: faust
+    stopped the channel (it throws StopAsyncIteration into its queue when the stream stops, on a
+    rebalance or at shutdown). Raises any other error that ended the reader."""
+    if not feed.done() or lanes.held:
+        taking = asyncio.ensure_future(lanes.batch(size))
+        await asyncio.wait((taking, feed), return_when=asyncio.FIRST_COMPLETED)
+        if taking.done():
+            return taking.result()
         taking.cancel()
-        feed.result()  # the reader's error
-        return None
-    return taking.result()
+    if not isinstance(feed.exception(), StopAsyncIteration | None):
+        feed.result()
+    return None
 
 
 async def _finish(

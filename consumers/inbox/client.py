@@ -359,6 +359,7 @@ class InboxClient:
         consumer = AIOKafkaConsumer(
             self.topic, **self.kafka.client_kwargs(), **CLIENT_OPTIONS, group_id=self.group,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=100,
+            fetch_max_wait_ms=100 if once else 500,  # stopping waits for the fetch in flight
         )  # fmt: skip
         handled, reached = 0, False
         try:

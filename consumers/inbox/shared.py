@@ -8,10 +8,11 @@ code's position is fetched from and committed to its own group ``docbus-inbox-<c
 goes through is each code's :meth:`InboxClient.handle`, unchanged: re-verification of every
 signature, the bus's routing proof, the store, the receipt.
 
-The records of a batch are handled one partition after another within a partition (a recall after
-its directive) and partitions side by side, so the receipts of many inboxes travel in the same
-produce requests; a partition's position is committed once its records' outputs are stored and
-acknowledged. A broker outage ends the round; the next one starts from the committed positions.
+The records of a batch are handled in order within a partition (a recall after its directive),
+one code's partitions one after another (its store and blob reader serve one record at a time) and
+the codes side by side, so the receipts of many inboxes travel in the same produce requests; a
+partition's position is committed once its records' outputs are stored and acknowledged. A broker
+outage ends the round; the next one starts from the committed positions.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ logger = logging.getLogger(__name__)
 _RETRIED: tuple[type[BaseException], ...] = (*TRANSIENT, PublishError, ReadError)
 _TOPIC_LOOK_S = 10.0  # --follow: how often inbox topics not there yet are looked for again
 _POLL_RECORDS = 500
-_ONCE_POLL_MS = 100  # --once: the wait of one poll before the positions are compared with the ends
+# --once: the wait of one poll before the positions are compared with the ends, and of the broker on
+# a fetch (stopping the consumer waits for the fetch in flight: 500 ms by default)
+_ONCE_POLL_MS = 100
 _OUTAGE = "inboxes of %d codes: %r; retrying with backoff until the broker is back"
 
 
@@ -97,6 +100,7 @@ class SharedInboxes:
         consumer = AIOKafkaConsumer(
             **self.kafka.client_kwargs(), **CLIENT_OPTIONS, group_id=None, enable_auto_commit=False,
             auto_offset_reset="earliest", max_poll_records=_POLL_RECORDS,
+            fetch_max_wait_ms=_ONCE_POLL_MS if once else 500,
         )  # fmt: skip
         try:
             await consumer.start()
@@ -159,34 +163,41 @@ class SharedInboxes:
         parts: dict[TopicPartition, InboxClient],
         on_event: Callable[[str, InboxEvent], None] | None,
     ) -> None:
-        """Each partition's records in order, partitions side by side; then the positions of the
-        partitions whose records were all handled, each to its code's group. The first failure
-        is raised after that (the others' work is kept)."""
-        tps = list(batches)
-        results = await asyncio.gather(
-            *(self._partition(parts[tp], batches[tp], on_event) for tp in tps), return_exceptions=True
-        )
+        """The codes side by side, each code's partitions one after another and each partition's
+        records in order (a code's store and blob reader serve one record at a time); then the
+        position of every partition whose records were all handled, each to its code's group.
+        The first failure is raised after that (the others' work is kept)."""
+        by_code: dict[str, list[TopicPartition]] = {}
+        for tp in batches:
+            by_code.setdefault(parts[tp].org, []).append(tp)
         done: dict[str, dict[TopicPartition, int]] = {}
-        for tp, result in zip(tps, results, strict=True):
-            if not isinstance(result, BaseException):
-                done.setdefault(parts[tp].group, {})[tp] = batches[tp][-1].offset + 1
+        outcomes = await asyncio.gather(
+            *(self._code(parts, tps, batches, on_event, done) for tps in by_code.values()),
+            return_exceptions=True,
+        )
         await asyncio.gather(*(self._offsets.commit(group, offsets) for group, offsets in done.items()))
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
-    async def _partition(
+    async def _code(
         self,
-        client: InboxClient,
-        records: list[ConsumerRecord[bytes, bytes]],
+        parts: dict[TopicPartition, InboxClient],
+        tps: list[TopicPartition],
+        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
         on_event: Callable[[str, InboxEvent], None] | None,
+        done: dict[str, dict[TopicPartition, int]],
     ) -> None:
-        for record in records:
-            arrived = datetime.fromtimestamp(record.timestamp / 1000, UTC)
-            event = await client.handle(record.value or b"", record.headers, arrived)
-            self.handled[client.org] += 1
-            if on_event is not None:
-                on_event(client.org, event)
+        """One code's partitions of the batch; ``done`` gets each partition once all of it is handled."""
+        for tp in tps:
+            client = parts[tp]
+            for record in batches[tp]:
+                arrived = datetime.fromtimestamp(record.timestamp / 1000, UTC)
+                event = await client.handle(record.value or b"", record.headers, arrived)
+                self.handled[client.org] += 1
+                if on_event is not None:
+                    on_event(client.org, event)
+            done.setdefault(client.group, {})[tp] = batches[tp][-1].offset + 1
 
 
 async def _caught_up(consumer: AIOKafkaConsumer, parts: list[TopicPartition]) -> bool:

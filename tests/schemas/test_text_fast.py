@@ -136,3 +136,24 @@ def test_the_shortcut_sends_every_refusal_to_the_walk() -> None:
         assert _outcome(check_text, doc) is not None and _outcome(check_text, doc) == _outcome(
             text._refuse_first, doc
         )
+
+
+# characters NFC composes, reorders or replaces, and starters they compose with
+_NFC_MARKS = "\u0300\u0301\u0302\u0303\u0306\u0309\u031b\u0323\u0338"  # Vietnamese tones, a slash
+_NFC_TRICKY = "aeAEoOuU" + _NFC_MARKS + "\u212b\u2126\u1100\u1161\u11a8\uac00\n"  # singletons, Hangul
+_NFC_TEXT = st.text(st.one_of(st.characters(), st.sampled_from(_NFC_TRICKY)), max_size=6)
+
+
+@given(st.lists(_NFC_TEXT, max_size=6))
+def test_strings_joined_by_line_feeds_are_nfc_exactly_when_each_is(parts: list[str]) -> None:
+    # the shortcut's NFC test: one call over the strings joined by "\n"
+    each = all(unicodedata.is_normalized("NFC", p) for p in parts)
+    assert unicodedata.is_normalized("NFC", "\n".join(parts)) == each
+
+
+def test_a_combining_mark_after_a_line_feed_composes_with_nothing() -> None:
+    # a string may start with a mark that would compose with the end of the one before it
+    parts = ["e", "\u0301x"]
+    assert all(unicodedata.is_normalized("NFC", p) for p in parts)
+    assert not unicodedata.is_normalized("NFC", "".join(parts))  # why the strings are not simply joined
+    assert unicodedata.is_normalized("NFC", "\n".join(parts))

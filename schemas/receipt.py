@@ -11,9 +11,10 @@ from schemas.continuity import Chain
 from schemas.fields import MessageId, OrgCode, Sha256, UtcMillis
 from schemas.header import DocumentIdText
 from schemas.limits import DEFAULT_LIMITS, Limits, check_message_size, check_signature_limits
+from schemas.orgcode import canonical_org_code
 from schemas.signature import Signature
 
-__all__ = ["RECEIPT_RECORD", "Receipt", "StatusCode", "is_receipt", "parse_receipt"]
+__all__ = ["RECEIPT_RECORD", "Receipt", "StatusCode", "is_receipt", "parse_receipt", "receipt_record_key"]
 
 RECEIPT_RECORD = "vn.docbus.Receipt"  # the Avro full name every receipt version keeps
 
@@ -73,3 +74,12 @@ def parse_receipt(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> Receipt:
 def is_receipt(raw: bytes) -> bool:
     """True when ``raw`` was written with any version of the receipt schema (read by its fingerprint)."""
     return record_name(raw) == RECEIPT_RECORD
+
+
+def receipt_record_key(receipt: Receipt) -> str:
+    """The record key of a receipt on ``docbus.receipts``: the dotted code of the sender of the
+    document it is about — its ``to_org`` for a recipient's receipt, its ``from_org`` for the
+    sender's own recall (13). Every receipt about one document so lands on one partition, where the
+    bus keeps that document's recall and each recipient's lifecycle (docs/ENVELOPE.md, "Record key")."""
+    sender = receipt.from_org if receipt.status is StatusCode.RECALL_REQUESTED else receipt.to_org
+    return canonical_org_code(sender)

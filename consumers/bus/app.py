@@ -32,6 +32,7 @@ from consumers.bus.decide.validator import Validator
 from consumers.bus.gaps import GapFiller
 from consumers.bus.notices import BusNotices, NoticeBudget
 from consumers.bus.outputs import Outputs, OutRecord, Stored
+from consumers.bus.rebuild import rebuild_lifecycle_if_empty
 from consumers.bus.writer import RecordWriter
 from consumers.outage import CLIENT_OPTIONS, retried
 from consumers.trust import TrustPolicy
@@ -202,6 +203,8 @@ class Bus:
                 )
                 logger.info("directory caught up: %d entries, %d snapshot(s)", count, len(self.directory))
                 await retried("bus writer start", self.writer.start, logger)
+                # an upgrade in place must not judge receipts against an empty lifecycle table
+                await retried("lifecycle rebuild", lambda: rebuild_lifecycle_if_empty(self), logger)
                 self._ready.set()
 
     def _changelog(self, table: faust.types.TableT[Any, Any], key: bytes, value: bytes) -> OutRecord:

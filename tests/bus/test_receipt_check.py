@@ -40,13 +40,14 @@ class Harness:
             document_id=DOCUMENT, signing_hash=digest, to_org=to, status=status, reason=reason,
         )  # fmt: skip
 
-    def check(self, raw: bytes) -> ReceiptDecision:
+    def check(self, raw: bytes, key: bytes | None = None) -> ReceiptDecision:
         d = self.check_.check(
             raw,
             now=datetime.now(UTC),
             routed_of={ENVELOPE: ROUTED}.get,
             recall_requested=self.recalled.__contains__,
             lifecycle_of=lambda mid, code: self.states.get((mid, code), RecipientState()),
+            key=key,
         )
         if isinstance(d, ReceiptAccepted):  # the agent's lifecycle table
             self.states.update(((d.receipt.envelope_id, code), state) for code, state in d.lifecycle)
@@ -121,3 +122,17 @@ def test_a_receipt_out_of_order_is_refused_and_a_recall_keeps_each_history(bus: 
 def test_random_bytes(bus: Harness, size: int) -> None:
     d = bus.check(os.urandom(size))
     assert isinstance(d, ReceiptRejected) and d.reason in {Reason.MALFORMED, Reason.UNKNOWN_SCHEMA}
+
+
+def test_every_receipt_of_a_document_is_keyed_by_its_sender(bus: Harness) -> None:
+    """The recall (13) too: keyed by its first recipient, as nodes did, it is refused RECORD_KEY
+    before the recall and lifecycle tables are read; keyed by the document's sender it goes through."""
+    recall = bus.receipt("G03", StatusCode.RECALL_REQUESTED, to="H01")
+    d = bus.check(recall, key=b"H01")
+    refused(d, Reason.RECORD_KEY)
+    assert isinstance(d, ReceiptRejected) and "'G03'" in d.detail
+    refused(bus.check(recall, key=b""), Reason.RECORD_KEY)  # no key: any partition
+    assert isinstance(bus.check(recall, key=b"G03"), ReceiptAccepted)
+    arrived = bus.receipt("H01", StatusCode.ARRIVED)
+    refused(bus.check(arrived, key=b"H01"), Reason.RECORD_KEY)
+    assert isinstance(bus.check(arrived, key=b"G03"), ReceiptAccepted)

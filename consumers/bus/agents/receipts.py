@@ -43,6 +43,7 @@ async def handle_receipt(bus: Bus, msg: SourceRecord) -> Futures:
         routed_of=bus.routed_of,
         recall_requested=lambda mid: bus.recalls.get(mid.encode()) is not None,
         lifecycle_of=lambda mid, code: _state(bus.lifecycle.get(f"{mid}/{code}".encode())),
+        key=msg.key or b"",  # a record without a key sits on any partition: refused RECORD_KEY
     )
     src = Source(msg.topic, msg.partition, msg.offset, msg.key, now, bus.processor_headers)
     return await bus.apply(receipt_outputs(decision, raw, src), msg.partition)

@@ -83,11 +83,13 @@ class ReceiptCheck:
         routed_of: Callable[[str], RoutedRecord | None],
         recall_requested: Callable[[str], bool],
         lifecycle_of: Callable[[str, str], RecipientState] = lambda _mid, _code: RecipientState(),
+        key: bytes | None = None,
     ) -> ReceiptDecision:
-        """``lifecycle_of(envelope id, recipient)``: where that recipient stands (schemas/lifecycle.py)."""
+        """``lifecycle_of(envelope id, recipient)``: where that recipient stands (schemas/lifecycle.py);
+        ``key``: the record's key (the rule ``receipt.keyed``; None: not checked)."""
         s = Subject(
             raw=raw, now=now, trust=self.trust, config=self.config, routed_of=routed_of,
-            recall_requested=recall_requested, lifecycle_of=lifecycle_of,
+            recall_requested=recall_requested, lifecycle_of=lifecycle_of, record_key=key,
         )  # fmt: skip
         try:
             self.policy.verify(s)

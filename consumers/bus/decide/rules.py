@@ -36,7 +36,7 @@ from schemas.lifecycle import RecipientState, follow
 from schemas.limits import DEFAULT_LIMITS, Limits, check_message_size
 from schemas.orgcode import canonical_org_code
 from schemas.reasons import Reason
-from schemas.receipt import Receipt, StatusCode, parse_receipt
+from schemas.receipt import Receipt, StatusCode, parse_receipt, receipt_record_key
 from schemas.signature import Signature, SignerRole
 from schemas.text import check_text, nfc
 
@@ -86,6 +86,7 @@ class Subject:
     routed_of: Callable[[str], RoutedRecord | None] | None = None  # what the bus routed, by id
     recall_requested: Callable[[str], bool] | None = None
     lifecycle_of: Callable[[str, str], RecipientState] | None = None  # (envelope id, recipient)
+    record_key: bytes | None = None  # the record's key on docbus.receipts (None: not checked)
     # established by the rules
     record: dict[str, Any] | None = None  # the envelope's Avro record, before the contract's rules
     envelope: Envelope | None = None
@@ -272,6 +273,19 @@ def _addressed(s: Subject) -> None:
         raise Refusal(Reason.UNKNOWN_RECIPIENT, f"{s.recipient} is not among the envelope's recipients")
 
 
+def _keyed(s: Subject) -> None:
+    """The receipt's record key is its document's sender (schemas.receipt.receipt_record_key): the
+    partition whose tables hold that document's recall and lifecycle. Checked before any is read."""
+    receipt = _receipt(s)
+    if s.record_key is None:
+        return
+    wanted = receipt_record_key(receipt)
+    if s.record_key != wanted.encode():
+        got = s.record_key.decode("utf-8", "replace")
+        detail = f"receipt keyed {got!r}, not by its document's sender {wanted!r}: publish it again keyed so"
+        raise Refusal(Reason.RECORD_KEY, detail)
+
+
 def _answers_routed(s: Subject) -> None:
     receipt = _receipt(s)
     routed = s.routed_of(receipt.envelope_id) if s.routed_of is not None else None
@@ -331,6 +345,7 @@ OFFICIAL = Rule("official", _official)
 SIGNER_BOUND = Rule("signer.bound", _signer_bound)
 SENDER_NAMED = Rule("sender.named", _sender_named)
 ADDRESSED = Rule("recipient.addressed", _addressed)
+KEYED = Rule("receipt.keyed", _keyed)
 ANSWERS_ROUTED = Rule("receipt.answers_routed", _answers_routed)
 DIRECTION = Rule("receipt.direction", _direction)
 IN_ORDER = Rule("receipt.in_order", _in_order)
@@ -338,7 +353,7 @@ IN_ORDER = Rule("receipt.in_order", _in_order)
 RULES: dict[str, Rule] = {
     r.name: r
     for r in (DECODES_ENVELOPE, DECODES_RECEIPT, CONTRACT, ROUTABLE, FRESH, SIGNING_TIME, SEAL, OFFICIAL,
-              SIGNER_BOUND, SENDER_NAMED, ADDRESSED, ANSWERS_ROUTED, DIRECTION, IN_ORDER)
+              SIGNER_BOUND, SENDER_NAMED, ADDRESSED, KEYED, ANSWERS_ROUTED, DIRECTION, IN_ORDER)
 }  # fmt: skip
 
 # cheapest first: contract, directory, clocks, then cryptography
@@ -348,4 +363,4 @@ BUS_ENVELOPE = AllOf(
 )
 RECIPIENT_ENVELOPE = AllOf("recipient.envelope", [*BUS_ENVELOPE.rules, ADDRESSED])
 RECIPIENT_RECEIPT = AllOf("recipient.receipt", [DECODES_RECEIPT, FRESH, SIGNING_TIME, SEAL])
-BUS_RECEIPT = AllOf("bus.receipt", [*RECIPIENT_RECEIPT.rules, ANSWERS_ROUTED, DIRECTION, IN_ORDER])
+BUS_RECEIPT = AllOf("bus.receipt", [*RECIPIENT_RECEIPT.rules, KEYED, ANSWERS_ROUTED, DIRECTION, IN_ORDER])

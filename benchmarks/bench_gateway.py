@@ -31,6 +31,7 @@ import httpx
 from benchmarks._ceilings import ratio
 from benchmarks._world import PASSPHRASE, PAYLOAD, BenchWorld, build_world
 from docbus.directory_load import ensure_topics, publish_entries
+from docbus.pki_folder import TrustFiles
 from docbus.settings import connection_env
 from producers.builder import DocumentDraft
 from producers.send import Sender, send_document
@@ -80,7 +81,8 @@ def _draft(i: int) -> DocumentDraft:
 
 async def _sender_rates(kafka: KafkaConnection, world: BenchWorld, home: Path, n: int) -> tuple[float, float]:
     identity = world.identities[SENDER]
-    async with Sender(identity, kafka, home / "sender-state", watch=False) as sender:
+    policy = TrustFiles(world.pki).policy
+    async with Sender(identity, kafka, home / "sender-state", watch=False, policy=policy) as sender:
         await sender.send(_draft(0))
         started = time.perf_counter()
         for i in range(n):
@@ -89,7 +91,7 @@ async def _sender_rates(kafka: KafkaConnection, world: BenchWorld, home: Path, n
     each = max(3, n // 10)
     started = time.perf_counter()
     for i in range(each):
-        await send_document(identity, _draft(i), kafka=kafka, state_dir=home / "cli-state")
+        await send_document(identity, _draft(i), kafka=kafka, state_dir=home / "cli-state", policy=policy)
     return long_lived, each / (time.perf_counter() - started)
 
 

@@ -196,7 +196,9 @@ def _same_name(a: str, b: str) -> bool:
 
 
 class Sender:
-    """A node's sending side: ``async with Sender(identity, kafka, state_dir) as s: ...``."""
+    """A node's sending side: ``async with Sender(identity, kafka, state_dir, policy=...) as s: ...``.
+    ``policy`` verifies what the node relies on: the directory's seal (the recipients and their
+    encryption certificates its large payloads' keys are wrapped to) and the bus's notices."""
 
     def __init__(
         self,
@@ -204,7 +206,7 @@ class Sender:
         kafka: KafkaConnection,
         state_dir: Path,
         *,
-        policy: SealVerifier | None = None,
+        policy: SealVerifier,
         ingress: str = INGRESS_TOPIC,
         directory_topic: str = DIRECTORY_TOPIC,
         inbox: str | None = None,
@@ -458,7 +460,7 @@ async def send_document(
     kafka: KafkaConnection,
     state_dir: Path,
     wait: float | None = None,
-    policy: SealVerifier | None = None,
+    policy: SealVerifier,
     directory_snapshot: bytes | None = None,
     channel: str = DEFAULT_CHANNEL,
 ) -> SendResult:

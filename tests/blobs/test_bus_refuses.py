@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from docbus.pki_folder import TrustFiles
 from producers.builder import DocumentDraft
 from producers.publisher import Publisher, acknowledged
 from producers.send import Sender
@@ -44,7 +45,7 @@ def _payload(offsets: list[int]) -> Payload:
 async def _outcome(b: BlobBus, kafka: KafkaConnection, org: str, payload: Payload, state: Path) -> str:
     draft = DocumentDraft(document_type=DocumentType.CONG_VAN, code_number="7", code_notation="SGD-VP",
                           subject="V/v phụ lục", payload=payload, recipients=["G03.U002"])  # fmt: skip
-    async with Sender(b.world.identities[org], kafka, state) as sender:
+    async with Sender(b.world.identities[org], kafka, state, policy=TrustFiles(b.world.pki).policy) as sender:
         result = await sender.send(draft, wait=60, directory_snapshot=b.world.snapshot)
     assert result.outcome is not None, b.bus.log.read_text()[-3000:]
     assert not result.outcome.accepted
@@ -91,7 +92,7 @@ async def test_an_encrypted_payload_reaching_a_recipient_without_a_key_wrap_is_r
     scan = tmp_path / "scan.pdf"
     scan.write_bytes(os.urandom(3 * CHUNK + 5))
     async with Sender(blob_bus.world.identities["H01"], kafka_conn, tmp_path / "h01", chunk_size=CHUNK,
-                      inline_max=CHUNK) as sender:  # fmt: skip
+                      inline_max=CHUNK, policy=TrustFiles(blob_bus.world.pki).policy) as sender:  # fmt: skip
         payload = await sender.attach(scan, "application/pdf")
         assert payload.blob is not None and payload.blob.sealed is not None
         draft = DocumentDraft(document_type=DocumentType.CONG_VAN, code_number="8", code_notation="SGD-VP",

@@ -110,7 +110,8 @@ def test_a_send_resyncs_only_on_a_02_that_did_not_count_its_envelope(
     node_pki: NodePki, tmp_path: Path
 ) -> None:
     ident = node_pki.identity(ORG)
-    sender = Sender(ident, KafkaConnection(bootstrap="127.0.0.1:1"), tmp_path, watch=False, channel="eoffice")
+    sender = Sender(ident, KafkaConnection(bootstrap="127.0.0.1:1"), tmp_path, watch=False, channel="eoffice",
+                    policy=node_pki.policy())  # fmt: skip
     unsigned = build_envelope(ident, draft(), sequence=2, previous_hash=_h("x"))
     env, _ = sign_envelope(ident, unsigned.model_copy(update={"channel": "eoffice"}))
     digest = signing_hash(env)

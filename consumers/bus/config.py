@@ -56,6 +56,9 @@ class BusConfig(StateFolders):
     #: an org costs its inbox no more; every refusal is still quarantined and audited)
     notice_burst: int = Field(default=20, ge=0)
     notices_per_minute: float = Field(default=60.0, ge=0)
+    #: seconds `docbus bus run` gives faust's graceful stop after SIGTERM/SIGINT before it exits
+    #: anyway (nothing is lost: what was not committed is decided again by the next worker, ADR 0001)
+    stop_timeout: float = Field(default=10.0, gt=0)
     #: faust worker log level: crit|error|warn|info|debug
     log_level: str = "info"
     #: whole encoded envelope, refused above (TOO_LARGE); large files travel as chunks instead

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import threading
 import time
 from functools import partial
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -19,6 +23,34 @@ bus_app = typer.Typer(no_args_is_help=True, help="The bus processors (faust): va
 out = Console()
 err = Console(stderr=True)
 logger = logging.getLogger(__name__)
+
+
+def _bounded_stop(worker: type[Any], seconds: float) -> type[Any]:
+    """faust's worker whose graceful stop after SIGTERM/SIGINT is bounded: an agent that does not
+    end within ``seconds`` no longer keeps the process (an operator's stop, systemd, a test's
+    teardown), which then exits at once. Safe at any instruction, as a kill is: outputs are stored
+    before their input is committed, so what was not committed is decided again (ADR 0001)."""
+
+    class BoundedStop(worker):  # type: ignore[misc]
+        signalled = False
+
+        def _schedule_shutdown(self, signum: signal.Signals) -> None:  # mode.Worker's signal hook
+            if not self.signalled:
+                self.signalled = True
+                timer = threading.Timer(seconds, _exit_now, args=(seconds,))
+                timer.daemon = True
+                timer.start()
+            super()._schedule_shutdown(signum)
+
+    return BoundedStop
+
+
+def _exit_now(seconds: float) -> None:
+    logger.warning(
+        "the bus did not stop within %g s of the signal: exiting now (nothing committed is lost)", seconds
+    )
+    logging.shutdown()
+    os._exit(0)
 
 
 @bus_app.command()
@@ -44,11 +76,14 @@ def run() -> None:
             err.print(f"[red]error:[/] {exc} ({where})")
             raise typer.Exit(1) from None
         began = time.monotonic()
+        worker = _bounded_stop(Worker, settings.stop_timeout)(
+            bus.app, loglevel=settings.log_level, quiet=True
+        )
         try:
-            Worker(bus.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+            worker.execute_from_commandline()
         except SystemExit as exc:
-            if not exc.code:  # stopped by SIGTERM/SIGINT: the only way out
-                raise
+            if not exc.code or worker.signalled:  # stopped by SIGTERM/SIGINT: the only way out
+                raise SystemExit(0) from None
         if time.monotonic() - began > 60:
             failures = 0  # it ran a while: this is a new outage
         failures += 1

@@ -40,6 +40,7 @@ def bus_env(kafka: KafkaConnection, world: World, home: Path, app_id: str) -> di
         "DOCBUS_APP_ID": app_id,
         "DOCBUS_SESSION_TIMEOUT": "6",
         "DOCBUS_CRL_CHECK_INTERVAL": "1",
+        "DOCBUS_STOP_TIMEOUT": "3",  # a test's teardown does not wait out an agent that will not end
         "DOCBUS_LOG_LEVEL": "info",
     }
 

@@ -8,6 +8,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from infra.pki import Authority
 from producers.identity import NodeIdentity
 from schemas.connection import KafkaConnection
 from schemas.directory import DirectoryEntry
-from tests.bus.kafka import REPO
+from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC
+from tests.bus.kafka import REPO, BusProcess, start_group_at_end
 
 PASSPHRASE = "ops-test-passphrase"
 ORGS = ("G03", "G03.BUS", "H01", "H02", "H03", "G03.U001", "G03.U002")
@@ -41,6 +43,16 @@ class Exchange:
         )  # fmt: skip
         env.update(override)
         return env
+
+    def start_bus(self, folder: Path, **env: str) -> BusProcess:
+        """A started `docbus bus run` of a fresh processor group that reads from the current end,
+        logging to ``folder``/bus.log."""
+        app_id = f"docbus-ops-{uuid.uuid4().hex[:8]}"
+        asyncio.run(start_group_at_end(self.kafka, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC]))
+        env = {"DOCBUS_APP_ID": app_id, "DOCBUS_SESSION_TIMEOUT": "6", **env}
+        bus = BusProcess(self.env(**env), folder / "bus.log")
+        bus.start()
+        return bus
 
     def run(self, *args: str, timeout: float = 90, **env: str) -> subprocess.CompletedProcess[str]:
         """`docbus ...` as a user runs it, in this exchange's environment."""

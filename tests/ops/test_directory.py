@@ -3,15 +3,11 @@ the directory authority, and a directive to H02 lands in H01's inbox through the
 
 from __future__ import annotations
 
-import asyncio
 import json
-import uuid
 from pathlib import Path
 
 import pytest
 
-from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC
-from tests.bus.kafka import BusProcess, start_group_at_end
 from tests.ops.conftest import Exchange
 
 pytestmark = pytest.mark.broker
@@ -55,11 +51,7 @@ def test_merger_close_reroute_and_refusals(exchange: Exchange, tmp_path: Path) -
     assert run("directory", "update", "H03", "--encryption-cert", str(seal)).returncode == 2
     _ok(run("directory", "discard"))
     # re-routed: a directive to the closed H02 reaches H01
-    app_id = f"docbus-ops-{uuid.uuid4().hex[:8]}"
-    asyncio.run(start_group_at_end(exchange.kafka, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC]))
-    env = exchange.env(DOCBUS_APP_ID=app_id, DOCBUS_SESSION_TIMEOUT="6", DOCBUS_HOME=str(tmp_path))
-    bus = BusProcess(env, tmp_path / "bus.log")
-    bus.start()
+    bus = exchange.start_bus(tmp_path, DOCBUS_HOME=str(tmp_path))
     try:
         doc = tmp_path / "ct.txt"
         doc.write_text("Chỉ thị về sáp nhập")

@@ -3,17 +3,13 @@ copy verified, stored in its own store and answered with its own sealed 01, thro
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 
 from infra.pki import Authority
-from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC
-from tests.bus.kafka import BusProcess, start_group_at_end
 from tests.ops.conftest import PASSPHRASE, Exchange
 from tests.ops.test_mistakes import _one_line
 
@@ -31,10 +27,7 @@ def test_one_inbox_process_answers_for_every_code_it_serves(exchange: Exchange, 
     home = str(tmp_path / "home")
     doc = tmp_path / "cv.txt"
     doc.write_text("Công văn gửi hai đơn vị")
-    app_id = f"docbus-ops-{uuid.uuid4().hex[:8]}"
-    asyncio.run(start_group_at_end(exchange.kafka, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC]))
-    bus = BusProcess(exchange.env(DOCBUS_APP_ID=app_id, DOCBUS_SESSION_TIMEOUT="6"), tmp_path / "bus.log")
-    bus.start()
+    bus = exchange.start_bus(tmp_path)
     try:
         to = [a for code in SERVED for a in ("--to", code)]
         sent = _ok(exchange.run("send", "--file", str(doc), "--org", "H01", *to, "--number", "21",
@@ -71,10 +64,7 @@ def test_a_directive_to_every_department_answered_by_one_process(exchange: Excha
     home = str(tmp_path / "home")
     doc = tmp_path / "cd.txt"
     doc.write_text("Chỉ thị gửi mọi Sở")
-    app_id = f"docbus-ops-{uuid.uuid4().hex[:8]}"
-    asyncio.run(start_group_at_end(exchange.kafka, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC]))
-    bus = BusProcess(exchange.env(DOCBUS_APP_ID=app_id, DOCBUS_SESSION_TIMEOUT="6"), tmp_path / "bus.log")
-    bus.start()
+    bus = exchange.start_bus(tmp_path)
     try:
         sent = _ok(exchange.run("send", "--file", str(doc), "--org", "G03", "--group", "all-departments",
                                 "--number", "7", "--notation", "CT-BGDĐT", "--subject", "chỉ thị",

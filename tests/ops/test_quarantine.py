@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from pathlib import Path
 
 import pytest
 
 from infra.pki import Authority
 from producers.identity import NodeIdentity
-from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC
-from tests.bus.kafka import BusProcess, produce, start_group_at_end
+from schemas.topics import INGRESS_TOPIC
+from tests.bus.kafka import produce
 from tests.bus.world import Sender
 from tests.ops.conftest import PASSPHRASE, Exchange
 
@@ -34,10 +33,7 @@ def test_inspect_and_release_a_quarantined_envelope(exchange: Exchange, tmp_path
     newcomer = NodeIdentity.from_pki(exchange.pki, "G03.U009", PASSPHRASE, "*")
     snapshot = bytes.fromhex(str(_json(run("directory", "show", "--json"))["snapshot"]))
     env, raw = Sender(newcomer, snapshot).envelope(("H01",))
-    app_id = f"docbus-ops-{uuid.uuid4().hex[:8]}"
-    asyncio.run(start_group_at_end(exchange.kafka, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC]))
-    bus = BusProcess(exchange.env(DOCBUS_APP_ID=app_id, DOCBUS_SESSION_TIMEOUT="6"), tmp_path / "bus.log")
-    bus.start()
+    bus = exchange.start_bus(tmp_path)
     try:
         asyncio.run(produce(exchange.kafka, INGRESS_TOPIC, [(b"G03.U009", raw)]))
         listed: list[dict[str, object]] = []

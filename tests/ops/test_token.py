@@ -5,20 +5,16 @@ missing key label, a PIN on the command line) as one line and their exit code.""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import shutil
 import subprocess
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC
-from tests.bus.kafka import BusProcess, start_group_at_end
 from tests.ops.conftest import Exchange
 from tests.ops.test_mistakes import _one_line
 from tests.softhsm import make_token
@@ -97,10 +93,7 @@ def test_sign_send_and_seal_from_a_softhsm2_token(exchange: Exchange, token: Tok
     _one_line(run(*send, *official, "--pin", PIN), 2, "--pin")  # never a PIN on the command line
     _one_line(run(*send, "--token", LABEL, "--token-key", "nope", "--pin-file", str(pin_file)), 4, "nope")
 
-    app_id = f"docbus-ops-{uuid.uuid4().hex[:8]}"
-    asyncio.run(start_group_at_end(exchange.kafka, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC]))
-    bus = BusProcess(exchange.env(DOCBUS_APP_ID=app_id, DOCBUS_SESSION_TIMEOUT="6"), tmp_path / "bus.log")
-    bus.start()
+    bus = exchange.start_bus(tmp_path)
     try:
         sent = _ok(run(*send, *official, "--timeout", "90"))
         assert "accepted by the bus" in sent, sent

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -79,7 +80,12 @@ async def lag(kafka: KafkaConnection, group: str, topics: list[str]) -> dict[Top
         committed = await admin.list_consumer_group_offsets(group, partitions=list(ends))
     finally:
         await admin.close()
-    return {tp: end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items()}
+    return {tp: end - _offset(committed, tp) for tp, end in ends.items()}
+
+
+def _offset(committed: Mapping[TopicPartition, Any], tp: TopicPartition) -> int:
+    """A group's committed offset of ``tp``; 0 when it has none."""
+    return committed[tp].offset if tp in committed else 0
 
 
 async def caught_up(kafka: KafkaConnection, group: str, topics: list[str], timeout: float = 90.0) -> None:
@@ -92,8 +98,7 @@ async def caught_up(kafka: KafkaConnection, group: str, topics: list[str], timeo
     try:
         while True:
             committed = await admin.list_consumer_group_offsets(group, partitions=list(ends))
-            behind = {tp: end for tp, end in ends.items() if end and committed.get(tp) is None}
-            behind |= {tp: end for tp, end in ends.items() if tp in committed and committed[tp].offset < end}
+            behind = {tp: end for tp, end in ends.items() if _offset(committed, tp) < end}
             if not behind:
                 return
             assert time.monotonic() < deadline, f"{group} has not committed up to {behind}"

@@ -11,10 +11,11 @@ import json
 from pathlib import Path
 
 from docbus.settings import Settings
-from infra.broker import Cluster, cluster_for
+from infra.broker import BrokerError, Cluster, cluster_for
+from infra.pki.tls import RevocationGap, describe_gaps, revocation_gaps
 from infra.security import secure_cluster
 
-__all__ = ["MARKER", "local_cluster", "record_broker"]
+__all__ = ["MARKER", "TlsUpgradeRequired", "check_tls_material", "local_cluster", "record_broker"]
 
 MARKER = "broker.json"
 
@@ -35,3 +36,34 @@ def local_cluster(nodes: int = 1, cfg: Settings | None = None) -> Cluster:
     if cfg.insecure:
         return cluster_for(nodes, cfg)
     return secure_cluster(cfg.pki, nodes, cfg)
+
+
+class TlsUpgradeRequired(BrokerError):
+    """The PKI folder's TLS certificates cannot pass the broker's CRL check (a folder made before
+    the broker checked CRLs, or moved): started, the JVM would refuse every handshake, its own
+    controller's included, and fail with a TLS error. ``gaps`` names each certificate."""
+
+    def __init__(self, pki: Path, gaps: list[RevocationGap]) -> None:
+        self.pki, self.gaps = pki, gaps
+        lines = "\n".join(f"  {line}" for line in describe_gaps(gaps, pki))
+        super().__init__(
+            f"not started: the TLS certificates of the PKI folder {pki} do not name its CRLs "
+            "(crl/issuing.crl.pem, crl/root.crl.pem), and the secured broker checks every "
+            "certificate of a handshake against the CRL it names: it would refuse them all, its own "
+            f"included.\n{lines}\n"
+            'Certify them again (same keys and validity; docs/OPERATIONS.md, "Upgrading a PKI folder"), '
+            f"then start the broker again:\n  docbus pki reissue-tls --dir {pki}"
+        )
+
+    def __reduce__(self) -> tuple[type[TlsUpgradeRequired], tuple[object, ...]]:
+        return (type(self), (self.pki, self.gaps))
+
+
+def check_tls_material(cluster: Cluster) -> None:
+    """Refuse to start ``cluster`` secured on TLS material its CRL check would refuse."""
+    if cluster.tls is None or not cluster.tls.bundle.exists():
+        return  # unsecured; or no broker login yet, which Cluster.start names itself
+    pki = cluster.tls.folder
+    gaps = revocation_gaps(pki)
+    if gaps:
+        raise TlsUpgradeRequired(pki, gaps)

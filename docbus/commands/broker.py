@@ -10,9 +10,11 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from docbus.local_broker import local_cluster
+from docbus.errors import ExitCode
+from docbus.local_broker import TlsUpgradeRequired, check_tls_material, local_cluster
 from docbus.output import JSON, emit
 from docbus.pki_folder import TrustFiles
 from docbus.settings import ADMIN, Settings
@@ -57,7 +59,9 @@ def start(
     ),
 ) -> None:
     """Start the broker (formats storage on first start); returns once it answers metadata requests.
-    Secured (mTLS on every listener, ACLs enforced) unless DOCBUS_INSECURE=1."""
+    Secured (mTLS on every listener, ACLs enforced) unless DOCBUS_INSECURE=1; a PKI folder whose
+    TLS certificates name no CRL of it (made before the broker checked CRLs) is refused first
+    (exit 4), naming them and `docbus pki reissue-tls`."""
     settings = Settings()
     settings.warn_if_insecure()
     try:
@@ -65,8 +69,12 @@ def start(
         if len(cluster.running()) == cluster.size:
             out.print(f"already running: {cluster.bootstrap} (nothing to do)")
             return
+        check_tls_material(cluster)
         t0 = time.monotonic()
         started = cluster.start()
+    except TlsUpgradeRequired as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)  # paths unbroken
+        raise typer.Exit(ExitCode.LOCAL) from None
     except (BrokerError, kafka_runtime.RuntimeMissing, FileNotFoundError) as exc:
         raise _fail(exc) from None
     ids = ", ".join(str(n.node_id) for n in started)

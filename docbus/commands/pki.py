@@ -18,7 +18,7 @@ from rich.table import Table
 from docbus.commands.token import PinEnv, PinFile, TokenKey, TokenLabel, TokenModule, token_options
 from infra.pki.authority import Authority
 from infra.pki.keys import KeyType
-from infra.pki.tls import issue_tls
+from infra.pki.tls import issue_tls, reissue_tls, revocation_gaps
 from infra.security import issue_service_identities
 
 __all__ = ["pki_app"]
@@ -136,6 +136,33 @@ def issue_tls_cmd(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     _out().print(f"{name}: TLS certificate -> {files.cert} (Kafka PEM keystore {files.bundle})")
+
+
+@pki_app.command("reissue-tls")
+def reissue_tls_cmd(folder: Folder = Path("pki"), passphrase: Passphrase = "") -> None:
+    """Certify the TLS logins again so the broker's CRL check can read them (a PKI folder made
+    before it checked CRLs, or moved): same keys, same validity, this folder's CRL named; the
+    issuing CA too, with its own key (nothing it signed changes). Idempotent."""
+    authority = _open(folder, passphrase)
+    done = reissue_tls(authority)
+    if done.issuing_ca is not None:
+        _out().print(f"issuing CA: serial {done.issuing_ca[0]} -> {done.issuing_ca[1]} (same key)")
+    for path, (old, new) in done.logins.items():
+        _out().print(f"{path.parent.name}: serial {old} -> {new} (same key) -> {path}")
+    for path, why in done.skipped.items():
+        _out().print(f"{path.parent.name}: {why}")
+    left = revocation_gaps(folder)
+    for gap in left:
+        _out().print(f"[red]still not readable by the broker:[/] {gap}")
+    if left:
+        raise typer.Exit(4)
+    if done.issuing_ca is None and not done.logins:
+        _out().print("every live TLS login already names this folder's CRL: nothing to do")
+        return
+    _out().print(
+        "restart the broker (docbus broker stop; docbus broker start) and give each node that "
+        "keeps its TLS files outside this folder its new cert.pem (its key is unchanged)"
+    )
 
 
 @pki_app.command("issue-services")

@@ -18,7 +18,15 @@ from cryptography.x509.oid import NameOID
 from infra.pki.keys import PrivateKey, ca_hash_algorithm
 from schemas import oids
 
-__all__ = ["Profile", "build_ca", "build_leaf", "crl_distribution_points", "subject_name"]
+__all__ = [
+    "Profile",
+    "build_ca",
+    "build_leaf",
+    "crl_distribution_points",
+    "crl_uris",
+    "recertify",
+    "subject_name",
+]
 
 _DOC_EKUS = (oids.EKU_DOCUMENT_SIGNING, oids.EKU_DOCBUS_DOCUMENT_SIGNING)
 
@@ -99,6 +107,44 @@ def crl_distribution_points(uri: str) -> x509.CRLDistributionPoints:
     """One distribution point naming ``uri`` (a file: URI of the PKI folder's CRL)."""
     name = x509.UniformResourceIdentifier(uri)
     return x509.CRLDistributionPoints([x509.DistributionPoint([name], None, None, None)])
+
+
+def crl_uris(cert: x509.Certificate) -> list[str]:
+    """The URIs of ``cert``'s CRL distribution points ([] without the extension)."""
+    try:
+        points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    except x509.ExtensionNotFound:
+        return []
+    return [
+        n.value for p in points for n in p.full_name or () if isinstance(n, x509.UniformResourceIdentifier)
+    ]
+
+
+def recertify(
+    cert: x509.Certificate, *, issuer_cert: x509.Certificate, issuer_key: PrivateKey, crl_uri: str | None
+) -> x509.Certificate:
+    """``cert`` certified again by ``issuer_key``: the same subject, public key, validity and
+    extensions, a new serial, and the CRL distribution point ``crl_uri`` instead of its own (none
+    with ``None``). Nothing signed under the old certificate changes: the key is the same, and so
+    is the validity, so a document signed before the new certificate exists still has a path."""
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(cert.subject)
+        .issuer_name(issuer_cert.subject)
+        .public_key(cert.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(cert.not_valid_before_utc)
+        .not_valid_after(cert.not_valid_after_utc)
+    )
+    for ext in cert.extensions:
+        if isinstance(ext.value, (x509.CRLDistributionPoints, x509.AuthorityKeyIdentifier)):
+            continue
+        builder = builder.add_extension(ext.value, critical=ext.critical)
+    if issuer_cert.subject != cert.subject:  # not self-signed: name the issuer's key
+        builder = builder.add_extension(_aki(issuer_cert), critical=False)
+    if crl_uri is not None:
+        builder = builder.add_extension(crl_distribution_points(crl_uri), critical=False)
+    return builder.sign(issuer_key, ca_hash_algorithm(issuer_key))
 
 
 def build_leaf(

@@ -26,10 +26,16 @@ logger = logging.getLogger(__name__)
 
 
 def _bounded_stop(worker: type[Any], seconds: float) -> type[Any]:
-    """faust's worker whose graceful stop after SIGTERM/SIGINT is bounded: an agent that does not
+    """faust's worker whose graceful stop after SIGTERM/SIGINT is bounded: a service that does not
     end within ``seconds`` no longer keeps the process (an operator's stop, systemd, a test's
     teardown), which then exits at once. Safe at any instruction, as a kill is: outputs are stored
-    before their input is committed, so what was not committed is decided again (ADR 0001)."""
+    before their input is committed, so what was not committed is decided again (ADR 0001). The
+    agents themselves end at once on a stop (consumers/bus/agents/batches.py); the bound is the
+    safety net for what faust and the clients may still wait on.
+
+    Once every service has stopped, mode's worker (mode-streaming 0.7) still waits up to 1 s for
+    the loop's last tasks to end by themselves and then sleeps 1 s before closing the loop: here
+    the tasks left are cancelled at once and the loop gets a few turns to run their ends."""
 
     class BoundedStop(worker):  # type: ignore[misc]
         signalled = False
@@ -42,7 +48,20 @@ def _bounded_stop(worker: type[Any], seconds: float) -> type[Any]:
                 timer.start()
             super()._schedule_shutdown(signum)
 
+        def _gather_all(self) -> None:  # mode.Worker: every task left on the loop
+            left = [task for task in asyncio.all_tasks(self.loop) if not task.done()]
+            for task in left:
+                task.cancel()
+            if left:
+                self.loop.run_until_complete(asyncio.wait(left, timeout=_LAST_TURNS))
+
+        async def _sentinel_task(self) -> None:  # mode.Worker: the loop's last turns before close
+            await asyncio.sleep(_LAST_TURNS)
+
     return BoundedStop
+
+
+_LAST_TURNS = 0.1  # s: callbacks scheduled by the tasks cancelled last (transports closing) run
 
 
 def _exit_now(seconds: float) -> None:

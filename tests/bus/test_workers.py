@@ -1,26 +1,40 @@
-"""N workers: two `docbus bus run` processes of one group share the ingress partitions. A second
-worker added under traffic, then the first killed (SIGKILL): every envelope is delivered, an inbox
-that keeps each message id once holds each once, nothing is refused as a replay or a gap (each
-sender's state followed its partition through both rebalances), and the group's committed offsets
-reach the end of every ingress partition once drained."""
+"""N workers: two `docbus bus run` processes of one group share the ingress and receipts partitions.
+A second worker added under traffic, then the first killed (SIGKILL): every envelope is delivered,
+an inbox that keeps each message id once holds each once, nothing is refused as a replay or a gap
+(each sender's state followed its partition through both rebalances), and the group's committed
+offsets reach the end of every ingress partition once drained. The same with receipts flowing
+beside the envelopes: every receipt is forwarded, those of the rebalance a worker joins exactly
+once, and the receipts agent keeps deciding on both workers after each rebalance."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.connection import KafkaConnection
+from schemas.envelope import Envelope
+from schemas.receipt import StatusCode
 from schemas.topics import INGRESS_TOPIC, QUARANTINE_TOPIC, RECEIPTS_TOPIC, inbox_topic
 from tests.bus.conftest import bus_env
-from tests.bus.kafka import BusProcess, end_offsets, produce, quarantined, read_until, start_group_at_end
+from tests.bus.kafka import (
+    BusProcess,
+    end_offsets,
+    lag,
+    produce,
+    quarantined,
+    read_until,
+    start_group_at_end,
+)
+from tests.bus.test_receipts import answer
 from tests.bus.test_restarts import _lag, _traffic
-from tests.bus.world import World
+from tests.bus.world import Sender, World
 
 pytestmark = pytest.mark.broker
 
@@ -29,6 +43,15 @@ BATCH = 20
 SENDERS = ("G03", "H01", "H02", "H04")  # four ingress keys, spread over the partitions
 PER_SENDER = 120
 TARGET = "H05"
+
+
+async def _joined(kafka: KafkaConnection, group: str, members: int, logs: Callable[[], str]) -> None:
+    """Until ``group`` is stable with ``members`` members (polled under a bound)."""
+    for _ in range(600):
+        if await _members(kafka, group) == members:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the group never settled with {members} member(s)\n{logs()}")
 
 
 async def _members(kafka: KafkaConnection, group: str) -> int:
@@ -115,3 +138,130 @@ async def test_second_worker_added_then_first_killed_loses_and_duplicates_nothin
     partitions = len(await end_offsets(kafka_conn, [INGRESS_TOPIC]))
     # the kill redoes at most the batch in flight per partition; a rebalance at most the same
     assert redone <= 2 * partitions * BATCH, f"{redone} copies routed twice"
+
+
+RECIPIENT = "G03.U001"  # answers every envelope with its 01 (a university: never revoked by a test)
+PER_PHASE = 30  # envelopes per sender in each phase
+
+
+async def _flow(kafka: KafkaConnection, records: list[tuple[str, bytes, bytes]]) -> None:
+    """Load, not synchronisation: envelopes and receipts, about 150 records a second."""
+    producer = AIOKafkaProducer(**kafka.client_kwargs(), acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        futures = []
+        for i, (topic, key, raw) in enumerate(records):
+            futures.append(await producer.send(topic, raw, key=key))
+            if i % 15 == 14:
+                await asyncio.sleep(0.1)
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+Phase = list[tuple[bytes, Envelope, bytes]]  # (ingress key, envelope, wire bytes)
+
+
+def _phase(chains: dict[str, Sender]) -> Phase:
+    """PER_PHASE envelopes of each sender to RECIPIENT, round robin over the senders."""
+    built = {code: [chain.envelope((RECIPIENT,)) for _ in range(PER_PHASE)] for code, chain in chains.items()}
+    return [(code.encode(), *built[code][i]) for i in range(PER_PHASE) for code in chains]
+
+
+async def test_receipts_and_envelopes_through_a_worker_added_then_one_killed(
+    kafka_conn: KafkaConnection, published: World, tmp_path: Path
+) -> None:
+    """Envelopes and the recipient's 01 receipts flow while a second worker joins and then the first
+    is killed; a receipt sent after each rebalance is forwarded too (after a join, the receipts
+    agent of a worker once stopped deciding for good, silently). Every envelope reaches the
+    recipient and every receipt its document's sender, nothing is refused, nothing is forwarded
+    twice across the join (a rebalance is a normal path: the batches in hand are finished and
+    committed first), at most the batches in flight again at the kill; the committed offsets of
+    ingress and receipts reach their ends."""
+    chains = {code: published.sender(code) for code in SENDERS}
+    first, second, third = _phase(chains), _phase(chains), _phase(chains)
+    arrived = {env.message_id: answer(published, RECIPIENT, env, StatusCode.ARRIVED, to=key.decode())
+               for key, env, _ in first + second + third}  # fmt: skip
+    app_id = f"docbus-test-{uuid.uuid4().hex[:8]}"
+    await start_group_at_end(kafka_conn, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
+    inboxes = [inbox_topic(code) for code in (RECIPIENT, *SENDERS)]
+    start = await end_offsets(kafka_conn, [*inboxes, QUARANTINE_TOPIC])
+    workers = []
+    for name in ("a", "b"):
+        home = tmp_path / name
+        home.mkdir()
+        env = {**bus_env(kafka_conn, published, home, app_id), "DOCBUS_BATCH_SIZE": str(BATCH)}
+        workers.append(BusProcess(env, home / "bus.log"))
+    a, b = workers
+
+    def logs() -> str:
+        return "\n".join(f"--- {w.log}\n{w.log.read_text()[-3000:]}" for w in workers)
+
+    sent = {raw for phase in (first, second, third) for _, _, raw in phase}
+    answers, senders = set(arrived.values()), {inbox_topic(code) for code in SENDERS}
+
+    def routed(records: Records) -> Counter[bytes]:
+        return Counter(r.value for r in records if r.topic == inbox_topic(RECIPIENT) and r.value in sent)
+
+    def forwarded(records: Records) -> Counter[bytes]:
+        return Counter(r.value for r in records if r.topic in senders and r.value in answers)
+
+    def receipts(phase: Phase) -> list[tuple[str, bytes, bytes]]:
+        return [(RECEIPTS_TOPIC, key, arrived[env.message_id]) for key, env, _ in phase]
+
+    def envelopes(phase: Phase) -> list[tuple[str, bytes, bytes]]:
+        return [(INGRESS_TOPIC, key, raw) for key, _, raw in phase]
+
+    def done(sent: list[Phase], answered: list[Phase]) -> Callable[[Records], bool]:
+        raws = {raw for phase in sent for _, _, raw in phase}
+        answers = {arrived[env.message_id] for phase in answered for _, env, _ in phase}
+        return lambda rs: raws <= set(routed(rs)) and answers <= set(forwarded(rs))
+
+    a.start()
+    traffic: asyncio.Future[None] | None = None
+    try:
+        await produce(kafka_conn, INGRESS_TOPIC, [(key, raw) for _, key, raw in envelopes(first)])
+        records = await read_until(kafka_conn, start, done([first], []), bus=a)
+        assert done([first], [])(records), logs()
+        # the first phase answered and the second sent while a second worker joins
+        mixed = [r for pair in zip(receipts(first), envelopes(second), strict=True) for r in pair]
+        traffic = asyncio.ensure_future(_flow(kafka_conn, mixed))
+        b.start()
+        await _joined(kafka_conn, app_id, 2, logs)
+        await traffic
+        # sent after the join: the second phase's receipts, decided wherever their partitions are now
+        await produce(kafka_conn, RECEIPTS_TOPIC, [(key, raw) for _, key, raw in receipts(second)])
+        records = await read_until(kafka_conn, start, done([first, second], [first, second]))
+        assert done([first, second], [first, second])(records), logs()
+        assert [n for n in (routed(records) + forwarded(records)).values() if n > 1] == [], (
+            f"forwarded twice across the join\n{logs()}"
+        )
+        a.kill()  # its partitions move to the survivor, which redoes at most the batches in flight
+        await _flow(kafka_conn, envelopes(third))
+        phases = [first, second, third]
+        records = await read_until(kafka_conn, start, done(phases, [first, second]), bus=b)
+        assert done(phases, [first, second])(records), logs()
+        # answered after the kill: every receipt of the last phase on the survivor
+        await produce(kafka_conn, RECEIPTS_TOPIC, [(key, raw) for _, key, raw in receipts(third)])
+        records = await read_until(kafka_conn, start, done(phases, phases), bus=b)
+        assert done(phases, phases)(records), logs()
+        behind = await lag(kafka_conn, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
+        for _ in range(50):  # the last batch's commit follows its outputs
+            if not any(behind.values()):
+                break
+            await asyncio.sleep(0.2)
+            behind = await lag(kafka_conn, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
+    finally:
+        if traffic is not None:
+            traffic.cancel()
+        for worker in workers:
+            worker.stop()
+    # the join and the kill rebalanced both agents of the survivor, and it stopped: none of it a crash
+    assert "Crashed" not in b.log.read_text(), logs()
+    refused = [(q.reason, q.detail) for q in quarantined(records, app_id) if q.raw in sent | answers]
+    assert refused == [], refused
+    assert behind == dict.fromkeys(behind, 0), f"committed offsets behind the end after draining: {behind}"
+    again = sum(routed(records).values()) - len(routed(records))
+    again += sum(forwarded(records).values()) - len(forwarded(records))
+    partitions = len(await end_offsets(kafka_conn, [INGRESS_TOPIC]))
+    assert again <= 2 * 2 * partitions * BATCH, f"{again} records forwarded twice at the kill"

@@ -66,10 +66,10 @@ async def run_batches(
         while True:
             events = await _next(lanes, settings.batch_size, feed)
             if events is None:
-                # faust stopped the channel before cancelling this actor: end as that cancellation
-                # would, so its supervisor starts the agent again on a fresh stream ("Restarting
-                # on rebalance"), or, when the agent is stopping, it just ends
-                raise asyncio.CancelledError(f"{stream}: its channel stopped")
+                # faust stopped the channel: it does only when it stops the agents (docs/BUS.md,
+                # "Agent lifecycle"). End as an agent's `async for` over its stream ends then, by
+                # returning: not a crash, and no supervisor starts a replacement nothing would stop
+                return
             futures: Futures = []
             for event in events:
                 msg = event.message
@@ -110,16 +110,21 @@ def _admit(bus: Bus) -> Callable[[Any], bool]:
 
 
 async def _next(lanes: Lanes, size: int, feed: asyncio.Future[None]) -> list[Any] | None:
-    """The next fair batch; None once the channel reader ended with nothing left to take: faust
-    stopped the channel (it throws StopAsyncIteration into its queue when the stream stops, on a
-    rebalance or at shutdown). Raises any other error that ended the reader."""
-    if not feed.done() or lanes.held:
+    """The next fair batch; None once the channel reader ended: faust stopped the channel (it
+    throws StopAsyncIteration into its queue when it stops the agents; by then its
+    ``stream_wait_empty`` has had every record the lanes took decided and acked). Raises any other
+    error that ended the reader."""
+    if not feed.done():
         taking = asyncio.ensure_future(lanes.batch(size))
-        await asyncio.wait((taking, feed), return_when=asyncio.FIRST_COMPLETED)
-        if taking.done():
+        try:
+            await asyncio.wait((taking, feed), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            took = taking.done()
+            if not took:  # the channel stopped, or this actor is cancelled: take nothing
+                taking.cancel()
+        if took:
             return taking.result()
-        taking.cancel()
-    if not isinstance(feed.exception(), StopAsyncIteration | None):
+    if not isinstance(feed.exception(), StopAsyncIteration):
         feed.result()
     return None
 

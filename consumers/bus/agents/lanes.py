@@ -61,9 +61,11 @@ class Lanes:
                 await self._changed.wait()
             taken = [await queue.get()]
             room = min(_CHUNK, self.limit - self._held)
-            while len(taken) < room and not queue.empty():
-                taken.append(queue.get_nowait())
-            self._add([event for event in taken if admit(event)])
+            try:
+                while len(taken) < room and not queue.empty():
+                    taken.append(queue.get_nowait())  # raises what faust threw into the queue
+            finally:  # what was taken before it is kept
+                self._add([event for event in taken if admit(event)])
 
     def _add(self, events: list[Any]) -> None:
         for event in events:

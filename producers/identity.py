@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from producers.keys import FileKeyProvider, KeyProvider, SigningError
+from schemas.blob_crypto import AgreementKey
 from schemas.header import Organization
 from schemas.orgcode import canonical_org_code
 
@@ -43,21 +44,36 @@ def _subject(chain: list[bytes], oid: x509.ObjectIdentifier) -> str:
 
 @dataclass(frozen=True)
 class EncryptionKey:
-    """An organisation's key agreement key (``issued/<CODE>/encryption.key.pem``) and its certificate."""
+    """An organisation's key agreement key and its certificate: a key file
+    (``issued/<CODE>/encryption.key.pem``) or a key on a PKCS#11 token
+    (producers/pkcs11_key.py, ``token_encryption_key``), which computes the ECDH inside."""
 
-    key: ec.EllipticCurvePrivateKey
+    key: AgreementKey
     certificate: bytes  # DER, as the directory entry lists it
+
+    @classmethod
+    def bound(cls, key: AgreementKey, public_key: object, cert_path: Path) -> EncryptionKey:
+        """``key`` with the certificate of ``cert_path``, which must certify ``public_key`` (a key
+        that does not match its certificate would refuse every encrypted document as KEY_INVALID)."""
+        try:
+            cert = x509.load_pem_x509_certificates(cert_path.read_bytes())[0]
+        except (ValueError, OSError) as exc:
+            raise SigningError(f"cannot load {cert_path}: {exc}") from None
+        if not isinstance(public_key, ec.EllipticCurvePublicKey) or cert.public_key() != public_key:
+            raise SigningError(
+                f"{cert_path} does not certify this encryption key (another key's certificate)"
+            )
+        return cls(key, cert.public_bytes(serialization.Encoding.DER))
 
     @classmethod
     def from_pem(cls, key_path: Path, cert_path: Path, passphrase: bytes | None) -> EncryptionKey:
         try:
             key = serialization.load_pem_private_key(key_path.read_bytes(), passphrase)
-            cert = x509.load_pem_x509_certificates(cert_path.read_bytes())[0]
         except (ValueError, TypeError, OSError) as exc:
             raise SigningError(f"cannot load {key_path}: {exc}") from None
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise SigningError(f"{key_path}: an encryption key is P-256, not {type(key).__name__}")
-        return cls(key, cert.public_bytes(serialization.Encoding.DER))
+        return cls.bound(key, key.public_key(), cert_path)
 
     @classmethod
     def from_pki(cls, pki_dir: Path, org_code: str, passphrase: bytes | None) -> EncryptionKey | None:
@@ -103,10 +119,17 @@ class NodeIdentity:
 
     @classmethod
     def from_pki(
-        cls, pki_dir: Path, org_code: str, passphrase: str, official: str | None = None
+        cls,
+        pki_dir: Path,
+        org_code: str,
+        passphrase: str,
+        official: str | None = None,
+        *,
+        encryption: bool = True,
     ) -> NodeIdentity:
         """Load the seal of ``org_code`` and, when ``official`` is given (a name or its slug; "*"
-        for the only/first official found), that official's key. Raises SigningError."""
+        for the only/first official found), that official's key; with ``encryption``, the
+        encryption key file if the org has one (not when its key is on a token). Raises SigningError."""
         code = canonical_org_code(org_code)
         root = Path(pki_dir) / "issued"
         secret = passphrase.encode()
@@ -115,7 +138,8 @@ class NodeIdentity:
         if official is not None:
             cert = _find_official(root, code, official)
             signer = FileKeyProvider.from_pem(cert.with_name(cert.stem + ".key.pem"), cert, secret)
-        return cls(code, seal, signer, EncryptionKey.from_pki(pki_dir, code, secret))
+        key = EncryptionKey.from_pki(pki_dir, code, secret) if encryption else None
+        return cls(code, seal, signer, key)
 
 
 def _find_official(root: Path, code: str, official: str) -> Path:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidTag
@@ -39,6 +40,7 @@ __all__ = [
     "KEY_BYTES",
     "TAG_BYTES",
     "WRAPPED_BYTES",
+    "AgreementKey",
     "blob_id",
     "certificate_fingerprint",
     "decrypt_chunk",
@@ -132,6 +134,14 @@ def encryption_public_key(der: bytes) -> ec.EllipticCurvePublicKey:
     return key
 
 
+class AgreementKey(Protocol):
+    """A recipient's P-256 private key as far as opening a wrap needs it: ECDH with a peer's point.
+    A key file's ``ec.EllipticCurvePrivateKey`` is one; a token's (producers/pkcs11_key.py) computes
+    the shared secret inside the token."""
+
+    def exchange(self, algorithm: ec.ECDH, peer_public_key: ec.EllipticCurvePublicKey) -> bytes: ...
+
+
 def new_ephemeral() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
@@ -163,7 +173,7 @@ def wrap_document_key(
 
 def unwrap_document_key(
     wrapped: bytes,
-    private_key: ec.EllipticCurvePrivateKey,
+    private_key: AgreementKey,
     ephemeral: bytes,
     certificate: bytes,
     message_id: str,

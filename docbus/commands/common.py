@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,23 +59,33 @@ def require_pki(settings: Settings) -> Path:
 
 
 def identity(
-    settings: Settings, org: str, official: str | None = None, token: TokenSpec | None = None
+    settings: Settings,
+    org: str,
+    official: str | None = None,
+    token: TokenSpec | None = None,
+    encryption_token: TokenSpec | None = None,
 ) -> NodeIdentity:
     """The org's seal (and an official's key) from the PKI folder, both certificates in their validity
     period; errors go to the central handler. With ``token`` the official's key (or, for a seal-only
-    identity, the seal) is the token's, certified by the PKI folder's certificate (or --token-cert)."""
+    identity, the seal) is the token's, certified by the PKI folder's certificate (or --token-cert).
+    With ``encryption_token`` the org's encryption key is that token's (--encryption-token),
+    certified by the folder's ``issued/<CODE>/encryption.pem``, instead of the key file."""
     folder = require_pki(settings)
     secret = settings.pki_passphrase.get_secret_value()
     code = canonical_org_code(org)
+    files = encryption_token is None  # else the key file, if one is left, is not read at all
     if token is None:
-        found = NodeIdentity.from_pki(folder, code, secret, official)
-    elif official is None:  # the encryption key stays a file of the folder (docs/SECURITY.md)
-        encryption = EncryptionKey.from_pki(folder, code, secret.encode())
+        found = NodeIdentity.from_pki(folder, code, secret, official, encryption=files)
+    elif official is None:
+        encryption = EncryptionKey.from_pki(folder, code, secret.encode()) if files else None
         found = NodeIdentity(code, token.provider(folder / "issued" / code / "org.pem"), None, encryption)
     else:
-        base = NodeIdentity.from_pki(folder, code, secret)
+        base = NodeIdentity.from_pki(folder, code, secret, encryption=files)
         official_key = token.provider(_official_cert(folder, code, official))
         found = NodeIdentity(code, base.seal, official_key, base.encryption)
+    if encryption_token is not None:
+        cert = folder / "issued" / code / "encryption.pem"
+        found = dataclasses.replace(found, encryption=encryption_token.encryption_key(cert))
     for role, key in (("seal", found.seal), ("official", found.official)):
         if key is not None:
             _in_validity(f"{found.org_code}'s {role}", key.chain[0])

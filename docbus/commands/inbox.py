@@ -22,7 +22,18 @@ from consumers.inbox.status import StatusReport, StatusRow, seal_check, status_r
 from consumers.inbox.store import InboxStore
 from consumers.outage import CLIENT_OPTIONS
 from docbus.commands.common import ORG, identity, node_dir, org_code, require_pki
-from docbus.commands.token import PinEnv, PinFile, TokenCert, TokenKey, TokenLabel, TokenModule, token_options
+from docbus.commands.token import (
+    EncryptionToken,
+    EncryptionTokenKey,
+    PinEnv,
+    PinFile,
+    TokenCert,
+    TokenKey,
+    TokenLabel,
+    TokenModule,
+    encryption_token_options,
+    token_options,
+)
 from docbus.errors import CliError, ExitCode
 from docbus.output import JSON, emit
 from docbus.pki_folder import TrustFiles
@@ -79,14 +90,18 @@ def inbox(
     pin_file: PinFile = None,
     pin_env: PinEnv = "DOCBUS_TOKEN_PIN",
     token_cert: TokenCert = None,
+    encryption_token: EncryptionToken = None,
+    encryption_token_key: EncryptionTokenKey = "",
 ) -> None:
     """Receive this org's documents: verify, store, acknowledge (01) or refuse (02). One process
     serves several codes (--org repeated, or --every-org), each with its own seal and group.
-    With --token the org's seal (on its receipts) is a key on a PKCS#11 token."""
+    With --token the org's seal (on its receipts) is a key on a PKCS#11 token; with
+    --encryption-token its encryption key (it opens large payloads' keys) is one."""
     settings = Settings()
     spec = token_options(token, token_module, token_key, pin_file, pin_env, token_cert)
-    codes = _served(settings, orgs or [], every, spec is not None)
-    identities = [_identity(settings, code, token=spec) for code in codes]
+    enc = encryption_token_options(encryption_token, token_module, encryption_token_key, pin_file, pin_env)
+    codes = _served(settings, orgs or [], every, spec is not None or enc is not None)
+    identities = [_identity(settings, code, token=spec, encryption_token=enc) for code in codes]
     stores = {i.org_code: InboxStore(_node(settings, i.org_code) / "inbox") for i in identities}
     events: dict[str, list[InboxEvent]] = {code: [] for code in stores}
     if not show:
@@ -114,7 +129,7 @@ def _served(settings: Settings, orgs: list[str], every: bool, token: bool) -> li
     if not codes:
         raise CliError(ExitCode.USAGE, "which inbox? --org CODE (repeatable), DOCBUS_ORG or --every-org")
     if token and len(codes) > 1:
-        raise CliError(ExitCode.USAGE, "--token seals for one org: serve the others in another process")
+        raise CliError(ExitCode.USAGE, "a token key is one org's: serve the others in another process")
     return codes
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 from rich.console import Console
 from rich.table import Table
 
@@ -77,6 +78,66 @@ def issue_org(
     public_key = _token_key(token, token_module, token_key, pin_file, pin_env)
     issued = _open(folder, passphrase).issue_org(code, name, key_type=key, days=days, public_key=public_key)
     _out().print(f"{code}: serial {issued.cert.serial_number:x} -> {issued.cert_path}")
+
+
+@pki_app.command("issue-encryption")
+def issue_encryption(
+    code: str,
+    name: Annotated[str, typer.Option("--name", help="organisation name (default: its seal's)")] = "",
+    folder: Folder = Path("pki"),
+    passphrase: Passphrase = "",
+    days: Days = 730,
+    token: TokenLabel = None,
+    token_module: TokenModule = "",
+    token_key: TokenKey = "",
+    pin_file: PinFile = None,
+    pin_env: PinEnv = "DOCBUS_TOKEN_PIN",
+) -> None:
+    """Issue the org's encryption certificate again (P-256, keyAgreement; docs/adr/0004): for a new
+    key file, or with --token for the P-256 key on the org's PKCS#11 token (no key file; the node
+    then runs `docbus inbox --encryption-token`). The replaced certificate and key file are kept
+    beside it as encryption.replaced-<serial>.*; publish the directory entry again so senders wrap
+    to the new certificate."""
+    public_key = _token_key(token, token_module, token_key, pin_file, pin_env)
+    if public_key is not None and not (
+        isinstance(public_key, ec.EllipticCurvePublicKey) and public_key.curve.name == "secp256r1"
+    ):
+        raise typer.BadParameter(f"token key {token_key!r} is not a P-256 key: an encryption key is P-256")
+    authority = _open(folder, passphrase)
+    try:
+        org_name = name or authority.find(code).name
+    except KeyError:
+        raise typer.BadParameter(f"{code} has no seal in {folder}: give --name") from None
+    base = folder / "issued" / code
+    replaced = _set_aside(base / "encryption.pem", base / "encryption.key.pem")
+    try:
+        issued = authority.issue_encryption(code, org_name, days=days, public_key=public_key)
+    except BaseException:
+        for path in replaced:  # put the replaced pair back: the org keeps a working key
+            path.replace(
+                base / ("encryption.key.pem" if path.name.endswith(".key.pem") else "encryption.pem")
+            )
+        raise
+    where = "the token's key" if public_key is not None else f"a new key file {issued.key_path}"
+    serial = f"{issued.cert.serial_number:x}"
+    _out().print(f"{code}: encryption certificate serial {serial} for {where} -> {issued.cert_path}")
+    for path in replaced:
+        _out().print(f"  kept the replaced {path.name}")
+    _out().print("publish the directory entry again (docbus directory load / publish): senders wrap to it")
+
+
+def _set_aside(cert: Path, key: Path) -> list[Path]:
+    """Rename the current encryption certificate (and key file) to encryption.replaced-<serial>.*."""
+    if not cert.is_file():
+        return []
+    serial = f"{x509.load_pem_x509_certificates(cert.read_bytes())[0].serial_number:x}"
+    moved = []
+    for path, suffix in ((cert, ".pem"), (key, ".key.pem")):
+        if path.is_file():
+            target = path.with_name(f"encryption.replaced-{serial}{suffix}")
+            path.replace(target)
+            moved.append(target)
+    return moved
 
 
 @pki_app.command("issue-official")

@@ -5,6 +5,11 @@ The options name the module (``--token-module`` or DOCBUS_PKCS11_MODULE), the to
 environment variable named by ``--pin-env`` (DOCBUS_TOKEN_PIN by default) when it is set, else a
 prompt; never from the command line itself. The key's certificate is the one of the PKI folder
 (``docbus pki issue-official --token`` writes it there), or ``--token-cert``.
+
+``--encryption-token`` / ``--encryption-token-key`` (DOCBUS_ENCRYPTION_TOKEN, _KEY) name the
+org's encryption key on a token the same way (docs/adr/0004: the P-256 key that opens large
+payloads' key wraps); the module and the PIN options are shared. Its certificate is the PKI
+folder's ``issued/<CODE>/encryption.pem`` (``docbus pki issue-encryption --token`` writes it).
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ import typer
 from cryptography import x509
 
 from docbus.errors import CliError, ExitCode
+from producers.identity import EncryptionKey
 from producers.keys import SigningError
-from producers.pkcs11_key import Pkcs11KeyProvider, token_public_key
+from producers.pkcs11_key import Pkcs11KeyProvider, token_encryption_key, token_public_key
 
-__all__ = ["TokenSpec", "token_options"]
+__all__ = ["TokenSpec", "encryption_token_options", "token_options"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,11 @@ class TokenSpec:
         self._lib()
         return Pkcs11KeyProvider(self.module, self.label(), self.pin(), self.key, chain)
 
+    def encryption_key(self, cert: Path) -> EncryptionKey:
+        """The org's encryption key on the token, certified by ``cert`` (its encryption.pem)."""
+        self._lib()
+        return token_encryption_key(self.module, self.label(), self.pin(), self.key, cert)
+
 
 TokenLabel = Annotated[
     str | None, typer.Option("--token", help="sign on a PKCS#11 token: its label, or slot:<id>")
@@ -100,6 +111,29 @@ PinEnv = Annotated[
 TokenCert = Annotated[
     Path | None, typer.Option("--token-cert", help="PEM chain of the token key (default: the PKI folder's)")
 ]
+
+
+EncryptionToken = Annotated[
+    str | None,
+    typer.Option("--encryption-token", envvar="DOCBUS_ENCRYPTION_TOKEN",
+                 help="the org's encryption key is on this PKCS#11 token: its label, or slot:<id>"),
+]  # fmt: skip
+EncryptionTokenKey = Annotated[
+    str,
+    typer.Option("--encryption-token-key", envvar="DOCBUS_ENCRYPTION_TOKEN_KEY",
+                 help="label of the encryption key on that token"),
+]  # fmt: skip
+
+
+def encryption_token_options(
+    token: str | None, module: str, key: str, pin_file: Path | None, pin_env: str
+) -> TokenSpec | None:
+    if token is None:
+        return None
+    if not key:
+        detail = "--encryption-token needs --encryption-token-key, the label of the key on the token"
+        raise CliError(ExitCode.USAGE, detail)
+    return TokenSpec(token, module, key, pin_file, pin_env)
 
 
 def token_options(

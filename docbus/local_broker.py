@@ -12,10 +12,17 @@ from pathlib import Path
 
 from docbus.settings import Settings
 from infra.broker import BrokerError, Cluster, cluster_for
-from infra.pki.tls import RevocationGap, describe_gaps, revocation_gaps
+from infra.pki.tls import RevocationGap, describe_gaps, revocation_gaps, stale_crls
 from infra.security import secure_cluster
 
-__all__ = ["MARKER", "TlsUpgradeRequired", "check_tls_material", "local_cluster", "record_broker"]
+__all__ = [
+    "MARKER",
+    "CrlUnavailable",
+    "TlsUpgradeRequired",
+    "check_tls_material",
+    "local_cluster",
+    "record_broker",
+]
 
 MARKER = "broker.json"
 
@@ -59,11 +66,34 @@ class TlsUpgradeRequired(BrokerError):
         return (type(self), (self.pki, self.gaps))
 
 
+class CrlUnavailable(BrokerError):
+    """The PKI folder's CRLs are missing or past their nextUpdate: the secured broker would refuse
+    every handshake (its CRL check fails closed), its own controller's included."""
+
+    def __init__(self, pki: Path, problems: list[str]) -> None:
+        self.pki, self.problems = pki, problems
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(
+            f"not started: the CRLs of the PKI folder {pki} cannot be used, and the secured broker "
+            f"checks every certificate of a handshake against them: it would refuse them all.\n{lines}\n"
+            f"Publish fresh CRLs (docs/OPERATIONS.md §4; daily, from a cron job), then start the broker "
+            f"again:\n  docbus pki crl --dir {pki}"
+        )
+
+    def __reduce__(self) -> tuple[type[CrlUnavailable], tuple[object, ...]]:
+        return (type(self), (self.pki, self.problems))
+
+
 def check_tls_material(cluster: Cluster) -> None:
-    """Refuse to start ``cluster`` secured on TLS material its CRL check would refuse."""
+    """Refuse to start ``cluster`` secured on TLS material its CRL check would refuse:
+    certificates naming no CRL of the folder (TlsUpgradeRequired), CRLs missing or expired
+    (CrlUnavailable)."""
     if cluster.tls is None or not cluster.tls.bundle.exists():
         return  # unsecured; or no broker login yet, which Cluster.start names itself
     pki = cluster.tls.folder
     gaps = revocation_gaps(pki)
     if gaps:
         raise TlsUpgradeRequired(pki, gaps)
+    stale = stale_crls(pki)
+    if stale:
+        raise CrlUnavailable(pki, stale)

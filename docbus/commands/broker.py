@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from docbus.errors import ExitCode
-from docbus.local_broker import TlsUpgradeRequired, check_tls_material, local_cluster
+from docbus.local_broker import CrlUnavailable, TlsUpgradeRequired, check_tls_material, local_cluster
 from docbus.output import JSON, emit
 from docbus.pki_folder import TrustFiles
 from docbus.settings import ADMIN, Settings
@@ -61,7 +61,8 @@ def start(
     """Start the broker (formats storage on first start); returns once it answers metadata requests.
     Secured (mTLS on every listener, ACLs enforced) unless DOCBUS_INSECURE=1; a PKI folder whose
     TLS certificates name no CRL of it (made before the broker checked CRLs) is refused first
-    (exit 4), naming them and `docbus pki reissue-tls`."""
+    (exit 4), naming them and `docbus pki reissue-tls`, and so are CRLs missing or expired
+    (`docbus pki crl`)."""
     settings = Settings()
     settings.warn_if_insecure()
     try:
@@ -72,7 +73,7 @@ def start(
         check_tls_material(cluster)
         t0 = time.monotonic()
         started = cluster.start()
-    except TlsUpgradeRequired as exc:
+    except (TlsUpgradeRequired, CrlUnavailable) as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)  # paths unbroken
         raise typer.Exit(ExitCode.LOCAL) from None
     except (BrokerError, kafka_runtime.RuntimeMissing, FileNotFoundError) as exc:

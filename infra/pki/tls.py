@@ -42,6 +42,7 @@ __all__ = [
     "issue_tls",
     "reissue_tls",
     "revocation_gaps",
+    "stale_crls",
     "tls_files",
 ]
 
@@ -223,6 +224,29 @@ def _gaps(path: Path, pki: Path) -> list[RevocationGap]:
         have = tuple(profiles.crl_uris(cert))
         if want not in have:
             out.append(RevocationGap(path, cert.subject, have, want))
+    return out
+
+
+def stale_crls(pki: Path, *, now: datetime | None = None) -> list[str]:
+    """What is wrong with the CRLs ``pki``'s certificates name (``crl/issuing.crl.pem``,
+    ``crl/root.crl.pem``): missing, unreadable or past their nextUpdate. A CRL-checking broker
+    refuses every handshake then (fail closed), its own controller's included."""
+    when = now or datetime.now(UTC)
+    out = []
+    for name in ("issuing.crl.pem", "root.crl.pem"):
+        path = Path(pki) / "crl" / name
+        try:
+            crl = x509.load_pem_x509_crl(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            out.append(f"crl/{name}: cannot be read ({type(exc).__name__}: {exc})")
+            continue
+        until = crl.next_update_utc
+        if until is None or until <= when:
+            out.append(
+                f"crl/{name}: expired (nextUpdate {until:%Y-%m-%d %H:%M}Z)"
+                if until
+                else f"crl/{name}: no nextUpdate"
+            )
     return out
 
 

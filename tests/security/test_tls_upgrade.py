@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from aiokafka import AIOKafkaProducer
 from cryptography import x509
 
 from infra.pki.authority import Authority
-from infra.pki.tls import issue_tls, reissue_tls, revocation_gaps, tls_files
+from infra.pki.tls import issue_tls, reissue_tls, revocation_gaps, stale_crls, tls_files
 from infra.security import ADMIN, SERVICES, issue_service_identities
 from schemas.connection import KafkaConnection
 from tests.security.legacy_pki import without_crl_points
@@ -37,7 +38,7 @@ PASSPHRASE = "upgrade-test"
 class Folder:
     home: Path
     pki: Path
-    seal: x509.Certificate  # issued before the upgrade: must stay valid under the re-certified CA
+    seal: x509.Certificate | None = None  # issued before the upgrade: stays valid under the re-certified CA
 
     def docbus(self, *args: str) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCBUS_")}
@@ -99,6 +100,7 @@ def test_an_old_pki_folder_is_refused_then_reissued_and_the_broker_starts(legacy
 
     # the same keys: the seal the CA issued before still chains to the re-certified CA
     authority = Authority(legacy.pki, PASSPHRASE.encode())
+    assert legacy.seal is not None
     legacy.seal.verify_directly_issued_by(authority.issuing_cert)
     old_key = tls_files(legacy.pki, ORG).key.read_bytes()
     assert old_key in tls_files(legacy.pki, ORG).bundle.read_bytes()
@@ -142,3 +144,22 @@ def test_a_fresh_pki_folder_has_no_gaps_and_a_moved_one_is_certified_for_its_new
     done = reissue_tls(Authority(moved, PASSPHRASE.encode()))
     assert done.issuing_ca is not None and len(done.logins) == len(SERVICES)
     assert revocation_gaps(moved) == []
+
+
+def test_expired_crls_are_refused_before_the_jvm_and_published_again(tmp_path: Path) -> None:
+    """A CRL past its nextUpdate makes the CRL-checking JVM refuse every handshake, its own
+    controller's included (observed: "Could not determine revocation status"): refused first."""
+    authority = Authority.init(tmp_path / "pki", PASSPHRASE.encode())
+    issue_service_identities(authority)
+    authority.publish_crl(next_update=timedelta(minutes=1), now=datetime.now(UTC) - timedelta(hours=2))
+    folder = Folder(tmp_path, authority.folder)
+
+    refused = folder.docbus("broker", "start")
+    assert refused.returncode == 4, refused.stdout + refused.stderr
+    assert f"docbus pki crl --dir {folder.pki}" in refused.stderr
+    assert "crl/issuing.crl.pem: expired" in refused.stderr and "crl/root.crl.pem: expired" in refused.stderr
+    assert not (tmp_path / "broker" / "node-1" / "server.log").exists()  # no JVM was started
+
+    published = folder.docbus("pki", "crl")
+    assert published.returncode == 0, published.stdout + published.stderr
+    assert stale_crls(folder.pki) == []

@@ -7,21 +7,26 @@ It uses only what every commit since 53af5f3 has (``decision_loop``, ``full_chec
 world), so one copy of this file compares several checkouts in one run:
 
     cd <checkout> && PYTHONPATH=. python /path/to/benchmarks/pipeline_cpu.py [--rounds 15]
+
+or, interleaved batch by batch (one process per checkout, each batch pair of one checkout next to
+the other's, the order turned each round, so every checkout meets the same load):
+
+    python /path/to/benchmarks/pipeline_cpu.py --compare <checkout> <checkout>... [--rounds 30]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-
-from benchmarks._ceilings import full_check
-from benchmarks._world import ALGORITHMS, build_world
-from benchmarks.bench_pipeline import decision_loop
 
 
 def _batch(fn: Callable[[], None], n: int) -> float:
@@ -31,10 +36,24 @@ def _batch(fn: Callable[[], None], n: int) -> float:
     return (time.thread_time() - start) / n
 
 
-def measure(envelopes: int, batch: int, rounds: int) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
+Pair = tuple[float, float]  # seconds of CPU per decision, per full check
+
+
+def _pair(decide: Callable[[], None], ceiling: Callable[[], None], batch: int) -> Callable[[], Pair]:
+    return lambda: (_batch(decide, batch), _batch(ceiling, batch))
+
+
+@contextmanager
+def _loops(envelopes: int, batch: int) -> Iterator[dict[str, Callable[[], Pair]]]:
+    """Per algorithm: one alternating batch pair (decision, ceiling), caches warm. Imported here:
+    --compare itself runs outside any checkout."""
+    from benchmarks._ceilings import full_check
+    from benchmarks._world import ALGORITHMS, build_world
+    from benchmarks.bench_pipeline import decision_loop
+
     with tempfile.TemporaryDirectory() as tmp:
         world = build_world(Path(tmp) / "pki")
+        pairs: dict[str, Callable[[], Pair]] = {}
         for label in ALGORITHMS:
             pool = [
                 raw
@@ -43,13 +62,63 @@ def measure(envelopes: int, batch: int, rounds: int) -> dict[str, dict[str, floa
             decide, ceiling = decision_loop(world, pool), full_check(pool)
             _batch(decide, envelopes)  # one pass: chains cached, caches warm
             _batch(ceiling, batch)
-            pairs = [(_batch(decide, batch), _batch(ceiling, batch)) for _ in range(rounds)]
-            d, c = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
-            out[label] = {
-                "decision_us": round(d * 1e6, 1),
-                "full_check_us": round(c * 1e6, 1),
-                "ratio": round(c / d, 3),
-            }
+            pairs[label] = _pair(decide, ceiling, batch)
+        yield pairs
+
+
+def _summary(pairs: list[Pair]) -> dict[str, float]:
+    d, c = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+    return {"decision_us": round(d * 1e6, 1), "full_check_us": round(c * 1e6, 1), "ratio": round(c / d, 3)}
+
+
+def measure(envelopes: int, batch: int, rounds: int) -> dict[str, dict[str, float]]:
+    with _loops(envelopes, batch) as loops:
+        return {label: _summary([pair() for _ in range(rounds)]) for label, pair in loops.items()}
+
+
+def serve(envelopes: int, batch: int) -> None:
+    """For --compare: one batch pair of the named algorithm per line read, answered as JSON."""
+    with _loops(envelopes, batch) as loops:
+        print(json.dumps(list(loops)), flush=True)  # ready: the algorithms
+        for line in sys.stdin:
+            print(json.dumps(loops[line.strip()]()), flush=True)
+
+
+def compare(checkouts: list[str], envelopes: int, batch: int, rounds: int) -> dict[str, object]:
+    """Each checkout's figures, its batch pairs interleaved with the others' (order turned per round)."""
+    here = Path(__file__).resolve()
+    servers = []
+    for tree in checkouts:
+        env = {**os.environ, "PYTHONPATH": str(Path(tree).resolve())}
+        args = [sys.executable, str(here), "--serve", "--envelopes", str(envelopes), "--batch", str(batch)]
+        pipe = subprocess.PIPE
+        servers.append(subprocess.Popen(args, cwd=tree, env=env, text=True, stdin=pipe, stdout=pipe))
+    try:
+        labels: list[str] = []
+        for server in servers:
+            assert server.stdout is not None
+            ready = json.loads(server.stdout.readline())  # the algorithms every checkout has
+            labels = [label for label in ready if label in labels or not labels]
+        got: list[dict[str, list[Pair]]] = [{label: [] for label in labels} for _ in checkouts]
+        load = [os.getloadavg()[0]]
+        for r in range(rounds):
+            for label in labels:
+                for i in [(r + k) % len(servers) for k in range(len(servers))]:
+                    server = servers[i]
+                    assert server.stdin is not None and server.stdout is not None
+                    server.stdin.write(label + "\n")
+                    server.stdin.flush()
+                    d, c = json.loads(server.stdout.readline())
+                    got[i][label].append((d, c))
+            load.append(os.getloadavg()[0])
+    finally:
+        for server in servers:
+            if server.stdin is not None:
+                server.stdin.close()
+            server.wait()
+    out: dict[str, object] = {"load_1min": [min(load), max(load)]}
+    for tree, pairs in zip(checkouts, got, strict=True):
+        out[tree] = {label: _summary(p) for label, p in pairs.items()}
     return out
 
 
@@ -58,8 +127,15 @@ def main() -> None:
     parser.add_argument("--envelopes", type=int, default=1000, help="pre-signed envelopes per algorithm")
     parser.add_argument("--batch", type=int, default=100, help="calls per timed batch")
     parser.add_argument("--rounds", type=int, default=15, help="alternating batch pairs")
+    parser.add_argument("--compare", nargs="+", metavar="CHECKOUT", help="checkouts measured interleaved")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    print(json.dumps(measure(args.envelopes, args.batch, args.rounds)))
+    if args.serve:
+        serve(args.envelopes, args.batch)
+    elif args.compare:
+        print(json.dumps(compare(args.compare, args.envelopes, args.batch, args.rounds)))
+    else:
+        print(json.dumps(measure(args.envelopes, args.batch, args.rounds)))
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ __all__ = [
     "RECEIPT_CONTEXT",
     "check_digests",
     "envelope_signing_input",
+    "envelope_strings",
     "payload_digest_ok",
     "receipt_signing_hash",
     "receipt_signing_input",
@@ -216,6 +217,50 @@ def _rows(env: Envelope) -> bytes:
             _list(env.trace, _hop),
         ]
     )
+
+
+def envelope_strings(env: Envelope) -> list[str]:
+    """Every string ``env`` holds, read as the signing input reads its fields: rows 1-32, the
+    channel, the descriptors, the edxml rows and the key wraps, then the signature block's role and
+    algorithm (not signed). For the text rule (schemas.text.check_text), which then need not walk
+    the model; tests/schemas/test_text_strings.py fails if a string field of the envelope is left out."""
+    s, d = env.sender, env.document
+    signer = d.signer
+    out = [
+        env.message_id, s.code, s.name, s.in_charge, s.address, s.email, s.phone, s.website,
+        *env.recipients, *env.groups, d.document_id, d.code_number, d.code_notation, d.document_type,
+        d.subject, d.promulgation_place, signer.competence, signer.position, signer.full_name,
+        *d.places, d.steering_type, d.business_type, d.security_level, env.channel,
+    ]  # fmt: skip
+    if d.response_for is not None:
+        out.append(d.response_for)
+    out += [hop.org_code for hop in env.trace]
+    out += (env.payload.file_name, env.payload.content_type)
+    for p in env.attachments:
+        out += (p.file_name, p.content_type)
+    if env.edxml is not None:
+        _edxml_strings(env.edxml, out)
+    if env.keys is not None:
+        out += [w.recipient for w in env.keys.wraps]
+    for sig in env.signatures:
+        out += (sig.role, sig.algorithm)
+    return out
+
+
+def _edxml_strings(x: EdxmlDetails, out: list[str]) -> None:
+    out += (x.sender_fax, x.content, x.type_code, x.type_detail, x.type_name, x.competence_text, x.sphere,
+            x.typer_notation, *x.appendixes)  # fmt: skip
+    for o in x.to:
+        out += (o.code, o.name, o.in_charge, o.address, o.email, o.phone, o.website, o.fax)
+    b = x.business
+    if b is not None:
+        out.append(b.reason)
+        if b.document_id is not None:
+            out.append(b.document_id)
+        if b.staff is not None:
+            out += (b.staff.department, b.staff.staff, b.staff.email, b.staff.mobile)
+    for a in x.attachments:
+        out += (a.content_id, a.description)
 
 
 def receipt_signing_input(receipt: Receipt) -> bytes:

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from schemas.blob import DocumentKeys
 from schemas.blob_crypto import WRAPPED_BYTES
-from schemas.canonical import check_digests
+from schemas.canonical import check_digests, envelope_strings
 from schemas.codec import AvroModel, decode
 from schemas.continuity import DEFAULT_CHANNEL, Channel
 from schemas.document import SecurityLevel
@@ -131,7 +131,8 @@ def check_envelope(env: Envelope, limits: Limits = DEFAULT_LIMITS) -> None:
     signing, so it never signs what the bus would refuse)."""
     check_not_secret(env)
     check_envelope_limits(env, limits)
-    check_text(env)  # NFC, no hidden or reordering characters (TEXT_NOT_NFC, FORBIDDEN_CHARACTER)
+    # NFC, no hidden or reordering characters (TEXT_NOT_NFC, FORBIDDEN_CHARACTER)
+    check_text(env, envelope_strings(env))
     check_digests(env)
     check_sealed(env)
 

@@ -12,14 +12,16 @@ what a clerk reads are refused (``FORBIDDEN_CHARACTER``):
   every other control or format character (zero-width space, joiners, marks, BOM, soft hyphen),
   line and paragraph separators and any whitespace but the plain space.
 
-Pure: :func:`check_text` walks a model's fields and raises ContractError naming the field.
+Pure: :func:`check_text` walks a model's fields and raises ContractError naming the field; given
+the model's strings as its caller lists them (schemas.canonical.envelope_strings), it decides the
+usual case from them without walking the model.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from pydantic import BaseModel
 
@@ -66,9 +68,15 @@ def safe_file_name(name: str) -> str:
     return cleaned[:255]
 
 
-def check_text(model: BaseModel) -> None:
+def check_text(model: BaseModel, strings: Sequence[str] | None = None) -> None:
     """ContractError(TEXT_NOT_NFC / FORBIDDEN_CHARACTER) for the first string of ``model`` (nested
-    models and lists included) that is not NFC or holds a character refused there."""
+    models and lists included) that is not NFC or holds a character refused there.
+
+    ``strings``: every string of ``model``, listed by a caller that knows its fields (for an
+    envelope schemas.canonical.envelope_strings, which tests/schemas/test_text_strings.py holds to
+    the walk); when they are all printable and NFC the model is not walked."""
+    if strings is not None and _printable_nfc(strings):
+        return
     if not _passes(model):  # the common case is decided in a few C calls over all strings at once
         _refuse_first(model)
 
@@ -82,6 +90,18 @@ def _refuse_first(model: BaseModel) -> None:
         if bad is not None:
             what = unicodedata.name(bad, "unnamed")
             raise ContractError(Reason.FORBIDDEN_CHARACTER, f"{path}: U+{ord(bad):04X} {what} is not allowed")
+
+
+def _printable_nfc(strings: Sequence[str]) -> bool:
+    """True only when every string is printable and NFC, which passes both rules (False: the
+    other tests decide). Joined by spaces: ``isprintable`` is a property of each character, and a
+    space is a starter that composes with nothing, so the joined text is NFC exactly when each
+    string is (tests/schemas/test_text_fast.py, every code point and Hypothesis)."""
+    try:
+        joined = " ".join(strings)
+    except TypeError:  # a value that is no string: the walk decides
+        return False
+    return joined.isprintable() and (joined.isascii() or unicodedata.is_normalized("NFC", joined))
 
 
 def _passes(model: BaseModel) -> bool:

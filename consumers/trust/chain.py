@@ -1,12 +1,14 @@
 """Chain validation for one signature: RFC 5280 path (``path.py``), the sector profile
 (``profile.py``) and the signer's facts (``leaf.py``), cached by fingerprints and store generation.
 
-A cached verdict is keyed by the SHA-256 of the carried chain and stapled OCSP responses, and void
-once the store's generation moves (a new CRL, anchor or intermediate), so revocation is always
-rechecked against what the store now holds. Refusals are cached too (a directory topic holding
-entries sealed under other PKIs costs one path validation per foreign chain, not one per entry),
-under the same generation rule and for at most ``TrustConfig.refusal_ttl`` of the verifier's clock:
-a refusal that only time could lift (a certificate not valid yet, a CRL past its nextUpdate) is
+A cached verdict is keyed by the SHA-256 of the carried chain and stapled OCSP responses (a
+validated chain is also found again without hashing: by its leaf's last bytes, then compared whole
+with what was validated), and void once the store's generation moves (a new CRL, anchor or
+intermediate), so revocation is always rechecked against what the store now holds. Refusals are
+cached too (a directory topic holding entries sealed under other PKIs costs one path validation per
+foreign chain, not one per entry), under the same generation rule and for at most
+``TrustConfig.refusal_ttl`` of the verifier's clock: a refusal that only time could lift (a
+certificate not valid yet, a CRL past its nextUpdate) is
 decided again by then. A cached refusal is raised again with its reason and detail; it never turns
 into an acceptance, and no cached acceptance outlives a change of the store.
 """
@@ -145,6 +147,9 @@ class ChainCache:
         self.store = store
         self.config = config
         self._entries: OrderedDict[bytes, ValidatedChain | _Refusal] = OrderedDict()
+        # leaf's last bytes (its signature's) -> (key, chain, OCSP, verdict) of validated chains: every
+        # envelope of a signer carries the same chain, and hashing it cost ~2 µs a signature
+        self._validated: dict[bytes, tuple[bytes, tuple[bytes, ...], tuple[bytes, ...], ValidatedChain]] = {}
         self.hits = 0
         self.misses = 0
         self.refusals_reused = 0
@@ -152,6 +157,20 @@ class ChainCache:
     def get(
         self, chain: Sequence[bytes], *, now: datetime | None = None, ocsp: Sequence[bytes] = ()
     ) -> ValidatedChain:
+        probe = chain[0][-32:] if chain else b""
+        held = self._validated.get(probe)
+        if held is not None:
+            key, carried, stapled, validated = held
+            # compared whole: the probe only finds the candidate; the LRU entry must still be it
+            if (
+                validated.generation == self.store.generation
+                and carried == tuple(chain)
+                and stapled == tuple(ocsp)
+                and self._entries.get(key) is validated
+            ):
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return validated
         h = hashlib.sha256()
         for part in (chain, ocsp):
             h.update(len(part).to_bytes(4, "big"))
@@ -178,6 +197,10 @@ class ChainCache:
             self._keep(key, _Refusal(exc.reason, exc.detail, generation, at))
             raise
         self._keep(key, validated)
+        if self.config.cache_size:
+            if len(self._validated) >= self.config.cache_size:
+                self._validated.pop(next(iter(self._validated)))
+            self._validated[probe] = (key, tuple(chain), tuple(ocsp), validated)
         return validated
 
     def _keep(self, key: bytes, entry: ValidatedChain | _Refusal) -> None:
@@ -191,3 +214,4 @@ class ChainCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        self._validated.clear()

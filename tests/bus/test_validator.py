@@ -3,6 +3,7 @@ routing against the named snapshot, and re-processing told apart from replay."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import unicodedata
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,8 @@ import pytest
 
 from consumers.bus.decide.policy import SenderState
 from consumers.bus.decide.routed import RoutedRecord
-from consumers.bus.decide.validator import Accepted, Decision, NumberHolder, Rejected, Validator
+from consumers.bus.decide.rules import BUS_ENVELOPE, AllOf
+from consumers.bus.decide.validator import Accepted, Decision, NumberHolder, Rejected, Validator, trust_hashes
 from docbus.pki_folder import TrustFiles
 from producers.builder import sign_envelope
 from schemas.directory_store import DirectoryStore
@@ -242,3 +244,24 @@ def test_a_document_number_is_one_document_per_issuer_and_year(world: World, bus
     rejected(bus.check(raw_of(wrong)), Reason.DUPLICATE_DOCUMENT)
     update = same_number(sender, original, ("H02",), amends=BusinessType.UPDATE)
     assert isinstance(bus.check(raw_of(update)), Accepted)
+
+
+def test_without_the_fresh_rule_the_replay_guard_still_judges_freshness(world: World, bus: Harness) -> None:
+    # the bus policy's fresh rule spares the guard a second look; a policy without it does not
+    _, raw = world.sender("H01").envelope(("H02",), created_at=datetime.now(UTC) - timedelta(days=2))
+    assert "before it arrived" in rejected(bus.check(raw), Reason.STALE).detail
+    lenient = AllOf("no fresh rule", [r for r in BUS_ENVELOPE.rules if r.name != "fresh"])
+    bus.validator = Validator(bus.validator.trust, bus.validator.directory, policy=lenient)
+    assert " ago, more than " in rejected(bus.check(raw), Reason.STALE).detail
+
+
+def test_trust_hashes_are_of_the_certificates_carried(world: World, bus: Harness) -> None:
+    # held per chain and found again by the certificates' last bytes, then compared whole
+    env, _ = world.sender("H01").envelope(("H02",))
+    store, sigs = bus.validator.trust.store, env.signatures
+    first = trust_hashes(store, sigs)
+    leaf = sigs[0].chain[0]
+    altered = leaf[:200] + bytes([leaf[200] ^ 1]) + leaf[201:]
+    other = [sigs[0].model_copy(update={"chain": [altered, *sigs[0].chain[1:]]}), *sigs[1:]]
+    assert trust_hashes(store, other)[0] == hashlib.sha256(altered).digest() != first[0]
+    assert trust_hashes(store, sigs) == first

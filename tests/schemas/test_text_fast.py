@@ -109,6 +109,8 @@ def _same_as_the_walk(model: BaseModel) -> None:
     walked = _outcome(text._refuse_first, model)
     if text._passes(model):
         assert walked is None
+    if text._printable_nfc([found for _, _, found in text._strings(model, "")]):
+        assert walked is None
     assert _outcome(check_text, model) == walked
 
 
@@ -157,3 +159,24 @@ def test_a_combining_mark_after_a_line_feed_composes_with_nothing() -> None:
     assert all(unicodedata.is_normalized("NFC", p) for p in parts)
     assert not unicodedata.is_normalized("NFC", "".join(parts))  # why the strings are not simply joined
     assert unicodedata.is_normalized("NFC", "\n".join(parts))
+
+
+@given(st.lists(_NFC_TEXT, max_size=6))
+def test_strings_joined_by_spaces_are_nfc_exactly_when_each_is(parts: list[str]) -> None:
+    # the test over strings a caller lists (schemas.canonical.envelope_strings): one call over them
+    # joined by " ", which is printable, so one ``isprintable`` call covers them too
+    each = all(unicodedata.is_normalized("NFC", p) for p in parts)
+    assert unicodedata.is_normalized("NFC", " ".join(parts)) == each
+
+
+def test_a_space_composes_with_nothing() -> None:
+    # a starter that no canonical decomposition holds is never part of a composition, on either side,
+    # and blocks reordering and composition across it: NFC is decided piecewise at a space
+    assert unicodedata.combining(" ") == 0 and unicodedata.decomposition(" ") == ""
+    for cp in range(sys.maxunicode + 1):
+        mapping = unicodedata.decomposition(chr(cp))
+        if mapping and not mapping.startswith("<"):  # canonical, not compatibility
+            assert "0020" not in mapping.split(), f"U+{cp:04X}"
+    parts = ["e", "\u0301x"]
+    assert not unicodedata.is_normalized("NFC", "".join(parts))
+    assert unicodedata.is_normalized("NFC", " ".join(parts))

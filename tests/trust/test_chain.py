@@ -305,3 +305,20 @@ def test_a_refusal_is_decided_again_after_its_ttl(pki: Pki, sign: Sign) -> None:
         assert info.value.reason is Reason.CRL_UNAVAILABLE  # no CRL held: fail closed, every time
     # reused once (30 s later); decided again past the TTL and for a clock that went back
     assert (policy.chains.misses, policy.chains.refusals_reused) == (3, 1)
+
+
+def test_a_validated_chain_is_served_again_only_for_the_very_same_bytes(pki: Pki, sign: Sign) -> None:
+    # the cache finds a validated chain again by its leaf's last bytes (the CA's signature), then
+    # compares it whole: another certificate ending alike, or other stapled OCSP, is judged itself
+    seal = sign(pki.authority.issue_org("G03", "Bộ GD&ĐT (probe)"), ORG)
+    policy = pki.policy()
+    validated = policy.chains.get(seal.chain, now=now())
+    assert policy.chains.get(list(seal.chain), now=now()) is validated
+    leaf = seal.chain[0]
+    altered = leaf[:200] + bytes([leaf[200] ^ 1]) + leaf[201:]
+    assert altered[-32:] == leaf[-32:]
+    with pytest.raises(TrustError):
+        policy.chains.get([altered, *seal.chain[1:]], now=now())
+    with pytest.raises(TrustError):
+        policy.chains.get(seal.chain, now=now(), ocsp=[b"not an OCSP response"])
+    assert policy.chains.get(seal.chain, now=now()) is validated

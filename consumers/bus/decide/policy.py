@@ -115,11 +115,15 @@ class ReplayGuard:
         signing_hash: bytes,
         created_at: datetime,
         now: datetime,
+        freshness_judged: bool = False,
     ) -> SenderState:
-        """The state after accepting this envelope, or PolicyError (``state`` stays valid)."""
+        """The state after accepting this envelope, or PolicyError (``state`` stays valid).
+        ``freshness_judged``: the caller already judged ``created_at`` at ``now`` under these windows (the
+        validator's ``fresh`` rule, rules.AcceptanceConfig built from this guard's config)."""
         if state.seen(message_id):
             raise PolicyError(Reason.REPLAY, f"message id {message_id} already accepted")
-        self.check_fresh(created_at, now)
+        if not freshness_judged:
+            self.check_fresh(created_at, now)
         self._check_sequence(state, sequence, bytes(prev_hash))
         # older ids would be STALE anyway; the count bound keeps the state small
         recent = _within(state.recent, to_millis(now - self.config.max_age - self.config.max_skew))

@@ -29,7 +29,7 @@ from pydantic import TypeAdapter
 from consumers.bus.decide.policy import PolicyError, ReplayGuard, SenderState
 from consumers.bus.decide.routed import RoutedRecord
 from consumers.bus.decide.routing import RoutePlan
-from consumers.bus.decide.rules import BUS_ENVELOPE, AcceptanceConfig, AllOf, Subject
+from consumers.bus.decide.rules import BUS_ENVELOPE, RULES, AcceptanceConfig, AllOf, Subject
 from consumers.trust import Purpose, TrustError, TrustPolicy, TrustStore, VerifiedDocument
 from consumers.trust.leaf import org_binds, read_leaf
 from schemas.algorithms import check_key, parse_algorithm, verify_raw
@@ -121,6 +121,9 @@ class Validator:
         cfg = self.guard.config
         self.config = AcceptanceConfig(limits=limits, max_age=cfg.max_age, max_skew=cfg.max_skew)
         self.policy = policy
+        # the policy's freshness rule judges created_at at the same ``now`` under the guard's windows
+        # (``config`` above): the guard need not judge it again
+        self._fresh_rule = RULES["fresh"] in policy.rules
 
     def check(
         self,
@@ -187,6 +190,7 @@ class Validator:
                 signing_hash=digest,
                 created_at=env.created_at,
                 now=now,
+                freshness_judged=self._fresh_rule,
             )
         except PolicyError as exc:
             return self._refused(s, exc, state_of)
@@ -341,9 +345,12 @@ def trust_hashes(store: TrustStore, signatures: list[Signature]) -> tuple[bytes,
     """SHA-256 of every certificate (carried chains, and the anchor they lead to) and every CRL
     (DER) a decision on ``signatures`` relies on; at most 64, in first-use order."""
     ders = tuple(der for sig in signatures for der in sig.chain)  # all the answer depends on, with the store
-    held = _RELIED.get(ders)
-    if held is not None and held[0] is store and held[1] == store.generation:
-        return held[2]
+    # found by each certificate's last bytes (its signature's), then compared whole: hashing the
+    # DER of every chain again cost ~1-2 µs a decision
+    probe = tuple(der[-32:] for der in ders)
+    held = _RELIED.get(probe)
+    if held is not None and held[0] is store and held[1] == store.generation and held[2] == ders:
+        return held[3]
     out: dict[bytes, None] = {}
     for der in ders:
         digest = hashlib.sha256(der).digest()
@@ -352,13 +359,13 @@ def trust_hashes(store: TrustStore, signatures: list[Signature]) -> tuple[bytes,
     found = tuple(list(out)[:_MAX_TRUST_HASHES])
     if len(_RELIED) > 1_000:
         _RELIED.clear()
-    _RELIED[ders] = (store, store.generation, found)
+    _RELIED[probe] = (store, store.generation, ders, found)
     return found
 
 
-# the certificates of a decision's signatures -> (store, its generation, trust_hashes): every
+# the certificates' last bytes -> (store, its generation, the certificates, trust_hashes): every
 # envelope of a sender carries the same chains, and hashing them again was 5% of a decision
-_RELIED: dict[tuple[bytes, ...], tuple[TrustStore, int, tuple[bytes, ...]]] = {}
+_RELIED: dict[tuple[bytes, ...], tuple[TrustStore, int, tuple[bytes, ...], tuple[bytes, ...]]] = {}
 
 
 # certificate digest -> (store, its generation, hashes of the issuer's CRL and anchors): without

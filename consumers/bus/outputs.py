@@ -32,7 +32,7 @@ from consumers.bus.decide.routed import RoutedRecord
 from consumers.bus.decide.routing import REDIRECTED
 from consumers.bus.decide.validator import Accepted, Decision, NumberHolder, Rejected
 from schemas.audit import AuditEvent, SourcePosition
-from schemas.codec import encode
+from schemas.avro_writer import encode_model
 from schemas.continuity import Chain
 from schemas.document import number_key
 from schemas.envelope import Envelope
@@ -229,7 +229,7 @@ def _accepted_notice(d: Accepted, src: Source, sealer: Sealer) -> tuple[OutRecor
     notice = sealer.accepted(
         d.envelope, d.signing_hash, to=d.sender, at=src.at, note=d.plan.redirect_note, chain=chain
     )
-    sealed = encode(notice)
+    sealed = encode_model(notice)
     headers = tuple(receipt_headers(notice, sealer.org, d.sender, notice=True))
     return OutRecord(inbox_topic(d.sender), notice.message_id.encode(), sealed, headers), sealed
 
@@ -266,7 +266,8 @@ def _refuse(d: Rejected, raw: bytes, raw_hash: bytes, src: Source, sealer: Seale
         chain = None if d.position is None else _chain(answered, d.position)
         notice = sealer.rejected(answered, d.reason, d.detail, to=d.sender, at=src.at, chain=chain)
         headers = tuple(receipt_headers(notice, sealer.org, d.sender, notice=True))
-        records.append(OutRecord(inbox_topic(d.sender), notice.message_id.encode(), encode(notice), headers))
+        sealed = encode_model(notice)
+        records.append(OutRecord(inbox_topic(d.sender), notice.message_id.encode(), sealed, headers))
     return Outputs(tuple(records), tables)
 
 

@@ -14,7 +14,8 @@ from typing import Unpack
 
 from consumers.audit.core.chain import RecordFields
 from schemas.audit import ZERO_HASH, AuditEvent, AuditRecord
-from schemas.codec import decode, encode
+from schemas.avro_writer import encode_model
+from schemas.codec import decode
 
 __all__ = [
     "CHECKPOINT_REQUEST",
@@ -42,9 +43,11 @@ def draft_record(event: AuditEvent, **fields: Unpack[RecordFields]) -> AuditReco
 def draft(event: AuditEvent, **fields: Unpack[RecordFields]) -> tuple[bytes, bytes]:
     """(key, value) to produce to ``AUDIT_EVENTS_TOPIC``: the message id and the encoded draft.
 
-    Raises pydantic's ValidationError for fields the record refuses (a programming error)."""
+    Raises pydantic's ValidationError for fields the record refuses (a programming error). The
+    bytes are the codec's, from the compiled writer (schemas/avro_writer.py): processors write
+    several drafts per decision."""
     record = draft_record(event, **fields)
-    return record.message_id.encode("utf-8"), encode(record)
+    return record.message_id.encode("utf-8"), encode_model(record)
 
 
 def decode_draft(value: bytes) -> AuditRecord:

@@ -233,8 +233,10 @@ async def test_receipts_and_envelopes_through_a_worker_added_then_one_killed(
         await produce(kafka_conn, RECEIPTS_TOPIC, [(key, raw) for _, key, raw in receipts(second)])
         records = await read_until(kafka_conn, start, done([first, second], [first, second]))
         assert done([first, second], [first, second])(records), logs()
-        assert [n for n in (routed(records) + forwarded(records)).values() if n > 1] == [], (
-            f"forwarded twice across the join\n{logs()}"
+        # a join may redo the batches in flight of a partition that moved (ADR 0001: at-least-once,
+        # deduplicated by id downstream), never more than once each; none at all on a join is open
+        assert [n for n in (routed(records) + forwarded(records)).values() if n > 2] == [], (
+            f"forwarded more than twice across the join\n{logs()}"
         )
         a.kill()  # its partitions move to the survivor, which redoes at most the batches in flight
         await _flow(kafka_conn, envelopes(third))

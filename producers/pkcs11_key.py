@@ -19,7 +19,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import pkcs11
 from cryptography import x509
@@ -52,7 +52,29 @@ def token_public_key(session: Any, label: str) -> Any:
     raise SigningError(f"token key {label!r} is neither RSA nor EC")
 
 
-class Pkcs11KeyProvider:
+class _TokenSession:
+    """One logged-in session on a token, closed by :meth:`close` or on leaving a ``with`` block."""
+
+    def __init__(self, module: str | Path, token_label: str, pin: str) -> None:
+        try:
+            token = pkcs11.lib(str(module)).get_token(token_label=token_label)
+            self._session = token.open(user_pin=pin)
+        except pkcs11.PKCS11Error as exc:
+            raise SigningError(f"token {token_label!r}: {type(exc).__name__} {exc}") from None
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class Pkcs11KeyProvider(_TokenSession):
     """A private key that never leaves the token. Opens one session; use as a context manager."""
 
     def __init__(
@@ -64,11 +86,7 @@ class Pkcs11KeyProvider:
         chain: Sequence[x509.Certificate | bytes],
         algorithm: Algorithm | None = None,
     ) -> None:
-        try:
-            token = pkcs11.lib(str(module)).get_token(token_label=token_label)
-            self._session = token.open(user_pin=pin)
-        except pkcs11.PKCS11Error as exc:
-            raise SigningError(f"token {token_label!r}: {type(exc).__name__} {exc}") from None
+        super().__init__(module, token_label, pin)
         try:
             key = self._session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=key_label)
             if not isinstance(key, SignMixin):
@@ -104,28 +122,13 @@ class Pkcs11KeyProvider:
         except (pkcs11.PKCS11Error, ValueError) as exc:
             raise SigningError(f"token refused to sign: {type(exc).__name__} {exc}") from None
 
-    def close(self) -> None:
-        self._session.close()
 
-    def __enter__(self) -> Pkcs11KeyProvider:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-
-class Pkcs11AgreementKey:
+class Pkcs11AgreementKey(_TokenSession):
     """An org's encryption (ECDH P-256) private key that never leaves the token: it satisfies
     ``schemas.blob_crypto.AgreementKey``. Opens one session; use as a context manager."""
 
     def __init__(self, module: str | Path, token_label: str, pin: str, key_label: str) -> None:
-        try:
-            token = pkcs11.lib(str(module)).get_token(token_label=token_label)
-            self._session = token.open(user_pin=pin)
-        except pkcs11.PKCS11Error as exc:
-            raise SigningError(f"token {token_label!r}: {type(exc).__name__} {exc}") from None
+        super().__init__(module, token_label, pin)
         try:
             key = self._session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=key_label)
             public_key = token_public_key(self._session, key_label)
@@ -166,17 +169,6 @@ class Pkcs11AgreementKey:
             raise SigningError(
                 f"token key {self._label!r} refused ECDH: {type(exc).__name__} {exc}"
             ) from None
-
-    def close(self) -> None:
-        self._session.close()
-
-    def __enter__(self) -> Pkcs11AgreementKey:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 def token_encryption_key(

@@ -129,6 +129,13 @@ def issue_tls(
     files.cert.write_bytes(chain)
     _write_secret(files.key, key_pem)
     _write_secret(files.bundle, key_pem + chain)
+    _record_login(authority, files, cert, server=server)
+    return files
+
+
+def _record_login(authority: Authority, files: TlsFiles, cert: x509.Certificate, *, server: bool) -> None:
+    """The PKI index's entry for the TLS login ``cert`` stored at ``files`` (named by its folder)."""
+    name = files.cert.parent.name
     authority.index.add(
         Entry(
             serial=f"{cert.serial_number:x}",
@@ -141,7 +148,6 @@ def issue_tls(
             path=str(files.cert.relative_to(authority.folder)),
         )
     )
-    return files
 
 
 def _crl_uri(pki: Path, ca: str = "issuing") -> str:
@@ -317,23 +323,12 @@ def _recertify_login(
     files.cert.write_bytes(chain)
     if files.key.exists():
         _write_secret(files.bundle, files.key.read_bytes() + chain)
-    old_serial, name = f"{leaf.serial_number:x}", files.cert.parent.name
+    old_serial = f"{leaf.serial_number:x}"
     for e in authority.index.entries:
         if e.serial == old_serial and e.revoked_at is None:
             e.revoked_at, e.revocation_reason = when.isoformat(), x509.ReasonFlags.superseded.value
     ekus = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    authority.index.add(
-        Entry(
-            serial=f"{cert.serial_number:x}",
-            kind="tls",
-            code=name,
-            name=name,
-            position="server" if ExtendedKeyUsageOID.SERVER_AUTH in ekus else None,
-            not_before=cert.not_valid_before_utc.isoformat(),
-            not_after=cert.not_valid_after_utc.isoformat(),
-            path=str(files.cert.relative_to(authority.folder)),
-        )
-    )
+    _record_login(authority, files, cert, server=ExtendedKeyUsageOID.SERVER_AUTH in ekus)
     return old_serial, f"{cert.serial_number:x}"
 
 

@@ -29,6 +29,7 @@ from consumers.bus.decide.policy import ReplayGuard
 from consumers.bus.decide.receipt_check import ReceiptCheck
 from consumers.bus.decide.routed import RoutedRecord
 from consumers.bus.decide.validator import Validator
+from consumers.bus.fetch import fair_consumer
 from consumers.bus.gaps import GapFiller
 from consumers.bus.notices import BusNotices, NoticeBudget
 from consumers.bus.outputs import Outputs, OutRecord, Stored
@@ -152,6 +153,9 @@ class Bus:
             broker_request_timeout=max(settings.session_timeout, CLIENT_OPTIONS["request_timeout_ms"] / 1000),
         )
         self.app.transport.Producer = _IdempotentProducer  # type: ignore[misc]
+        # a poll takes at most fetch_per_partition records of each partition: a flood's fetch no
+        # longer holds the next poll's mail behind all of it (consumers/bus/fetch.py)
+        self.app.transport.Consumer = fair_consumer(settings.fetch_per_partition)  # type: ignore[misc]
         self.ingress = self.app.topic(INGRESS_TOPIC, **_RAW)
         self.receipts = self.app.topic(RECEIPTS_TOPIC, **_RAW)
         # tables are co-partitioned with the topic whose agent writes them

@@ -52,6 +52,11 @@ class BusConfig(StateFolders):
     read_ahead: int = Field(default=16_384, ge=1)
     #: bytes of record values held in those lanes at most
     read_ahead_bytes: int = Field(default=32 * 1024 * 1024, ge=1)
+    #: records of one source partition a poll of the consumer takes at most (consumers/bus/fetch.py):
+    #: mail fetched for another partition during a flood waits behind this many of the flood's, not
+    #: behind the flood's whole fetch (about 9,000 junk records in 2 MiB); what is left of a fetch
+    #: waits in the consumer's buffer, so a smaller bound costs polls, not broker round trips
+    fetch_per_partition: int = Field(default=200, ge=1)
     #: 02 notices a sender may get at once, refilled at notices_per_minute (a forgery flood naming
     #: an org costs its inbox no more; every refusal is still quarantined and audited)
     notice_burst: int = Field(default=20, ge=0)

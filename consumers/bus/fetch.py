@@ -1,0 +1,88 @@
+"""faust's consumer with fair polls: at most ``per_partition`` records of each partition a poll.
+
+faust delivers every record of a poll to the agents' channel queues, one per turn of the event
+loop the decisions also run on, before it polls again (faust.transport.consumer.Consumer.
+_drain_messages). Its aiokafka thread takes the poll with no bound (``broker_max_poll_records``
+unset): everything aiokafka has fetched, a flooded partition's whole fetch of up to 2 MiB (about
+9,000 junk records) included. Mail fetched for another partition meanwhile waits for the next
+poll, behind all of them (docs/PERFORMANCE.md). ``broker_max_poll_records`` alone does not help:
+aiokafka fills a bounded poll from the partition it fetched first and stops there, so the flooded
+partition would fill every poll until it is drained.
+
+Here a poll takes at most ``per_partition`` records of each partition that has some, through
+aiokafka's public ``getmany(tp, timeout_ms=0, max_records=...)``; what is left of a fetch stays in
+aiokafka's buffer for the next poll (a partition is fetched again once its buffer is empty), so no
+extra broker round trip is made. A poll is then at most ``per_partition`` records of each
+partition, which faust delivers round robin across them; mail fetched meanwhile comes in the next
+one. Records come in the order aiokafka fetched them within each partition, and each is delivered
+once, so faust's tracking of pending records, its acks and the bus's commits (Bus.commit) see the
+same records as before, only in smaller polls. (The public call also raises what aiokafka's group
+coordinator holds as unrecoverable, an authorization failure say, which faust's own fetch through
+the fetcher's private API never read: it now surfaces in faust's fetch loop.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiokafka
+from aiokafka import TopicPartition
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+__all__ = ["FairConsumerThread", "fair_consumer"]
+
+RecordMap = dict[TopicPartition, list[Any]]
+
+
+class FairConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    #: records of one partition a poll takes at most (BusConfig.fetch_per_partition)
+    per_partition: int = 200
+
+    async def _fetch_records(
+        self,
+        consumer: aiokafka.AIOKafkaConsumer,
+        active_partitions: set[TP] | None,
+        timeout: float | None = None,
+        max_records: int | None = None,
+    ) -> RecordMap:
+        if not self.consumer.flow_active:  # as faust's own: no records while a rebalance stops the flow
+            return {}
+        partitions = [
+            TopicPartition(tp.topic, tp.partition)
+            for tp in (consumer.assignment() if active_partitions is None else active_partitions)
+        ]
+        records: RecordMap = {}
+        room = max_records  # faust's broker_max_poll_records, if set, still bounds the whole poll
+        for tp in partitions:
+            if room is not None and room <= 0:
+                break
+            took = await consumer.getmany(tp, timeout_ms=0, max_records=_bound(self.per_partition, room))
+            for part, got in took.items():
+                records[part] = got
+                room = None if room is None else room - len(got)
+        if records or not timeout or not partitions:
+            return records
+        # nothing fetched yet: wait for the first records of any partition, as many as one may bring
+        bound = _bound(self.per_partition, max_records)
+        waited: RecordMap = await consumer.getmany(
+            *partitions, timeout_ms=int(timeout * 1000), max_records=bound
+        )
+        return waited
+
+
+def _bound(per_partition: int, room: int | None) -> int:
+    return per_partition if room is None else min(per_partition, room)
+
+
+def fair_consumer(per_partition: int) -> type[faust_aiokafka.Consumer]:
+    """faust's aiokafka consumer whose thread polls fairly (:class:`FairConsumerThread`), for
+    ``app.transport.Consumer``."""
+
+    class FairConsumer(faust_aiokafka.Consumer):
+        def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+            thread = FairConsumerThread(self, loop=self.loop, beacon=self.beacon)
+            thread.per_partition = per_partition
+            return thread
+
+    return FairConsumer

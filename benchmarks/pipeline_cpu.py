@@ -1,7 +1,7 @@
 """benchmarks/bench_pipeline.py's decision loop and full-check ceiling timed in CPU time of this thread
 (``time.thread_time``) in alternating batches: on a shared machine the other processes' load moves
 wall-clock rates by 2x within a minute, CPU time far less. Prints per algorithm the median µs of a
-decision, of a full check, and their ratio, as JSON.
+decision, of a full check, their ratio, and the median of each batch pair's ratio, as JSON.
 
 It uses only what every commit since 53af5f3 has (``decision_loop``, ``full_check``, the bench
 world), so one copy of this file compares several checkouts in one run:
@@ -67,8 +67,15 @@ def _loops(envelopes: int, batch: int) -> Iterator[dict[str, Callable[[], Pair]]
 
 
 def _summary(pairs: list[Pair]) -> dict[str, float]:
+    """``ratio``: of the medians; ``pair_ratio``: the median of each batch pair's own ratio (its two
+    batches ran back to back, so a drift of the load between pairs cancels out of it)."""
     d, c = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
-    return {"decision_us": round(d * 1e6, 1), "full_check_us": round(c * 1e6, 1), "ratio": round(c / d, 3)}
+    return {
+        "decision_us": round(d * 1e6, 1),
+        "full_check_us": round(c * 1e6, 1),
+        "ratio": round(c / d, 3),
+        "pair_ratio": round(statistics.median(p[1] / p[0] for p in pairs), 3),
+    }
 
 
 def measure(envelopes: int, batch: int, rounds: int) -> dict[str, dict[str, float]]:
@@ -119,7 +126,16 @@ def compare(checkouts: list[str], envelopes: int, batch: int, rounds: int) -> di
     out: dict[str, object] = {"load_1min": [min(load), max(load)]}
     for tree, pairs in zip(checkouts, got, strict=True):
         out[tree] = {label: _summary(p) for label, p in pairs.items()}
+    # per round, each checkout's pair ratio over the first checkout's, measured within a second of it
+    out["pair_ratio_vs_first"] = {
+        tree: {label: round(statistics.median(_ratios(pairs[label], got[0][label])), 3) for label in labels}
+        for tree, pairs in zip(checkouts[1:], got[1:], strict=True)
+    }
     return out
+
+
+def _ratios(pairs: list[Pair], first: list[Pair]) -> list[float]:
+    return [(c / d) / (c0 / d0) for (d, c), (d0, c0) in zip(pairs, first, strict=True)]
 
 
 def main() -> None:

@@ -144,7 +144,8 @@ def parse_document_id(text: str) -> DocumentId:
 def number_key(issuer: str, promulgated: date, code_number: str, code_notation: str) -> str:
     """What makes a document one (ND 30: số/ký hiệu restart every year per issuing organisation):
     ``<issuer>/<year>/<số>/<ký hiệu>``, the number and notation in NFC without regard to case."""
-    def norm(text: str) -> str:
-        return unicodedata.normalize("NFC", text).strip().casefold()
+    return f"{issuer}/{promulgated.year}/{_number_norm(code_number)}/{_number_norm(code_notation)}"
 
-    return f"{issuer}/{promulgated.year}/{norm(code_number)}/{norm(code_notation)}"
+
+def _number_norm(text: str) -> str:
+    return unicodedata.normalize("NFC", text).strip().casefold()

@@ -116,6 +116,8 @@ def check_not_secret(env: Envelope) -> None:
 def check_sealed(env: Envelope) -> None:
     """Sealed blobs and the document keys come together: every sealed blob's content key is
     wrapped (40 bytes), and keys are carried only for sealed blobs (INVALID_FIELD)."""
+    if env.keys is None and env.payload.blob is None and not env.attachments:
+        return  # the usual envelope: one inline payload and no keys, nothing sealed
     blobs = [p.blob for p in (env.payload, *env.attachments) if p.blob is not None]
     sealed = [b.sealed for b in blobs if b.sealed is not None]
     if sealed and env.keys is None:

@@ -57,44 +57,59 @@ def check_message_size(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
         raise ContractError(Reason.TOO_LARGE, f"message is {len(raw)} bytes > {limits.max_message_bytes}")
 
 
-def _at_most(count: int, limit: int, what: str, *parts: object) -> None:
-    # ``what`` is formatted with ``parts`` only for a refusal: this runs for every envelope
-    if count > limit:
-        raise ContractError(Reason.TOO_LARGE, f"{count} {what.format(*parts)} > {limit}")
+def _too_large(count: int, limit: int, what: str, *parts: object) -> ContractError:
+    # ``what`` is formatted with ``parts`` only for a refusal; the bounds are compared inline (a
+    # call per bound was 16 calls per envelope, 1.5-3 µs of a decision)
+    return ContractError(Reason.TOO_LARGE, f"{count} {what.format(*parts)} > {limit}")
 
 
 def check_envelope_limits(env: Envelope, limits: Limits = DEFAULT_LIMITS) -> None:
     """Count and size limits of a decoded envelope (TOO_LARGE, CHAIN_TOO_LONG)."""
-    _at_most(len(env.recipients), limits.max_recipients, "recipients")
-    _at_most(len(env.groups), limits.max_groups, "groups")
-    _at_most(len(env.document.places), limits.max_places, "places")
-    _at_most(len(env.trace), limits.max_trace_hops, "trace hops")
-    _at_most(len(env.attachments), limits.max_attachments, "attachments")
+    if len(env.recipients) > limits.max_recipients:
+        raise _too_large(len(env.recipients), limits.max_recipients, "recipients")
+    if len(env.groups) > limits.max_groups:
+        raise _too_large(len(env.groups), limits.max_groups, "groups")
+    if len(env.document.places) > limits.max_places:
+        raise _too_large(len(env.document.places), limits.max_places, "places")
+    if len(env.trace) > limits.max_trace_hops:
+        raise _too_large(len(env.trace), limits.max_trace_hops, "trace hops")
+    if len(env.attachments) > limits.max_attachments:
+        raise _too_large(len(env.attachments), limits.max_attachments, "attachments")
     check_signature_limits(env.signatures, limits)
     check_payload_limits([env.payload, *env.attachments], limits)
 
 
 def check_payload_limits(payloads: Sequence[Payload], limits: Limits = DEFAULT_LIMITS) -> None:
     """Per-payload and per-envelope size limits and the chunk size range (TOO_LARGE)."""
+    total = 0
     for p in payloads:
-        _at_most(p.size, limits.max_payload_bytes, "bytes in {}", p.file_name)
+        if p.size > limits.max_payload_bytes:
+            raise _too_large(p.size, limits.max_payload_bytes, "bytes in {}", p.file_name)
         if p.blob is not None and not limits.min_chunk_bytes <= p.blob.chunk_size <= limits.max_chunk_bytes:
             bounds = f"{limits.min_chunk_bytes}..{limits.max_chunk_bytes}"
             detail = f"{p.file_name}: chunk size {p.blob.chunk_size} not in {bounds}"
             raise ContractError(Reason.TOO_LARGE, detail)
-    _at_most(sum(p.size for p in payloads), limits.max_total_bytes, "payload bytes in the envelope")
+        total += p.size
+    if total > limits.max_total_bytes:
+        raise _too_large(total, limits.max_total_bytes, "payload bytes in the envelope")
 
 
 def check_signature_limits(signatures: Sequence[Signature], limits: Limits = DEFAULT_LIMITS) -> None:
     """Signature block limits, shared by envelopes and receipts (TOO_LARGE, CHAIN_TOO_LONG)."""
-    _at_most(len(signatures), limits.max_signatures, "signatures")
+    if len(signatures) > limits.max_signatures:
+        raise _too_large(len(signatures), limits.max_signatures, "signatures")
     for sig in signatures:
         if len(sig.chain) > limits.max_chain_length:
             detail = f"{sig.role.value} chain has {len(sig.chain)} > {limits.max_chain_length} certificates"
             raise ContractError(Reason.CHAIN_TOO_LONG, detail)
-        _at_most(len(sig.value), limits.max_signature_bytes, "{.value} signature bytes", sig.role)
-        for cert in sig.chain:
-            _at_most(len(cert), limits.max_certificate_bytes, "certificate bytes")
-        _at_most(len(sig.ocsp), limits.max_ocsp_responses, "{.value} stapled OCSP responses", sig.role)
-        for response in sig.ocsp:
-            _at_most(len(response), limits.max_ocsp_bytes, "OCSP response bytes")
+        if len(sig.value) > limits.max_signature_bytes:
+            raise _too_large(len(sig.value), limits.max_signature_bytes, "{.value} signature bytes", sig.role)
+        for size in map(len, sig.chain):
+            if size > limits.max_certificate_bytes:
+                raise _too_large(size, limits.max_certificate_bytes, "certificate bytes")
+        if len(sig.ocsp) > limits.max_ocsp_responses:
+            what = "{.value} stapled OCSP responses"
+            raise _too_large(len(sig.ocsp), limits.max_ocsp_responses, what, sig.role)
+        for size in map(len, sig.ocsp):
+            if size > limits.max_ocsp_bytes:
+                raise _too_large(size, limits.max_ocsp_bytes, "OCSP response bytes")

@@ -16,7 +16,6 @@ continues its chain is counted: :meth:`ReplayGuard.advance_chain`). Rules, in th
 
 from __future__ import annotations
 
-import operator
 import struct
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,24 +48,35 @@ class PolicyConfig:
 
 @dataclass(frozen=True, slots=True)
 class SenderState:
-    """What the bus remembers of one sender; ``sequence == 0`` means nothing accepted yet."""
+    """What the bus remembers of one sender; ``sequence == 0`` means nothing accepted yet. The
+    recently accepted message ids, oldest first, and the created-at millis of each, as two tuples
+    side by side: the replay check is one ``in`` over the ids, the horizon one ``min`` over the
+    times (over one tuple of pairs each went through a getter per id: ~3 µs more per decision)."""
 
     sequence: int = 0
     last_hash: bytes = ZERO_HASH
-    recent: tuple[tuple[str, int], ...] = ()  # (message id, created-at millis), oldest first
+    ids: tuple[str, ...] = ()
+    created: tuple[int, ...] = ()  # created-at millis of each of ``ids``
 
     def __post_init__(self) -> None:
         if len(self.last_hash) != len(ZERO_HASH) or not 0 <= self.sequence < 2**63:
             raise ValueError("a sender state holds a 32-byte hash and a sequence in 0..2**63-1")
+        if len(self.ids) != len(self.created):
+            raise ValueError("a sender state holds one created-at time per recent id")
+
+    @property
+    def recent(self) -> tuple[tuple[str, int], ...]:
+        """(message id, created-at millis) pairs, oldest first."""
+        return tuple(zip(self.ids, self.created, strict=True))
 
     def seen(self, message_id: str) -> bool:
-        return message_id in map(_ID_OF, self.recent)  # scanned in C: a Python loop cost several µs
+        return message_id in self.ids
 
     def to_bytes(self) -> bytes:
         """Version byte, sequence (8), last hash (32), id count (4), then per id: millis (8),
         length (2), UTF-8 bytes. Big-endian throughout."""
-        parts = [_HEAD.pack(_STATE_VERSION, self.sequence, self.last_hash, len(self.recent))]
-        for mid, millis in self.recent:
+        parts = [_HEAD.pack(_STATE_VERSION, self.sequence, self.last_hash, len(self.ids))]
+        for mid, millis in zip(self.ids, self.created, strict=True):
             raw = mid.encode("utf-8")
             parts.append(_ID.pack(millis, len(raw)) + raw)
         return b"".join(parts)
@@ -78,18 +88,19 @@ class SenderState:
             version, sequence, last_hash, count = _HEAD.unpack_from(data)
             if version != _STATE_VERSION:
                 raise ValueError(f"sender state version {version} is not {_STATE_VERSION}")
-            offset, recent = _HEAD.size, []
+            offset, ids, created = _HEAD.size, [], []
             for _ in range(count):
                 millis, size = _ID.unpack_from(data, offset)
                 offset += _ID.size + size
                 if offset > len(data):
                     raise ValueError("truncated id")
-                recent.append((data[offset - size : offset].decode("utf-8"), millis))
+                ids.append(data[offset - size : offset].decode("utf-8"))
+                created.append(millis)
         except (struct.error, UnicodeDecodeError) as exc:
             raise ValueError(f"corrupt sender state: {exc}") from exc
         if offset != len(data):
             raise ValueError(f"{len(data) - offset} trailing bytes after the sender state")
-        return cls(sequence, last_hash, tuple(recent))
+        return cls(sequence, last_hash, tuple(ids), tuple(created))
 
 
 class ReplayGuard:
@@ -97,6 +108,8 @@ class ReplayGuard:
 
     def __init__(self, config: PolicyConfig | None = None) -> None:
         self.config = config or PolicyConfig()
+        # ids created before ``now - kept`` would be STALE anyway: they are dropped
+        self._kept = self.config.max_age + self.config.max_skew
 
     def check_fresh(self, created_at: datetime, now: datetime) -> None:
         age = now - created_at
@@ -126,9 +139,10 @@ class ReplayGuard:
             self.check_fresh(created_at, now)
         self._check_sequence(state, sequence, bytes(prev_hash))
         # older ids would be STALE anyway; the count bound keeps the state small
-        recent = _within(state.recent, to_millis(now - self.config.max_age - self.config.max_skew))
-        recent.append((message_id, to_millis(created_at)))
-        return SenderState(sequence, bytes(signing_hash), tuple(recent[-self.config.max_ids :]))
+        ids, created = self._within(state, now)
+        keep = -self.config.max_ids
+        ids, created = (*ids, message_id)[keep:], (*created, to_millis(created_at))[keep:]
+        return SenderState(sequence, bytes(signing_hash), ids, created)
 
     def advance_chain(
         self,
@@ -147,8 +161,18 @@ class ReplayGuard:
         if state.seen(message_id):
             raise PolicyError(Reason.REPLAY, f"message id {message_id} already accepted")
         self._check_sequence(state, sequence, bytes(prev_hash))
-        recent = _within(state.recent, to_millis(now - self.config.max_age - self.config.max_skew))
-        return SenderState(sequence, bytes(envelope_hash), tuple(recent[-self.config.max_ids :]))
+        ids, created = self._within(state, now)
+        keep = -self.config.max_ids
+        return SenderState(sequence, bytes(envelope_hash), ids[keep:], created[keep:])
+
+    def _within(self, state: SenderState, now: datetime) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """The ids of ``state`` (and their times) created at or after ``now - kept``, in order."""
+        created = state.created
+        horizon = to_millis(now - self._kept)
+        if not created or min(created) >= horizon:  # the usual case, decided in C
+            return state.ids, created
+        kept = [i for i, millis in enumerate(created) if millis >= horizon]
+        return tuple(state.ids[i] for i in kept), tuple(created[i] for i in kept)
 
     def _check_sequence(self, state: SenderState, sequence: int, prev_hash: bytes) -> None:
         if sequence < 1:
@@ -169,16 +193,6 @@ class ReplayGuard:
             got, expected = prev_hash.hex()[:16], state.last_hash.hex()[:16]
             detail = f"previous hash {got} is not that of envelope {state.sequence} ({expected})"
             raise PolicyError(Reason.SEQUENCE_GAP, detail)
-
-
-_ID_OF, _MILLIS_OF = operator.itemgetter(0), operator.itemgetter(1)
-
-
-def _within(recent: tuple[tuple[str, int], ...], horizon: int) -> list[tuple[str, int]]:
-    """The ids of ``recent`` created at or after ``horizon`` (millis), in order."""
-    if not recent or min(map(_MILLIS_OF, recent)) >= horizon:  # the usual case, decided in C
-        return list(recent)
-    return [r for r in recent if r[1] >= horizon]
 
 
 _DEFAULT = ReplayGuard()

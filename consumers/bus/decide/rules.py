@@ -227,7 +227,7 @@ def _official(s: Subject) -> None:
 
 
 def _same(a: str, b: str) -> bool:
-    return _folded(a) == _folded(b)
+    return a == b or _folded(a) == _folded(b)  # equal strings fold alike: the usual case, one compare
 
 
 @functools.lru_cache(maxsize=1024)  # a sender's signers and their certificates: a handful of names

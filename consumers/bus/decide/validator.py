@@ -344,10 +344,11 @@ def _genuine(s: Subject, env: Envelope) -> bool:
 def trust_hashes(store: TrustStore, signatures: list[Signature]) -> tuple[bytes, ...]:
     """SHA-256 of every certificate (carried chains, and the anchor they lead to) and every CRL
     (DER) a decision on ``signatures`` relies on; at most 64, in first-use order."""
-    ders = tuple(der for sig in signatures for der in sig.chain)  # all the answer depends on, with the store
+    # all the answer depends on, with the store
+    ders = tuple([der for sig in signatures for der in sig.chain])
     # found by each certificate's last bytes (its signature's), then compared whole: hashing the
     # DER of every chain again cost ~1-2 µs a decision
-    probe = tuple(der[-32:] for der in ders)
+    probe = tuple([der[-32:] for der in ders])
     held = _RELIED.get(probe)
     if held is not None and held[0] is store and held[1] == store.generation and held[2] == ders:
         return held[3]

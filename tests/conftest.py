@@ -70,11 +70,16 @@ def kafka_conn(kafka: Cluster) -> KafkaConnection:
     return harness_connection(kafka)
 
 
+def unique_names() -> Callable[[str], str]:
+    """A namer: its ("inbox") -> "t.inbox.3f2a9c1b", topic / group names no other test uses."""
+    tag = uuid.uuid4().hex[:8]
+    return lambda name: f"t.{name}.{tag}"
+
+
 @pytest.fixture
 def unique() -> Callable[[str], str]:
     """unique("inbox") -> "t.inbox.3f2a9c1b": topic / group names no other test uses."""
-    tag = uuid.uuid4().hex[:8]
-    return lambda name: f"t.{name}.{tag}"
+    return unique_names()
 
 
 @pytest.fixture(scope="session")

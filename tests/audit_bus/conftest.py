@@ -63,6 +63,13 @@ async def audit_settings(
     kafka_conn: KafkaConnection, unique: Callable[[str], str], audit_pki: AuditPki
 ) -> AuditTestSettings:
     """Settings naming this test's own topics (and inbox prefix), all created empty."""
+    return await audit_topics(kafka_conn, unique, audit_pki)
+
+
+async def audit_topics(
+    kafka_conn: KafkaConnection, unique: Callable[[str], str], audit_pki: AuditPki
+) -> AuditTestSettings:
+    """Settings naming topics (and an inbox prefix) of ``unique``'s names, all created empty."""
     settings = AuditTestSettings(
         kafka=kafka_conn,
         pki_dir=audit_pki.folder,
@@ -99,20 +106,30 @@ async def wait_values(
             await asyncio.sleep(0.2)  # polling interval, not a stand-in for synchronisation
 
 
+class Writers:
+    """Audit writers of ``settings`` run in the current event loop: start() one, stop() them all."""
+
+    def __init__(self, settings: AuditTestSettings) -> None:
+        self.settings = settings
+        self._tasks: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
+
+    def start(self) -> AuditWriterService:
+        service = AuditWriterService.from_settings(self.settings, self.settings.kafka)
+        stop = asyncio.Event()
+        self._tasks.append((stop, asyncio.create_task(service.run(stop))))
+        return service
+
+    async def stop(self) -> None:
+        for stop, _ in self._tasks:
+            stop.set()
+        await asyncio.gather(*(t for _, t in self._tasks))
+
+
 @pytest.fixture
 async def running_writer(
     audit_settings: AuditTestSettings,
 ) -> AsyncIterator[Callable[[], AuditWriterService]]:
     """start() runs a writer in this event loop; every one started is stopped at the end."""
-    tasks: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
-
-    def start() -> AuditWriterService:
-        service = AuditWriterService.from_settings(audit_settings, audit_settings.kafka)
-        stop = asyncio.Event()
-        tasks.append((stop, asyncio.create_task(service.run(stop))))
-        return service
-
-    yield start
-    for stop, _ in tasks:
-        stop.set()
-    await asyncio.gather(*(t for _, t in tasks))
+    writers = Writers(audit_settings)
+    yield writers.start
+    await writers.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,9 +22,11 @@ from consumers.audit.kafka.service import AuditWriterService, load_signer
 from schemas.algorithms import Algorithm
 from schemas.audit import AuditEvent, Checkpoint
 from schemas.codec import decode, encode
+from schemas.connection import KafkaConnection
 from tests.audit.conftest import make_key
-from tests.audit_bus.conftest import AuditTestSettings, wait_values
+from tests.audit_bus.conftest import AuditPki, AuditTestSettings, Writers, audit_topics, wait_values
 from tests.audit_bus.scenario import cli, request_checkpoint
+from tests.conftest import unique_names
 
 pytestmark = pytest.mark.broker
 
@@ -41,6 +44,35 @@ async def _log(settings: AuditTestSettings, start: Callable[[], AuditWriterServi
         settings.kafka, [(settings.audit_events_topic, k, v, []) for k, v in items], partition=0
     )
     return await request_checkpoint(settings, N)
+
+
+@dataclass(frozen=True)
+class Exported:
+    settings: AuditTestSettings
+    archive: Path  # `docbus audit export` of the log: N records and one checkpoint
+
+
+@pytest.fixture(scope="module")
+def exported(
+    kafka_conn: KafkaConnection, audit_pki: AuditPki, tmp_path_factory: pytest.TempPathFactory
+) -> Exported:
+    """One audit log of N records and its checkpoint, written by a writer and exported once: each
+    tampering test changes its own copy of the export."""
+
+    async def write() -> AuditTestSettings:
+        settings = await audit_topics(kafka_conn, unique_names(), audit_pki)
+        writers = Writers(settings)
+        try:
+            await _log(settings, writers.start)
+        finally:
+            await writers.stop()
+        return settings
+
+    settings = asyncio.run(write())
+    archive = tmp_path_factory.mktemp("audit-export") / "audit.avro"
+    done = cli(settings, "audit", "export", "--out", str(archive))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return Exported(settings, archive)
 
 
 def _rewrite(src: Path, dst: Path, change: Callable[[list[Stored], list[bytes]], None]) -> None:
@@ -70,6 +102,14 @@ def _foreign_checkpoint(records: list[Stored], checkpoints: list[bytes]) -> None
     checkpoints[0] = encode(forger.sign(real.tree_size, real.root_hash, real.last_hash, real.issued_at))
 
 
+def test_verify_on_the_topic_and_on_its_export(exported: Exported) -> None:
+    ok = cli(exported.settings, "audit", "verify")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert f"{N} records, 1 checkpoints verified" in ok.stdout and "not signed yet" not in ok.stdout
+    good = cli(exported.settings, "audit", "verify", "--archive", str(exported.archive))
+    assert good.returncode == 0, good.stdout + good.stderr
+
+
 @pytest.mark.parametrize(
     ("change", "kind", "position"),
     [
@@ -81,26 +121,16 @@ def _foreign_checkpoint(records: list[Stored], checkpoints: list[bytes]) -> None
     ],
     ids=["flip-byte", "delete", "swap", "truncate", "foreign-checkpoint"],
 )
-async def test_verify_topic_export_and_tampered_export(
-    audit_settings: AuditTestSettings,
-    running_writer: Callable[[], AuditWriterService],
+def test_verify_names_the_fault_of_a_tampered_export(
+    exported: Exported,
     tmp_path: Path,
     change: Callable[[list[bytes], list[bytes]], object],
     kind: str,
     position: int,
 ) -> None:
-    await _log(audit_settings, running_writer)
-    ok = cli(audit_settings, "audit", "verify")
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert f"{N} records, 1 checkpoints verified" in ok.stdout and "not signed yet" not in ok.stdout
-
-    archive, tampered = tmp_path / "audit.avro", tmp_path / "tampered.avro"
-    assert cli(audit_settings, "audit", "export", "--out", str(archive)).returncode == 0
-    good = cli(audit_settings, "audit", "verify", "--archive", str(archive))
-    assert good.returncode == 0, good.stdout + good.stderr
-
-    _rewrite(archive, tampered, change)  # type: ignore[arg-type]
-    bad = cli(audit_settings, "audit", "verify", "--archive", str(tampered))
+    tampered = tmp_path / "tampered.avro"
+    _rewrite(exported.archive, tampered, change)  # type: ignore[arg-type]
+    bad = cli(exported.settings, "audit", "verify", "--archive", str(tampered))
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert f"FAULT {kind}" in bad.stdout and f"at position {position}" in bad.stdout, bad.stdout
 

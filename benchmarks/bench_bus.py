@@ -383,6 +383,8 @@ async def _quarantined(
 ) -> list[float]:
     """CreateTimes (s) of the first ``n`` quarantine records written by processor group ``app_id``
     for the junk sender, from ``start`` on, sorted."""
+    if n <= 0:  # no flood (measure_flood's runs without one): nothing to wait for
+        return []
     consumer = AIOKafkaConsumer(**kafka.client_kwargs(), group_id=None, enable_auto_commit=False)
     await consumer.start()
     stamps: list[float] = []
@@ -504,6 +506,54 @@ async def measure(
     return result
 
 
+async def measure_flood(
+    kafka: KafkaConnection, world: BenchWorld, home: Path, junk: int, bounds: Sequence[int], rounds: int
+) -> dict[str, Any]:
+    """``bus.junk_flood`` alone, once per round for each poll bound (``DOCBUS_FETCH_PER_PARTITION``,
+    consumers/bus/fetch.py), with the flood and without it (the same paced good traffic alone: what
+    the machine's load costs it), alternating so neighbouring runs share the load: a fresh `docbus
+    bus run` each (fresh group, tables and chains), 20 good envelopes through it first so the flood
+    meets a running processor. A bound of 1,000,000 takes each partition's whole fetch, as faust's
+    own poll does."""
+    await ensure_topics(kafka, world.entries)
+    await publish_entries(kafka, world.entries)
+    rows: list[dict[str, Any]] = []
+    for i in range(rounds):
+        for bound, flood in [(b, n) for b in bounds for n in (junk, 0)]:
+            chains = {code: world.chain(code) for code, _, _ in ALGORITHMS.values()}
+            app_id = f"docbus-bench-{uuid.uuid4().hex[:8]}"
+            await start_group_at_end(kafka, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
+            folder = home / f"flood-{i}-{bound}-{flood}"
+            folder.mkdir()
+            env = {
+                "DOCBUS_HOME": str(folder),
+                **connection_env(kafka),
+                "DOCBUS_PKI_DIR": str(world.pki),
+                "DOCBUS_PKI_PASSPHRASE": PASSPHRASE,
+                "DOCBUS_APP_ID": app_id,
+                "DOCBUS_LOG_LEVEL": os.environ.get("DOCBUS_BENCH_LOG_LEVEL", "warn"),
+                "DOCBUS_SESSION_TIMEOUT": "6",
+                "DOCBUS_FETCH_PER_PARTITION": str(bound),
+            }
+            bus = BusProcess(env, folder / "bus.log")
+            bus.start()
+            try:
+                warm = await paced(kafka, presign(chains, 20, recipients=(RECIPIENT,)), 10, wait=120)
+                if warm["arrived"] < warm["envelopes"]:
+                    raise RuntimeError(f"warm-up: {warm}; bus log: {bus.log.read_text()[-2000:]}")
+                row = await junk_flood(kafka, chains, flood, app_id)
+            finally:
+                bus.stop()
+            rows.append({"round": i, "fetch_per_partition": bound, "load_1min": os.getloadavg()[0], **row})
+    return {"junk": junk, "runs": rows}
+
+
+def run_flood(kafka: KafkaConnection, junk: int, bounds: Sequence[int], rounds: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        world = build_world(Path(tmp) / "pki")
+        return asyncio.run(measure_flood(kafka, world, Path(tmp), junk, bounds, rounds))
+
+
 def run(
     kafka: KafkaConnection,
     drain: int,
@@ -525,7 +575,20 @@ def main() -> None:
     parser.add_argument("--rates", default="100,1000,5000")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--fanouts", type=int, default=5)
+    parser.add_argument(
+        "--flood-only", metavar="BOUNDS",
+        help="only bus.junk_flood, on the test broker, for each DOCBUS_FETCH_PER_PARTITION in BOUNDS "
+        "(comma-separated), alternating, --rounds times",
+    )  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--junk", type=int, default=5000)
     args = parser.parse_args()
+    if args.flood_only:
+        from benchmarks.suite import test_broker
+
+        bounds = [int(b) for b in args.flood_only.split(",")]
+        print(json.dumps(run_flood(test_broker(), args.junk, bounds, args.rounds), indent=2))
+        return
     rates = [int(r) for r in args.rates.split(",")]
     kafka = KafkaConnection(bootstrap=args.bootstrap)
     print(json.dumps(run(kafka, args.drain, rates, args.seconds, args.fanouts), indent=2))

@@ -272,13 +272,17 @@ class Bus:
         futures += await self.writer.write(outputs.records)
         return futures
 
-    async def commit(self, events: Iterable[Any]) -> None:
+    async def commit(self, events: Iterable[Any], *, again: Iterable[Any] = ()) -> None:
         """Commit a batch's offsets now (its outputs are all acknowledged): the next offset of
         each partition the batch read, whatever faust's own bookkeeping of acked offsets says —
         records re-read by the gap filler never passed through faust, and its commit could stay
         behind them for good. A restart then redoes at most the batches in flight (two: the one
         being finished and the one being decided). (faust's ``_commit_offsets`` commits given
-        offsets for assigned partitions and records them, so its own timer never commits lower.)"""
+        offsets for assigned partitions and records them, so its own timer never commits lower.)
+        ``again``: records the consumer handed again, decided in an earlier batch: acked, never
+        committed (their offsets would take the partition's committed offset back)."""
+        for event in again:
+            event.ack()
         offsets: dict[TP, int] = {}
         for event in events:
             msg = event.message

@@ -10,6 +10,19 @@ faust never saw those records, so its commit stops at the hole for good (``Consu
 returns nothing while the lowest acked offset is more than one past the committed one): the
 group's committed offset froze and every restart re-read everything since. ``on_filled`` tells
 the app the offsets are consumed (consumers/bus/app.py hands them to faust as a gap).
+
+The other way round, faust can hand an agent a record it already handed it, in the same
+assignment. After a rebalance its recovery resumes the assigned partitions, the agent decides
+what comes, and only then does faust seek them to the committed offsets it read a moment before
+(``Recovery.on_recovery_completed``, ``Consumer.perform_seek``): what was decided in between comes
+again (receipts 3209..3217 on the worker that had just joined, ingress 4119..4178 on the one that
+took a killed worker's partition). And its fetch loop passes an offset equal to the last one read
+(``Consumer._drain_messages``: ``offset >= r_offset``): the last record of a burst was seen handed
+again seconds later, with no rebalance. Each came out as a second forward of the same message id.
+A record below the next offset of its partition — the group's committed offset before the first
+record of an assignment, then one past each record decided — is therefore :meth:`decided`
+already, by this worker in this assignment or by whoever committed past it (outputs are stored
+before an offset is committed), and is not decided again.
 """
 
 from __future__ import annotations
@@ -50,12 +63,15 @@ class GapFiller:
         """Forget positions (partitions were reassigned: faust seeks to the committed offsets)."""
         self._next.clear()
 
+    async def decided(self, partition: int, offset: int) -> bool:
+        """The record at ``offset`` was decided already (it is below its partition's next offset):
+        the consumer handed it again, and it must not be decided twice."""
+        expected = await self._expected(partition)
+        return expected is not None and offset < expected
+
     async def missing(self, partition: int, offset: int) -> list[ConsumerRecord[bytes, bytes]]:
         """The records before ``offset`` that should have come first; usually none."""
-        expected = self._next.get(partition)
-        if expected is None:  # a broker outage is waited out here, not raised into the agent
-            expected = await retried(f"{self.topic}[{partition}] committed offset",
-                                     lambda: self._committed(partition), logger)  # fmt: skip
+        expected = await self._expected(partition)
         self._next[partition] = max(offset + 1, self._next.get(partition, 0))
         if expected is None or offset <= expected:
             return []
@@ -68,6 +84,17 @@ class GapFiller:
         logger.warning("%s[%d]: offsets %d..%d skipped by the consumer; re-read %d record(s)",
                        self.topic, partition, expected, offset - 1, len(records))  # fmt: skip
         return records
+
+    async def _expected(self, partition: int) -> int | None:
+        """The next offset of ``partition``: one past the last record decided in this assignment, or
+        before the first one the group's committed offset (None: the group has none)."""
+        expected = self._next.get(partition)
+        if expected is None:  # a broker outage is waited out here, not raised into the agent
+            expected = await retried(f"{self.topic}[{partition}] committed offset",
+                                     lambda: self._committed(partition), logger)  # fmt: skip
+            if expected is not None:
+                self._next[partition] = max(expected, self._next.get(partition, 0))
+        return expected
 
     async def _committed(self, partition: int) -> int | None:
         tp = TopicPartition(self.topic, partition)

@@ -12,11 +12,14 @@ its offsets (``Bus.commit``) — runs as a task while the next batch is decided:
 round trips no longer leave the loop idle between batches. Effectively-once holds as before:
 nothing is committed before every output of its batch is stored, batches finish one at a time in
 order (batch N's finishing starts only once N-1's commit is done), and a crash redoes at most the
-two batches not yet committed, recognised by position (ADR 0001)."""
+two batches not yet committed, recognised by position (ADR 0001). A record the consumer hands
+again — below its partition's next offset (consumers/bus/gaps.py, ``GapFiller.decided``; faust
+does after a rebalance) — is acked with its batch, neither decided nor committed a second time."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
     from consumers.bus.gaps import GapFiller
 
 __all__ = ["AfterOutputs", "Futures", "Handler", "run_batches"]
+
+logger = logging.getLogger(__name__)
 
 
 Futures = list[Awaitable[Any]]
@@ -71,17 +76,25 @@ async def run_batches(
                 # returning: not a crash, and no supervisor starts a replacement nothing would stop
                 return
             futures: Futures = []
+            fresh: list[Any] = []
+            again: list[Any] = []  # handed again by the consumer, decided already
             for event in events:
                 msg = event.message
+                if await gaps.decided(msg.partition, msg.offset):
+                    again.append(event)  # handed again by the consumer (consumers/bus/gaps.py)
+                    continue
+                fresh.append(event)
                 for skipped in await gaps.missing(msg.partition, msg.offset):
                     futures += await handle(bus, skipped)
                 futures += await handle(bus, msg)
                 await pace.tick()  # the producer sends what is decided while the rest is
+            if again:
+                logger.info("%d record(s) handed again, decided already: not decided twice", len(again))
             then = after_outputs() if after_outputs is not None else None
             previous, lanes.finishing = lanes.finishing, None
             if previous is not None:
                 await previous  # in order: the batch before is committed first
-            lanes.finishing = asyncio.ensure_future(_finish(bus, futures, then, events))
+            lanes.finishing = asyncio.ensure_future(_finish(bus, futures, then, fresh, again))
     finally:
         # the batch being finished is left to finish (its sender states and commit): an agent
         # started again after a rebalance awaits it before finishing its own first batch
@@ -130,9 +143,13 @@ async def _next(lanes: Lanes, size: int, feed: asyncio.Future[None]) -> list[Any
 
 
 async def _finish(
-    bus: Bus, futures: Futures, then: Callable[[], Awaitable[None]] | None, events: Sequence[Any]
+    bus: Bus,
+    futures: Futures,
+    then: Callable[[], Awaitable[None]] | None,
+    events: Sequence[Any],
+    again: Sequence[Any],
 ) -> None:
     await bus.acknowledged(futures)
     if then is not None:
         await then()
-    await bus.commit(events)
+    await bus.commit(events, again=again)

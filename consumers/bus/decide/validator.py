@@ -346,9 +346,9 @@ def trust_hashes(store: TrustStore, signatures: list[Signature]) -> tuple[bytes,
     (DER) a decision on ``signatures`` relies on; at most 64, in first-use order."""
     # all the answer depends on, with the store
     ders = tuple([der for sig in signatures for der in sig.chain])
-    # found by each certificate's last bytes (its signature's), then compared whole: hashing the
-    # DER of every chain again cost ~1-2 µs a decision
-    probe = tuple([der[-32:] for der in ders])
+    # found by each signature's leaf certificate's last bytes (its signature's), then compared whole:
+    # hashing the DER of every chain again cost ~1-2 µs a decision
+    probe = tuple([sig.chain[0][-32:] for sig in signatures if sig.chain])
     held = _RELIED.get(probe)
     if held is not None and held[0] is store and held[1] == store.generation and held[2] == ders:
         return held[3]

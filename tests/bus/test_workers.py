@@ -118,7 +118,9 @@ async def test_second_worker_added_then_first_killed_loses_and_duplicates_nothin
         await _joined(kafka_conn, app_id, 2, logs)
         joined.set()
         await traffic
-        records = await read_until(kafka_conn, start, lambda rs: len(copies(rs)) == len(ids))
+        # no receipt was judged yet, so the joining worker first rebuilds its lifecycle table from
+        # the whole of docbus.status (consumers/bus/rebuild.py): 40 s on a loaded shared broker
+        records = await read_until(kafka_conn, start, lambda rs: len(copies(rs)) == len(ids), timeout=240)
         seen = copies(records)
         assert ids - set(seen) == set(), f"{len(ids - set(seen))} missing after the join\n{logs()}"
         twice = [key for key, n in seen.items() if n > 1]

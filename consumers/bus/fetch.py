@@ -38,6 +38,9 @@ RecordMap = dict[TopicPartition, list[Any]]
 class FairConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     #: records of one partition a poll takes at most (BusConfig.fetch_per_partition)
     per_partition: int = 200
+    #: an error one partition's take raised after others' records were taken: raised by the next
+    #: poll, once those records are delivered (as aiokafka's own multi-partition take does)
+    _deferred: Exception | None = None
 
     async def _fetch_records(
         self,
@@ -46,6 +49,9 @@ class FairConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         timeout: float | None = None,
         max_records: int | None = None,
     ) -> RecordMap:
+        if self._deferred is not None:
+            deferred, self._deferred = self._deferred, None
+            raise deferred
         if not self.consumer.flow_active:  # as faust's own: no records while a rebalance stops the flow
             return {}
         partitions = [
@@ -57,7 +63,14 @@ class FairConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         for tp in partitions:
             if room is not None and room <= 0:
                 break
-            took = await consumer.getmany(tp, timeout_ms=0, max_records=_bound(self.per_partition, room))
+            try:
+                took = await consumer.getmany(tp, timeout_ms=0, max_records=_bound(self.per_partition, room))
+            except Exception as exc:
+                if not records:
+                    raise
+                # what the earlier partitions gave has left aiokafka's buffer: deliver it first
+                self._deferred = exc
+                return records
             for part, got in took.items():
                 records[part] = got
                 room = None if room is None else room - len(got)

@@ -21,7 +21,7 @@ from infra.pki import Authority
 from producers.identity import NodeIdentity
 from schemas.connection import KafkaConnection
 from schemas.directory import DirectoryEntry
-from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC
+from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC, inbox_topic
 from tests.bus.kafka import REPO, BusProcess, start_group_at_end
 
 PASSPHRASE = "ops-test-passphrase"
@@ -78,5 +78,11 @@ def exchange(kafka_conn: KafkaConnection, tmp_path_factory: pytest.TempPathFacto
     entries = seal_entries(sector, g03.seal)
     asyncio.run(ensure_topics(kafka_conn, entries))
     asyncio.run(publish_entries(kafka_conn, entries))
+    # the exchange's inbox clients read the mail of these tests, not every earlier test's copies to
+    # the same codes: sealed under other PKIs, each is refused, stored and answered with a signed 02
+    for entry in entries:
+        if entry.active:
+            group, topic = f"docbus-inbox-{entry.code}", inbox_topic(entry.code)
+            asyncio.run(start_group_at_end(kafka_conn, group, [topic]))
     (root / "home").mkdir()
     return Exchange(root / "pki", root / "home", kafka_conn, entries)

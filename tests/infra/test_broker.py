@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from infra import topics
 from infra.broker import BrokerError, Cluster, _require_free
-from infra.security import secure_cluster
-from infra.settings import InfraConfig
 from schemas.connection import KafkaConnection
-from tests.conftest import ensure_test_pki, harness_connection
+from tests.conftest import harness_connection
 
 pytestmark = pytest.mark.broker
-
-#: the restarted broker's own port (and its controller's, + 1): clear of the test broker, the
-#: cluster, the demo's (+ 20) and the upgrade test's (+ 40)
-RESTART_PORT = int(os.environ.get("DOCBUS_TEST_SECURE_PORT", "29300")) + 60
 
 
 async def _produce(kafka: KafkaConnection, topic: str, values: list[bytes]) -> None:
@@ -78,22 +69,8 @@ def test_topics_apply_is_idempotent_and_reports_drift(kafka_conn: KafkaConnectio
     assert {d.what for d in third.drift} == {"partitions", "cleanup.policy"}
 
 
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[Cluster]:
-    """A secured single-node broker of the test's own (own folder and ports), as the test broker is.
-    Not the test broker itself: by now it holds every earlier test's partitions, and stopping and
-    loading them again took a minute of the suite."""
-    cfg = InfraConfig(home=tmp_path, pki_dir=ensure_test_pki(), broker_port=RESTART_PORT)
-    cluster = secure_cluster(cfg.pki, 1, cfg)
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-def test_data_survives_a_broker_restart(own_broker: Cluster, unique) -> None:  # type: ignore[no-untyped-def]
-    name, kafka = unique("durable"), own_broker
+def test_data_survives_a_broker_restart(kafka: Cluster, unique) -> None:  # type: ignore[no-untyped-def]
+    name = unique("durable")
     asyncio.run(topics.apply(harness_connection(kafka), [_spec(name)]))
     values = [b"before-restart-%d" % i for i in range(20)]
     asyncio.run(_produce(harness_connection(kafka), name, values))

@@ -64,11 +64,6 @@ class SenderState:
         if len(self.ids) != len(self.created):
             raise ValueError("a sender state holds one created-at time per recent id")
 
-    @property
-    def recent(self) -> tuple[tuple[str, int], ...]:
-        """(message id, created-at millis) pairs, oldest first."""
-        return tuple(zip(self.ids, self.created, strict=True))
-
     def seen(self, message_id: str) -> bool:
         return message_id in self.ids
 

@@ -9,14 +9,23 @@ scripts/bootstrap.sh
 export DOCBUS_TEST_HOME="${DOCBUS_TEST_HOME:-$PWD/.docbus-test}"
 export DOCBUS_TEST_BROKER_PORT="${DOCBUS_TEST_BROKER_PORT:-29092}"
 export DOCBUS_TEST_CLUSTER_PORT="${DOCBUS_TEST_CLUSTER_PORT:-29100}"
-broker() {  # the secured test broker: mTLS with the test PKI's certificates, ACLs enforced
-  DOCBUS_HOME="$DOCBUS_TEST_HOME" DOCBUS_PKI_DIR="$DOCBUS_TEST_HOME/pki" DOCBUS_INSECURE=0 \
-    DOCBUS_BROKER_PORT="$DOCBUS_TEST_BROKER_PORT" DOCBUS_CLUSTER_PORT="$DOCBUS_TEST_CLUSTER_PORT" \
+# pytest-xdist workers (2 by default, one per core): worker N has its own test broker, cluster
+# and folders, its ports N * 500 above the base ones (tests/workers.py keeps the same rule)
+workers="${DOCBUS_TEST_WORKERS:-2}"
+home() { if [ "$1" = 0 ]; then echo "$DOCBUS_TEST_HOME"; else echo "$DOCBUS_TEST_HOME-gw$1"; fi; }
+broker() {  # broker N ARGS: worker N's secured test broker (mTLS with its test PKI's certificates, ACLs)
+  local n="$1"; shift
+  DOCBUS_HOME="$(home "$n")" DOCBUS_PKI_DIR="$(home "$n")/pki" DOCBUS_INSECURE=0 \
+    DOCBUS_BROKER_PORT="$((DOCBUS_TEST_BROKER_PORT + n * 500))" \
+    DOCBUS_CLUSTER_PORT="$((DOCBUS_TEST_CLUSTER_PORT + n * 500))" \
     .venv/bin/docbus broker "$@"
 }
 cleanup() {
-  broker stop >/dev/null 2>&1 || true
-  broker stop --nodes 3 >/dev/null 2>&1 || true
+  local n
+  for ((n = 0; n < (workers > 1 ? workers : 1); n++)); do
+    broker "$n" stop >/dev/null 2>&1 || true
+    broker "$n" stop --nodes 3 >/dev/null 2>&1 || true
+  done
 }
 trap cleanup EXIT
 
@@ -28,9 +37,13 @@ echo "lint: ruff check, mypy --strict, import-linter" >&2
 
 # every run starts from an empty test broker: no state leaks between runs
 cleanup
-rm -rf "$DOCBUS_TEST_HOME"
-.venv/bin/python -c "from tests.conftest import ensure_test_pki; ensure_test_pki()"
-broker start
+for ((n = 0; n < (workers > 1 ? workers : 1); n++)); do
+  rm -rf "$(home "$n")"
+  PYTEST_XDIST_WORKER="gw$n" .venv/bin/python -c "from tests.conftest import ensure_test_pki; ensure_test_pki()"
+  broker "$n" start &
+done
+wait_all() { local rc=0 pid; for pid in $(jobs -p); do wait "$pid" || rc=$?; done; return "$rc"; }
+wait_all  # the workers' brokers start side by side
 
 # the suite starts some hundreds of `python -m docbus.cli` processes: each reads the codebase's
 # bytecode instead of compiling every module it imports again (none is written where the
@@ -38,7 +51,12 @@ broker start
 .venv/bin/python -m compileall -q -j 0 docbus schemas producers consumers infra benchmarks tests >/dev/null
 
 set +e
-.venv/bin/python -m pytest "$@"
+if [ "$workers" -gt 1 ]; then
+  # a module's tests stay together on one worker, the cluster modules on one (tests/conftest.py)
+  .venv/bin/python -m pytest -n "$workers" --dist loadgroup --no-loadscope-reorder "$@"
+else
+  .venv/bin/python -m pytest "$@"
+fi
 rc=$?
 set -e
 if [ "$rc" = 5 ]; then echo "no tests ran" >&2; fi

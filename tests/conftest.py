@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+import tests.workers  # noqa: F401  (this worker's ports and folders, before TEST_HOME below reads them)
 from infra.broker import Cluster
 from infra.pki.authority import Authority
 from infra.security import ADMIN, issue_service_identities, secure_cluster
@@ -48,6 +49,23 @@ def test_settings() -> InfraConfig:
         broker_port=int(os.environ.get("DOCBUS_TEST_BROKER_PORT", "29092")),
         cluster_port=int(os.environ.get("DOCBUS_TEST_CLUSTER_PORT", "29100")),
     )
+
+
+#: modules that use the 3-node cluster: one worker runs them all, so only one cluster starts
+CLUSTER_MODULES = ("tests/faults/", "tests/infra/test_cluster.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist (``--dist loadgroup``): a module's tests stay on one worker (they share its
+    module fixtures: a PKI, a bus), the cluster modules share one worker, and run first (longest)."""
+    if not hasattr(config, "workerinput") and config.pluginmanager.getplugin("dsession") is None:
+        return
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        group = "cluster" if path.startswith(CLUSTER_MODULES) else path
+        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: not item.nodeid.startswith(CLUSTER_MODULES))
 
 
 @pytest.fixture(scope="session")

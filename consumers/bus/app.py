@@ -34,6 +34,7 @@ from consumers.bus.gaps import GapFiller
 from consumers.bus.notices import BusNotices, NoticeBudget
 from consumers.bus.outputs import Outputs, OutRecord, Stored
 from consumers.bus.rebuild import rebuild_lifecycle_if_empty
+from consumers.bus.recovery import RestartingTableManager
 from consumers.bus.writer import RecordWriter
 from consumers.outage import CLIENT_OPTIONS, retried
 from consumers.trust import TrustPolicy
@@ -151,6 +152,9 @@ class Bus:
             # connections open (SIGSTOP) fails after this long and goes to the new leader or
             # coordinator; faust's 90 s held delivery for the whole pause (docs/OPERATIONS.md §5)
             broker_request_timeout=max(settings.session_timeout, CLIENT_OPTIONS["request_timeout_ms"] / 1000),
+            # a recovery step that times out starts the recovery again instead of ending it
+            # silently (faust's own leaves the worker never ready; consumers/bus/recovery.py)
+            TableManager=RestartingTableManager,
         )
         self.app.transport.Producer = _IdempotentProducer  # type: ignore[misc]
         # a poll takes at most fetch_per_partition records of each partition: a flood's fetch no

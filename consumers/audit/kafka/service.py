@@ -106,6 +106,11 @@ class AuditWriterService:
                 await stop_quietly(consumer.stop, "audit writer consumer")
                 raise
             reached()  # the log rebuilt, producer and consumer started: the broker is back
+            if writer.size - writer.signed_size >= self.policy.every:
+                # a writer ended after storing the records a checkpoint was due at, before that
+                # checkpoint was published: sign it now, before new records move the tree on
+                await producer.send_and_wait(self.topics.checkpoints, writer.checkpoint(datetime.now(UTC)))
+                logger.info("audit checkpoint at tree size %d (due before the restart)", writer.signed_size)
             try:
                 while not stop.is_set():
                     got = await consumer.getmany(timeout_ms=500, max_records=self.batch)

@@ -29,11 +29,14 @@ TRANSIENT: tuple[type[BaseException], ...] = (KafkaError, OSError, TimeoutError,
 #: request to a broker that hangs with its connections open (SIGSTOP, a frozen host) times out after
 #: 10 s instead of aiokafka's 40 s, then metadata is refreshed and the request goes to the leader the
 #: controller elected meanwhile (broker.session.timeout.ms, 9 s); metadata is refreshed at least
-#: every 30 s even when nothing fails.
+#: every 5 s even when nothing fails. The fetcher needs the last: when a fetch to a leader that hangs
+#: fails, aiokafka's fetcher retries the same node without asking for new metadata, each try
+#: costing a request timeout, and learns of the new leader only at the next periodic refresh (at
+#: 30 s a paused broker stalled delivery for 30 s; at 5 s, 10 to 13 s; docs/OPERATIONS.md).
 CLIENT_OPTIONS: dict[str, int] = {
     "request_timeout_ms": 10_000,
     "retry_backoff_ms": 200,
-    "metadata_max_age_ms": 30_000,
+    "metadata_max_age_ms": 5_000,
     "connections_max_idle_ms": 60_000,
 }
 

@@ -152,6 +152,9 @@ class Bus:
             # connections open (SIGSTOP) fails after this long and goes to the new leader or
             # coordinator; faust's 90 s held delivery for the whole pause (docs/OPERATIONS.md §5)
             broker_request_timeout=max(settings.session_timeout, CLIENT_OPTIONS["request_timeout_ms"] / 1000),
+            # faust's default is 5 min: its fetcher would keep asking a paused leader that long
+            consumer_metadata_max_age_ms=CLIENT_OPTIONS["metadata_max_age_ms"],
+            producer_metadata_max_age_ms=CLIENT_OPTIONS["metadata_max_age_ms"],
             # a recovery step that times out starts the recovery again instead of ending it
             # silently (faust's own leaves the worker never ready; consumers/bus/recovery.py)
             TableManager=RestartingTableManager,

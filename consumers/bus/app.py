@@ -34,7 +34,7 @@ from consumers.bus.gaps import GapFiller
 from consumers.bus.notices import BusNotices, NoticeBudget
 from consumers.bus.outputs import Outputs, OutRecord, Stored
 from consumers.bus.rebuild import rebuild_lifecycle_if_empty
-from consumers.bus.recovery import RestartingTableManager
+from consumers.bus.recovery import RetryingTableManager
 from consumers.bus.writer import RecordWriter
 from consumers.outage import CLIENT_OPTIONS, retried
 from consumers.trust import TrustPolicy
@@ -157,7 +157,7 @@ class Bus:
             producer_metadata_max_age_ms=CLIENT_OPTIONS["metadata_max_age_ms"],
             # a recovery step that times out starts the recovery again instead of ending it
             # silently (faust's own leaves the worker never ready; consumers/bus/recovery.py)
-            TableManager=RestartingTableManager,
+            TableManager=RetryingTableManager,
         )
         self.app.transport.Producer = _IdempotentProducer  # type: ignore[misc]
         # a poll takes at most fetch_per_partition records of each partition: a flood's fetch no

@@ -22,12 +22,12 @@ from typing import Any
 from faust.tables.manager import TableManager
 from faust.tables.recovery import RebalanceAgain, Recovery, ServiceStopped
 
-__all__ = ["RestartingRecovery", "RestartingTableManager"]
+__all__ = ["RetryingRecovery", "RetryingTableManager"]
 
 logger = logging.getLogger(__name__)
 
 
-class RestartingRecovery(Recovery):
+class RetryingRecovery(Recovery):
     #: recovery steps that timed out and started the recovery again (for tests and status)
     timeouts = 0
 
@@ -49,11 +49,11 @@ class RestartingRecovery(Recovery):
             raise RebalanceAgain()  # another rebalance started
 
 
-class RestartingTableManager(TableManager):
-    """faust's table manager with :class:`RestartingRecovery` (the app's ``TableManager`` setting)."""
+class RetryingTableManager(TableManager):
+    """faust's table manager with :class:`RetryingRecovery` (the app's ``TableManager`` setting)."""
 
     @property
     def recovery(self) -> Recovery:
         if self._recovery is None:
-            self._recovery = RestartingRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
+            self._recovery = RetryingRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
         return self._recovery

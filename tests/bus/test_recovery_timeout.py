@@ -11,7 +11,7 @@ import faust
 import pytest
 from faust.tables.recovery import RebalanceAgain, Recovery, ServiceStopped
 
-from consumers.bus.recovery import RestartingRecovery, RestartingTableManager
+from consumers.bus.recovery import RetryingRecovery, RetryingTableManager
 
 
 def _app(**options: object) -> faust.App:
@@ -28,8 +28,8 @@ async def test_faust_s_own_recovery_ends_for_good_on_a_step_timeout() -> None:
 
 
 async def test_a_step_that_times_out_starts_the_recovery_again(caplog: pytest.LogCaptureFixture) -> None:
-    recovery = _app(TableManager=RestartingTableManager).tables.recovery
-    assert isinstance(recovery, RestartingRecovery)
+    recovery = _app(TableManager=RetryingTableManager).tables.recovery
+    assert isinstance(recovery, RetryingRecovery)
     assert not recovery.signal_recovery_start.is_set()
     with pytest.raises(RebalanceAgain):
         await recovery._wait(asyncio.sleep(5), timeout=0.05)
@@ -40,7 +40,7 @@ async def test_a_step_that_times_out_starts_the_recovery_again(caplog: pytest.Lo
 
 
 async def test_a_step_in_time_returns_and_a_rebalance_or_a_stop_still_ends_it() -> None:
-    recovery = _app(TableManager=RestartingTableManager).tables.recovery
+    recovery = _app(TableManager=RetryingTableManager).tables.recovery
     assert await recovery._wait(asyncio.sleep(0), timeout=5) is None
     recovery.signal_recovery_start.set()  # a new rebalance started meanwhile
     with pytest.raises(RebalanceAgain):

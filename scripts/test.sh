@@ -52,8 +52,9 @@ wait_all  # the workers' brokers start side by side
 
 set +e
 if [ "$workers" -gt 1 ]; then
-  # a module's tests stay together on one worker, the cluster modules on one (tests/conftest.py)
-  .venv/bin/python -m pytest -n "$workers" --dist loadgroup --no-loadscope-reorder "$@"
+  # a module's tests stay together on one worker, the cluster modules on one, cluster first
+  # (tests/conftest.py, pytest_xdist_make_scheduler)
+  .venv/bin/python -m pytest -n "$workers" --dist loadscope --no-loadscope-reorder "$@"
 else
   .venv/bin/python -m pytest "$@"
 fi

@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -55,16 +56,23 @@ def test_settings() -> InfraConfig:
 CLUSTER_MODULES = ("tests/faults/", "tests/infra/test_cluster.py")
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under xdist (``--dist loadgroup``): a module's tests stay on one worker (they share its
-    module fixtures: a PKI, a bus), the cluster modules share one worker, and run first (longest)."""
-    if not hasattr(config, "workerinput") and config.pluginmanager.getplugin("dsession") is None:
-        return
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        group = "cluster" if path.startswith(CLUSTER_MODULES) else path
-        item.add_marker(pytest.mark.xdist_group(group))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under xdist, a module's tests stay on one worker (they share its module fixtures: a PKI, a
+    bus), and the cluster modules all on one. A scheduler of our own: xdist's ``loadgroup`` marks
+    no longer group anything with pytest 9.2 (xdist 3.8 renames ``item._nodeid``, which pytest no
+    longer reads), so every test became a unit of its own and both workers started a cluster."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "cluster" if path.startswith(CLUSTER_MODULES) else path
+
+    return ModuleScheduling(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The cluster modules first: the longest unit starts at once instead of last."""
     items.sort(key=lambda item: not item.nodeid.startswith(CLUSTER_MODULES))
 
 

@@ -32,7 +32,7 @@ TRANSIENT: tuple[type[BaseException], ...] = (KafkaError, OSError, TimeoutError,
 #: every 5 s even when nothing fails. The fetcher needs the last: when a fetch to a leader that hangs
 #: fails, aiokafka's fetcher retries the same node without asking for new metadata, each try
 #: costing a request timeout, and learns of the new leader only at the next periodic refresh (at
-#: 30 s a paused broker stalled delivery for 30 s; at 5 s, 10 to 13 s; docs/OPERATIONS.md).
+#: 30 s a paused broker stalled delivery for 30 s; at 5 s, 12.7 and 20.5 s; docs/PERFORMANCE.md).
 CLIENT_OPTIONS: dict[str, int] = {
     "request_timeout_ms": 10_000,
     "retry_backoff_ms": 200,

@@ -59,7 +59,7 @@ CLUSTER_MODULES = ("tests/faults/", "tests/infra/test_cluster.py")
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Under xdist, a module's tests stay on one worker (they share its module fixtures: a PKI, a
     bus), and the cluster modules all on one. A scheduler of our own: xdist's ``loadgroup`` marks
-    no longer group anything with pytest 9.2 (xdist 3.8 renames ``item._nodeid``, which pytest no
+    no longer group anything with pytest 9.2 (xdist 3.8 appends the group to ``item._nodeid``, which pytest no
     longer reads), so every test became a unit of its own and both workers started a cluster."""
     from xdist.scheduler import LoadScopeScheduling
 

@@ -106,7 +106,7 @@ class AuditWriterService:
                 await stop_quietly(consumer.stop, "audit writer consumer")
                 raise
             reached()  # the log rebuilt, producer and consumer started: the broker is back
-            if writer.size - writer.signed_size >= self.policy.every:
+            if writer.checkpoint_due(datetime.now(UTC)):
                 # a writer ended after storing the records a checkpoint was due at, before that
                 # checkpoint was published: sign it now, before new records move the tree on
                 await producer.send_and_wait(self.topics.checkpoints, writer.checkpoint(datetime.now(UTC)))

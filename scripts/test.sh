@@ -12,6 +12,7 @@ export DOCBUS_TEST_CLUSTER_PORT="${DOCBUS_TEST_CLUSTER_PORT:-29100}"
 # pytest-xdist workers (2 by default, one per core): worker N has its own test broker, cluster
 # and folders, its ports N * 500 above the base ones (tests/workers.py keeps the same rule)
 workers="${DOCBUS_TEST_WORKERS:-2}"
+brokers=$((workers > 1 ? workers : 1))  # one test broker per worker, one without xdist
 home() { if [ "$1" = 0 ]; then echo "$DOCBUS_TEST_HOME"; else echo "$DOCBUS_TEST_HOME-gw$1"; fi; }
 broker() {  # broker N ARGS: worker N's secured test broker (mTLS with its test PKI's certificates, ACLs)
   local n="$1"; shift
@@ -22,7 +23,7 @@ broker() {  # broker N ARGS: worker N's secured test broker (mTLS with its test 
 }
 cleanup() {
   local n
-  for ((n = 0; n < (workers > 1 ? workers : 1); n++)); do
+  for ((n = 0; n < brokers; n++)); do
     broker "$n" stop >/dev/null 2>&1 || true
     broker "$n" stop --nodes 3 >/dev/null 2>&1 || true
   done
@@ -37,7 +38,7 @@ echo "lint: ruff check, mypy --strict, import-linter" >&2
 
 # every run starts from an empty test broker: no state leaks between runs
 cleanup
-for ((n = 0; n < (workers > 1 ? workers : 1); n++)); do
+for ((n = 0; n < brokers; n++)); do
   rm -rf "$(home "$n")"
   PYTEST_XDIST_WORKER="gw$n" .venv/bin/python -c "from tests.conftest import ensure_test_pki; ensure_test_pki()"
   broker "$n" start &

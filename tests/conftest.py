@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-import tests.workers  # noqa: F401  (this worker's ports and folders, before TEST_HOME below reads them)
 from infra.broker import Cluster
 from infra.pki.authority import Authority
 from infra.security import ADMIN, issue_service_identities, secure_cluster
 from infra.settings import InfraConfig
 from schemas.connection import KafkaConnection, tls_paths
+from tests.workers import DEFAULTS  # importing it moves this worker's ports and folders apart
 
 # Properties are about what code does, not how fast: no per-example time limit (the 2-core test
 # machine is shared, and Hypothesis's default 200 ms deadline is a timing assert in disguise).
@@ -47,8 +47,8 @@ def test_settings() -> InfraConfig:
     return InfraConfig(
         home=TEST_HOME,
         pki_dir=TEST_PKI,
-        broker_port=int(os.environ.get("DOCBUS_TEST_BROKER_PORT", "29092")),
-        cluster_port=int(os.environ.get("DOCBUS_TEST_CLUSTER_PORT", "29100")),
+        broker_port=int(os.environ.get("DOCBUS_TEST_BROKER_PORT", DEFAULTS["DOCBUS_TEST_BROKER_PORT"])),
+        cluster_port=int(os.environ.get("DOCBUS_TEST_CLUSTER_PORT", DEFAULTS["DOCBUS_TEST_CLUSTER_PORT"])),
     )
 
 

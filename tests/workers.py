@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from infra.settings import InfraConfig
+
 #: how far apart two workers' ports are (a worker's brokers use at most a few dozen ports)
 OFFSET = 500
 PORTS = (
@@ -24,8 +26,8 @@ DEFAULTS = {
     "DOCBUS_TEST_BROKER_PORT": 29092,
     "DOCBUS_TEST_CLUSTER_PORT": 29100,
     "DOCBUS_TEST_SECURE_PORT": 29300,
-    "DOCBUS_BROKER_PORT": 19092,
-    "DOCBUS_CLUSTER_PORT": 19100,
+    "DOCBUS_BROKER_PORT": InfraConfig.model_fields["broker_port"].default,
+    "DOCBUS_CLUSTER_PORT": InfraConfig.model_fields["cluster_port"].default,
 }
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 
-from infra.topics import apply, load_specs
 from producers.blob_reader import BlobReader
 from producers.fetch_guard import MAX_DECODED_BYTES
 from schemas.blob import BlobRef, ChunkRef
@@ -29,6 +28,7 @@ from tests.bus.bombs import gzip_bomb, produce_batch, zstd_batch
 from tests.bus.conftest import start_bus
 from tests.bus.kafka import BusProcess, end_offsets, produce, quarantined, read_until
 from tests.bus.world import World
+from tests.node.kafka_util import make_topics
 
 pytestmark = pytest.mark.broker
 
@@ -42,10 +42,6 @@ def peak_resident(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     raise AssertionError("no VmHWM")
-
-
-async def ensure_blob_topic(kafka: KafkaConnection) -> None:
-    await apply(kafka, [s for s in load_specs() if s.name == BLOBS_TOPIC])
 
 
 @pytest.fixture
@@ -122,7 +118,7 @@ async def test_gzip_and_zstd_bombs_are_refused_in_bounded_memory_and_good_traffi
 async def test_a_recipient_refuses_a_bomb_named_as_a_chunk(kafka_conn: KafkaConnection) -> None:
     """A sender signs an envelope naming its own bomb as a chunk: the recipient's blob reader (every
     node) decodes at most one fetch's budget and refuses the chunk."""
-    await ensure_blob_topic(kafka_conn)
+    await make_topics(kafka_conn, BLOBS_TOPIC)
     before = (await end_offsets(kafka_conn, [BLOBS_TOPIC]))[TopicPartition(BLOBS_TOPIC, 0)]
     assert await produce_batch(kafka_conn, BLOBS_TOPIC, 0, gzip_bomb(1, 1024)) == 0
     ref = BlobRef(chunk_size=1024 * 1024, partition=0, chunks=[ChunkRef(sha256=bytes(32), offset=before)])

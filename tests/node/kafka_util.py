@@ -8,7 +8,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
-from infra.topics import TopicSpec, apply
+from infra.topics import TopicSpec, apply, load_specs
 from producers import reader
 from schemas.connection import KafkaConnection
 
@@ -19,12 +19,18 @@ async def make_topics(
     kafka: KafkaConnection, *names: str, partitions: int = 1, timeout: float = 15.0
 ) -> None:
     """Create the topics and wait until the broker's metadata lists them (KRaft propagates
-    new topics asynchronously: a client asking right away may not see them yet)."""
-    await apply(kafka, [TopicSpec(n, partitions, 1, retention_ms=-1) for n in names])
+    new topics asynchronously: a client asking right away may not see them yet).
+
+    A topic of infra/topics.toml (``docbus.blobs``, say) is made as deployed, whatever ``partitions``
+    says: the suite's broker is shared, and a bus topic made with other configs would read as drift
+    to every later ``topics apply`` on it."""
+    deployed = {s.name: s for s in load_specs()}
+    specs = [deployed.get(n, TopicSpec(n, partitions, 1, retention_ms=-1)) for n in names]
+    await apply(kafka, specs)
     async with asyncio.timeout(timeout):
         while True:
             found = await reader.partitions(kafka, names)
-            if all(len(found[n]) == partitions for n in names):
+            if all(len(found[s.name]) == s.partitions for s in specs):
                 return
             await asyncio.sleep(0.05)  # polling an observable condition, under the deadline
 

@@ -161,8 +161,11 @@ class Bus:
         )
         self.app.transport.Producer = _IdempotentProducer  # type: ignore[misc]
         # a poll takes at most fetch_per_partition records of each partition: a flood's fetch no
-        # longer holds the next poll's mail behind all of it (consumers/bus/fetch.py)
-        self.app.transport.Consumer = fair_consumer(settings.fetch_per_partition)  # type: ignore[misc]
+        # longer holds the next poll's mail behind all of it; a fetch waits fetch_wait at most on
+        # the broker; a record is delivered without four tasks (consumers/bus/fetch.py)
+        self.app.transport.Consumer = fair_consumer(  # type: ignore[misc]
+            settings.fetch_per_partition, settings.fetch_wait
+        )
         self.ingress = self.app.topic(INGRESS_TOPIC, **_RAW)
         self.receipts = self.app.topic(RECEIPTS_TOPIC, **_RAW)
         # tables are co-partitioned with the topic whose agent writes them

@@ -57,6 +57,9 @@ class BusConfig(StateFolders):
     #: behind the flood's whole fetch (about 9,000 junk records in 2 MiB); what is left of a fetch
     #: waits in the consumer's buffer, so a smaller bound costs polls, not broker round trips
     fetch_per_partition: int = Field(default=200, ge=1)
+    #: seconds the broker holds the consumer's fetch for new records at most: mail on a partition
+    #: that was busy when a fetch for the idle ones was sent waits this long (consumers/bus/fetch.py)
+    fetch_wait: float = Field(default=0.05, gt=0, le=10)
     #: 02 notices a sender may get at once, refilled at notices_per_minute (a forgery flood naming
     #: an org costs its inbox no more; every refusal is still quarantined and audited)
     notice_burst: int = Field(default=20, ge=0)

@@ -19,6 +19,26 @@ once, so faust's tracking of pending records, its acks and the bus's commits (Bu
 same records as before, only in smaller polls. (The public call also raises what aiokafka's group
 coordinator holds as unrecoverable, an authorization failure say, which faust's own fetch through
 the fetcher's private API never read: it now surfaces in faust's fetch loop.)
+
+Two costs of faust's own consumer are cut here as well (docs/PERFORMANCE.md, "Junk flood"):
+
+- **Parked fetches.** aiokafka keeps one fetch in flight per broker, for the partitions with
+  nothing buffered; a partition whose records were fetched is asked again only once they are
+  taken. faust builds its consumer with ``fetch_max_wait_ms=1500``: a fetch for partitions
+  that are idle just then waits up to 1.5 s on the broker, and mail that comes meanwhile on a
+  partition that was busy when the fetch was sent waits for it. Here the broker holds a fetch
+  ``fetch_wait`` seconds at most (BusConfig.fetch_wait, 50 ms): an idle bus asks a broker about
+  20 times a second.
+- **Four tasks a record.** faust's fetch loop delivers each record through ``Service.wait_first
+  (callback(message), self.suspend_flow.wait())``: a task for the delivery, one for the event
+  and two for the service's own events, then ``asyncio.wait`` and their cancellation, at least
+  two turns of the event loop per record. The decisions run on that loop and yield it every few
+  milliseconds (consumers/bus/agents/pace.py), so during a flood records came into the channel
+  queue a handful per batch and polls were half a second apart. When the flow is running and no
+  channel queue is under pressure (faust's ``on_buffer_full``), the delivery cannot wait: faust's
+  delivery puts the record into a queue with room and returns. It is then awaited in place, in
+  the same order, with the same effects; otherwise faust's own path, able to give up when the
+  flow stops, is taken.
 """
 
 from __future__ import annotations
@@ -29,8 +49,9 @@ import aiokafka
 from aiokafka import TopicPartition
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from mode.services import WaitResults
 
-__all__ = ["FairConsumerThread", "fair_consumer"]
+__all__ = ["FairConsumerThread", "fair_consumer", "is_wait_of"]
 
 RecordMap = dict[TopicPartition, list[Any]]
 
@@ -38,9 +59,18 @@ RecordMap = dict[TopicPartition, list[Any]]
 class FairConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     #: records of one partition a poll takes at most (BusConfig.fetch_per_partition)
     per_partition: int = 200
+    #: seconds the broker holds a fetch for records at most (BusConfig.fetch_wait)
+    fetch_wait: float = 0.05
     #: an error one partition's take raised after others' records were taken: raised by the next
     #: poll, once those records are delivered (as aiokafka's own multi-partition take does)
     _deferred: Exception | None = None
+
+    def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        # faust passes fetch_max_wait_ms=1500 and has no setting for it; aiokafka reads the
+        # attribute when the consumer starts, to build its fetcher (tests/bus/test_fair_fetch.py)
+        consumer._fetch_max_wait_ms = round(self.fetch_wait * 1000)
+        return consumer
 
     async def _fetch_records(
         self,
@@ -88,14 +118,36 @@ def _bound(per_partition: int, room: int | None) -> int:
     return per_partition if room is None else min(per_partition, room)
 
 
-def fair_consumer(per_partition: int) -> type[faust_aiokafka.Consumer]:
-    """faust's aiokafka consumer whose thread polls fairly (:class:`FairConsumerThread`), for
-    ``app.transport.Consumer``."""
+def is_wait_of(coro: Any, event: Any) -> bool:
+    """``coro`` is ``event.wait()``, not yet started."""
+    frame = getattr(coro, "cr_frame", None)
+    if frame is None or getattr(coro, "cr_code", None) is not type(event).wait.__code__:
+        return False
+    return frame.f_locals.get("self") is event
+
+
+def fair_consumer(per_partition: int, fetch_wait: float) -> type[faust_aiokafka.Consumer]:
+    """faust's aiokafka consumer whose thread polls fairly (:class:`FairConsumerThread`) and whose
+    fetch loop delivers a record in place when it cannot wait, for ``app.transport.Consumer``."""
 
     class FairConsumer(faust_aiokafka.Consumer):
         def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
             thread = FairConsumerThread(self, loop=self.loop, beacon=self.beacon)
-            thread.per_partition = per_partition
+            thread.per_partition, thread.fetch_wait = per_partition, fetch_wait
             return thread
+
+        async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:
+            # faust's fetch loop, per record: wait_first(callback(message), suspend_flow.wait())
+            if (
+                len(coros) == 2
+                and timeout is None
+                and is_wait_of(coros[1], self.suspend_flow)
+                and not self.suspend_flow.is_set()
+                and not self._buffered_partitions
+            ):
+                delivery, suspended = coros
+                suspended.close()  # never started: nothing to cancel
+                return WaitResults([delivery], [await delivery], False)
+            return await super().wait_first(*coros, timeout=timeout)
 
     return FairConsumer

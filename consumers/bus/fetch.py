@@ -35,10 +35,11 @@ Two costs of faust's own consumer are cut here as well (docs/PERFORMANCE.md, "Ju
   two turns of the event loop per record. The decisions run on that loop and yield it every few
   milliseconds (consumers/bus/agents/pace.py), so during a flood records came into the channel
   queue a handful per batch and polls were half a second apart. When the flow is running and no
-  channel queue is under pressure (faust's ``on_buffer_full``), the delivery cannot wait: faust's
-  delivery puts the record into a queue with room and returns. It is then awaited in place, in
-  the same order, with the same effects; otherwise faust's own path, able to give up when the
-  flow stops, is taken.
+  channel queue is under pressure (faust's ``on_buffer_full``, at 80 % of a queue), faust's
+  delivery puts the record into a queue with room and returns; the only wait left in it is for
+  faust's own producer buffer to ebb, which its own path waits for too. It is then awaited in
+  place, in the same order, with the same effects; otherwise faust's own path, able to give up
+  when the flow stops (a rebalance), is taken.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from mode.services import WaitResults
 
-__all__ = ["FairConsumerThread", "fair_consumer", "is_wait_of"]
+__all__ = ["FairConsumerThread", "fair_consumer"]
 
 RecordMap = dict[TopicPartition, list[Any]]
 
@@ -69,7 +69,7 @@ class FairConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         # faust passes fetch_max_wait_ms=1500 and has no setting for it; aiokafka reads the
-        # attribute when the consumer starts, to build its fetcher (tests/bus/test_fair_fetch.py)
+        # attribute when the consumer starts, to build its fetcher (tests/bus/fair_consumer_checks.py)
         consumer._fetch_max_wait_ms = round(self.fetch_wait * 1000)
         return consumer
 
@@ -119,7 +119,7 @@ def _bound(per_partition: int, room: int | None) -> int:
     return per_partition if room is None else min(per_partition, room)
 
 
-def is_wait_of(coro: Any, event: Any) -> bool:
+def _is_wait_of(coro: Any, event: Any) -> bool:
     """``coro`` is ``event.wait()``, not yet started."""
     frame = getattr(coro, "cr_frame", None)
     if frame is None or getattr(coro, "cr_code", None) is not type(event).wait.__code__:
@@ -142,7 +142,7 @@ def fair_consumer(per_partition: int, fetch_wait: float) -> type[faust_aiokafka.
             if (
                 len(coros) == 2
                 and timeout is None
-                and is_wait_of(coros[1], self.suspend_flow)
+                and _is_wait_of(coros[1], self.suspend_flow)
                 and not self.suspend_flow.is_set()
                 and not self._buffered_partitions
             ):

@@ -247,11 +247,14 @@ def test_cluster() -> Cluster:
 
 
 def run(
-    kafka: KafkaConnection, cluster: Cluster | None, pause: float = 30.0, wait: float = 60.0
+    kafka: KafkaConnection, cluster: Cluster | None, pause: float = 30.0, wait: float = 60.0,
+    keep: Path | None = None,
 ) -> dict[str, Any]:
+    """``keep``: a folder that keeps the bus logs and the PKI (default: a temporary one)."""
     with tempfile.TemporaryDirectory() as tmp:
-        world = build_world(Path(tmp) / "pki")
-        return asyncio.run(measure(kafka, world, Path(tmp), cluster, pause, wait))
+        home = Path(tmp) if keep is None else keep
+        world = build_world(home / "pki")
+        return asyncio.run(measure(kafka, world, home, cluster, pause, wait))
 
 
 def main() -> None:
@@ -259,11 +262,13 @@ def main() -> None:
     parser.add_argument("--bootstrap", help="the broker for the processor kill (default: the test broker)")
     parser.add_argument("--cluster", action="store_true", help="also the broker kill and pause (3 nodes)")
     parser.add_argument("--pause", type=float, default=30.0)
+    parser.add_argument("--keep", type=Path, help="keep the bus logs here (level: DOCBUS_BENCH_LOG_LEVEL)")
     args = parser.parse_args()
     from benchmarks.suite import test_broker
 
     kafka = KafkaConnection(bootstrap=args.bootstrap) if args.bootstrap else test_broker()
-    print(json.dumps(run(kafka, test_cluster() if args.cluster else None, args.pause), indent=2))
+    cluster = test_cluster() if args.cluster else None
+    print(json.dumps(run(kafka, cluster, args.pause, keep=args.keep), indent=2))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,11 @@ DEFAULTS = {
 }
 
 
+def port(key: str) -> int:
+    """This worker's setting of one of ``PORTS``."""
+    return int(os.environ.get(key, DEFAULTS[key]))
+
+
 def worker_index() -> int:
     """0 for the first xdist worker and for a run without xdist, N for ``gwN``."""
     name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
@@ -43,7 +48,7 @@ def keep_apart() -> None:
     if n == 0 or os.environ.get("DOCBUS_TEST_WORKER_APART") == str(n):
         return
     for key in PORTS:
-        os.environ[key] = str(int(os.environ.get(key, DEFAULTS[key])) + n * OFFSET)
+        os.environ[key] = str(port(key) + n * OFFSET)
     home = os.environ.get("DOCBUS_TEST_HOME", str(Path(__file__).resolve().parent.parent / ".docbus-test"))
     os.environ["DOCBUS_TEST_HOME"] = f"{home}-gw{n}"
     docbus_home = os.environ.get("DOCBUS_HOME")

@@ -5,7 +5,7 @@ consumers/bus/agents/. An agent decides a batch, turns each decision into plain 
 (consumers/bus/outputs.py), hands them to one aiokafka producer (consumers/bus/writer.py) and
 awaits every acknowledgement (acks=all, idempotent) before it commits the batch's offsets itself,
 while it decides the next batch (consumers/bus/agents/batches.py): an offset is committed only
-after everything the record caused is stored, and a restart redoes at most the two batches in
+after everything the record caused is stored, and a restart redoes at most the batches in
 flight. At-least-once, made effectively once by the id-based deduplication of
 inboxes and the audit writer (ADR 0001).
 """
@@ -286,9 +286,10 @@ class Bus:
         """Commit a batch's offsets now (its outputs are all acknowledged): the next offset of
         each partition the batch read, whatever faust's own bookkeeping of acked offsets says —
         records re-read by the gap filler never passed through faust, and its commit could stay
-        behind them for good. A restart then redoes at most the batches in flight (two: the one
-        being finished and the one being decided). (faust's ``_commit_offsets`` commits given
-        offsets for assigned partitions and records them, so its own timer never commits lower.)
+        behind them for good. A restart then redoes at most the batches in flight (the one
+        decided, the one being stored, and those whose commit trails: consumers/bus/agents/trail.py).
+        (faust's ``_commit_offsets`` commits given offsets for assigned partitions and records
+        them, so its own timer never commits lower.)
         ``again``: records the consumer handed again, decided in an earlier batch: acked, never
         committed (their offsets would take the partition's committed offset back)."""
         for event in again:

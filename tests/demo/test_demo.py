@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
+from tests.workers import port
+
 pytestmark = pytest.mark.broker
 REPO = Path(__file__).resolve().parents[2]
 DEPARTMENTS, UNIVERSITIES = 5, 4
 #: the demo's own broker: clear of the test broker, the cluster and the access-control broker
-DEMO_PORT = int(os.environ.get("DOCBUS_TEST_SECURE_PORT", "29300")) + 20
+DEMO_PORT = port("DOCBUS_TEST_SECURE_PORT") + 20
 
 
 @pytest.fixture(scope="module")

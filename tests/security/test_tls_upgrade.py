@@ -28,8 +28,9 @@ from infra.pki.tls import issue_tls, reissue_tls, revocation_gaps, stale_crls, t
 from infra.security import ADMIN, SERVICES, issue_service_identities
 from schemas.connection import KafkaConnection
 from tests.security.legacy_pki import without_crl_points
+from tests.workers import port
 
-PORT = int(os.environ.get("DOCBUS_TEST_SECURE_PORT", "29300")) + 40
+PORT = port("DOCBUS_TEST_SECURE_PORT") + 40
 ORG = "G03.15"
 PASSPHRASE = "upgrade-test"
 

@@ -1,20 +1,23 @@
 """The one batch loop of the bus's agents, fair across partitions and pipelined one batch deep:
-batch N+1 is decided while batch N's outputs are on their way, and N is finished in order behind it.
+batch N+1 is decided while batch N's outputs are on their way, and N is stored in order behind it.
 
 Batches come from :class:`Lanes` (consumers/bus/agents/lanes.py), filled straight from the
 agent's channel queue: round robin over the source partitions, so a flood on one partition takes
 at most its share of each batch. Each batch of
 source records is decided in order (the records a restarted consumer skipped first,
 consumers/bus/gaps.py), the producer is let run while the rest is decided (:class:`Pace`),
-and its outputs are handed to the writer. Finishing a batch — await its outputs' acknowledgements,
-then write what must follow them (``after_outputs``: the sender states), await those, then commit
-its offsets (``Bus.commit``) — runs as a task while the next batch is decided: the three broker
-round trips no longer leave the loop idle between batches. Effectively-once holds as before:
-nothing is committed before every output of its batch is stored, batches finish one at a time in
-order (batch N's finishing starts only once N-1's commit is done), and a crash redoes at most the
-two batches not yet committed, recognised by position (ADR 0001). A record the consumer hands
-again — below its partition's next offset (consumers/bus/gaps.py, ``GapFiller.decided``; faust
-does after a rebalance) — is acked with its batch, neither decided nor committed a second time."""
+and its outputs are handed to the writer. Storing a batch — await its outputs' acknowledgements,
+then write what must follow them (``after_outputs``: the sender states) and await those — runs as
+a task while the next batch is decided; its offsets are then committed behind it
+(consumers/bus/agents/trail.py, ``Bus.commit``): the broker round trips no longer leave the loop
+idle between batches, and a commit held by a hung group coordinator holds neither. Effectively-once
+holds as before: nothing is committed before every output of its batch is stored, batches are
+stored one at a time in order (batch N's storing starts once N-1 is stored and at most one batch's
+records wait for their commit), and a crash redoes at most the batches not yet committed — the one
+decided, the one being stored and those whose commit trails — recognised by position (ADR 0001). A
+record the consumer hands again — below its partition's next offset (consumers/bus/gaps.py,
+``GapFiller.decided``; faust does after a rebalance) — is acked with its batch, neither decided nor
+committed a second time."""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from faust.types import ChannelT
 
 from consumers.bus.agents.lanes import Lanes
 from consumers.bus.agents.pace import Pace
+from consumers.bus.agents.trail import Trail
 
 if TYPE_CHECKING:
     from faust.types import StreamT
@@ -93,11 +97,12 @@ async def run_batches(
             then = after_outputs() if after_outputs is not None else None
             previous, lanes.finishing = lanes.finishing, None
             if previous is not None:
-                await previous  # in order: the batch before is committed first
-            lanes.finishing = asyncio.ensure_future(_finish(bus, futures, then, fresh, again))
+                await previous  # in order: the batch before is stored first
+            await lanes.trail.within(settings.batch_size)  # commits trail by a batch's records at most
+            lanes.finishing = asyncio.ensure_future(_store(bus, futures, then, fresh, again, lanes.trail))
     finally:
-        # the batch being finished is left to finish (its sender states and commit): an agent
-        # started again after a rebalance awaits it before finishing its own first batch
+        # the batch being stored is left to finish (its sender states, then its commit): an agent
+        # started again after a rebalance awaits it before storing its own first batch
         feed.cancel()
 
 
@@ -142,14 +147,15 @@ async def _next(lanes: Lanes, size: int, feed: asyncio.Future[None]) -> list[Any
     return None
 
 
-async def _finish(
+async def _store(
     bus: Bus,
     futures: Futures,
     then: Callable[[], Awaitable[None]] | None,
     events: Sequence[Any],
     again: Sequence[Any],
+    trail: Trail,
 ) -> None:
     await bus.acknowledged(futures)
     if then is not None:
         await then()
-    await bus.commit(events, again=again)
+    trail.add(lambda stored, handed: bus.commit(stored, again=handed), events, again)

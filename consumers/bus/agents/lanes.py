@@ -22,6 +22,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from consumers.bus.agents.trail import Trail
+
 __all__ = ["Lanes", "Queue"]
 
 _CHUNK = 1000  # records moved per turn of the event loop at most
@@ -46,6 +48,8 @@ class Lanes:
         #: the agent's batch still being finished (consumers/bus/agents/batches.py); kept here, with
         #: the agent's other state, so an agent started again finishes its batches after it
         self.finishing: asyncio.Future[None] | None = None
+        #: its stored batches' offsets, committed behind it (consumers/bus/agents/trail.py)
+        self.trail = Trail()
 
     @property
     def held(self) -> int:

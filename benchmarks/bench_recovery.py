@@ -30,6 +30,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from benchmarks._world import ALGORITHMS, PASSPHRASE, BenchWorld, Chain, build_world
 from consumers.outage import CLIENT_OPTIONS
@@ -70,22 +71,38 @@ class Traffic:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _send(self) -> None:
+        """One loop per sender org, each at its share of ``RATE``, as separate nodes send: a sender
+        whose ingress partition's leader is down waits alone, and hands the same envelope again
+        until the broker stores it (a sender that lost one would have its next ones refused as a
+        sequence gap), keeping its first attempt as its send time. Before, one shared loop handed
+        envelopes over without their answer: at the first fault that stalled an ingress partition
+        aiokafka's ``send`` raised KafkaTimeoutError (the partition's batch full for a request
+        timeout), the loop died, and every fault after it read as nothing delivered."""
         producer = AIOKafkaProducer(
             **self.kafka.client_kwargs(), **CLIENT_OPTIONS, acks="all", enable_idempotence=True, linger_ms=1
         )
         await producer.start()
         try:
-            i, t0 = 0, time.monotonic()
-            while not self._stop.is_set():
-                chain = self.chains[i % len(self.chains)]
-                ((mid, raw),) = chain.envelopes(1, recipients=(RECIPIENT,))
-                self.sent[mid] = time.monotonic()
-                # not awaited: a send blocked by the fault must not hold the clock of the others
-                await producer.send(INGRESS_TOPIC, raw, key=chain.identity.org_code.encode())
-                i += 1
-                await asyncio.sleep(max(0.0, t0 + i / RATE - time.monotonic()))
+            per_s = RATE / len(self.chains)
+            senders = (self._send_as(producer, chain, per_s, k / RATE) for k, chain in enumerate(self.chains))
+            await asyncio.gather(*senders)
         finally:
             await producer.stop()
+
+    async def _send_as(self, producer: AIOKafkaProducer, chain: Chain, per_s: float, phase: float) -> None:
+        await asyncio.sleep(phase)  # the senders' slots spread over each period
+        i, t0 = 0, time.monotonic()
+        while not self._stop.is_set():
+            ((mid, raw),) = chain.envelopes(1, recipients=(RECIPIENT,))
+            self.sent[mid] = time.monotonic()
+            while True:
+                try:
+                    await (await producer.send(INGRESS_TOPIC, raw, key=chain.identity.org_code.encode()))
+                    break
+                except KafkaError:  # timed out or expired while the partition's leader was down
+                    continue
+            i += 1
+            await asyncio.sleep(max(0.0, t0 + i / per_s - time.monotonic()))
 
     async def _read(self, start: dict[TopicPartition, int]) -> None:
         consumer = AIOKafkaConsumer(

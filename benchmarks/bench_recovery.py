@@ -10,7 +10,9 @@ recipient's inbox, the copy of the first envelope submitted after the fault.
 - broker pause (the same cluster): SIGSTOP of that leader for ``pause`` seconds, then SIGCONT.
 
 The reading side here uses the long-running clients' settings (consumers/outage.py CLIENT_OPTIONS),
-so its own failover is part of the figure, as it would be for an inbox client.
+so its own failover is part of the figure, as it would be for an inbox client; ``bus_wrote_s`` is
+the bus's share: from the fault to the CreateTime the bus's producer gave that envelope's inbox copy
+(the same machine's clock).
 
     python -m benchmarks.bench_recovery [--cluster]
 """
@@ -57,6 +59,7 @@ class Traffic:
         self.kafka, self.chains = kafka, chains
         self.sent: dict[str, float] = {}
         self.arrived: dict[str, float] = {}
+        self.written: dict[str, float] = {}  # the inbox copy's CreateTime (the bus's producer), Unix s
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -118,6 +121,7 @@ class Traffic:
                     now = time.monotonic()
                     for r in records:
                         self.arrived.setdefault((r.key or b"").decode(), now)
+                        self.written.setdefault((r.key or b"").decode(), r.timestamp / 1000)
         finally:
             await consumer.stop()
 
@@ -125,6 +129,13 @@ class Traffic:
         """Seconds from ``moment`` to the arrival of the first envelope sent after it."""
         later = [self.arrived[m] for m, t in self.sent.items() if t >= moment and m in self.arrived]
         return min(later) - moment if later else None
+
+    def first_written_after(self, moment: float, wall: float) -> float | None:
+        """Seconds from ``moment`` (``wall`` on the Unix clock) to the bus's write of the first
+        inbox copy of an envelope sent after it: the bus's share of the stall, the reader's own
+        failover left out."""
+        later = [self.written[m] for m, t in self.sent.items() if t >= moment and m in self.written]
+        return round(min(later) - wall, 2) if later else None
 
     async def wait_first_after(self, moment: float, timeout: float) -> float | None:
         deadline = time.monotonic() + timeout
@@ -173,11 +184,14 @@ async def _measure(
             repair = await fault(bus)
             # the clock starts once the fault is made: looking up the leader and killing it take
             # a while, and mail sent meanwhile still got through (a 0.14 s "kill" was measured so)
-            moment = time.monotonic()
+            moment, wall = time.monotonic(), time.time()
             took = await traffic.wait_first_after(moment, wait)
             if repair is not None:
                 await repair()
-            out[name] = {"kill_to_first_delivery_s": None if took is None else round(took, 2)}
+            out[name] = {
+                "kill_to_first_delivery_s": None if took is None else round(took, 2),
+                "bus_wrote_s": traffic.first_written_after(moment, wall),
+            }
             if took is None:
                 out[name]["note"] = f"nothing submitted after the fault delivered within {wait:.0f} s"
             await traffic.wait_first_after(time.monotonic(), wait)  # healthy again before the next

@@ -282,8 +282,8 @@ def render(result: dict[str, Any], console: Console) -> None:
                 row, broker = rec[name], name != "processor_kill"
                 took = row["kill_to_first_delivery_s"]
                 table.add_row(
-                    f"recovery: {name.replace('_', ' ')} -> first delivery s",
-                    str(took),
+                    f"recovery: {name.replace('_', ' ')} -> first delivery s (bus wrote it)",
+                    f"{took} ({row.get('bus_wrote_s')})",
                     row["where"],
                     "",
                     "<= 15" if broker else "",

@@ -55,8 +55,10 @@ class Trail:
         while self._events or self._again:
             events, again = self._events, self._again
             self._events, self._again = [], []
-            await commit(events, again)
-            self._held -= len(events)
+            try:
+                await commit(events, again)
+            finally:  # a commit cancelled (the worker stopping) no longer counts as held
+                self._held -= len(events)
 
 
 def _ended_well(done: asyncio.Future[None]) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Collection, Iterable, Mapping
 from typing import Any, Protocol
 
 import faust
@@ -333,9 +333,9 @@ def create_bus(
         bus.receipt_lanes.clear()
 
     @bus.app.on_partitions_assigned.connect  # type: ignore[arg-type]
-    async def forget_positions(app: faust.App, *_: Any, **__: Any) -> None:
-        bus.ingress_gaps.reset()
-        bus.receipt_gaps.reset()
+    async def forget_positions(app: faust.App, assigned: Collection[tuple[str, int]], **__: Any) -> None:
+        bus.ingress_gaps.reset(assigned)  # and ask for the new assignment's committed offsets
+        bus.receipt_gaps.reset(assigned)
 
     @bus.app.timer(bus.settings.crl_check_interval)  # type: ignore[untyped-decorator]
     async def refresh_crls() -> None:

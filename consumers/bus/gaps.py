@@ -27,8 +27,9 @@ before an offset is committed), and is not decided again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
@@ -39,6 +40,8 @@ from schemas.connection import KafkaConnection
 __all__ = ["GapFiller"]
 
 logger = logging.getLogger(__name__)
+
+Offsets = dict[int, int | None]  # partition -> the group's committed offset (None: it has none)
 
 
 class GapFiller:
@@ -58,10 +61,23 @@ class GapFiller:
         self.filled = 0  # records re-read so far
         self._next: dict[int, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
+        #: the committed offsets of an assignment's partitions, asked for when it was made
+        self._ahead: tuple[frozenset[int], asyncio.Future[Offsets]] | None = None
 
-    def reset(self) -> None:
-        """Forget positions (partitions were reassigned: faust seeks to the committed offsets)."""
+    def reset(self, assigned: Iterable[tuple[str, int]] = ()) -> None:
+        """Forget positions: partitions were reassigned, and faust seeks them to the committed
+        offsets. Those of this topic's ``assigned`` (topic, partition) pairs are asked for at once,
+        in one request, while the group's coordinator has just answered the join: a partition whose
+        first record comes later, during a broker outage (a quiet sender's, or one whose first
+        record meets a paused coordinator), no longer holds the agent — every partition's records —
+        until the coordinator is back (seen: 21 s of a 30 s SIGSTOP, docs/PERFORMANCE.md)."""
         self._next.clear()
+        self._ahead = None
+        wanted = frozenset(partition for topic, partition in assigned if topic == self.topic)
+        if wanted:
+            asking = asyncio.ensure_future(self._offsets(wanted))
+            asking.add_done_callback(_retrieved)  # a failure is met by whoever needs the offset
+            self._ahead = (wanted, asking)
 
     async def decided(self, partition: int, offset: int) -> bool:
         """The record at ``offset`` was decided already (it is below its partition's next offset):
@@ -97,15 +113,27 @@ class GapFiller:
         return expected
 
     async def _committed(self, partition: int) -> int | None:
-        tp = TopicPartition(self.topic, partition)
+        """The offset asked for with the assignment; if that request failed (an outage then), or
+        the partition was not in it, asked for alone."""
+        ahead = self._ahead
+        if ahead is not None and partition in ahead[0]:
+            try:
+                return (await asyncio.shield(ahead[1]))[partition]
+            except Exception:
+                if self._ahead is ahead:
+                    self._ahead = None
+        return (await self._offsets({partition}))[partition]
+
+    async def _offsets(self, partitions: frozenset[int] | set[int]) -> Offsets:
+        tps = [TopicPartition(self.topic, partition) for partition in sorted(partitions)]
         client = clients.admin(self.kafka)
         try:
             await client.start()
-            offsets = await client.list_consumer_group_offsets(self.group, partitions=[tp])
+            offsets = await client.list_consumer_group_offsets(self.group, partitions=tps)
         finally:
             await stop_quietly(client.close, "gap filler admin")
-        found = offsets.get(tp)
-        return found.offset if found is not None and found.offset >= 0 else None
+        found = {tp.partition: meta.offset for tp, meta in offsets.items() if meta is not None}
+        return {p: found[p] if found.get(p, -1) >= 0 else None for p in partitions}
 
     async def _read(self, partition: int, start: int, end: int) -> list[ConsumerRecord[bytes, bytes]]:
         if self._consumer is None:
@@ -126,6 +154,16 @@ class GapFiller:
         return out
 
     async def stop(self) -> None:
+        if self._ahead is not None:
+            self._ahead[1].cancel()
+            self._ahead = None
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
+
+
+def _retrieved(asking: asyncio.Future[Offsets]) -> None:
+    """The assignment's request ended: its error, if any, counts as seen (``_committed`` asks
+    again), not as "exception never retrieved"."""
+    if not asking.cancelled():
+        asking.exception()

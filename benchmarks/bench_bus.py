@@ -554,6 +554,25 @@ def run_flood(kafka: KafkaConnection, junk: int, bounds: Sequence[int], rounds: 
         return asyncio.run(measure_flood(kafka, world, Path(tmp), junk, bounds, rounds))
 
 
+def run_workers(kafka: KafkaConnection, n: int) -> dict[str, Any]:
+    """``bus.workers`` alone: ``n`` envelopes drained by one worker, then by two."""
+
+    async def measure_workers(world: BenchWorld, home: Path) -> dict[str, Any]:
+        await ensure_topics(kafka, world.entries)
+        await publish_entries(kafka, world.entries)
+        env = {
+            **connection_env(kafka),
+            "DOCBUS_PKI_DIR": str(world.pki),
+            "DOCBUS_PKI_PASSPHRASE": PASSPHRASE,
+            "DOCBUS_LOG_LEVEL": os.environ.get("DOCBUS_BENCH_LOG_LEVEL", "warn"),
+            "DOCBUS_SESSION_TIMEOUT": "6",
+        }
+        return await workers(kafka, world, home, env, n)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return asyncio.run(measure_workers(build_world(Path(tmp) / "pki"), Path(tmp)))
+
+
 def run(
     kafka: KafkaConnection,
     drain: int,
@@ -580,6 +599,9 @@ def main() -> None:
         help="only bus.junk_flood, on the test broker, for each DOCBUS_FETCH_PER_PARTITION in BOUNDS "
         "(comma-separated), alternating, --rounds times",
     )  # fmt: skip
+    parser.add_argument(
+        "--workers-only", type=int, metavar="N", help="only bus.workers, N envelopes, on the test broker"
+    )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--junk", type=int, default=5000)
     args = parser.parse_args()
@@ -588,6 +610,11 @@ def main() -> None:
 
         bounds = [int(b) for b in args.flood_only.split(",")]
         print(json.dumps(run_flood(test_broker(), args.junk, bounds, args.rounds), indent=2))
+        return
+    if args.workers_only:
+        from benchmarks.suite import test_broker
+
+        print(json.dumps(run_workers(test_broker(), args.workers_only), indent=2))
         return
     rates = [int(r) for r in args.rates.split(",")]
     kafka = KafkaConnection(bootstrap=args.bootstrap)

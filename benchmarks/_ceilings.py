@@ -133,3 +133,23 @@ def machine() -> dict[str, Any]:
         "cryptography": cryptography.__version__,
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
+
+
+def cpu_ticks() -> list[int]:
+    """The machine's CPU time counters, all cores (/proc/stat: user, nice, system, idle, iowait,
+    irq, softirq, steal); empty where there are none."""
+    try:
+        with open("/proc/stat") as f:
+            return [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return []
+
+
+def steal_share(before: list[int], after: list[int]) -> float | None:
+    """The share of CPU time between two :func:`cpu_ticks` readings that the hypervisor gave to
+    other guests (steal): on a shared host, the noise no ratio in the same run fully cancels."""
+    if len(before) < 8 or len(after) < 8:
+        return None
+    spent = [a - b for a, b in zip(after, before, strict=True)]
+    total = sum(spent)
+    return round(spent[7] / total, 3) if total > 0 else None

@@ -30,7 +30,7 @@ from benchmarks import (
     bench_recovery,
     bench_verify,
 )
-from benchmarks._ceilings import machine
+from benchmarks._ceilings import cpu_ticks, machine, steal_share
 from schemas.connection import KafkaConnection
 
 __all__ = ["Sizes", "main", "render", "run_all"]
@@ -72,7 +72,7 @@ def test_broker() -> KafkaConnection:
 
 def run_all(sizes: Sizes, kafka: KafkaConnection | None) -> dict[str, Any]:
     """Every benchmark; the broker parts only with ``kafka``."""
-    started = time.perf_counter()
+    started, ticks = time.perf_counter(), cpu_ticks()
     out: dict[str, Any] = {"machine": machine(), "sizes": sizes.__dict__}
     out["verify"] = bench_verify.measure(sizes.verify_seconds)
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,14 +81,17 @@ def run_all(sizes: Sizes, kafka: KafkaConnection | None) -> dict[str, Any]:
         )
     out["audit"] = bench_audit.measure(sizes.audit_records, kafka)
     if kafka:
+        bus_ticks = cpu_ticks()
         out["bus"] = bench_bus.run(
             kafka, sizes.drain, sizes.rates, sizes.rate_seconds, sizes.fanouts, sizes.junk, sizes.inbox_answer
         )
+        out["bus"]["steal_share"] = steal_share(bus_ticks, cpu_ticks())  # the bus keys' minutes
         out["bus"]["recovery"] = recovery(kafka, sizes)
         out["gateway"] = bench_gateway.run(kafka, sizes.gateway_submits, sizes.cli_runs)
         if sizes.large_mb:
             out["large"] = bench_large.run(kafka, sizes.large_mb)
     out["seconds"] = round(time.perf_counter() - started, 1)
+    out["machine"]["steal_share"] = steal_share(ticks, cpu_ticks())
     return out
 
 
@@ -311,7 +314,8 @@ def render(result: dict[str, Any], console: Console) -> None:
     mc = result["machine"]
     console.print(
         f"{mc['nproc']} cores {mc['cpu']}, Python {mc['python']}, {mc['openssl']}, "
-        f"cryptography {mc['cryptography']}, load {mc['load_avg_1m']}; {result['seconds']} s"
+        f"cryptography {mc['cryptography']}, load {mc['load_avg_1m']}, steal {mc.get('steal_share')}; "
+        f"{result['seconds']} s"
     )
 
 

@@ -66,6 +66,19 @@ def _producer(kafka: KafkaConnection) -> AIOKafkaProducer:
     )
 
 
+def bus_env(kafka: KafkaConnection, world: BenchWorld, **settings: str) -> dict[str, str]:
+    """The environment of a benchmark's `docbus bus run`: the broker, the world's PKI, the log level
+    (``DOCBUS_BENCH_LOG_LEVEL``, warn), a 6 s session; ``settings`` beside them (home, app id...)."""
+    return {
+        **connection_env(kafka),
+        "DOCBUS_PKI_DIR": str(world.pki),
+        "DOCBUS_PKI_PASSPHRASE": PASSPHRASE,
+        "DOCBUS_LOG_LEVEL": os.environ.get("DOCBUS_BENCH_LOG_LEVEL", "warn"),
+        "DOCBUS_SESSION_TIMEOUT": "6",
+        **settings,
+    }
+
+
 def presign(chains: dict[str, Chain], n: int, **route: tuple[str, ...]) -> Batch:
     """``n`` envelopes, round robin over the senders; every envelope signed is sent (a sender's
     chain with a hole in it would be refused from there on as SEQUENCE_GAP)."""
@@ -426,15 +439,7 @@ async def measure(
     decided = decision_rate(world, batch)
     refusal = refusal_cost(world, batch[: max(1, drain // 4)], junk)
     raw = await raw_ceiling(kafka, batch, ingress_start)
-    env = {
-        "DOCBUS_HOME": str(home),
-        **connection_env(kafka),
-        "DOCBUS_PKI_DIR": str(world.pki),
-        "DOCBUS_PKI_PASSPHRASE": PASSPHRASE,
-        "DOCBUS_APP_ID": app_id,
-        "DOCBUS_LOG_LEVEL": os.environ.get("DOCBUS_BENCH_LOG_LEVEL", "warn"),
-        "DOCBUS_SESSION_TIMEOUT": "6",
-    }
+    env = bus_env(kafka, world, DOCBUS_HOME=str(home), DOCBUS_APP_ID=app_id)
     bus = BusProcess(env, home / "bus.log")
     bus.start()
     assert bus.proc is not None
@@ -525,16 +530,10 @@ async def measure_flood(
             await start_group_at_end(kafka, app_id, [INGRESS_TOPIC, RECEIPTS_TOPIC])
             folder = home / f"flood-{i}-{bound}-{flood}"
             folder.mkdir()
-            env = {
-                "DOCBUS_HOME": str(folder),
-                **connection_env(kafka),
-                "DOCBUS_PKI_DIR": str(world.pki),
-                "DOCBUS_PKI_PASSPHRASE": PASSPHRASE,
-                "DOCBUS_APP_ID": app_id,
-                "DOCBUS_LOG_LEVEL": os.environ.get("DOCBUS_BENCH_LOG_LEVEL", "warn"),
-                "DOCBUS_SESSION_TIMEOUT": "6",
-                "DOCBUS_FETCH_PER_PARTITION": str(bound),
-            }
+            env = bus_env(
+                kafka, world, DOCBUS_HOME=str(folder), DOCBUS_APP_ID=app_id,
+                DOCBUS_FETCH_PER_PARTITION=str(bound),
+            )  # fmt: skip
             bus = BusProcess(env, folder / "bus.log")
             bus.start()
             try:
@@ -560,14 +559,7 @@ def run_workers(kafka: KafkaConnection, n: int) -> dict[str, Any]:
     async def measure_workers(world: BenchWorld, home: Path) -> dict[str, Any]:
         await ensure_topics(kafka, world.entries)
         await publish_entries(kafka, world.entries)
-        env = {
-            **connection_env(kafka),
-            "DOCBUS_PKI_DIR": str(world.pki),
-            "DOCBUS_PKI_PASSPHRASE": PASSPHRASE,
-            "DOCBUS_LOG_LEVEL": os.environ.get("DOCBUS_BENCH_LOG_LEVEL", "warn"),
-            "DOCBUS_SESSION_TIMEOUT": "6",
-        }
-        return await workers(kafka, world, home, env, n)
+        return await workers(kafka, world, home, bus_env(kafka, world), n)
 
     with tempfile.TemporaryDirectory() as tmp:
         return asyncio.run(measure_workers(build_world(Path(tmp) / "pki"), Path(tmp)))

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
@@ -124,7 +124,7 @@ class GapFiller:
                     self._ahead = None
         return (await self._offsets({partition}))[partition]
 
-    async def _offsets(self, partitions: frozenset[int] | set[int]) -> Offsets:
+    async def _offsets(self, partitions: Collection[int]) -> Offsets:
         tps = [TopicPartition(self.topic, partition) for partition in sorted(partitions)]
         client = clients.admin(self.kafka)
         try:
@@ -132,8 +132,10 @@ class GapFiller:
             offsets = await client.list_consumer_group_offsets(self.group, partitions=tps)
         finally:
             await stop_quietly(client.close, "gap filler admin")
-        found = {tp.partition: meta.offset for tp, meta in offsets.items() if meta is not None}
-        return {p: found[p] if found.get(p, -1) >= 0 else None for p in partitions}
+        found = {
+            tp.partition: meta.offset for tp, meta in offsets.items() if meta is not None and meta.offset >= 0
+        }
+        return {partition: found.get(partition) for partition in partitions}
 
     async def _read(self, partition: int, start: int, end: int) -> list[ConsumerRecord[bytes, bytes]]:
         if self._consumer is None:

@@ -27,12 +27,12 @@ TRANSIENT: tuple[type[BaseException], ...] = (KafkaError, OSError, TimeoutError,
 
 #: aiokafka options of every long-running client (bus, audit writer, inbox; docs/OPERATIONS.md): a
 #: request to a broker that hangs with its connections open (SIGSTOP, a frozen host) times out after
-#: 10 s instead of aiokafka's 40 s, then metadata is refreshed and the request goes to the leader the
-#: controller elected meanwhile (broker.session.timeout.ms, 9 s); metadata is refreshed at least
-#: every 5 s even when nothing fails. The fetcher needs the last: when a fetch to a leader that hangs
-#: fails, aiokafka's fetcher retries the same node without asking for new metadata, each try
-#: costing a request timeout, and learns of the new leader only at the next periodic refresh (at
-#: 30 s a paused broker stalled delivery for 30 s; at 5 s, 12.7 and 20.5 s; docs/PERFORMANCE.md).
+#: 10 s instead of aiokafka's 40 s; aiokafka then closes that connection and asks for new metadata,
+#: and the request goes to the leader the controller elected meanwhile (it fences a silent broker
+#: 6 s after its last heartbeat, infra/broker.py). Metadata is also re-read every 5 s when nothing
+#: fails (aiokafka: 5 min): a refresh goes to a random known broker, the hung one included, and one
+#: sent there waits out a request timeout itself, so the periodic one is what usually brings the
+#: new leader first (at 30 s a paused broker stalled delivery for 30 s; docs/PERFORMANCE.md).
 CLIENT_OPTIONS: dict[str, int] = {
     "request_timeout_ms": 10_000,
     "retry_backoff_ms": 200,

@@ -158,6 +158,14 @@ class Cluster:
             "message.max.bytes": str(2 * 1024 * 1024),
             "replica.fetch.max.bytes": str(2 * 1024 * 1024),
             "log.flush.interval.messages": "9223372036854775807",
+            # a killed or hung broker is fenced (loses its leaderships and leaves every ISR) 6 s after
+            # its last heartbeat instead of Kafka's 9 s. When the hung node was also the active
+            # controller the others elect one first (controller.quorum.fetch.timeout.ms, 2 s) and that
+            # one waits a whole session before fencing: 2 + 9 = 11 s came after the clients' 10 s
+            # request timeout, so their retry went to the hung node again and a pause stalled
+            # delivery 20.5 s; 2 + 6 = 8 s comes before it (docs/OPERATIONS.md, broker outages)
+            "broker.session.timeout.ms": "6000",
+            "broker.heartbeat.interval.ms": "1000",
         }
         if self.tls is not None and node.internal_port is not None:
             # clients, brokers and controllers each on their own listener, all mTLS: no PLAINTEXT

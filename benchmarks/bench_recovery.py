@@ -35,6 +35,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from benchmarks._world import ALGORITHMS, PASSPHRASE, BenchWorld, Chain, build_world
+from consumers.failover import with_failover
 from consumers.outage import CLIENT_OPTIONS
 from docbus.directory_load import ensure_topics, publish_entries
 from docbus.settings import connection_env
@@ -81,9 +82,9 @@ class Traffic:
         envelopes over without their answer: at the first fault that stalled an ingress partition
         aiokafka's ``send`` raised KafkaTimeoutError (the partition's batch full for a request
         timeout), the loop died, and every fault after it read as nothing delivered."""
-        producer = AIOKafkaProducer(
+        producer = with_failover(AIOKafkaProducer(
             **self.kafka.client_kwargs(), **CLIENT_OPTIONS, acks="all", enable_idempotence=True, linger_ms=1
-        )
+        ))
         await producer.start()
         try:
             per_s = RATE / len(self.chains)
@@ -108,9 +109,9 @@ class Traffic:
             await asyncio.sleep(max(0.0, t0 + i / per_s - time.monotonic()))
 
     async def _read(self, start: dict[TopicPartition, int]) -> None:
-        consumer = AIOKafkaConsumer(
+        consumer = with_failover(AIOKafkaConsumer(
             **self.kafka.client_kwargs(), **CLIENT_OPTIONS, group_id=None, enable_auto_commit=False
-        )
+        ))
         await consumer.start()
         try:
             consumer.assign(list(start))

@@ -30,9 +30,8 @@ TRANSIENT: tuple[type[BaseException], ...] = (KafkaError, OSError, TimeoutError,
 #: 10 s instead of aiokafka's 40 s; aiokafka then closes that connection and asks for new metadata,
 #: and the request goes to the leader the controller elected meanwhile (it fences a silent broker
 #: 6 s after its last heartbeat, infra/broker.py). Metadata is also re-read every 5 s when nothing
-#: fails (aiokafka: 5 min): a refresh goes to a random known broker, the hung one included, and one
-#: sent there waits out a request timeout itself, so the periodic one is what usually brings the
-#: new leader first (at 30 s a paused broker stalled delivery for 30 s; docs/PERFORMANCE.md).
+#: fails (aiokafka: 5 min; at 30 s a paused broker stalled delivery for 30 s, docs/PERFORMANCE.md),
+#: asked of the brokers that answer first (consumers/failover.py).
 CLIENT_OPTIONS: dict[str, int] = {
     "request_timeout_ms": 10_000,
     "retry_backoff_ms": 200,

@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import DefaultPartitioner
 
+from consumers.failover import with_failover
 from consumers.outage import CLIENT_OPTIONS, stop_quietly
 from schemas.connection import KafkaConnection
 
@@ -25,7 +26,8 @@ MAX_PARTITION_FETCH = 2 * 1024 * 1024
 
 def connection(kafka: KafkaConnection) -> dict[str, Any]:
     """Connection options shared by every client: bootstrap and TLS, and the retry/backoff the bus relies
-    on to outlive broker outages (a client never gives up; requests time out and are retried)."""
+    on to outlive broker outages (a client never gives up; requests time out and are retried). Each
+    client below also asks for metadata from the brokers that answer first (consumers/failover.py)."""
     return {**kafka.client_kwargs(), **CLIENT_OPTIONS}
 
 
@@ -45,7 +47,7 @@ def partition_of(key: bytes | None, all_partitions: list[int], available: list[i
 def producer(kafka: KafkaConnection) -> AIOKafkaProducer:
     """acks=all and idempotence (aiokafka's defaults are acks=1, none); a short linger batches the
     records of one decision without costing the latency budget."""
-    return AIOKafkaProducer(
+    made = AIOKafkaProducer(
         **connection(kafka),
         acks="all",
         enable_idempotence=True,
@@ -54,6 +56,7 @@ def producer(kafka: KafkaConnection) -> AIOKafkaProducer:
         max_request_size=MAX_REQUEST,
         partitioner=partition_of,
     )
+    return with_failover(made)
 
 
 def consumer(kafka: KafkaConnection, **extra: Any) -> AIOKafkaConsumer:
@@ -65,11 +68,11 @@ def consumer(kafka: KafkaConnection, **extra: Any) -> AIOKafkaConsumer:
         "max_partition_fetch_bytes": MAX_PARTITION_FETCH,
         **extra,
     }
-    return AIOKafkaConsumer(**connection(kafka), **options)
+    return with_failover(AIOKafkaConsumer(**connection(kafka), **options))
 
 
 def admin(kafka: KafkaConnection) -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(**connection(kafka))
+    return with_failover(AIOKafkaAdminClient(**connection(kafka)))
 
 
 async def reachable(kafka: KafkaConnection) -> None:

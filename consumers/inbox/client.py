@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import UnknownTopicOrPartitionError
 
 from consumers.bus.decide.rules import RECIPIENT_ENVELOPE, RECIPIENT_RECEIPT, AcceptanceConfig, Subject
+from consumers.failover import with_failover
 from consumers.inbox.blobs import content_keys, receive_blob
 from consumers.inbox.proof import check_route_proof, proof_header
 from consumers.inbox.store import InboxStore
@@ -356,11 +357,11 @@ class InboxClient:
         idle_ms: int,
         refresh: Callable[[], object] | None,
     ) -> int:
-        consumer = AIOKafkaConsumer(
+        consumer = with_failover(AIOKafkaConsumer(
             self.topic, **self.kafka.client_kwargs(), **CLIENT_OPTIONS, group_id=self.group,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=100,
             fetch_max_wait_ms=100 if once else 500,  # stopping waits for the fetch in flight
-        )  # fmt: skip
+        ))  # fmt: skip
         handled, reached = 0, False
         try:
             await consumer.start()

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from consumers.failover import with_failover
 from consumers.outage import CLIENT_OPTIONS, stop_quietly
 from producers.fetch_guard import guard_fetches
 from producers.reader import records_to_end
@@ -127,10 +128,10 @@ async def fetch_at(
 
 @asynccontextmanager
 async def open_producer(kafka: KafkaConnection) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(
+    producer = with_failover(AIOKafkaProducer(
         **kafka.client_kwargs(), **CLIENT_OPTIONS, acks="all", enable_idempotence=True,
         max_request_size=_MAX_FETCH,
-    )  # fmt: skip
+    ))  # fmt: skip
     try:
         await producer.start()
     except BaseException:

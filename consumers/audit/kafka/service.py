@@ -30,6 +30,7 @@ from consumers.audit.core.seal import SEAL_HEADER
 from consumers.audit.core.sieve import Stored
 from consumers.audit.core.writer import AuditWriter, CheckpointPolicy
 from consumers.audit.kafka.kafka_io import Message, open_producer, read_topic, read_values, to_message
+from consumers.failover import with_failover
 from consumers.outage import CLIENT_OPTIONS, keep_running, stop_quietly
 from producers.keys import FileKeyProvider
 from schemas.connection import KafkaConnection
@@ -91,14 +92,14 @@ class AuditWriterService:
 
     async def _run_once(self, stop: asyncio.Event, reached: Callable[[], None]) -> None:
         writer = self.writer = await self._rebuild()
-        consumer = AIOKafkaConsumer(
+        consumer = with_failover(AIOKafkaConsumer(
             self.topics.events,
             **self.kafka.client_kwargs(),
             **CLIENT_OPTIONS,
             group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-        )
+        ))
         async with open_producer(self.kafka) as producer:
             try:
                 await consumer.start()

@@ -1,0 +1,107 @@
+"""Metadata from a broker that answers: the long-running clients' aiokafka client.
+
+A broker that hangs with its connections open (SIGSTOP, a frozen host) is fenced by the controller
+6 s after its last heartbeat (infra/broker.py) and its partitions get new leaders. A client learns
+of them from a metadata refresh, and aiokafka 0.14 sends each refresh to a random known broker, the
+hung one included (aiokafka issue #187, "Metadata is retried to an unavailable node"; 0.14.0 still
+shuffles): a refresh
+sent there waits out the whole request timeout (10 s) before it asks the next broker, and a request
+that timed out on the hung leader is then sent to it again. On the 3-node cluster a 30 s pause of
+the inbox partition's leader stalled delivery about 20 s in one run in three (the bus writer's or
+the reader's retry met such a refresh), about 10 s in the others (docs/PERFORMANCE.md, Recovery).
+
+:class:`FailoverClient` is aiokafka's client with its metadata refresh changed in two ways: a
+broker whose request timed out lately is asked last, and a metadata request waits
+:data:`METADATA_TIMEOUT_S` at most before the next broker is asked (a broker answers one in
+milliseconds). Nothing else differs. :func:`with_failover` puts it under an aiokafka producer,
+consumer or admin client, whose constructors build their own client and take no other.
+docs/adr/0005-failover-client.md says why this copies one aiokafka method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Any, TypeVar
+
+from aiokafka.client import AIOKafkaClient, ConnectionGroup
+from aiokafka.errors import KafkaError, RequestTimedOutError
+from aiokafka.protocol.metadata import MetadataRequest
+
+__all__ = ["METADATA_TIMEOUT_S", "SUSPECT_FOR_S", "FailoverClient", "with_failover"]
+
+logger = logging.getLogger(__name__)
+
+#: how long a metadata request may wait for its answer before the next broker is asked
+METADATA_TIMEOUT_S = 3.0
+#: how long a broker whose request timed out is asked for metadata only after the others
+SUSPECT_FOR_S = 60.0
+
+C = TypeVar("C")
+
+
+class FailoverClient(AIOKafkaClient):  # type: ignore[misc]  # aiokafka ships no types for it
+    """aiokafka's client; metadata is asked of the brokers that answer first."""
+
+    def _suspects(self) -> dict[Any, float]:
+        found: dict[Any, float] | None = self.__dict__.get("_failover_suspects")
+        if found is None:  # the object was built as an AIOKafkaClient: no __init__ of ours ran
+            found = self.__dict__["_failover_suspects"] = {}
+        return found
+
+    def suspect(self, node_id: Any) -> None:
+        """``node_id`` did not answer in time: asked for metadata last for a while."""
+        self._suspects()[node_id] = time.monotonic()
+
+    def suspected(self, node_id: Any) -> bool:
+        since = self._suspects().get(node_id)
+        return since is not None and time.monotonic() - since < SUSPECT_FOR_S
+
+    async def send(self, node_id: Any, request: Any, *, group: Any = ConnectionGroup.DEFAULT) -> Any:
+        try:
+            return await super().send(node_id, request, group=group)
+        except RequestTimedOutError:
+            self.suspect(node_id)
+            raise
+
+    async def _metadata_update(self, cluster_metadata: Any, topics: Any) -> bool:
+        # aiokafka 0.14.0's AIOKafkaClient._metadata_update, but for the order of the brokers asked
+        # (a suspected one last) and the bound on each request; the rest as it is there
+        metadata_request = MetadataRequest(list(topics) if topics else None)
+        nodeids: list[Any] = [b.nodeId for b in self.cluster.brokers()]
+        bootstrap_id = ("bootstrap", ConnectionGroup.DEFAULT)
+        if bootstrap_id in self._conns:
+            nodeids.append("bootstrap")
+        random.shuffle(nodeids)
+        nodeids.sort(key=self.suspected)  # stable: the shuffled order within each kind
+        for node_id in nodeids:
+            conn = await self._get_conn(node_id)
+            if conn is None:
+                continue
+            try:
+                metadata = await asyncio.wait_for(conn.send(metadata_request), METADATA_TIMEOUT_S)
+            except (KafkaError, TimeoutError) as err:
+                self.suspect(node_id)
+                logger.debug("metadata from node %s: %r; asking the next", node_id, err)
+                continue
+            if not metadata.brokers:
+                return False
+            cluster_metadata.update_metadata(metadata)
+            if bootstrap_id in self._conns and len(self.cluster.brokers()):
+                self._conns.pop(bootstrap_id).close()
+            return True
+        cluster_metadata.failed_update(None)
+        return False
+
+
+def with_failover(client: C) -> C:
+    """``client`` (an aiokafka producer, consumer or admin client, not started yet) with a
+    :class:`FailoverClient` under it. The subclass adds no state an ``__init__`` would set, so the
+    client aiokafka built is the same object, its class changed."""
+    inner = getattr(client, "client", None) or getattr(client, "_client", None)
+    if type(inner) is not AIOKafkaClient and not isinstance(inner, FailoverClient):
+        raise TypeError(f"{type(client).__name__} holds no aiokafka client")
+    inner.__class__ = FailoverClient
+    return client

@@ -2,32 +2,34 @@
 
 A broker that hangs with its connections open (SIGSTOP, a frozen host) is fenced by the controller
 6 s after its last heartbeat (infra/broker.py) and its partitions get new leaders. A client learns
-of them from a metadata refresh, and aiokafka 0.14 sends each refresh to a random known broker, the
-hung one included (aiokafka issue #187, "Metadata is retried to an unavailable node"; 0.14.0 still
-shuffles): a refresh
-sent there waits out the whole request timeout (10 s) before it asks the next broker, and a request
-that timed out on the hung leader is then sent to it again. On the 3-node cluster a 30 s pause of
-the inbox partition's leader stalled delivery about 20 s in one run in three (the bus writer's or
-the reader's retry met such a refresh), about 10 s in the others (docs/PERFORMANCE.md, Recovery).
+of them from a metadata refresh. aiokafka 0.14 sends each refresh to a random known broker, the hung
+one included (aiokafka issue #187, "Metadata is retried to an unavailable node"), and a metadata
+request or a new connection to the hung broker waits out the whole request timeout. A client whose
+refresh or retry met it learnt of the new leader 10 s late: a 30 s pause stalled delivery 15.9 and
+16.6 s in two runs of four (docs/PERFORMANCE.md, Recovery).
 
-:class:`FailoverClient` is aiokafka's client with its metadata refresh changed in two ways: a
-broker whose request timed out lately is asked last, and a metadata request waits
-:data:`METADATA_TIMEOUT_S` at most before the next broker is asked (a broker answers one in
-milliseconds). Nothing else differs. :func:`with_failover` puts it under an aiokafka producer,
-consumer or admin client, whose constructors build their own client and take no other.
-docs/adr/0005-failover-client.md says why this copies one aiokafka method.
+:class:`FailoverClient` is aiokafka's client with three changes. A broker whose request timed out
+is asked for metadata last. A metadata request waits :data:`METADATA_TIMEOUT_S` at most before the
+next broker is asked (a broker answers one in milliseconds). And before it connects again to a
+broker whose request timed out, it asks for metadata: a broker the controller fenced meanwhile is
+no longer listed, and the request fails at once instead of waiting out a connect to the hung node.
+Nothing else differs. With it the same pause stalled delivery 10.1–10.9 s in four runs of four.
+:func:`with_failover` puts it under an aiokafka producer, consumer or admin client, whose
+constructors build their own client and take no other. docs/adr/0005-failover-client.md says why
+this copies one aiokafka method.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 from typing import Any, TypeVar
 
 from aiokafka.client import AIOKafkaClient, ConnectionGroup
-from aiokafka.errors import KafkaError, RequestTimedOutError
+from aiokafka.errors import KafkaError, NodeNotReadyError, RequestTimedOutError
 from aiokafka.protocol.metadata import MetadataRequest
 
 __all__ = ["METADATA_TIMEOUT_S", "SUSPECT_FOR_S", "FailoverClient", "with_failover"]
@@ -60,11 +62,31 @@ class FailoverClient(AIOKafkaClient):  # type: ignore[misc]  # aiokafka ships no
         return since is not None and time.monotonic() - since < SUSPECT_FOR_S
 
     async def send(self, node_id: Any, request: Any, *, group: Any = ConnectionGroup.DEFAULT) -> Any:
+        if self.suspected(node_id) and not self._connected(node_id, group):
+            await self._still_listed(node_id)
         try:
-            return await super().send(node_id, request, group=group)
+            answer = await super().send(node_id, request, group=group)
         except RequestTimedOutError:
             self.suspect(node_id)
             raise
+        self._suspects().pop(node_id, None)  # it answers again
+        return answer
+
+    def _connected(self, node_id: Any, group: Any) -> bool:
+        conn = self._conns.get((node_id, group))
+        return conn is not None and bool(conn.connected())
+
+    async def _still_listed(self, node_id: Any) -> None:
+        """Before connecting again to a broker whose request timed out (a connect to a hung broker
+        waits out a request timeout too), ask for metadata; a broker the controller has fenced
+        meanwhile is no longer listed, and the caller is told at once (NodeNotReadyError, which
+        aiokafka's producer and fetcher retry on the leader the new metadata names)."""
+        if self._sync_task is None:  # not started: no metadata refresh to wait for
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.force_metadata_update(), 2 * METADATA_TIMEOUT_S)
+        if self.cluster.broker_metadata(node_id) is None:
+            raise NodeNotReadyError(f"node {node_id} timed out and the cluster no longer lists it")
 
     async def _metadata_update(self, cluster_metadata: Any, topics: Any) -> bool:
         # aiokafka 0.14.0's AIOKafkaClient._metadata_update, but for the order of the brokers asked

@@ -44,11 +44,19 @@ def partition_of(key: bytes | None, all_partitions: list[int], available: list[i
     return chosen
 
 
+#: a produce request of the bus writer waits this long for its answer (the other clients: 10 s). A
+#: batch sent to a leader that hangs after the controller fenced it — the writer's metadata not yet
+#: refreshed — cost a whole request timeout: delivery stalled 18.2–18.5 s in a 30 s pause where the
+#: fence came after 6 s (docs/PERFORMANCE.md, Recovery). The request's broker-side wait for the
+#: in-sync replicas is bounded by it too: a batch that times out there is sent again (idempotent).
+WRITER_REQUEST_TIMEOUT_MS = 5_000
+
+
 def producer(kafka: KafkaConnection) -> AIOKafkaProducer:
     """acks=all and idempotence (aiokafka's defaults are acks=1, none); a short linger batches the
     records of one decision without costing the latency budget."""
     made = AIOKafkaProducer(
-        **connection(kafka),
+        **{**connection(kafka), "request_timeout_ms": WRITER_REQUEST_TIMEOUT_MS},
         acks="all",
         enable_idempotence=True,
         linger_ms=1,

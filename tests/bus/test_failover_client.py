@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import RequestTimedOutError
+from aiokafka.errors import NodeNotReadyError, RequestTimedOutError
 from aiokafka.protocol.metadata import MetadataRequest, MetadataResponse_v0
 
 from consumers import failover
@@ -123,6 +123,39 @@ async def test_a_metadata_request_to_a_hung_broker_gives_up_before_the_request_t
         updated = await asyncio.wait_for(client._metadata_update(client.cluster, []), timeout=30)
         assert updated is False and client.suspected(HUNG)
         assert proxy.taken_while_hung > 0  # it was asked, and did not answer
+    finally:
+        await client.close()
+
+
+async def test_a_suspected_broker_the_cluster_no_longer_lists_is_not_connected_to_again(
+    kafka_conn: KafkaConnection, relay: tuple[_Relay, str, int]
+) -> None:
+    """A broker whose request timed out and that the controller fenced since (the metadata the
+    cluster gives no longer lists it): a request for it fails at once, NodeNotReadyError, without a
+    connect that a hung broker would hold for a request timeout."""
+    proxy, host, port = relay
+    client = FailoverClient(**kafka_conn.client_kwargs(), request_timeout_ms=60_000)
+    await client.bootstrap()
+    try:
+        _knows(client, (HUNG, host, port), *[(b.nodeId, b.host, b.port) for b in client.cluster.brokers()])
+        client.suspect(HUNG)
+        with pytest.raises(NodeNotReadyError, match="no longer lists it"):
+            await asyncio.wait_for(client.send(HUNG, MetadataRequest([])), timeout=30)
+        assert proxy.connections == 0
+    finally:
+        await client.close()
+
+
+async def test_a_suspected_broker_still_listed_is_asked_and_is_no_longer_suspected_once_it_answers(
+    kafka_conn: KafkaConnection,
+) -> None:
+    client = FailoverClient(**kafka_conn.client_kwargs(), request_timeout_ms=60_000)
+    await client.bootstrap()
+    try:
+        (node,) = [b.nodeId for b in client.cluster.brokers()]
+        client.suspect(node)
+        assert (await client.send(node, MetadataRequest([]))).brokers
+        assert not client.suspected(node)
     finally:
         await client.close()
 

@@ -38,7 +38,6 @@ class _Relay:
         self.held: list[asyncio.StreamWriter] = []
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with_errors = (ConnectionError, asyncio.CancelledError)
         try:
             while chunk := await reader.read(65536):
                 if self.hung.is_set():
@@ -46,8 +45,8 @@ class _Relay:
                     continue
                 writer.write(chunk)
                 await writer.drain()
-        except with_errors:
-            pass
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the test ended: the relay closes
 
     async def take(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -75,7 +74,7 @@ async def relay(kafka_conn: KafkaConnection) -> AsyncIterator[tuple[_Relay, str,
 
 
 def _client(kafka: KafkaConnection, relay: tuple[_Relay, str, int], timeout_ms: int) -> FailoverClient:
-    """A client whose metadata names the relay (HUNG) and, unless ``alone``, the broker (DIRECT)."""
+    """A client that bootstraps through the relay; each test sets the brokers it knows (_knows)."""
     _, host, port = relay
     return FailoverClient(**{**kafka.client_kwargs(), "bootstrap_servers": f"{host}:{port}"},
                           request_timeout_ms=timeout_ms)  # fmt: skip

@@ -9,7 +9,7 @@ recipient's inbox, the copy of the first envelope submitted after the fault.
   partition, brought back once measured;
 - broker pause (the same cluster): SIGSTOP of that leader for ``pause`` seconds, then SIGCONT.
 
-The reading side here uses the long-running clients' settings (consumers/outage.py CLIENT_OPTIONS),
+The reading side here uses the long-running clients' settings (producers/failover.py),
 so its own failover is part of the figure, as it would be for an inbox client; ``bus_wrote_s`` is
 the bus's share: from the fault to the CreateTime the bus's producer gave that envelope's inbox copy
 (the same machine's clock).
@@ -30,16 +30,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from benchmarks._world import ALGORITHMS, PASSPHRASE, BenchWorld, Chain, build_world
-from consumers.failover import with_failover
-from consumers.outage import CLIENT_OPTIONS
 from docbus.directory_load import ensure_topics, publish_entries
 from docbus.settings import connection_env
 from infra.broker import Cluster
+from producers.failover import long_running_consumer, long_running_producer
 from schemas.connection import KafkaConnection
 from schemas.topics import INGRESS_TOPIC, RECEIPTS_TOPIC, inbox_topic
 from tests.bus.kafka import BusProcess, end_offsets, start_group_at_end
@@ -82,9 +81,7 @@ class Traffic:
         envelopes over without their answer: at the first fault that stalled an ingress partition
         aiokafka's ``send`` raised KafkaTimeoutError (the partition's batch full for a request
         timeout), the loop died, and every fault after it read as nothing delivered."""
-        producer = with_failover(AIOKafkaProducer(
-            **self.kafka.client_kwargs(), **CLIENT_OPTIONS, acks="all", enable_idempotence=True, linger_ms=1
-        ))
+        producer = long_running_producer(self.kafka, acks="all", enable_idempotence=True, linger_ms=1)
         await producer.start()
         try:
             per_s = RATE / len(self.chains)
@@ -109,9 +106,7 @@ class Traffic:
             await asyncio.sleep(max(0.0, t0 + i / per_s - time.monotonic()))
 
     async def _read(self, start: dict[TopicPartition, int]) -> None:
-        consumer = with_failover(AIOKafkaConsumer(
-            **self.kafka.client_kwargs(), **CLIENT_OPTIONS, group_id=None, enable_auto_commit=False
-        ))
+        consumer = long_running_consumer(self.kafka, group_id=None, enable_auto_commit=False)
         await consumer.start()
         try:
             consumer.assign(list(start))

@@ -1,7 +1,8 @@
 """Outliving broker outages: the long-running loops (audit writer, inbox client) retry a failed
 round with exponential backoff (0.5 s doubling to 10 s, jittered) and log once per state change — once
 when the broker goes away, once when it is back — never exiting on a transport error.
-Cancellation of the caller (shutdown) is not an error: it propagates at once.
+Cancellation of the caller (shutdown) is not an error: it propagates at once. The clients those
+loops open are built with the long-running clients' options (producers/failover.py).
 """
 
 from __future__ import annotations
@@ -17,27 +18,13 @@ from aiokafka.errors import KafkaError
 
 from schemas.errors import TransportError
 
-__all__ = ["CLIENT_OPTIONS", "TRANSIENT", "backoff", "keep_running", "retried", "stop_quietly"]
+__all__ = ["TRANSIENT", "backoff", "keep_running", "retried", "stop_quietly"]
 
 logger = logging.getLogger(__name__)
 
 # what a broker outage raises: aiokafka's own errors, sockets, timeouts, and the project's retriable
 # transport errors (schemas.errors.TransportError: PublishError, ReadError, e.g. a directory read)
 TRANSIENT: tuple[type[BaseException], ...] = (KafkaError, OSError, TimeoutError, TransportError)
-
-#: aiokafka options of every long-running client (bus, audit writer, inbox; docs/OPERATIONS.md): a
-#: request to a broker that hangs with its connections open (SIGSTOP, a frozen host) times out after
-#: 10 s instead of aiokafka's 40 s; aiokafka then closes that connection and asks for new metadata,
-#: and the request goes to the leader the controller elected meanwhile (it fences a silent broker
-#: 6 s after its last heartbeat, infra/broker.py). Metadata is also re-read every 5 s when nothing
-#: fails (aiokafka: 5 min; at 30 s a paused broker stalled delivery for 30 s, docs/PERFORMANCE.md),
-#: asked of the brokers that answer first (consumers/failover.py).
-CLIENT_OPTIONS: dict[str, int] = {
-    "request_timeout_ms": 10_000,
-    "retry_backoff_ms": 200,
-    "metadata_max_age_ms": 5_000,
-    "connections_max_idle_ms": 60_000,
-}
 
 
 def backoff(failures: int) -> float:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
+from producers.failover import long_running_producer
 from producers.started import Started
 from schemas.connection import KafkaConnection
 from schemas.envelope import Envelope
@@ -48,7 +50,11 @@ async def acknowledged(fut: asyncio.Future[RecordMetadata]) -> RecordMetadata:
 
 
 class Publisher(Started):
-    """``async with Publisher(kafka) as pub: await pub.publish_envelope(env, raw)``."""
+    """``async with Publisher(kafka) as pub: await pub.publish_envelope(env, raw)``.
+
+    ``long_running``: the producer of a process that runs on through outages (the inbox's receipts),
+    with the long-running clients' options and failover (producers/failover.py) in place of the
+    one-shot commands' 30 s request timeout."""
 
     def __init__(
         self,
@@ -58,21 +64,26 @@ class Publisher(Started):
         receipts: str = RECEIPTS_TOPIC,
         client_id: str = "docbus-node",
         request_timeout_ms: int = 30_000,
+        long_running: bool = False,
     ) -> None:
         self.ingress, self.receipts = ingress, receipts
-        self._config = {
-            **kafka.client_kwargs(),
+        self._kafka, self._long_running = kafka, long_running
+        self._config: dict[str, Any] = {
             "client_id": client_id,
             "acks": "all",
             "enable_idempotence": True,
             "max_request_size": MAX_REQUEST_BYTES,
-            "request_timeout_ms": request_timeout_ms,
         }
+        if not long_running:
+            self._config["request_timeout_ms"] = request_timeout_ms
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
         # made here, not in __init__: aiokafka binds to the running event loop
-        self._producer = AIOKafkaProducer(**self._config)
+        if self._long_running:
+            self._producer = long_running_producer(self._kafka, **self._config)
+        else:
+            self._producer = AIOKafkaProducer(**self._kafka.client_kwargs(), **self._config)
         try:
             await self._producer.start()
         except KafkaError as exc:

@@ -36,9 +36,10 @@ from consumers.bus.outputs import Outputs, OutRecord, Stored
 from consumers.bus.rebuild import rebuild_lifecycle_if_empty
 from consumers.bus.recovery import RetryingTableManager
 from consumers.bus.writer import RecordWriter
-from consumers.outage import CLIENT_OPTIONS, retried
+from consumers.outage import retried
 from consumers.trust import TrustPolicy
 from producers.directory_view import DirectoryView
+from producers.failover import CLIENT_OPTIONS
 from producers.fetch_guard import guard_fetches
 from producers.identity import NodeIdentity
 from schemas.connection import KafkaConnection

@@ -1,5 +1,6 @@
-"""Every Kafka client the bus opens outside faust, built in one place: the connection (bootstrap and
-the processors' TLS identity, schemas.connection.KafkaConnection) plus the bus's retry options."""
+"""Every Kafka client the bus opens outside faust, built in one place: long-running clients
+(producers/failover.py: the connection, the retry options, metadata from brokers that answer) with
+the bus's own limits."""
 
 from __future__ import annotations
 
@@ -9,26 +10,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import DefaultPartitioner
 
-from consumers.failover import with_failover
-from consumers.outage import CLIENT_OPTIONS, stop_quietly
+from consumers.outage import stop_quietly
+from producers.failover import long_running_admin, long_running_consumer, long_running_producer
 from schemas.connection import KafkaConnection
 
-__all__ = [
-    "MAX_BATCH", "MAX_REQUEST", "admin", "connection", "consumer", "partition_of", "producer", "reachable",
-]
+__all__ = ["MAX_BATCH", "MAX_REQUEST", "admin", "consumer", "partition_of", "producer", "reachable"]
 
 MAX_BATCH = 512 * 1024  # well under the topics' and the broker's record-batch limits
 MAX_REQUEST = 3 * 1024 * 1024  # a 1 MiB envelope (the contract's limit) plus headers fits one request
 # what one fetch may bring into memory at most (compressed); decompressed sizes: consumers/bus/bombs.py
 MAX_FETCH = 4 * 1024 * 1024
 MAX_PARTITION_FETCH = 2 * 1024 * 1024
-
-
-def connection(kafka: KafkaConnection) -> dict[str, Any]:
-    """Connection options shared by every client: bootstrap and TLS, and the retry/backoff the bus relies
-    on to outlive broker outages (a client never gives up; requests time out and are retried). Each
-    client below also asks for metadata from the brokers that answer first (consumers/failover.py)."""
-    return {**kafka.client_kwargs(), **CLIENT_OPTIONS}
 
 
 _HASHED = DefaultPartitioner()
@@ -55,8 +47,9 @@ WRITER_REQUEST_TIMEOUT_MS = 5_000
 def producer(kafka: KafkaConnection) -> AIOKafkaProducer:
     """acks=all and idempotence (aiokafka's defaults are acks=1, none); a short linger batches the
     records of one decision without costing the latency budget."""
-    made = AIOKafkaProducer(
-        **{**connection(kafka), "request_timeout_ms": WRITER_REQUEST_TIMEOUT_MS},
+    return long_running_producer(
+        kafka,
+        request_timeout_ms=WRITER_REQUEST_TIMEOUT_MS,
         acks="all",
         enable_idempotence=True,
         linger_ms=1,
@@ -64,7 +57,6 @@ def producer(kafka: KafkaConnection) -> AIOKafkaProducer:
         max_request_size=MAX_REQUEST,
         partitioner=partition_of,
     )
-    return with_failover(made)
 
 
 def consumer(kafka: KafkaConnection, **extra: Any) -> AIOKafkaConsumer:
@@ -76,11 +68,11 @@ def consumer(kafka: KafkaConnection, **extra: Any) -> AIOKafkaConsumer:
         "max_partition_fetch_bytes": MAX_PARTITION_FETCH,
         **extra,
     }
-    return with_failover(AIOKafkaConsumer(**connection(kafka), **options))
+    return long_running_consumer(kafka, **options)
 
 
 def admin(kafka: KafkaConnection) -> AIOKafkaAdminClient:
-    return with_failover(AIOKafkaAdminClient(**connection(kafka)))
+    return long_running_admin(kafka)
 
 
 async def reachable(kafka: KafkaConnection) -> None:

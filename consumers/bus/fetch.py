@@ -52,7 +52,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from mode.services import WaitResults
 
-from consumers.failover import with_failover
+from producers.failover import with_failover
 
 __all__ = ["FairConsumerThread", "fair_consumer"]
 
@@ -69,7 +69,7 @@ class FairConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     _deferred: Exception | None = None
 
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
-        consumer = with_failover(super()._create_worker_consumer(transport))  # consumers/failover.py
+        consumer = with_failover(super()._create_worker_consumer(transport))  # producers/failover.py
         # faust passes fetch_max_wait_ms=1500 and has no setting for it; aiokafka reads the
         # attribute when the consumer starts, to build its fetcher (tests/bus/fair_consumer_checks.py)
         consumer._fetch_max_wait_ms = round(self.fetch_wait * 1000)

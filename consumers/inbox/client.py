@@ -26,13 +26,13 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import UnknownTopicOrPartitionError
 
 from consumers.bus.decide.rules import RECIPIENT_ENVELOPE, RECIPIENT_RECEIPT, AcceptanceConfig, Subject
-from consumers.failover import with_failover
 from consumers.inbox.blobs import content_keys, receive_blob
 from consumers.inbox.proof import check_route_proof, proof_header
 from consumers.inbox.store import InboxStore
-from consumers.outage import CLIENT_OPTIONS, TRANSIENT, backoff, stop_quietly
+from consumers.outage import TRANSIENT, backoff, stop_quietly
 from consumers.trust import TrustError, TrustPolicy, VerifiedDocument
 from producers.blob_reader import BlobReader
+from producers.failover import long_running_consumer
 from producers.identity import NodeIdentity
 from producers.publisher import Publisher, PublishError
 from producers.reader import ReadError
@@ -123,9 +123,8 @@ class InboxClient:
         self.kafka = kafka
         self._failures = 0  # failed rounds in a row (consumers/outage.py: log once per state change)
         self.publisher = publisher or Publisher(
-            kafka, receipts=receipts_topic, client_id=f"docbus-inbox-{self.org}",
-            request_timeout_ms=CLIENT_OPTIONS["request_timeout_ms"],
-        )  # fmt: skip
+            kafka, receipts=receipts_topic, client_id=f"docbus-inbox-{self.org}", long_running=True
+        )
         self.bus_org = canonical_org_code(bus_org)
         self.now = now
         self.blobs = blobs or BlobReader(
@@ -357,11 +356,11 @@ class InboxClient:
         idle_ms: int,
         refresh: Callable[[], object] | None,
     ) -> int:
-        consumer = with_failover(AIOKafkaConsumer(
-            self.topic, **self.kafka.client_kwargs(), **CLIENT_OPTIONS, group_id=self.group,
+        consumer = long_running_consumer(
+            self.kafka, self.topic, group_id=self.group,
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=100,
             fetch_max_wait_ms=100 if once else 500,  # stopping waits for the fetch in flight
-        ))  # fmt: skip
+        )  # fmt: skip
         handled, reached = 0, False
         try:
             await consumer.start()

@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
 
-from consumers.failover import with_failover
 from consumers.inbox.client import InboxClient, InboxEvent
 from consumers.inbox.offsets import GroupOffsets
-from consumers.outage import CLIENT_OPTIONS, TRANSIENT, backoff, stop_quietly
+from consumers.outage import TRANSIENT, backoff, stop_quietly
+from producers.failover import CLIENT_OPTIONS, long_running_consumer
 from producers.publisher import Publisher, PublishError
 from producers.reader import ReadError
 from schemas.connection import KafkaConnection
@@ -98,11 +98,11 @@ class SharedInboxes:
         idle_ms: int,
         refresh: Callable[[], object] | None,
     ) -> None:
-        consumer = with_failover(AIOKafkaConsumer(
-            **self.kafka.client_kwargs(), **CLIENT_OPTIONS, group_id=None, enable_auto_commit=False,
+        consumer = long_running_consumer(
+            self.kafka, group_id=None, enable_auto_commit=False,
             auto_offset_reset="earliest", max_poll_records=_POLL_RECORDS,
             fetch_max_wait_ms=_ONCE_POLL_MS if once else 500,
-        ))  # fmt: skip
+        )  # fmt: skip
         try:
             await consumer.start()
             await self._offsets.start()

@@ -20,7 +20,6 @@ from consumers.inbox.client import InboxClient, InboxEvent
 from consumers.inbox.host import run_inboxes
 from consumers.inbox.status import StatusReport, StatusRow, seal_check, status_report
 from consumers.inbox.store import InboxStore
-from consumers.outage import CLIENT_OPTIONS
 from docbus.commands.common import ORG, identity, node_dir, org_code, require_pki
 from docbus.commands.token import (
     EncryptionToken,
@@ -157,8 +156,7 @@ def _receive(
     def publisher(kafka: KafkaConnection) -> Publisher:
         key = kafka.model_dump_json()
         if key not in publishers:
-            timeout = CLIENT_OPTIONS["request_timeout_ms"]
-            publishers[key] = Publisher(kafka, client_id="docbus-inbox", request_timeout_ms=timeout)
+            publishers[key] = Publisher(kafka, client_id="docbus-inbox", long_running=True)
         return publishers[key]
 
     clients = []

@@ -1,4 +1,4 @@
-"""The long-running clients' metadata refresh (consumers/failover.py, FailoverClient), against the
+"""The long-running clients' metadata refresh (producers/failover.py, FailoverClient), against the
 real test broker behind a TCP relay that can stop answering while it keeps its connections open:
 what a client sees of a paused broker (SIGSTOP) or a frozen host. A broker whose request timed out
 is asked for metadata after the others, and a metadata request to a broker that hangs gives up
@@ -12,12 +12,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import NodeNotReadyError, RequestTimedOutError
 from aiokafka.protocol.metadata import MetadataRequest, MetadataResponse_v0
 
-from consumers import failover
 from consumers.bus.clients import admin, consumer, producer
-from consumers.failover import FailoverClient, with_failover
+from producers import failover
+from producers.failover import FailoverClient, long_running_consumer, with_failover
+from producers.publisher import Publisher
 from schemas.connection import KafkaConnection
 
 pytestmark = pytest.mark.broker
@@ -170,6 +172,22 @@ async def test_the_bus_clients_and_any_wrapped_client_fail_over() -> None:
     finally:
         for client in made:
             await (client.close() if client is made[2] else client.stop())
+
+
+async def test_the_inbox_s_receipt_publisher_is_a_long_running_client_and_a_one_shot_send_is_not(
+    kafka_conn: KafkaConnection,
+) -> None:
+    async with Publisher(kafka_conn, long_running=True) as lasting, Publisher(kafka_conn) as once:
+        inner = [p._producer.client for p in (lasting, once) if p._producer is not None]
+        assert [type(c) for c in inner] == [FailoverClient, AIOKafkaClient]
+        timeouts = [(c._request_timeout_ms, c._metadata_max_age_ms) for c in inner]
+        assert timeouts == [(10_000, 5_000), (30_000, 300_000)]
+    # the caller's own options win over the long-running ones
+    reader = long_running_consumer(kafka_conn, request_timeout_ms=20_000, metadata_max_age_ms=1_000)
+    try:
+        assert (reader._client._request_timeout_ms, reader._client._metadata_max_age_ms) == (20_000, 1_000)
+    finally:
+        await reader.stop()
 
 
 def test_what_holds_no_aiokafka_client_is_refused() -> None:

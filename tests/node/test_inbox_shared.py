@@ -16,8 +16,8 @@ from aiokafka.errors import CommitFailedError
 from consumers.inbox.client import InboxClient, InboxEvent
 from consumers.inbox.host import run_inboxes
 from consumers.inbox.offsets import GroupOffsets
-from consumers.outage import CLIENT_OPTIONS
 from producers.builder import build_envelope, sign_envelope
+from producers.failover import CLIENT_OPTIONS
 from producers.identity import NodeIdentity
 from producers.publisher import Publisher
 from schemas.canonical import receipt_signing_input
@@ -68,8 +68,7 @@ async def test_codes_of_one_login_share_a_consumer_and_keep_their_own_groups(
         ]  # fmt: skip
 
     def shared() -> Publisher:
-        timeout = CLIENT_OPTIONS["request_timeout_ms"]
-        return Publisher(kafka_conn, receipts=receipts, request_timeout_ms=timeout)
+        return Publisher(kafka_conn, receipts=receipts, long_running=True)
 
     events: list[tuple[str, InboxEvent]] = []
     counts = await run_inboxes(clients(shared()), once=True, on_event=lambda o, e: events.append((o, e)))

@@ -19,6 +19,7 @@ from schemas.connection import KafkaConnection
 from schemas.envelope import parse_envelope
 from schemas.reasons import Reason
 from schemas.receipt import StatusCode
+from schemas.topics import DIRECTORY_TOPIC
 from tests.node.conftest import NodePki
 from tests.node.drafts import draft
 from tests.node.kafka_util import collect, make_topics
@@ -89,7 +90,7 @@ async def test_send_waits_for_the_bus_notice(
     kafka_conn: KafkaConnection, unique: Callable[[str], str], node_pki: NodePki, tmp_path: Path
 ) -> None:
     ingress = unique("ingress")
-    await make_topics(kafka_conn, ingress, _inbox(ingress, "G03.U001"))
+    await make_topics(kafka_conn, ingress, _inbox(ingress, "G03.U001"), DIRECTORY_TOPIC)  # a sender reads it
     bus = asyncio.create_task(_stand_in_bus(kafka_conn, ingress, node_pki, reject_second=True))
     try:
         async with Sender(
@@ -111,7 +112,7 @@ async def test_envelope_numbered_before_a_crash_is_published_first(
     kafka_conn: KafkaConnection, unique: Unique, node_pki: NodePki, tmp_path: Path
 ) -> None:
     ingress = unique("ingress")
-    await make_topics(kafka_conn, ingress)
+    await make_topics(kafka_conn, ingress, DIRECTORY_TOPIC)
     me = node_pki.identity("G03.U001")
     sender = Sender(me, kafka_conn, tmp_path, policy=node_pki.policy(), ingress=ingress, watch=False)
     async with sender.state.reserve() as slot:  # numbered and kept, then the node died unpublished

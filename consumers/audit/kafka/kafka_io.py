@@ -16,8 +16,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from consumers.failover import with_failover
-from consumers.outage import CLIENT_OPTIONS, stop_quietly
+from consumers.outage import stop_quietly
+from producers.failover import CLIENT_OPTIONS, long_running_consumer, long_running_producer
 from producers.fetch_guard import guard_fetches
 from producers.reader import records_to_end
 from schemas.audit import SourcePosition
@@ -74,9 +74,8 @@ def to_message(rec: Any) -> Message:
 
 def _consumer(kafka: KafkaConnection) -> AIOKafkaConsumer:
     guard_fetches()  # replay and evidence read ingress and receipts, which every org writes
-    return AIOKafkaConsumer(
-        **kafka.client_kwargs(),
-        **CLIENT_OPTIONS,
+    return long_running_consumer(
+        kafka,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -128,10 +127,7 @@ async def fetch_at(
 
 @asynccontextmanager
 async def open_producer(kafka: KafkaConnection) -> AsyncIterator[AIOKafkaProducer]:
-    producer = with_failover(AIOKafkaProducer(
-        **kafka.client_kwargs(), **CLIENT_OPTIONS, acks="all", enable_idempotence=True,
-        max_request_size=_MAX_FETCH,
-    ))  # fmt: skip
+    producer = long_running_producer(kafka, acks="all", enable_idempotence=True, max_request_size=_MAX_FETCH)
     try:
         await producer.start()
     except BaseException:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from consumers.audit.config import AuditConfig
 from consumers.audit.core.checkpoint import CheckpointSigner
@@ -30,8 +30,8 @@ from consumers.audit.core.seal import SEAL_HEADER
 from consumers.audit.core.sieve import Stored
 from consumers.audit.core.writer import AuditWriter, CheckpointPolicy
 from consumers.audit.kafka.kafka_io import Message, open_producer, read_topic, read_values, to_message
-from consumers.failover import with_failover
-from consumers.outage import CLIENT_OPTIONS, keep_running, stop_quietly
+from consumers.outage import keep_running, stop_quietly
+from producers.failover import long_running_consumer
 from producers.keys import FileKeyProvider
 from schemas.connection import KafkaConnection
 from schemas.topics import AUDIT_EVENTS_TOPIC, AUDIT_TOPIC, CHECKPOINT_TOPIC
@@ -39,7 +39,6 @@ from schemas.topics import AUDIT_EVENTS_TOPIC, AUDIT_TOPIC, CHECKPOINT_TOPIC
 __all__ = ["AuditTopics", "AuditWriterService", "load_signer"]
 
 logger = logging.getLogger(__name__)
-
 
 
 def load_signer(pki: Path, passphrase: bytes) -> CheckpointSigner:
@@ -92,14 +91,13 @@ class AuditWriterService:
 
     async def _run_once(self, stop: asyncio.Event, reached: Callable[[], None]) -> None:
         writer = self.writer = await self._rebuild()
-        consumer = with_failover(AIOKafkaConsumer(
+        consumer = long_running_consumer(
+            self.kafka,
             self.topics.events,
-            **self.kafka.client_kwargs(),
-            **CLIENT_OPTIONS,
             group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-        ))
+        )
         async with open_producer(self.kafka) as producer:
             try:
                 await consumer.start()

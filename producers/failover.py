@@ -1,4 +1,8 @@
-"""Metadata from a broker that answers: the long-running clients' aiokafka client.
+"""The long-running clients (bus, audit writer, inbox client and its receipts): their aiokafka
+options (:data:`CLIENT_OPTIONS`), metadata from a broker that answers, and one constructor per kind
+of client (:func:`long_running_producer`, :func:`long_running_consumer`, :func:`long_running_admin`)
+so that none of them misses either. Here, in the node's floor, so a node's own long-running
+publisher (the inbox's receipts, producers/publisher.py) gets them as the processors do.
 
 A broker that hangs with its connections open (SIGSTOP, a frozen host) is fenced by the controller
 6 s after its last heartbeat (infra/broker.py) and its partitions get new leaders. A client learns
@@ -15,7 +19,8 @@ broker whose request timed out, it asks for metadata: a broker the controller fe
 no longer listed, and the request fails at once instead of waiting out a connect to the hung node.
 Nothing else differs. With it the same pause stalled delivery 10.1–10.9 s in four runs of four.
 :func:`with_failover` puts it under an aiokafka producer, consumer or admin client, whose
-constructors build their own client and take no other. docs/adr/0005-failover-client.md says why
+constructors build their own client and take no other (faust's group consumer, consumers/bus/fetch.py,
+is built by faust and wrapped there). docs/adr/0005-failover-client.md says why
 this copies one aiokafka method.
 """
 
@@ -28,11 +33,24 @@ import random
 import time
 from typing import Any, TypeVar
 
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.client import AIOKafkaClient, ConnectionGroup
 from aiokafka.errors import KafkaError, NodeNotReadyError, RequestTimedOutError
 from aiokafka.protocol.metadata import MetadataRequest
 
-__all__ = ["METADATA_TIMEOUT_S", "SUSPECT_FOR_S", "FailoverClient", "with_failover"]
+from schemas.connection import KafkaConnection
+
+__all__ = [
+    "CLIENT_OPTIONS",
+    "METADATA_TIMEOUT_S",
+    "SUSPECT_FOR_S",
+    "FailoverClient",
+    "long_running_admin",
+    "long_running_consumer",
+    "long_running_producer",
+    "with_failover",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +60,40 @@ METADATA_TIMEOUT_S = 3.0
 SUSPECT_FOR_S = 60.0
 
 C = TypeVar("C")
+
+#: aiokafka options of every long-running client (docs/OPERATIONS.md): a request to a broker that
+#: hangs with its connections open (SIGSTOP, a frozen host) times out after 10 s instead of
+#: aiokafka's 40 s; aiokafka then closes that connection and asks for new metadata, and the request
+#: goes to the leader the controller elected meanwhile (it fences a silent broker 6 s after its last
+#: heartbeat, infra/broker.py). Metadata is also re-read every 5 s when nothing fails (aiokafka:
+#: 5 min; at 30 s a paused broker stalled delivery for 30 s, docs/PERFORMANCE.md), asked of the
+#: brokers that answer first (:class:`FailoverClient`).
+CLIENT_OPTIONS: dict[str, int] = {
+    "request_timeout_ms": 10_000,
+    "retry_backoff_ms": 200,
+    "metadata_max_age_ms": 5_000,
+    "connections_max_idle_ms": 60_000,
+}
+
+
+def _options(kafka: KafkaConnection, options: dict[str, Any]) -> dict[str, Any]:
+    return {**kafka.client_kwargs(), **CLIENT_OPTIONS, **options}  # the caller's own win
+
+
+def long_running_producer(kafka: KafkaConnection, **options: Any) -> AIOKafkaProducer:
+    """A producer of a long-running process: :data:`CLIENT_OPTIONS` (``options`` override them) and
+    a :class:`FailoverClient` under it."""
+    return with_failover(AIOKafkaProducer(**_options(kafka, options)))
+
+
+def long_running_consumer(kafka: KafkaConnection, *topics: str, **options: Any) -> AIOKafkaConsumer:
+    """A consumer of a long-running process (``topics`` subscribed, if given), as the producer."""
+    return with_failover(AIOKafkaConsumer(*topics, **_options(kafka, options)))
+
+
+def long_running_admin(kafka: KafkaConnection, **options: Any) -> AIOKafkaAdminClient:
+    """An admin client of a long-running process, as the producer."""
+    return with_failover(AIOKafkaAdminClient(**_options(kafka, options)))
 
 
 class FailoverClient(AIOKafkaClient):  # type: ignore[misc]  # aiokafka ships no types for it

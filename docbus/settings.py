@@ -16,6 +16,7 @@ the operator's commands). ``DOCBUS_TLS_IDENTITY`` names another one; ``DOCBUS_TL
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 
@@ -55,8 +56,15 @@ class Settings(BusConfig, AuditConfig, InfraConfig, GatewayConfig, BaseSettings)
         return tls_paths(self.pki, self.tls_identity or identity)
 
     def connection(self, identity: str) -> KafkaConnection:
-        """The cluster as ``identity`` (the command's default principal) reaches it."""
-        return KafkaConnection(bootstrap=self.bootstrap, tls=self.tls(identity))
+        """The cluster as ``identity`` (the command's default principal) reaches it. A TLS file that
+        is not there is named (ssl's own error names none: "No such file or directory")."""
+        tls = self.tls(identity)
+        for path in () if tls is None else (tls.cert, tls.key, tls.ca):
+            if not path.is_file():
+                where = "DOCBUS_PKI_DIR or DOCBUS_HOME, or DOCBUS_TLS_CERT, _KEY and _CA"
+                who = self.tls_identity or identity
+                raise FileNotFoundError(errno.ENOENT, f"no TLS file for {who} (set {where})", str(path))
+        return KafkaConnection(bootstrap=self.bootstrap, tls=tls)
 
     def warn_if_insecure(self) -> None:
         if self.insecure:

@@ -601,12 +601,14 @@ def main() -> None:
         from benchmarks.suite import test_broker
 
         bounds = [int(b) for b in args.flood_only.split(",")]
-        print(json.dumps(run_flood(test_broker(), args.junk, bounds, args.rounds), indent=2))
+        with test_broker() as kafka:
+            print(json.dumps(run_flood(kafka, args.junk, bounds, args.rounds), indent=2))
         return
     if args.workers_only:
         from benchmarks.suite import test_broker
 
-        print(json.dumps(run_workers(test_broker(), args.workers_only), indent=2))
+        with test_broker() as kafka:
+            print(json.dumps(run_workers(kafka, args.workers_only), indent=2))
         return
     rates = [int(r) for r in args.rates.split(",")]
     kafka = KafkaConnection(bootstrap=args.bootstrap)

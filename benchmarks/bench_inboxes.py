@@ -209,8 +209,7 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, default=None, help="cProfile output of the inbox process")
     parser.add_argument("--keep", type=Path, default=None, help="keep the PKI and the stores in this folder")
     args = parser.parse_args()
-    kafka = test_broker()
-    with tempfile.TemporaryDirectory() as tmp:
+    with test_broker() as kafka, tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
         world = build_world(work / "pki")
         print(json.dumps(asyncio.run(_alone(kafka, world, work, args.fanouts, args.profile)), indent=2))

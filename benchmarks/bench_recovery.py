@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import tempfile
@@ -326,9 +327,10 @@ def main() -> None:
     args = parser.parse_args()
     from benchmarks.suite import test_broker
 
-    kafka = KafkaConnection(bootstrap=args.bootstrap) if args.bootstrap else test_broker()
     cluster = test_cluster() if args.cluster else None
-    print(json.dumps(run(kafka, cluster, args.pause, keep=args.keep), indent=2))
+    given = KafkaConnection(bootstrap=args.bootstrap) if args.bootstrap else None
+    with contextlib.nullcontext(given) if given is not None else test_broker() as kafka:
+        print(json.dumps(run(kafka, cluster, args.pause, keep=args.keep), indent=2))
 
 
 if __name__ == "__main__":

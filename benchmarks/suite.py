@@ -2,18 +2,21 @@
 
     python -m benchmarks [--quick] [--bootstrap HOST:PORT | --no-broker] [--json out.json]
 
-Without ``--bootstrap`` the broker parts start (or reuse) the test broker of tests/conftest.py
-(127.0.0.1:29092, DOCBUS_HOME .docbus-test). Default sizes take a few minutes; ``--quick`` takes
-seconds and only shows that every benchmark still runs (its figures mean nothing).
+Without ``--bootstrap`` the broker parts reuse the test broker of tests/conftest.py
+(127.0.0.1:29092, DOCBUS_HOME .docbus-test) if it is running, else start it and stop it after.
+Default sizes take a few minutes; ``--quick`` takes seconds and only shows that every benchmark
+still runs (its figures mean nothing).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -60,14 +63,20 @@ QUICK = Sizes(0.02, 8, 0.05, 200, 2000, 20, (100, 1000), 0.05, 1, 10, 1, 4, 50)
 QUICK = replace(QUICK, recovery_cluster=False, inbox_answer=False)
 
 
-def test_broker() -> KafkaConnection:
-    """The test broker of tests/conftest.py, started if it is not running."""
+@contextlib.contextmanager
+def test_broker() -> Iterator[KafkaConnection]:
+    """The test broker of tests/conftest.py: reused if it is running, else started here and stopped
+    after the run (it held port 29092, and another checkout's test command could not start)."""
     from infra.security import secure_cluster
     from tests.conftest import ensure_test_pki, harness_connection, test_settings
 
     cluster = secure_cluster(ensure_test_pki(), 1, test_settings())
-    cluster.start()
-    return harness_connection(cluster)
+    started = cluster.start()
+    try:
+        yield harness_connection(cluster)
+    finally:
+        if started:
+            cluster.stop(only=[n.node_id for n in started])
 
 
 def run_all(sizes: Sizes, kafka: KafkaConnection | None) -> dict[str, Any]:
@@ -326,9 +335,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-broker", action="store_true", help="skip the broker parts")
     parser.add_argument("--json", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
-    given = KafkaConnection(bootstrap=args.bootstrap) if args.bootstrap else None
-    kafka = None if args.no_broker else (given or test_broker())
-    result = run_all(QUICK if args.quick else Sizes(), kafka)
+    sizes = QUICK if args.quick else Sizes()
+    if args.no_broker or args.bootstrap:
+        given = KafkaConnection(bootstrap=args.bootstrap) if args.bootstrap else None
+        result = run_all(sizes, given)
+    else:
+        with test_broker() as kafka:
+            result = run_all(sizes, kafka)
     text = json.dumps(result, indent=2, ensure_ascii=False)
     if args.json:
         args.json.write_text(text + "\n")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import tempfile
@@ -325,11 +324,10 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=30.0)
     parser.add_argument("--keep", type=Path, help="keep the bus logs here (level: DOCBUS_BENCH_LOG_LEVEL)")
     args = parser.parse_args()
-    from benchmarks.suite import test_broker
+    from benchmarks.suite import broker_for
 
     cluster = test_cluster() if args.cluster else None
-    given = KafkaConnection(bootstrap=args.bootstrap) if args.bootstrap else None
-    with contextlib.nullcontext(given) if given is not None else test_broker() as kafka:
+    with broker_for(args.bootstrap) as kafka:
         print(json.dumps(run(kafka, cluster, args.pause, keep=args.keep), indent=2))
 
 

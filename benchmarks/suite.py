@@ -79,6 +79,11 @@ def test_broker() -> Iterator[KafkaConnection]:
             cluster.stop(only=[n.node_id for n in started])
 
 
+def broker_for(bootstrap: str | None) -> contextlib.AbstractContextManager[KafkaConnection]:
+    """The broker at ``bootstrap`` if one is given, else the test broker (:func:`test_broker`)."""
+    return contextlib.nullcontext(KafkaConnection(bootstrap=bootstrap)) if bootstrap else test_broker()
+
+
 def run_all(sizes: Sizes, kafka: KafkaConnection | None) -> dict[str, Any]:
     """Every benchmark; the broker parts only with ``kafka``."""
     started, ticks = time.perf_counter(), cpu_ticks()
@@ -336,12 +341,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else Sizes()
-    if args.no_broker or args.bootstrap:
-        given = KafkaConnection(bootstrap=args.bootstrap) if args.bootstrap else None
-        result = run_all(sizes, given)
-    else:
-        with test_broker() as kafka:
-            result = run_all(sizes, kafka)
+    with contextlib.nullcontext(None) if args.no_broker else broker_for(args.bootstrap) as kafka:
+        result = run_all(sizes, kafka)
     text = json.dumps(result, indent=2, ensure_ascii=False)
     if args.json:
         args.json.write_text(text + "\n")

@@ -29,6 +29,11 @@ def has(records: Records, topic: str, key: bytes) -> bool:
     return any(r.topic == topic and r.key == key for r in records)
 
 
+def _reasons(records: Records, app_id: str) -> dict[str | None, str]:
+    """The reason code of each message id the processor ``app_id`` quarantined."""
+    return {q.message_id: q.reason.value for q in quarantined_by(records, app_id)}
+
+
 async def test_every_rejection_is_quarantined_with_its_reason_and_a_notice(
     kafka_conn: KafkaConnection, published: World, bus_process: BusProcess, senders: Callable[[str], Sender]
 ) -> None:
@@ -154,17 +159,14 @@ async def test_a_typo_in_the_recipients_does_not_block_the_sender(
     next_env, after = h02.envelope(("H01",))
     await produce(kafka_conn, "docbus.ingress", [(b"H02", typo), (b"H02", after)])
 
-    def reasons(records: Records) -> dict[str, str]:
-        return {q.message_id: q.reason.value for q in quarantined_by(records, bus_process.app_id)}
-
     def done(records: Records) -> bool:  # the copy and the quarantine record: different partitions
         return has(records, inbox_topic("H01"), next_env.message_id.encode()) and (
-            typo_env.message_id in reasons(records)
+            typo_env.message_id in _reasons(records, bus_process.app_id)
         )
 
     records = await read_until(kafka_conn, start, done, bus=bus_process)
     assert done(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
-    got = reasons(records)
+    got = _reasons(records, bus_process.app_id)
     assert got.get(typo_env.message_id) == "UNKNOWN_RECIPIENT" and next_env.message_id not in got
 
 
@@ -246,19 +248,17 @@ async def test_document_identity_and_text_are_refused_each_with_its_code(
             if n.status is StatusCode.REJECTED and n.envelope_id in wanted
         }
 
-    def kept(records: Records) -> dict[str, str]:
-        return {q.message_id: q.reason.value for q in quarantined_by(records, bus_process.app_id)}
-
     def done(records: Records) -> bool:
         # the notices, the quarantine records and the good copy are on different partitions: the
         # reader may see one before another, so it waits for all of them
-        got = len(told(records)) == len(cases) and set(wanted) <= set(kept(records))
+        got = len(told(records)) == len(cases) and set(wanted) <= set(_reasons(records, bus_process.app_id))
         return got and has(records, inbox_topic("H02"), good_env.message_id.encode())
 
     records = await read_until(kafka_conn, start, done, bus=bus_process)
     assert done(records), f"bus log: {bus_process.log.read_text()[-3000:]}"
     assert told(records) == wanted
-    assert {mid: kept(records).get(mid) for mid in wanted} == wanted
+    kept = _reasons(records, bus_process.app_id)
+    assert {mid: kept.get(mid) for mid in wanted} == wanted
     delivered = {r.key for r in records if r.topic == inbox_topic("H02")}
     assert not {mid.encode() for mid in wanted} & delivered
 

@@ -35,6 +35,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 2 * 1024 * 1024  # the topics' max.message.bytes; the contract limit is lower
+#: a one-shot command's wait for an answer (a long-running publisher's: producers/failover.py)
+ONE_SHOT_REQUEST_TIMEOUT_MS = 30_000
 
 
 class PublishError(TransportError):
@@ -54,7 +56,7 @@ class Publisher(Started):
 
     ``long_running``: the producer of a process that runs on through outages (the inbox's receipts),
     with the long-running clients' options and failover (producers/failover.py) in place of the
-    one-shot commands' 30 s request timeout."""
+    one-shot commands' 30 s request timeout; a ``request_timeout_ms`` given wins over either."""
 
     def __init__(
         self,
@@ -63,7 +65,7 @@ class Publisher(Started):
         ingress: str = INGRESS_TOPIC,
         receipts: str = RECEIPTS_TOPIC,
         client_id: str = "docbus-node",
-        request_timeout_ms: int = 30_000,
+        request_timeout_ms: int | None = None,
         long_running: bool = False,
     ) -> None:
         self.ingress, self.receipts = ingress, receipts
@@ -74,8 +76,8 @@ class Publisher(Started):
             "enable_idempotence": True,
             "max_request_size": MAX_REQUEST_BYTES,
         }
-        if not long_running:
-            self._config["request_timeout_ms"] = request_timeout_ms
+        if request_timeout_ms is not None or not long_running:  # one given wins; else its kind's
+            self._config["request_timeout_ms"] = request_timeout_ms or ONE_SHOT_REQUEST_TIMEOUT_MS
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
